@@ -1,0 +1,61 @@
+import CCTraceNative
+
+/// Encodes `args` as the members of a JSON object (without braces), the form stored in a
+/// chunk's arena and copied verbatim by the writer.
+enum ArgumentEncoder {
+    static func encode(_ args: TraceArguments) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 * args.count)
+        for (i, (key, value)) in args.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            appendString(key, to: &out)
+            out.append(0x3A)
+            switch value.storage {
+            case .int(let v): out.append(contentsOf: String(v).utf8)
+            case .double(let v): out.append(contentsOf: (v.isFinite ? String(v) : "null").utf8)
+            case .bool(let v): out.append(contentsOf: (v ? "true" : "false").utf8)
+            case .string(let v): appendString(v, to: &out)
+            }
+        }
+        return out
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out.append(contentsOf: [0x5C, 0x22])
+            case "\\": out.append(contentsOf: [0x5C, 0x5C])
+            case "\n": out.append(contentsOf: [0x5C, 0x6E])
+            case "\r": out.append(contentsOf: [0x5C, 0x72])
+            case "\t": out.append(contentsOf: [0x5C, 0x74])
+            default:
+                if scalar.value < 0x20 {
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 0xF)]])
+                } else {
+                    out.append(contentsOf: String(scalar).utf8)
+                }
+            }
+        }
+        out.append(0x22)
+    }
+}
+
+/// Sets the OS-level thread name (15 bytes at most on Linux).
+enum ThreadNaming {
+    static func setSystemName(_ name: String) {
+        var bytes = Array(name.utf8.prefix(15))
+        // Do not cut a UTF-8 sequence in half.
+        while let last = bytes.last, last & 0xC0 == 0x80 || (last >= 0xC0 && bytes.count == 15) {
+            bytes.removeLast()
+            if last & 0xC0 != 0x80 { break }
+        }
+        bytes.append(0)
+        bytes.withUnsafeBufferPointer { p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) {
+                cctrace_set_thread_name($0)
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CCTraceNative
+import Synchronization
+
+/// The process-wide recording engine behind ``CCTrace``: sessions, the thread registry and the
+/// slow paths of recording. The fast path is `cctrace_append` in CCTraceNative.
+final class Recorder: @unchecked Sendable {
+    static let shared = Recorder()
+
+    /// Serializes start and stop.
+    private let lifecycle = Mutex<Void>(())
+    /// Guards the registry's appends and the exit hook.
+    let registryLock = Mutex<Void>(())
+    /// Buffers of the running session; appended under `registryLock`, read by the writer by
+    /// index below `registryCount`.
+    let registry: UnsafeMutablePointer<Unmanaged<ThreadBuffer>?>
+    static let registryCapacity = 1 << 16
+    let registryCount = Atomic<Int>(0)
+    /// Events lost because a thread could not even get a buffer (registry full, no memory).
+    let unbufferedDrops = Atomic<UInt64>(0)
+
+    /// The session being recorded, if any (written under `lifecycle`).
+    private(set) nonisolated(unsafe) var session: TraceSession?
+    /// Process-wide id source for async slices (task ids, demoted spans).
+    let nextAsyncID = Atomic<UInt64>(1)
+
+    private init() {
+        registry = .allocate(capacity: Self.registryCapacity)
+        registry.initialize(repeating: nil, count: Self.registryCapacity)
+        cctrace_set_thread_exit_hook { state in
+            guard let state else { return }
+            Recorder.shared.threadExited(state)
+        }
+    }
+
+    // MARK: - Sessions
+
+    func start(_ configuration: TraceConfiguration) throws(TraceSessionError) {
+        try lifecycle.withLock { _ throws(TraceSessionError) in
+            guard session == nil else { throw .alreadyRecording }
+            let fd = open(configuration.outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw .cannotOpen(path: configuration.outputPath, errno: errno)
+            }
+            ChunkPool.shared.setLimit(bytes: configuration.bufferLimit)
+            let clock = ClockCalibration(choice: configuration.clock)
+            cctrace_begin_generation(clock.usesTSC ? 1 : 0)
+                        registryLock.withLock { _ in
+                for i in 0..<registryCount.load(ordering: .relaxed) {
+                    registry[i]?.release()
+                    registry[i] = nil
+                }
+                registryCount.store(0, ordering: .releasing)
+            }
+            unbufferedDrops.store(0, ordering: .relaxed)
+            let s = TraceSession(configuration: configuration, fileDescriptor: fd, clock: clock)
+            session = s
+            s.writer.start()
+            cctrace_set_enabled(1)
+            cctrace_install_signal_handlers { signo in Recorder.shared.flushFromSignal(signo) }
+            cctrace_register_atexit { Recorder.shared.stopAtExit() }
+        }
+    }
+
+    func stop() {
+        lifecycle.withLock { _ in
+            guard let s = session else { return }
+            cctrace_set_enabled(0)
+            s.writer.stopAndFinish()
+            cctrace_uninstall_signal_handlers()
+            session = nil
+        }
+    }
+
+    private func stopAtExit() {
+        stop()
+    }
+
+    /// Called from the fatal-signal handler: write what is buffered and close the array.
+    private func flushFromSignal(_ signo: Int32) {
+        guard let s = session else { return }
+        cctrace_set_enabled(0)
+        s.writer.finishFromSignal(signo)
+    }
+
+    // MARK: - Threads
+
+    /// The calling thread's buffer state for the running session, registering the thread on
+    /// first use. `nil` when not recording or when no buffer can be had.
+    func currentState() -> UnsafeMutablePointer<cctrace_thread_state>? {
+        guard cctrace_is_enabled() else { return nil }
+        if let s = cctrace_current_state(), s.pointee.generation == cctrace_current_generation() {
+            return s
+        }
+        return register()
+    }
+
+    private func register() -> UnsafeMutablePointer<cctrace_thread_state>? {
+        // A state left over from an earlier session belongs to this thread alone now: that
+        // session's writer finished before it returned from stop.
+        if let old = cctrace_current_state() {
+            if let chunk = old.pointee.current { ChunkPool.shared.release(chunk) }
+            cctrace_clear_current_state()
+            old.deallocate()
+        }
+        guard let chunk = ChunkPool.shared.acquire() else {
+            unbufferedDrops.add(1, ordering: .relaxed)
+            return nil
+        }
+        let state = UnsafeMutablePointer<cctrace_thread_state>.allocate(capacity: 1)
+        state.initialize(
+            to: cctrace_thread_state(
+                current: chunk, dropped: 0, generation: cctrace_current_generation(), tid: cctrace_gettid(),
+                pid: UInt32(getpid()), owner: nil))
+        let buffer = ThreadBuffer(state: state, firstChunk: chunk)
+        let added: Bool = registryLock.withLock { _ in
+            let n = registryCount.load(ordering: .relaxed)
+            guard n < Self.registryCapacity else { return false }
+            registry[n] = Unmanaged.passRetained(buffer)
+            state.pointee.owner = Unmanaged.passUnretained(buffer).toOpaque()
+            registryCount.store(n + 1, ordering: .releasing)
+            return true
+        }
+        guard added else {
+            ChunkPool.shared.release(chunk)
+            state.deallocate()
+            unbufferedDrops.add(1, ordering: .relaxed)
+            return nil
+        }
+        cctrace_tls_install(state)
+        recordThreadNameFromSystem(buffer)
+        return state
+    }
+
+    private func threadExited(_ state: UnsafeMutablePointer<cctrace_thread_state>) {
+        registryLock.withLock { _ in
+            guard state.pointee.generation == cctrace_current_generation(), let owner = state.pointee.owner
+            else { return }
+            Unmanaged<ThreadBuffer>.fromOpaque(owner).takeUnretainedValue().exited.store(
+                true, ordering: .releasing)
+        }
+    }
+
+    private func recordThreadNameFromSystem(_ buffer: ThreadBuffer) {
+        var name = [CChar](repeating: 0, count: 64)
+        guard cctrace_get_thread_name(&name, UInt(name.count)) == 0 else { return }
+        let s = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if !s.isEmpty { setThreadName(s) }
+    }
+
+    func setThreadName(_ name: String) {
+        let id = intern(name)
+        appendSlow(
+            kind: EventKind.threadName, flags: EventCategory.flags(0, interned: true),
+            name: UInt64(id), nameLength: 0, ts: cctrace_now(), end: 0, aux: 0)
+    }
+
+    // MARK: - Slow paths
+
+    /// Interns `name` through the calling thread's cache.
+    func intern(_ name: String) -> UInt32 {
+        if let s = currentState(), let owner = s.pointee.owner {
+            let buffer = Unmanaged<ThreadBuffer>.fromOpaque(owner).takeUnretainedValue()
+            if let id = buffer.nameCache[name] { return id }
+            let id = NameTable.shared.intern(name)
+            buffer.nameCache[name] = id
+            return id
+        }
+        return NameTable.shared.intern(name)
+    }
+
+    /// Appends an event when the fast path could not: the thread is new to the session or its
+    /// chunk is full.
+    func appendSlow(
+        kind: UInt8, flags: UInt8, name: UInt64, nameLength: UInt16, ts: UInt64, end: UInt64,
+        aux: UInt32
+    ) {
+        guard let state = currentState() else { return }
+        if cctrace_append(kind, flags, name, nameLength, ts, end, aux) { return }
+        guard advanceChunk(state) else { return }
+        _ = cctrace_append(kind, flags, name, nameLength, ts, end, aux)
+    }
+
+    /// Moves the thread to a fresh chunk. Returns false (and counts a drop) when none is free.
+    func advanceChunk(_ state: UnsafeMutablePointer<cctrace_thread_state>) -> Bool {
+        let policy = session?.configuration.overflow ?? .drop
+        var next = ChunkPool.shared.mightHaveChunks ? ChunkPool.shared.acquire() : nil
+        if next == nil && policy == .block {
+            while next == nil && cctrace_is_enabled() {
+                usleep(200)
+                next = ChunkPool.shared.acquire()
+            }
+        }
+        guard let next else {
+            state.pointee.dropped &+= 1
+            return false
+        }
+        cctrace_store_next(state.pointee.current, next)
+        state.pointee.current = next
+        return true
+    }
+
+    /// Copies an encoded `args` object into the thread's arena and returns the `aux` value that
+    /// refers to it (0 when it could not be stored).
+    func storeArguments(_ encoded: [UInt8]) -> UInt32 {
+        guard let state = currentState() else { return 0 }
+        let needed = encoded.count + 4
+        guard needed <= ChunkPool.arenaBytes else { return 0 }
+        var chunk = state.pointee.current!
+        let full =
+            Int(chunk.pointee.committed) >= Int(chunk.pointee.capacity)
+            || Int(chunk.pointee.arena_used) + needed > Int(chunk.pointee.arena_capacity)
+        if full {
+            guard advanceChunk(state) else { return 0 }
+            chunk = state.pointee.current!
+        }
+        let offset = Int(chunk.pointee.arena_used)
+        let base = chunk.pointee.arena! + offset
+        var length = UInt32(encoded.count)
+        withUnsafeBytes(of: &length) { base.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: 4) }
+        encoded.withUnsafeBufferPointer { (base + 4).update(from: $0.baseAddress!, count: encoded.count) }
+        chunk.pointee.arena_used = UInt32(offset + needed)
+        return UInt32(offset + 1)
+    }
+}
+
+/// Why a session could not start.
+public enum TraceSessionError: Error, CustomStringConvertible, Sendable {
+    /// A session is already recording in this process.
+    case alreadyRecording
+    /// The output file could not be opened.
+    case cannotOpen(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .alreadyRecording: "a cctrace session is already recording"
+        case .cannotOpen(let path, let e): "cannot open \(path): \(String(cString: strerror(e)))"
+        }
+    }
+}
+
+/// One recording: its configuration, output and writer.
+final class TraceSession: @unchecked Sendable {
+    let configuration: TraceConfiguration
+    let writer: TraceWriter
+
+    init(configuration: TraceConfiguration, fileDescriptor: Int32, clock: ClockCalibration) {
+        self.configuration = configuration
+        self.writer = TraceWriter(configuration: configuration, fileDescriptor: fileDescriptor, clock: clock)
+    }
+}

@@ -1,0 +1,170 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CCTraceNative
+import Synchronization
+
+/// The traced task the current Swift task belongs to.
+struct TracedTaskContext: Sendable {
+    var id: UInt64
+    var nameID: UInt32
+}
+
+enum TracedTaskLocal {
+    @TaskLocal static var current: TracedTaskContext?
+}
+
+extension CCTrace {
+    /// Starts an unstructured task that the trace follows: its life is an async slice keyed by a
+    /// stable task id (with its name and parent task), and each run of it on a thread is a slice
+    /// on that thread, because it runs on ``TracedTaskExecutor/shared``.
+    ///
+    /// Child tasks created inside with `async let` or task groups share the executor and appear
+    /// as runs of their own; name them by wrapping their bodies in ``withSpan(named:isolation:_:)``.
+    @discardableResult
+    public static func task<Success: Sendable>(
+        _ name: String, priority: TaskPriority? = nil,
+        operation: sending @escaping @isolated(any) () async throws -> Success
+    ) -> Task<Success, any Error> {
+        let recording = cctrace_is_enabled()
+        let parent = TracedTaskLocal.current
+        let id = Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
+        let nameID = recording ? Recorder.shared.intern(name) : 0
+        let executor: (any TaskExecutor)? = recording ? TracedTaskExecutor.shared : nil
+        return Task(executorPreference: executor, priority: priority) {
+            let context = TracedTaskContext(id: id, nameID: nameID)
+            return try await TracedTaskLocal.$current.withValue(context) {
+                guard cctrace_is_enabled() else { return try await operation() }
+                bindCurrentTask(context)
+                let args: TraceArguments =
+                    parent.map { ["task_id": TraceArgument(Int(id)), "parent_task_id": TraceArgument(Int($0.id))] }
+                    ?? ["task_id": TraceArgument(Int(id))]
+                let aux = Recorder.shared.storeArguments(ArgumentEncoder.encode(args))
+                let flags = EventCategory.flags(EventCategory.task, interned: true)
+                _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), id, aux)
+                defer { _append(EventKind.asyncEnd, flags, UInt64(nameID), 0, cctrace_now(), id, 0) }
+                return try await operation()
+            }
+        }
+    }
+
+    /// Runs async `body` as a span of the current traced task (an async slice nested in the
+    /// task's track), since async code may hop threads between its suspension points.
+    public static func withSpan<R>(
+        named name: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
+    ) async rethrows -> R {
+        guard cctrace_is_enabled() else { return try await body() }
+        let nameID = Recorder.shared.intern(name)
+        let id = TracedTaskLocal.current?.id ?? Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
+        let flags = EventCategory.flags(EventCategory.task, interned: true)
+        _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), id, 0)
+        defer { _append(EventKind.asyncEnd, flags, UInt64(nameID), 0, cctrace_now(), id, 0) }
+        return try await body()
+    }
+
+    /// Tells the writer which traced task the running Swift task is, so its job runs get the
+    /// task's name and id.
+    static func bindCurrentTask(_ context: TracedTaskContext) {
+        let pointer: UInt64 = withUnsafeCurrentTask { task in
+            guard let task else { return 0 }
+            return UInt64(UInt(bitPattern: unsafeBitCast(task, to: Int.self)))
+        }
+        guard pointer != 0 else { return }
+        _append(
+            EventKind.taskBind, EventCategory.flags(EventCategory.task, interned: true), UInt64(context.nameID), 0,
+            pointer, context.id, 0)
+    }
+}
+
+/// A task executor that records each job it runs as a slice on the thread that ran it.
+///
+/// A job is the stretch of a task between two suspension points. A job that runs for long keeps
+/// its thread from every other task — the Swift form of blocking an event loop — and shows up
+/// here as a long slice named after its task. The executor is a fixed pool of threads (one per
+/// core by default) fed from one queue.
+public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
+    /// The pool ``CCTrace/task(_:priority:operation:)`` runs on: one thread per core.
+    public static let shared = TracedTaskExecutor(
+        name: "cctrace-pool", threads: max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1))
+
+    private let name: String
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var queue: [UnownedJob] = []
+    private var head = 0
+
+    /// A pool of `threads` threads named `name-N`.
+    public init(name: String, threads: Int) {
+        self.name = name
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+        queue.reserveCapacity(1024)
+        for i in 0..<max(threads, 1) {
+            let box = Unmanaged.passRetained(WorkerStart(executor: self, index: i))
+            var thread = pthread_t()
+            if pthread_create(
+                &thread, nil,
+                { arg in
+                    let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
+                    start.executor.work(index: start.index)
+                    return nil
+                }, box.toOpaque()) == 0
+            {
+                pthread_detach(thread)
+            } else {
+                box.release()
+            }
+        }
+    }
+
+    private final class WorkerStart {
+        let executor: TracedTaskExecutor
+        let index: Int
+        init(executor: TracedTaskExecutor, index: Int) {
+            self.executor = executor
+            self.index = index
+        }
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        pthread_mutex_lock(&mutex)
+        queue.append(unowned)
+        pthread_cond_signal(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func work(index: Int) {
+        CCTrace.setThreadName("\(name)-\(index)")
+        let me = asUnownedTaskExecutor()
+        while true {
+            pthread_mutex_lock(&mutex)
+            while head == queue.count { pthread_cond_wait(&condition, &mutex) }
+            let job = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 4096 && head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            pthread_mutex_unlock(&mutex)
+            run(job, on: me)
+        }
+    }
+
+    @inline(__always)
+    private func run(_ job: UnownedJob, on executor: UnownedTaskExecutor) {
+        guard cctrace_is_enabled() else {
+            job.runSynchronously(on: executor)
+            return
+        }
+        let pointer = UInt64(UInt(bitPattern: unsafeBitCast(job, to: Int.self)))
+        let start = cctrace_now()
+        job.runSynchronously(on: executor)
+        CCTrace._append(
+            EventKind.jobRun, EventCategory.flags(EventCategory.task, interned: true), pointer, 0, start, cctrace_now(),
+            0)
+    }
+}

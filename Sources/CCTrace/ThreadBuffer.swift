@@ -1,0 +1,109 @@
+import CCTraceNative
+import Synchronization
+
+/// What a 32-byte record in a thread buffer stands for.
+@usableFromInline
+enum EventKind {
+    /// A span on this thread: `ts` begin, `end` end.
+    @usableFromInline static let complete: UInt8 = 1
+    /// An instant on this thread at `ts`.
+    @usableFromInline static let instant: UInt8 = 2
+    /// A process counter: `end` holds the `Double` bit pattern.
+    @usableFromInline static let counter: UInt8 = 3
+    /// Begin of an async slice: `end` holds the id.
+    @usableFromInline static let asyncBegin: UInt8 = 4
+    /// End of an async slice: `end` holds the id.
+    @usableFromInline static let asyncEnd: UInt8 = 5
+    /// Binds a Swift task (pointer in `ts`) to a traced task id (`end`) and name.
+    @usableFromInline static let taskBind: UInt8 = 6
+    /// One executor job run from `ts` to `end`; `name` holds the job pointer.
+    @usableFromInline static let jobRun: UInt8 = 7
+    /// The thread's name changed to `name`.
+    @usableFromInline static let threadName: UInt8 = 8
+}
+
+/// Categories packed into the upper four bits of an event's flags.
+@usableFromInline
+enum EventCategory {
+    @usableFromInline static let span: UInt8 = 0
+    @usableFromInline static let task: UInt8 = 1
+    @usableFromInline static let lock: UInt8 = 2
+    @usableFromInline static let loop: UInt8 = 3
+    @usableFromInline static let ipc: UInt8 = 4
+    @usableFromInline static let process: UInt8 = 5
+
+    static let names: [StaticString] = [
+        "cctrace", "cctrace.task", "cctrace.lock", "cctrace.loop", "cctrace.ipc",
+        "cctrace.process",
+    ]
+
+    @inlinable @inline(__always)
+    static func flags(_ category: UInt8, interned: Bool) -> UInt8 {
+        (category << 4) | (interned ? UInt8(CCTRACE_FLAG_INTERNED) : 0)
+    }
+}
+
+/// One thread's recording state for one session.
+///
+/// The owning thread appends through the C state (`cctrace_tls_state`); the writer reads
+/// behind it through the fields marked "writer". Nothing here is shared between two recording
+/// threads.
+final class ThreadBuffer: @unchecked Sendable {
+    let state: UnsafeMutablePointer<cctrace_thread_state>
+    let tid: UInt32
+    /// Set (by the exit hook) when the thread has exited; the writer retires the buffer after
+    /// its last drain.
+    let exited = Atomic<Bool>(false)
+
+    // MARK: Owner
+
+    /// Names this thread interned already.
+    var nameCache: [String: UInt32] = [:]
+
+    // MARK: Writer
+
+    var readChunk: UnsafeMutablePointer<cctrace_chunk>
+    var readIndex = 0
+    /// Where the current drain stops, fixed by its first pass.
+    var limitChunk: UnsafeMutablePointer<cctrace_chunk>
+    var limitIndex = 0
+    /// Open intervals (begin, end in ns) of the spans written for this thread, innermost last,
+    /// used to turn spans that overlap without nesting into async slices.
+    let nesting: UnsafeMutablePointer<(Int64, Int64)>
+    var nestingDepth = 0
+    static let nestingCapacity = 512
+    var reportedDrops: UInt64 = 0
+    var retired = false
+
+    init(state: UnsafeMutablePointer<cctrace_thread_state>, firstChunk: UnsafeMutablePointer<cctrace_chunk>) {
+        self.state = state
+        self.tid = state.pointee.tid
+        self.readChunk = firstChunk
+        self.limitChunk = firstChunk
+        self.nesting = .allocate(capacity: Self.nestingCapacity)
+    }
+
+    deinit {
+        nesting.deallocate()
+    }
+
+    /// Records `(begin, end)` as written and reports whether it nests with what was written
+    /// before: every earlier span on this thread either ended before it began or lies inside it.
+    func admitNested(begin: Int64, end: Int64) -> Bool {
+        while nestingDepth > 0 && nesting[nestingDepth - 1].0 >= begin {
+            nestingDepth -= 1
+        }
+        if nestingDepth > 0 && nesting[nestingDepth - 1].1 > begin
+            && nesting[nestingDepth - 1].1 < end
+        {
+            return false
+        }
+        if nestingDepth == Self.nestingCapacity {
+            (nesting).update(from: nesting + 1, count: Self.nestingCapacity - 1)
+            nestingDepth -= 1
+        }
+        nesting[nestingDepth] = (begin, end)
+        nestingDepth += 1
+        return true
+    }
+}

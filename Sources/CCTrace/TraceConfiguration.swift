@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How a recording session behaves: where it writes, how often, and what it does when full.
+///
+/// Every field can also be set from the environment (see ``init(environment:)``), which is how a
+/// program that links CCTrace is traced without code changes.
+public struct TraceConfiguration: Sendable {
+    /// The trace file to write (created or truncated).
+    public var outputPath: String
+    /// How often the background writer moves buffered events to the file. A process killed with
+    /// SIGKILL loses at most about this much. Default 100 ms.
+    public var flushInterval: Duration
+    /// Memory the per-thread buffers may use in total, in bytes. Default 128 MiB.
+    public var bufferLimit: Int
+    /// What a recording thread does when the buffers are full.
+    public var overflow: OverflowPolicy
+    /// Which clock timestamps come from.
+    public var clock: ClockChoice
+    /// How often per-thread CPU use is sampled from the scheduler; `nil` turns it off.
+    /// Default 20 ms.
+    public var cpuSampleInterval: Duration?
+    /// The process name written as metadata; default: the executable's file name.
+    public var processName: String?
+
+    /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
+    public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
+        let rawValue: String
+        /// Drop the event and count it; the count is written to the trace. Never blocks.
+        public static let drop = OverflowPolicy(rawValue: "drop")
+        /// Wait for the writer to free a buffer. Loses nothing, but can stall the app.
+        public static let block = OverflowPolicy(rawValue: "block")
+        public var description: String { rawValue }
+    }
+
+    /// The clock behind timestamps. Either way, the file holds `CLOCK_MONOTONIC` time.
+    public struct ClockChoice: Hashable, Sendable, CustomStringConvertible {
+        let rawValue: String
+        /// The TSC where the kernel trusts it (invariant, and the current clocksource),
+        /// otherwise `CLOCK_MONOTONIC`.
+        public static let automatic = ClockChoice(rawValue: "auto")
+        /// The TSC, converted to `CLOCK_MONOTONIC` time by calibration (≈ 11 ns a read here).
+        public static let tsc = ClockChoice(rawValue: "tsc")
+        /// `clock_gettime(CLOCK_MONOTONIC)` on every read (≈ 29 ns here).
+        public static let monotonic = ClockChoice(rawValue: "monotonic")
+        public var description: String { rawValue }
+    }
+
+    /// A configuration that writes to `outputPath` with the defaults.
+    public init(outputPath: String) {
+        self.outputPath = outputPath
+        self.flushInterval = .milliseconds(100)
+        self.bufferLimit = 128 << 20
+        self.overflow = .drop
+        self.clock = .automatic
+        self.cpuSampleInterval = .milliseconds(20)
+        self.processName = nil
+    }
+
+    /// The configuration the environment asks for, or `nil` when `CCTRACE_OUTPUT` is unset.
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `CCTRACE_OUTPUT` | trace file; setting it turns recording on | — |
+    /// | `CCTRACE_FLUSH_MS` | writer interval in ms | 100 |
+    /// | `CCTRACE_BUFFER_MB` | buffer memory in MiB | 128 |
+    /// | `CCTRACE_OVERFLOW` | `drop` or `block` | drop |
+    /// | `CCTRACE_CLOCK` | `auto`, `tsc` or `monotonic` | auto |
+    /// | `CCTRACE_CPU_SAMPLE_MS` | CPU sampling interval in ms, 0 = off | 20 |
+    /// | `CCTRACE_PROCESS_NAME` | process name in the trace | executable name |
+    ///
+    /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
+    /// variable write their own files.
+    public init?(environment: [String: String]) {
+        guard let output = environment["CCTRACE_OUTPUT"], !output.isEmpty else { return nil }
+        self.init(outputPath: output.replacingPercentP(with: Int(getpid())))
+        if let ms = environment["CCTRACE_FLUSH_MS"].flatMap(Int.init), ms > 0 {
+            flushInterval = .milliseconds(ms)
+        }
+        if let mb = environment["CCTRACE_BUFFER_MB"].flatMap(Int.init), mb > 0 {
+            bufferLimit = mb << 20
+        }
+        switch environment["CCTRACE_OVERFLOW"] {
+        case "block": overflow = .block
+        default: overflow = .drop
+        }
+        switch environment["CCTRACE_CLOCK"] {
+        case "tsc": clock = .tsc
+        case "monotonic": clock = .monotonic
+        default: clock = .automatic
+        }
+        if let ms = environment["CCTRACE_CPU_SAMPLE_MS"].flatMap(Int.init) {
+            cpuSampleInterval = ms > 0 ? .milliseconds(ms) : nil
+        }
+        processName = environment["CCTRACE_PROCESS_NAME"]
+    }
+
+    /// The configuration from this process's environment, or `nil` when `CCTRACE_OUTPUT` is unset.
+    public static func fromProcessEnvironment() -> TraceConfiguration? {
+        TraceConfiguration(environment: ProcessEnvironment.current())
+    }
+}
+
+extension String {
+    fileprivate func replacingPercentP(with pid: Int) -> String {
+        guard contains("%p") else { return self }
+        var out = ""
+        var chars = self[...]
+        while let r = chars.firstRange(of: "%p") {
+            out += chars[..<r.lowerBound]
+            out += String(pid)
+            chars = chars[r.upperBound...]
+        }
+        return out + chars
+    }
+}
+
+/// Reads `environ` without Foundation.
+enum ProcessEnvironment {
+    static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return result
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds.
+    var wholeNanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

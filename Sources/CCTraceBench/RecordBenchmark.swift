@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CCTrace
+import CCTraceNative
+
+/// `cctrace-bench record`: the cost of recording, against the physical floor.
+enum RecordBenchmark {
+    static let spansPerRound = 1_000_000
+    static let rounds = 7
+
+    static func run() {
+        let disabled = best { spanRound() }
+        // The session's clock (the TSC where trusted) for the headline figures.
+        let (floor, span, two) = withSession(path: "/dev/null", clock: .automatic) {
+            (best { floorRound() }, best { spanRound() }, best { twoThreadRound() })
+        }
+        let clock = cctrace_clock_is_tsc() ? "tsc" : "monotonic"
+        // The same with clock_gettime(CLOCK_MONOTONIC), the fallback clock.
+        let (floorMono, spanMono) = withSession(path: "/dev/null", clock: .monotonic) {
+            (best { floorRound() }, best { spanRound() })
+        }
+        let directory = temporaryDirectory()
+        let written = writerThroughput(path: directory + "/writer.trace.json")
+        unlink(directory + "/writer.trace.json")
+        rmdir(directory)
+        print("clock: \(clock)")
+        print("floor_ns: \(format(floor)) ns")
+        print("span_ns: \(format(span)) ns")
+        print("span_over_floor: \(format(span / floor)) x")
+        print("disabled_ns: \(format(disabled)) ns")
+        print("span_2threads_ns: \(format(two)) ns")
+        print("floor_monotonic_ns: \(format(floorMono)) ns")
+        print("span_monotonic_ns: \(format(spanMono)) ns")
+        print("events_per_s_written: \(Int(written)) events/s")
+    }
+
+    /// Two reads of the recorder's clock (as the running session set it) and one 32-byte store
+    /// into a per-thread buffer.
+    @inline(never)
+    static func floorRound() -> Double {
+        let capacity = 1 << 16
+        let buffer = UnsafeMutablePointer<cctrace_event>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        let name: StaticString = "floor"
+        let t0 = cctrace_monotonic_ns()
+        for i in 0..<spansPerRound {
+            let begin = cctrace_now()
+            let end = cctrace_now()
+            buffer[i & (capacity - 1)] = cctrace_event(
+                ts: begin, end: end, name: UInt64(UInt(bitPattern: name.utf8Start)), aux: 0, name_len: 5, kind: 1,
+                flags: 0)
+        }
+        let t1 = cctrace_monotonic_ns()
+        blackHole(buffer[Int(t1) & (capacity - 1)].ts)
+        return Double(t1 - t0) / Double(spansPerRound)
+    }
+
+    /// `withSpan` with an empty body, `spansPerRound` times.
+    @inline(never)
+    static func spanRound() -> Double {
+        let t0 = cctrace_monotonic_ns()
+        for _ in 0..<spansPerRound {
+            CCTrace.withSpan("bench.span") {}
+        }
+        let t1 = cctrace_monotonic_ns()
+        return Double(t1 - t0) / Double(spansPerRound)
+    }
+
+    /// Per-span cost while two threads record at once.
+    static func twoThreadRound() -> Double {
+        let results = ResultSlots(count: 2)
+        let threads = (0..<2).map { i in spawnThread { results.set(i, spanRound()) } }
+        for t in threads { pthread_join(t, nil) }
+        return (results.get(0) + results.get(1)) / 2
+    }
+
+    /// Events per second the writer formats and writes to a real file: records spans with the
+    /// writer asleep, then times the final drain in `stop()`.
+    static func writerThroughput(path: String) -> Double {
+        var configuration = TraceConfiguration(outputPath: path)
+        configuration.flushInterval = .seconds(3600)
+        configuration.cpuSampleInterval = nil
+        configuration.bufferLimit = 256 << 20
+        try! CCTrace.start(configuration)
+        for _ in 0..<2 { _ = spanRound() }
+        let t0 = cctrace_monotonic_ns()
+        CCTrace.stop()
+        let t1 = cctrace_monotonic_ns()
+        return Double(2 * spansPerRound) / (Double(t1 - t0) / 1e9)
+    }
+
+    static func withSession<R>(path: String, clock: TraceConfiguration.ClockChoice, _ body: () -> R) -> R {
+        var configuration = TraceConfiguration(outputPath: path)
+        configuration.clock = clock
+        if let ms = getenv("CCTRACE_BENCH_FLUSH_MS").flatMap({ Int(String(cString: $0)) }) { configuration.flushInterval = .milliseconds(ms) }
+        configuration.bufferLimit = 1 << 30
+        configuration.cpuSampleInterval = nil
+        try! CCTrace.start(configuration)
+        defer { CCTrace.stop() }
+        return body()
+    }
+
+    static func best(_ round: () -> Double) -> Double {
+        var result = Double.infinity
+        for _ in 0..<rounds {
+            let r = round()
+            if getenv("CCTRACE_BENCH_VERBOSE") != nil { print("  round: \(format(r)) ns") }
+            result = min(result, r)
+        }
+        return result
+    }
+
+    static func format(_ value: Double) -> String {
+        let scaled = (value * 10).rounded() / 10
+        return String(scaled)
+    }
+
+    static func temporaryDirectory() -> String {
+        var template = Array("/tmp/cctrace-bench-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+}
+
+@inline(never)
+func blackHole<T>(_ value: T) {
+    withUnsafePointer(to: value) { _ = $0 }
+}
+
+/// Per-thread result cells, each written by one thread before it is joined.
+final class ResultSlots: @unchecked Sendable {
+    private let values: UnsafeMutablePointer<Double>
+    init(count: Int) {
+        values = .allocate(capacity: count)
+        values.initialize(repeating: 0, count: count)
+    }
+    deinit { values.deallocate() }
+    func set(_ i: Int, _ v: Double) { values[i] = v }
+    func get(_ i: Int) -> Double { values[i] }
+}
+
+private final class ThreadBody {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+/// Starts a pthread running `body`.
+func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    var t = pthread_t()
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    pthread_create(&t, nil, { Unmanaged<ThreadBody>.fromOpaque($0!).takeRetainedValue().body(); return nil }, box)
+    return t
+}

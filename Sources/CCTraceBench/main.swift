@@ -1,0 +1,18 @@
+// cctrace-bench — prints one `name: value unit` line per figure, all measured in the same run.
+//
+//   swift run -c release cctrace-bench record
+//
+// Figures are the best of several repetitions, so a noisy neighbour on this shared machine
+// makes them worse, never better; compare them as ratios within one run.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "record":
+    RecordBenchmark.run()
+default:
+    print("usage: cctrace-bench record")
+    exit(2)
+}

@@ -1,0 +1,196 @@
+// cctrace_native.h — the parts of the recorder that must be C.
+//
+// Swift cannot declare a thread-local variable, read the TSC, or do atomics on raw memory that
+// it shares with C, and a signal handler is safest when it is written where every instruction
+// is visible. Everything here is small and `static inline` so the Swift hot path compiles to
+// straight-line code: one TLS load, a bounds check, a 32-byte store, a release store.
+#ifndef CCTRACE_NATIVE_H
+#define CCTRACE_NATIVE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Events
+
+/// One fixed-size record in a thread buffer. The writer turns it into one JSON line.
+///
+/// `name` is either a pointer to the bytes of a `StaticString` (`name_len` bytes, not
+/// NUL-terminated) or, when `flags & CCTRACE_FLAG_INTERNED`, an interned string id.
+typedef struct cctrace_event {
+  uint64_t ts;        // begin, in clock ticks (see cctrace_now)
+  uint64_t end;       // end in ticks for spans; a value for counters; an id for async events
+  uint64_t name;      // StaticString bytes, or an interned id
+  uint32_t aux;       // args: 1 + offset into the chunk arena, 0 when none
+  uint16_t name_len;  // length of a StaticString name
+  uint8_t kind;       // cctrace_kind
+  uint8_t flags;      // CCTRACE_FLAG_*
+} cctrace_event;
+
+_Static_assert(sizeof(cctrace_event) == 32, "events are 32 bytes");
+
+enum {
+  CCTRACE_FLAG_INTERNED = 1,
+};
+
+/// A block of events owned by one thread. Only the owning thread writes `events`, `arena` and
+/// `arena_used`; it publishes them by a release store of `committed`. The writer reads
+/// `committed` with acquire and then reads everything below it.
+typedef struct cctrace_chunk {
+  uint64_t committed;
+  struct cctrace_chunk *next;  // written by the owner with release once this chunk is full
+  uint32_t capacity;
+  uint32_t arena_capacity;
+  uint32_t arena_used;
+  uint32_t reserved;
+  cctrace_event *events;
+  uint8_t *arena;
+} cctrace_chunk;
+
+/// Per-thread recording state, reached through a thread-local pointer.
+typedef struct cctrace_thread_state {
+  cctrace_chunk *current;
+  uint64_t dropped;      // events lost for lack of buffer; owner writes, writer reads (relaxed)
+  uint64_t generation;   // session generation this state was registered in
+  uint32_t tid;
+  uint32_t pid;
+  void *owner;           // the Swift ThreadBuffer, unretained
+} cctrace_thread_state;
+
+extern __thread cctrace_thread_state *cctrace_tls_state;
+
+/// Non-zero while a session records. Read on every span; written rarely.
+extern volatile int cctrace_enabled_flag;
+/// Non-zero when `cctrace_now` reads the TSC instead of CLOCK_MONOTONIC.
+extern int cctrace_use_tsc;
+/// Generation of the running session; thread states of an older generation re-register.
+extern uint64_t cctrace_generation;
+
+/// The calling thread's state (NULL before its first event).
+static inline cctrace_thread_state *cctrace_current_state(void) { return cctrace_tls_state; }
+static inline void cctrace_clear_current_state(void) { cctrace_tls_state = 0; }
+static inline uint64_t cctrace_current_generation(void) { return cctrace_generation; }
+/// Whether the running (or last) session reads the TSC.
+static inline bool cctrace_clock_is_tsc(void) { return cctrace_use_tsc != 0; }
+/// Starts a new session generation; states of older sessions take the slow path once.
+static inline void cctrace_begin_generation(int use_tsc) {
+  cctrace_use_tsc = use_tsc;
+  __atomic_add_fetch(&cctrace_generation, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline bool cctrace_is_enabled(void) {
+  return __builtin_expect(cctrace_enabled_flag != 0, 0);
+}
+
+static inline uint64_t cctrace_rdtsc(void) {
+#if defined(__x86_64__)
+  uint32_t lo, hi;
+  __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+#else
+  return 0;
+#endif
+}
+
+static inline uint64_t cctrace_monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/// The recorder's clock: TSC ticks or monotonic nanoseconds, converted by the writer.
+static inline uint64_t cctrace_now(void) {
+  if (__builtin_expect(cctrace_use_tsc != 0, 1)) return cctrace_rdtsc();
+  return cctrace_monotonic_ns();
+}
+
+/// Appends one event to the calling thread's current chunk. Returns false when the thread has
+/// no state for this session or its chunk is full; the caller then takes the slow path.
+static inline bool cctrace_append(uint8_t kind, uint8_t flags, uint64_t name, uint16_t name_len,
+                                  uint64_t ts, uint64_t end, uint32_t aux) {
+  cctrace_thread_state *s = cctrace_tls_state;
+  if (__builtin_expect(s == 0, 0)) return false;
+  cctrace_chunk *c = s->current;
+  uint64_t n = c->committed;
+  if (__builtin_expect(n >= c->capacity || s->generation != cctrace_generation, 0)) return false;
+  cctrace_event *e = &c->events[n];
+  e->ts = ts;
+  e->end = end;
+  e->name = name;
+  e->aux = aux;
+  e->name_len = name_len;
+  e->kind = kind;
+  e->flags = flags;
+  __atomic_store_n(&c->committed, n + 1, __ATOMIC_RELEASE);
+  return true;
+}
+
+static inline uint64_t cctrace_load_acquire_u64(const uint64_t *p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void cctrace_store_release_u64(uint64_t *p, uint64_t v) {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline uint64_t cctrace_load_relaxed_u64(const uint64_t *p) {
+  return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline cctrace_chunk *cctrace_load_next(cctrace_chunk *c) {
+  return __atomic_load_n(&c->next, __ATOMIC_ACQUIRE);
+}
+static inline void cctrace_store_next(cctrace_chunk *c, cctrace_chunk *next) {
+  __atomic_store_n(&c->next, next, __ATOMIC_RELEASE);
+}
+static inline void cctrace_set_enabled(int on) {
+  __atomic_store_n(&cctrace_enabled_flag, on, __ATOMIC_SEQ_CST);
+}
+
+// MARK: - Threads
+
+/// The kernel thread id of the caller.
+uint32_t cctrace_gettid(void);
+
+/// Makes `state` the caller's thread state and arranges for `cctrace_thread_exit_hook` to be
+/// called with it when the thread exits.
+void cctrace_tls_install(cctrace_thread_state *state);
+
+/// Sets the function called (from the exiting thread) with the state of a thread that exits.
+void cctrace_set_thread_exit_hook(void (*hook)(cctrace_thread_state *));
+
+/// Names the calling thread for the OS (at most 15 bytes are kept).
+void cctrace_set_thread_name(const char *name);
+/// Copies the calling thread's OS name into `buffer`; returns 0 on success.
+int cctrace_get_thread_name(char *buffer, unsigned long size);
+
+// MARK: - Start-up and signals
+
+/// A load-time constructor calls `cctrace_swift_autostart` (defined by the CCTrace module with
+/// `@_cdecl`) when CCTRACE_OUTPUT is set, so a program that links CCTrace is traced without code
+/// changes.
+
+/// Installs handlers for SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTERM and SIGINT that
+/// call `flush` once, then restore the previous disposition and re-raise so the process dies
+/// the way it would have. Handlers the app installed earlier are chained, not replaced.
+void cctrace_install_signal_handlers(void (*flush)(int signo));
+void cctrace_uninstall_signal_handlers(void);
+
+/// Registers `fn` with atexit once.
+void cctrace_register_atexit(void (*fn)(void));
+
+// MARK: - Small spin lock (used where a Mutex could deadlock a signal handler)
+
+static inline bool cctrace_spin_trylock(int *lock) {
+  int expected = 0;
+  return __atomic_compare_exchange_n(lock, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED);
+}
+static inline void cctrace_spin_unlock(int *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

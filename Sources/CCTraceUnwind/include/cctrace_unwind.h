@@ -1,0 +1,26 @@
+// cctrace_unwind.h — stack capture through Debian's libunwind.
+//
+// libunwind is opened with dlopen(RTLD_LOCAL) instead of being linked: Debian's build exports
+// unversioned `_Unwind_*` symbols that would otherwise interpose the libgcc unwinder that Swift
+// errors, C++ exceptions and the Swift crash reporter rely on. Opened locally, only the
+// functions we look up by name are used.
+#ifndef CCTRACE_UNWIND_H
+#define CCTRACE_UNWIND_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Loads libunwind once (thread-safe). Returns 1 when stack capture is available. Call it before
+/// the first capture from a signal handler: loading is not async-signal-safe, capturing is.
+int cctrace_unwind_load(void);
+
+/// Captures up to `max` return addresses of the calling thread into `buffer`, innermost first,
+/// skipping this function. Returns the number captured, 0 when libunwind is unavailable.
+int cctrace_backtrace(void **buffer, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
