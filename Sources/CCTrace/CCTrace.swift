@@ -40,6 +40,11 @@ public enum CCTrace {
         Recorder.shared.stop()
     }
 
+    /// Writes everything recorded so far to the file now, instead of at the next flush interval.
+    public static func flush() {
+        Recorder.shared.flush()
+    }
+
     /// Whether a session is recording.
     public static var isRecording: Bool { cctrace_is_enabled() }
 

@@ -74,6 +74,10 @@ final class Recorder: @unchecked Sendable {
         }
     }
 
+    func flush() {
+        lifecycle.withLock { _ in session?.writer.drainNow() }
+    }
+
     private func stopAtExit() {
         stop()
     }
@@ -109,11 +113,13 @@ final class Recorder: @unchecked Sendable {
             unbufferedDrops.add(1, ordering: .relaxed)
             return nil
         }
-        let state = UnsafeMutablePointer<cctrace_thread_state>.allocate(capacity: 1)
+        let state = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            .bindMemory(to: cctrace_thread_state.self, capacity: 1)
         state.initialize(
             to: cctrace_thread_state(
-                current: chunk, dropped: 0, generation: cctrace_current_generation(), tid: cctrace_gettid(),
-                pid: UInt32(getpid()), owner: nil))
+                cursor: chunk.pointee.events, limit: chunk.pointee.events + Int(chunk.pointee.capacity),
+                generation: cctrace_current_generation(), current: chunk, dropped: 0, tid: cctrace_gettid(),
+                pid: UInt32(getpid()), owner: nil, padding: (0)))
         let buffer = ThreadBuffer(state: state, firstChunk: chunk)
         let added: Bool = registryLock.withLock { _ in
             let n = registryCount.load(ordering: .relaxed)
@@ -197,8 +203,7 @@ final class Recorder: @unchecked Sendable {
             state.pointee.dropped &+= 1
             return false
         }
-        cctrace_store_next(state.pointee.current, next)
-        state.pointee.current = next
+        cctrace_switch_chunk(state, next)
         return true
     }
 
@@ -210,8 +215,7 @@ final class Recorder: @unchecked Sendable {
         guard needed <= ChunkPool.arenaBytes else { return 0 }
         var chunk = state.pointee.current!
         let full =
-            Int(chunk.pointee.committed) >= Int(chunk.pointee.capacity)
-            || Int(chunk.pointee.arena_used) + needed > Int(chunk.pointee.arena_capacity)
+            !cctrace_has_room(state) || Int(chunk.pointee.arena_used) + needed > Int(chunk.pointee.arena_capacity)
         if full {
             guard advanceChunk(state) else { return 0 }
             chunk = state.pointee.current!

@@ -62,16 +62,18 @@ final class ThreadBuffer: @unchecked Sendable {
 
     // MARK: Writer
 
-    var readChunk: UnsafeMutablePointer<cctrace_chunk>
-    var readIndex = 0
+    @exclusivity(unchecked) var readChunk: UnsafeMutablePointer<cctrace_chunk>
+    @exclusivity(unchecked) var readIndex = 0
     /// Where the current drain stops, fixed by its first pass.
-    var limitChunk: UnsafeMutablePointer<cctrace_chunk>
-    var limitIndex = 0
+    @exclusivity(unchecked) var limitChunk: UnsafeMutablePointer<cctrace_chunk>
+    @exclusivity(unchecked) var limitIndex = 0
     /// Open intervals (begin, end in ns) of the spans written for this thread, innermost last,
-    /// used to turn spans that overlap without nesting into async slices.
+    /// used to turn spans that overlap without nesting into async slices. A ring: when more
+    /// than `nestingCapacity` disjoint spans are open at one level, the oldest is forgotten.
     let nesting: UnsafeMutablePointer<(Int64, Int64)>
-    var nestingDepth = 0
-    static let nestingCapacity = 512
+    @exclusivity(unchecked) var nestingBase = 0
+    @exclusivity(unchecked) var nestingDepth = 0
+    static let nestingCapacity = 256
     var reportedDrops: UInt64 = 0
     var retired = false
 
@@ -90,20 +92,24 @@ final class ThreadBuffer: @unchecked Sendable {
     /// Records `(begin, end)` as written and reports whether it nests with what was written
     /// before: every earlier span on this thread either ended before it began or lies inside it.
     func admitNested(begin: Int64, end: Int64) -> Bool {
-        while nestingDepth > 0 && nesting[nestingDepth - 1].0 >= begin {
-            nestingDepth -= 1
+        let mask = Self.nestingCapacity - 1
+        var depth = nestingDepth
+        while depth > 0 && nesting[(nestingBase + depth - 1) & mask].0 >= begin {
+            depth -= 1
         }
-        if nestingDepth > 0 && nesting[nestingDepth - 1].1 > begin
-            && nesting[nestingDepth - 1].1 < end
-        {
-            return false
+        if depth > 0 {
+            let top = nesting[(nestingBase + depth - 1) & mask]
+            if top.1 > begin && top.1 < end {
+                nestingDepth = depth
+                return false
+            }
         }
-        if nestingDepth == Self.nestingCapacity {
-            (nesting).update(from: nesting + 1, count: Self.nestingCapacity - 1)
-            nestingDepth -= 1
+        if depth == Self.nestingCapacity {
+            nestingBase = (nestingBase + 1) & mask
+            depth -= 1
         }
-        nesting[nestingDepth] = (begin, end)
-        nestingDepth += 1
+        nesting[(nestingBase + depth) & mask] = (begin, end)
+        nestingDepth = depth + 1
         return true
     }
 }

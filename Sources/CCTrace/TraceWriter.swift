@@ -14,7 +14,7 @@ import Synchronization
 final class TraceWriter: @unchecked Sendable {
     let configuration: TraceConfiguration
     private let out: TraceLineWriter
-    private var clock: ClockCalibration
+    @exclusivity(unchecked) private var clock: ClockCalibration
     private let pid: UInt32
     private let cpu: CPUSampler?
 
@@ -25,8 +25,9 @@ final class TraceWriter: @unchecked Sendable {
     private var thread: pthread_t?
     private var writerTID: UInt32 = 0
     private let tasks = TaskBindings()
-    /// Events written so far.
-    private(set) var eventsWritten: UInt64 = 0
+    /// Events written so far. Hot fields of this class opt out of the dynamic exclusivity
+    /// check: only the thread holding `drainLock` touches them.
+    @exclusivity(unchecked) private(set) var eventsWritten: UInt64 = 0
     private var reportedDrops: UInt64 = 0
 
     init(configuration: TraceConfiguration, fileDescriptor: Int32, clock: ClockCalibration) {
@@ -71,6 +72,15 @@ final class TraceWriter: @unchecked Sendable {
         cpu?.sample(into: out, pid: pid, final: true)
         drainLocked()
         finishLocked(reason: "stop", signal: 0)
+    }
+
+    /// Drains and writes to the file now (from any thread).
+    func drainNow() {
+        lockDrain()
+        defer { cctrace_spin_unlock(&drainLock) }
+        guard !finished else { return }
+        drainLocked()
+        out.flush()
     }
 
     /// The last resort on a fatal signal. Waits up to ~200 ms for a drain in progress on
@@ -152,10 +162,11 @@ final class TraceWriter: @unchecked Sendable {
             emit(buffer)
             let dropped = cctrace_load_relaxed_u64(&buffer.state.pointee.dropped)
             drops &+= dropped
-            if exited && buffer.readChunk == buffer.limitChunk
-                && buffer.readIndex == Int(cctrace_load_acquire_u64(&buffer.readChunk.pointee.committed))
-            {
-                retire(buffer)
+            if exited && buffer.readChunk == buffer.limitChunk {
+                var final = false
+                if buffer.readIndex == Int(cctrace_committed(buffer.state, buffer.readChunk, &final)) {
+                    retire(buffer)
+                }
             }
         }
         if drops != reportedDrops {
@@ -179,19 +190,17 @@ final class TraceWriter: @unchecked Sendable {
         var chunk = buffer.readChunk
         var index = buffer.readIndex
         while true {
-            let committed = Int(cctrace_load_acquire_u64(&chunk.pointee.committed))
+            var final = false
+            let committed = Int(cctrace_committed(buffer.state, chunk, &final))
             let events = chunk.pointee.events!
             while index < committed {
                 let e = events[index]
                 if e.kind == EventKind.taskBind { tasks.bind(pointer: e.ts, taskID: e.end, nameID: UInt32(e.name)) }
                 index += 1
             }
-            if committed == Int(chunk.pointee.capacity), let next = cctrace_load_next(chunk) {
-                chunk = next
-                index = 0
-                continue
-            }
-            break
+            guard final, let next = cctrace_load_next(chunk) else { break }
+            chunk = next
+            index = 0
         }
         buffer.limitChunk = chunk
         buffer.limitIndex = index
@@ -202,12 +211,14 @@ final class TraceWriter: @unchecked Sendable {
         while true {
             let chunk = buffer.readChunk
             let isLimit = chunk == buffer.limitChunk
-            let end = isLimit ? buffer.limitIndex : Int(chunk.pointee.capacity)
+            let end = isLimit ? buffer.limitIndex : Int(cctrace_load_acquire_u64(&chunk.pointee.committed))
             let events = chunk.pointee.events!
-            while buffer.readIndex < end {
-                write(events[buffer.readIndex], chunk: chunk, buffer: buffer)
-                buffer.readIndex += 1
+            var index = buffer.readIndex
+            while index < end {
+                write(events[index], chunk: chunk, buffer: buffer)
+                index += 1
             }
+            buffer.readIndex = index
             if isLimit { return }
             buffer.readChunk = cctrace_load_next(chunk)!
             buffer.readIndex = 0

@@ -18,7 +18,9 @@ public final class TraceLineWriter {
     public let fileDescriptor: Int32
     private let storage: UnsafeMutablePointer<UInt8>
     private let capacity: Int
-    private var count = 0
+    /// Bytes buffered. Touched for every byte, so it opts out of the dynamic exclusivity
+    /// check a class's stored `var` pays; one writer owns the object.
+    @exclusivity(unchecked) private var count = 0
     /// Bytes handed to the file so far.
     public private(set) var bytesWritten = 0
     /// The first write error (`errno`), if any. Writing stops after an error.

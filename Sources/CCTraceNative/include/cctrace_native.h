@@ -37,12 +37,13 @@ enum {
   CCTRACE_FLAG_INTERNED = 1,
 };
 
-/// A block of events owned by one thread. Only the owning thread writes `events`, `arena` and
-/// `arena_used`; it publishes them by a release store of `committed`. The writer reads
-/// `committed` with acquire and then reads everything below it.
+/// A block of events owned by one thread. Only the owning thread writes `events` and `arena`;
+/// it publishes events through its state's `cursor`. When it moves to another chunk it stores
+/// the final count in `committed` and then links `next` (both with release), so a writer that
+/// sees `next` may trust `committed`.
 typedef struct cctrace_chunk {
-  uint64_t committed;
-  struct cctrace_chunk *next;  // written by the owner with release once this chunk is full
+  uint64_t committed;  // final event count, valid once `next` is set
+  struct cctrace_chunk *next;
   uint32_t capacity;
   uint32_t arena_capacity;
   uint32_t arena_used;
@@ -51,15 +52,21 @@ typedef struct cctrace_chunk {
   uint8_t *arena;
 } cctrace_chunk;
 
-/// Per-thread recording state, reached through a thread-local pointer.
+/// Per-thread recording state, reached through a thread-local pointer. The hot path reads
+/// `cursor`, `limit` and `generation` (one cache line) and writes `cursor`.
 typedef struct cctrace_thread_state {
+  cctrace_event *cursor;  // next free slot; owner stores with release, the writer loads acquire
+  cctrace_event *limit;   // end of the current chunk's events
+  uint64_t generation;    // session generation this state was registered in
   cctrace_chunk *current;
-  uint64_t dropped;      // events lost for lack of buffer; owner writes, writer reads (relaxed)
-  uint64_t generation;   // session generation this state was registered in
+  uint64_t dropped;       // events lost for lack of buffer; owner writes, writer reads (relaxed)
   uint32_t tid;
   uint32_t pid;
-  void *owner;           // the Swift ThreadBuffer, unretained
-} cctrace_thread_state;
+  void *owner;            // the Swift ThreadBuffer, unretained
+  uint64_t padding[1];    // one cache line per thread: recording threads never share a line
+} cctrace_thread_state;  // allocated 64-byte aligned
+
+_Static_assert(sizeof(cctrace_thread_state) == 64, "thread state is one cache line");
 
 extern __thread cctrace_thread_state *cctrace_tls_state;
 
@@ -114,10 +121,8 @@ static inline bool cctrace_append(uint8_t kind, uint8_t flags, uint64_t name, ui
                                   uint64_t ts, uint64_t end, uint32_t aux) {
   cctrace_thread_state *s = cctrace_tls_state;
   if (__builtin_expect(s == 0, 0)) return false;
-  cctrace_chunk *c = s->current;
-  uint64_t n = c->committed;
-  if (__builtin_expect(n >= c->capacity || s->generation != cctrace_generation, 0)) return false;
-  cctrace_event *e = &c->events[n];
+  cctrace_event *e = s->cursor;
+  if (__builtin_expect(e >= s->limit || s->generation != cctrace_generation, 0)) return false;
   e->ts = ts;
   e->end = end;
   e->name = name;
@@ -125,8 +130,46 @@ static inline bool cctrace_append(uint8_t kind, uint8_t flags, uint64_t name, ui
   e->name_len = name_len;
   e->kind = kind;
   e->flags = flags;
-  __atomic_store_n(&c->committed, n + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&s->cursor, e + 1, __ATOMIC_RELEASE);
   return true;
+}
+
+/// The writer's view of how many events of `chunk` (a chunk of `state`) are committed.
+/// Sets `*final` when the owner has moved on from the chunk.
+static inline uint64_t cctrace_committed(cctrace_thread_state *state, cctrace_chunk *chunk,
+                                         bool *final) {
+  if (__atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE)) {
+    *final = true;
+    return __atomic_load_n(&chunk->committed, __ATOMIC_ACQUIRE);
+  }
+  cctrace_event *cursor = __atomic_load_n(&state->cursor, __ATOMIC_ACQUIRE);
+  if (cursor >= chunk->events && cursor <= chunk->events + chunk->capacity) {
+    *final = false;
+    return (uint64_t)(cursor - chunk->events);
+  }
+  // The cursor is in another chunk: either the owner finished this one just now (then `next`
+  // is set) or it has not yet published its first event here.
+  if (__atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE)) {
+    *final = true;
+    return __atomic_load_n(&chunk->committed, __ATOMIC_ACQUIRE);
+  }
+  *final = false;
+  return 0;
+}
+
+/// Moves the owner from its current chunk to `next` (slow path, owner only).
+static inline void cctrace_switch_chunk(cctrace_thread_state *state, cctrace_chunk *next) {
+  cctrace_chunk *old = state->current;
+  __atomic_store_n(&old->committed, (uint64_t)(state->cursor - old->events), __ATOMIC_RELEASE);
+  __atomic_store_n(&old->next, next, __ATOMIC_RELEASE);
+  state->current = next;
+  state->limit = next->events + next->capacity;
+  __atomic_store_n(&state->cursor, next->events, __ATOMIC_RELEASE);
+}
+
+/// Whether the owner's current chunk has room for one more event.
+static inline bool cctrace_has_room(cctrace_thread_state *state) {
+  return state->cursor < state->limit;
 }
 
 static inline uint64_t cctrace_load_acquire_u64(const uint64_t *p) {
