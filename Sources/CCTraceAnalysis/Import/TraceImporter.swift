@@ -1,0 +1,419 @@
+import CCTraceFormat
+
+/// Turns a Chrome-format file into a ``TraceModel``: matches `B`/`E` per thread, nests slices,
+/// pairs async begins and ends and flow ends, groups counters, and reports what it had to
+/// repair as diagnostics.
+public enum TraceImporter {
+    /// Imports the trace at `path` (`-` for standard input).
+    ///
+    /// - Throws: ``TraceReadError`` only when the input is not a trace at all.
+    public static func importTrace(path: String) throws(TraceReadError) -> TraceModel {
+        let reader = try TraceReader(path: path)
+        var builder = ModelBuilder(arguments: reader.arguments)
+        try reader.read { event in builder.add(&event) }
+        for (key, value) in reader.metadata where key == "metadata" {
+            if case .object(let members) = value {
+                for (k, v) in members { builder.session[k] = v }
+            }
+        }
+        return builder.build(readerDiagnostics: reader.diagnostics, syntheticNames: reader.syntheticNames)
+    }
+}
+
+/// Accumulates raw events, then builds the model.
+struct ModelBuilder {
+    let arguments: TraceArgumentStore
+    var diagnostics = ImportDiagnostics()
+    var session: [String: JSONValue] = [:]
+    private var eventCount = 0
+    private var threadIndex: [ThreadKey: Int] = [:]
+    private var threadKeys: [ThreadKey] = []
+    private var threadNames: [Int: String] = [:]
+    private var threadSort: [Int: Int] = [:]
+    private var processNames: [Int64: String] = [:]
+    private var pending: [[PendingSlice]] = []
+    private var instants: [Instant] = []
+    private var asyncEvents: [AsyncEvent] = []
+    private var flowEvents: [FlowEvent] = []
+    private var counterPoints: [CounterKey: [(TraceTimestamp, Double)]] = [:]
+    private var cpuPoints: [Int: [(TraceTimestamp, Double, Double)]] = [:]
+    private var minTime = Int64.max
+    private var maxTime = Int64.min
+    private var order = 0
+
+    struct ThreadKey: Hashable {
+        var pid: Int64
+        var tid: Int64
+    }
+
+    struct CounterKey: Hashable {
+        var pid: Int64
+        var name: String
+        var key: String
+        var multi: Bool
+    }
+
+    /// A thread slice or a `B`/`E` marker, before matching.
+    struct PendingSlice {
+        var phase: UInt8
+        var name: String
+        var category: String
+        var start: Int64
+        var duration: Int64
+        var args: TraceArgumentStore.Reference?
+        var order: Int
+        var offset: Int64
+    }
+
+    struct AsyncEvent {
+        var phase: UInt8
+        var name: String
+        var category: String
+        var id: String
+        var pid: Int64
+        var ts: Int64
+        var args: TraceArgumentStore.Reference?
+        var order: Int
+        var offset: Int64
+    }
+
+    struct FlowEvent {
+        var phase: UInt8
+        var name: String
+        var category: String
+        var id: String
+        var pid: Int64
+        var thread: Int
+        var ts: Int64
+        var order: Int
+    }
+
+    init(arguments: TraceArgumentStore) {
+        self.arguments = arguments
+    }
+
+    private mutating func thread(_ pid: Int64, _ tid: Int64) -> Int {
+        let key = ThreadKey(pid: pid, tid: tid)
+        if let i = threadIndex[key] { return i }
+        let i = threadKeys.count
+        threadIndex[key] = i
+        threadKeys.append(key)
+        pending.append([])
+        return i
+    }
+
+    private mutating func see(_ ns: Int64) {
+        if ns < minTime { minTime = ns }
+        if ns > maxTime { maxTime = ns }
+    }
+
+    mutating func add(_ e: inout RawTraceEvent) {
+        eventCount += 1
+        order += 1
+        let phase = e.phase
+        if phase == UInt8(ascii: "M") {
+            addMetadata(e)
+            return
+        }
+        guard let ts = e.timestamp?.nanoseconds else {
+            switch phase {
+            case UInt8(ascii: "P"), UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"): return
+            default:
+                diagnostics.add(
+                    .missingTimestamp, byteOffset: e.byteOffset, "An event without `ts` was skipped.")
+                return
+            }
+        }
+        switch phase {
+        case UInt8(ascii: "X"):
+            var dur = e.duration?.nanoseconds ?? 0
+            if dur < 0 {
+                diagnostics.add(.negativeDuration, byteOffset: e.byteOffset, "An `X` has a negative `dur`; read as 0.")
+                dur = 0
+            }
+            let t = thread(e.pid, e.tid)
+            pending[t].append(
+                PendingSlice(
+                    phase: phase, name: e.name, category: e.category, start: ts, duration: dur, args: e.args,
+                    order: order, offset: e.byteOffset))
+            see(ts)
+            see(ts + dur)
+        case UInt8(ascii: "B"), UInt8(ascii: "E"):
+            let t = thread(e.pid, e.tid)
+            pending[t].append(
+                PendingSlice(
+                    phase: phase, name: e.name, category: e.category, start: ts, duration: 0, args: e.args,
+                    order: order, offset: e.byteOffset))
+            see(ts)
+        case UInt8(ascii: "i"), UInt8(ascii: "I"), UInt8(ascii: "R"):
+            let threadScoped = e.scope == 0 || e.scope == UInt8(ascii: "t")
+            instants.append(
+                Instant(
+                    name: e.name, category: e.category, timestamp: TraceTimestamp(nanoseconds: ts), pid: e.pid,
+                    thread: threadScoped ? thread(e.pid, e.tid) : -1, args: e.args))
+            see(ts)
+        case UInt8(ascii: "C"):
+            addCounter(e, ts)
+            see(ts)
+        case UInt8(ascii: "b"), UInt8(ascii: "e"), UInt8(ascii: "S"), UInt8(ascii: "F"):
+            asyncEvents.append(
+                AsyncEvent(
+                    phase: phase, name: e.name, category: e.category, id: e.id ?? "", pid: e.pid, ts: ts, args: e.args,
+                    order: order, offset: e.byteOffset))
+            see(ts)
+        case UInt8(ascii: "n"), UInt8(ascii: "T"), UInt8(ascii: "p"):
+            see(ts)
+        case UInt8(ascii: "s"), UInt8(ascii: "t"), UInt8(ascii: "f"):
+            flowEvents.append(
+                FlowEvent(
+                    phase: phase, name: e.name, category: e.category, id: e.id ?? "", pid: e.pid,
+                    thread: thread(e.pid, e.tid), ts: ts, order: order))
+            see(ts)
+        case UInt8(ascii: "P"), UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"):
+            see(ts)
+        default:
+            diagnostics.add(
+                .unknownPhase, byteOffset: e.byteOffset,
+                "An event has a phase cctrace does not know (`\(String(UnicodeScalar(phase)))`); ignored.")
+        }
+    }
+
+    private mutating func addMetadata(_ e: RawTraceEvent) {
+        let args = e.args.flatMap { arguments.value($0) }
+        switch e.name {
+        case "process_name":
+            if let name = args?["name"]?.stringValue { processNames[e.pid] = name }
+        case "thread_name":
+            if let name = args?["name"]?.stringValue { threadNames[thread(e.pid, e.tid)] = name }
+        case "thread_sort_index":
+            if let i = args?["sort_index"]?.intValue { threadSort[thread(e.pid, e.tid)] = Int(i) }
+        case TraceEventName.session:
+            if case .object(let members)? = args {
+                for (k, v) in members { session[k] = v }
+            }
+        case "cctrace.session_end":
+            if let dropped = args?["dropped_events"]?.intValue, dropped > 0 {
+                diagnostics.add(
+                    .droppedEvents, count: Int(dropped), byteOffset: e.byteOffset,
+                    "The recorder dropped \(dropped) events because its buffers were full (pid \(e.pid)).")
+            }
+            if let reason = args?["reason"]?.stringValue { session["end_reason"] = .string(reason) }
+            if let signal = args?["signal"]?.intValue, signal != 0 { session["end_signal"] = .number(Double(signal)) }
+        default:
+            break
+        }
+    }
+
+    private mutating func addCounter(_ e: RawTraceEvent, _ ts: Int64) {
+        guard let reference = e.args, case .object(let members)? = arguments.value(reference) else { return }
+        if e.category == "cctrace.cpu", e.name.hasPrefix(TraceEventName.cpuPrefix) {
+            let running = (members.first { $0.0 == "running_pct" }?.1.doubleValue ?? 0) / 100
+            let runnable = (members.first { $0.0 == "runnable_pct" }?.1.doubleValue ?? 0) / 100
+            cpuPoints[thread(e.pid, e.tid), default: []].append((TraceTimestamp(nanoseconds: ts), running, runnable))
+        }
+        let numeric = members.filter { $0.1.doubleValue != nil }
+        for (key, value) in numeric {
+            let k = CounterKey(pid: e.pid, name: e.name, key: key, multi: numeric.count > 1)
+            counterPoints[k, default: []].append((TraceTimestamp(nanoseconds: ts), value.doubleValue!))
+        }
+    }
+
+    // MARK: - Build
+
+    mutating func build(readerDiagnostics: ImportDiagnostics, syntheticNames: [Int64: String]) -> TraceModel {
+        var slices: [Slice] = []
+        var threads: [ThreadInfo] = []
+        var lastTime = maxTime == Int64.min ? 0 : maxTime
+        if minTime == Int64.max {
+            minTime = 0
+            lastTime = 0
+        }
+        for (t, key) in threadKeys.enumerated() {
+            let first = slices.count
+            let built = buildThreadSlices(pending[t], thread: t, endOfTrace: lastTime)
+            slices.append(contentsOf: built)
+            // Parent indexes were relative to this thread's block.
+            for i in first..<slices.count where slices[i].parent >= 0 { slices[i].parent += first }
+            var info = ThreadInfo(
+                pid: key.pid, tid: key.tid, name: threadNames[t] ?? syntheticNames[key.tid], sortIndex: threadSort[t],
+                sliceRange: first..<slices.count, cpu: nil)
+            if let points = cpuPoints[t] {
+                let sorted = points.sorted { $0.0 < $1.0 }
+                var samples: [(start: TraceTimestamp, end: TraceTimestamp, running: Double, runnable: Double)] = []
+                for (i, p) in sorted.enumerated() where i + 1 < sorted.count {
+                    samples.append((p.0, sorted[i + 1].0, p.1, p.2))
+                }
+                info.cpu = CPUAccounting(samples: samples)
+            }
+            threads.append(info)
+        }
+        var processThreads: [Int64: [Int]] = [:]
+        for (i, t) in threads.enumerated() { processThreads[t.pid, default: []].append(i) }
+        for pid in processNames.keys where processThreads[pid] == nil { processThreads[pid] = [] }
+        let processes = processThreads.keys.sorted().map { pid in
+            ProcessInfo(pid: pid, name: processNames[pid] ?? syntheticNames[pid], threads: processThreads[pid]!)
+        }
+        let asyncSlices = buildAsync()
+        let flows = buildFlows()
+        let counters = counterPoints.map { key, points in
+            CounterSeries(
+                pid: key.pid, name: key.multi ? "\(key.name) \(key.key)" : key.name, counter: key.name, key: key.key,
+                points: points.sorted { $0.0 < $1.0 })
+        }.sorted { ($0.pid, $0.name) < ($1.pid, $1.name) }
+        var all = readerDiagnostics.all
+        all.append(contentsOf: diagnostics.all)
+        return TraceModel(
+            processes: processes, threads: threads, slices: slices, asyncSlices: asyncSlices, instants: instants,
+            counters: counters, flows: flows, session: session, diagnostics: all, arguments: arguments,
+            bounds: TraceTimestamp(nanoseconds: minTime)...TraceTimestamp(nanoseconds: max(minTime, lastTime)),
+            eventCount: eventCount)
+    }
+
+    /// Matches `B`/`E`, merges `X`, sorts, and computes depth, parent and self time.
+    private mutating func buildThreadSlices(_ items: [PendingSlice], thread: Int, endOfTrace: Int64) -> [Slice] {
+        // Stable by time; at equal times an `E` closes before a `B` opens.
+        let sorted = items.sorted {
+            if $0.start != $1.start { return $0.start < $1.start }
+            let e0 = $0.phase == UInt8(ascii: "E")
+            let e1 = $1.phase == UInt8(ascii: "E")
+            if e0 != e1 { return e0 }
+            return $0.order < $1.order
+        }
+        var complete: [PendingSlice] = []
+        complete.reserveCapacity(sorted.count)
+        var open: [PendingSlice] = []
+        for item in sorted {
+            switch item.phase {
+            case UInt8(ascii: "B"):
+                open.append(item)
+            case UInt8(ascii: "E"):
+                if var begin = open.popLast() {
+                    begin.duration = item.start - begin.start
+                    if begin.args == nil { begin.args = item.args }
+                    complete.append(begin)
+                } else {
+                    diagnostics.add(
+                        .unmatchedEnd, byteOffset: item.offset, "An `E` has no open `B` on its thread; dropped.")
+                }
+            default:
+                complete.append(item)
+            }
+        }
+        for var begin in open {
+            diagnostics.add(
+                .unclosedBegin, byteOffset: begin.offset,
+                "A `B` is never closed; it is closed at the end of the trace.")
+            begin.duration = max(0, endOfTrace - begin.start)
+            complete.append(begin)
+        }
+        // Parents first: by start, then longest, then file order.
+        complete.sort {
+            if $0.start != $1.start { return $0.start < $1.start }
+            if $0.duration != $1.duration { return $0.duration > $1.duration }
+            return $0.order < $1.order
+        }
+        var result: [Slice] = []
+        result.reserveCapacity(complete.count)
+        var stack: [Int] = []
+        var childTime: [Int64] = Array(repeating: 0, count: complete.count)
+        for item in complete {
+            let end = item.start + item.duration
+            while let top = stack.last, result[top].end.nanoseconds <= item.start {
+                stack.removeLast()
+            }
+            if let top = stack.last, end > result[top].end.nanoseconds {
+                diagnostics.add(
+                    .overlappingSlice, byteOffset: item.offset,
+                    "A slice overlaps another on the same thread without nesting; it is shown under it, clipped.")
+            }
+            let index = result.count
+            let parent = stack.last ?? -1
+            if parent >= 0 {
+                childTime[parent] += min(end, result[parent].end.nanoseconds) - item.start
+            }
+            result.append(
+                Slice(
+                    name: item.name, category: item.category, start: TraceTimestamp(nanoseconds: item.start),
+                    duration: TraceDuration(nanoseconds: item.duration), thread: thread, depth: stack.count,
+                    parent: parent, selfDuration: .zero, args: item.args))
+            stack.append(index)
+        }
+        for i in result.indices {
+            result[i].selfDuration = TraceDuration(nanoseconds: max(0, result[i].duration.nanoseconds - childTime[i]))
+        }
+        return result
+    }
+
+    private mutating func buildAsync() -> [AsyncSlice] {
+        struct Key: Hashable {
+            var pid: Int64
+            var category: String
+            var id: String
+        }
+        let sorted = asyncEvents.sorted { $0.ts != $1.ts ? $0.ts < $1.ts : $0.order < $1.order }
+        var open: [Key: [AsyncEvent]] = [:]
+        var result: [AsyncSlice] = []
+        for e in sorted {
+            let key = Key(pid: e.pid, category: e.category, id: e.id)
+            switch e.phase {
+            case UInt8(ascii: "b"), UInt8(ascii: "S"):
+                open[key, default: []].append(e)
+            default:
+                guard var stack = open[key], !stack.isEmpty else {
+                    diagnostics.add(.unmatchedAsync, byteOffset: e.offset, "An async end has no begin; dropped.")
+                    continue
+                }
+                // Close the innermost begin with this name, else the innermost.
+                let i = stack.lastIndex { $0.name == e.name || e.name.isEmpty } ?? stack.count - 1
+                let begin = stack.remove(at: i)
+                open[key] = stack
+                result.append(
+                    AsyncSlice(
+                        name: begin.name, category: begin.category, id: begin.id, pid: begin.pid,
+                        start: TraceTimestamp(nanoseconds: begin.ts), duration: TraceDuration(nanoseconds: e.ts - begin.ts),
+                        depth: stack.count, args: begin.args ?? e.args))
+            }
+        }
+        for (_, stack) in open {
+            for b in stack {
+                diagnostics.add(.unmatchedAsync, byteOffset: b.offset, "An async begin is never ended; dropped.")
+            }
+        }
+        return result.sorted { $0.start < $1.start }
+    }
+
+    private mutating func buildFlows() -> [Flow] {
+        struct Key: Hashable {
+            var category: String
+            var id: String
+        }
+        let sorted = flowEvents.sorted { $0.ts != $1.ts ? $0.ts < $1.ts : $0.order < $1.order }
+        var last: [Key: FlowEvent] = [:]
+        var flows: [Flow] = []
+        for e in sorted {
+            let key = Key(category: e.category, id: e.id)
+            switch e.phase {
+            case UInt8(ascii: "s"):
+                if last[key] != nil {
+                    diagnostics.add(.danglingFlow, "A flow start has no end.")
+                }
+                last[key] = e
+            default:
+                guard let from = last[key] else {
+                    diagnostics.add(.danglingFlow, "A flow end (or step) has no start; dropped.")
+                    continue
+                }
+                flows.append(
+                    Flow(
+                        id: e.id, name: from.name, category: from.category,
+                        from: (from.pid, from.thread, TraceTimestamp(nanoseconds: from.ts)),
+                        to: (e.pid, e.thread, TraceTimestamp(nanoseconds: e.ts))))
+                if e.phase == UInt8(ascii: "f") { last[key] = nil } else { last[key] = e }
+            }
+        }
+        if !last.isEmpty {
+            diagnostics.add(.danglingFlow, count: last.count, "\(last.count) flow(s) never reach their end.")
+        }
+        return flows
+    }
+}

@@ -1,0 +1,183 @@
+import CCTraceFormat
+
+/// A trace after import: processes, threads, slices with their nesting, async tracks, flows,
+/// counters and metadata, every timestamp in nanoseconds on one clock. Immutable.
+///
+/// Analyzers read only this model; the importer (``TraceImporter``) is the only code that
+/// understands raw events.
+public struct TraceModel: Sendable {
+    /// Processes by pid, in pid order.
+    public var processes: [ProcessInfo]
+    /// Threads, keyed by (pid, tid); ``Slice/thread`` indexes this array.
+    public var threads: [ThreadInfo]
+    /// Thread slices (from `X` and matched `B`/`E`), sorted by thread, then start, then
+    /// longest first, so a parent precedes its children.
+    public var slices: [Slice]
+    /// Async slices (`b`/`e`, legacy `S`/`F`), including cctrace's task lives.
+    public var asyncSlices: [AsyncSlice]
+    /// Instant events.
+    public var instants: [Instant]
+    /// Counter series, one per (pid, counter name, arg key).
+    public var counters: [CounterSeries]
+    /// Flow arrows that have both ends.
+    public var flows: [Flow]
+    /// Session metadata (cctrace's `cctrace.session` args, or the object form's `metadata`).
+    public var session: [String: JSONValue]
+    /// Import diagnostics.
+    public var diagnostics: [ImportDiagnostic]
+    /// Raw `args` of slices and instants.
+    public var arguments: TraceArgumentStore
+    /// Earliest and latest timestamp in the trace.
+    public var bounds: ClosedRange<TraceTimestamp>
+    /// Events read.
+    public var eventCount: Int
+
+    /// Wall time covered by the trace.
+    public var duration: TraceDuration { bounds.upperBound.duration(since: bounds.lowerBound) }
+
+    /// The slices of thread `index` (contiguous in ``slices``).
+    public func slices(ofThread index: Int) -> ArraySlice<Slice> {
+        let t = threads[index]
+        return slices[t.sliceRange]
+    }
+}
+
+/// A process in the trace.
+public struct ProcessInfo: Sendable {
+    /// The OS pid (or a synthetic id when the file named it with a string).
+    public var pid: Int64
+    /// `process_name` metadata, if any.
+    public var name: String?
+    /// Indexes into ``TraceModel/threads``.
+    public var threads: [Int]
+}
+
+/// A thread, identified by (pid, tid) — tids repeat across processes.
+public struct ThreadInfo: Sendable {
+    /// The owning process.
+    public var pid: Int64
+    /// The OS thread id.
+    public var tid: Int64
+    /// `thread_name` metadata, if any.
+    public var name: String?
+    /// `thread_sort_index`, if any.
+    public var sortIndex: Int?
+    /// Where this thread's slices are in ``TraceModel/slices``.
+    public var sliceRange: Range<Int>
+    /// CPU accounting for this thread, when the trace has it (cctrace's `cpu <tid>` counters).
+    public var cpu: CPUAccounting?
+
+    /// A label for reports: the name, or `tid N`.
+    public var label: String { name.map { "\($0) (\(tid))" } ?? "tid \(tid)" }
+}
+
+/// Time a thread spent on a CPU and waiting for one, from the scheduler's statistics.
+public struct CPUAccounting: Sendable {
+    /// Samples: (interval start, interval end, running share 0…1, runnable share 0…1).
+    public var samples: [(start: TraceTimestamp, end: TraceTimestamp, running: Double, runnable: Double)]
+
+    /// Time on a CPU and in the run queue within `range`.
+    public func usage(in range: ClosedRange<TraceTimestamp>) -> (running: TraceDuration, runnable: TraceDuration) {
+        var running = 0.0
+        var runnable = 0.0
+        for s in samples where s.end > range.lowerBound && s.start < range.upperBound {
+            let overlap = Double(
+                min(s.end, range.upperBound).nanoseconds - max(s.start, range.lowerBound).nanoseconds)
+            running += overlap * s.running
+            runnable += overlap * s.runnable
+        }
+        return (TraceDuration(nanoseconds: Int64(running)), TraceDuration(nanoseconds: Int64(runnable)))
+    }
+}
+
+/// A span of time on one thread.
+public struct Slice: Sendable {
+    /// `name`.
+    public var name: String
+    /// `cat`.
+    public var category: String
+    /// Begin.
+    public var start: TraceTimestamp
+    /// Length (0 for an `X` without `dur`).
+    public var duration: TraceDuration
+    /// Index into ``TraceModel/threads``.
+    public var thread: Int
+    /// Nesting depth on the thread (0 = top level).
+    public var depth: Int
+    /// Index of the enclosing slice in ``TraceModel/slices``, or -1.
+    public var parent: Int
+    /// Time not covered by child slices.
+    public var selfDuration: TraceDuration
+    /// The raw `args`, if any.
+    public var args: TraceArgumentStore.Reference?
+
+    /// End.
+    public var end: TraceTimestamp { start.advanced(by: duration) }
+}
+
+/// A slice on an async track (a task, a request, anything keyed by an id rather than a thread).
+public struct AsyncSlice: Sendable {
+    /// `name`.
+    public var name: String
+    /// `cat`.
+    public var category: String
+    /// The id that matched begin and end.
+    public var id: String
+    /// The process it belongs to.
+    public var pid: Int64
+    /// Begin.
+    public var start: TraceTimestamp
+    /// Length.
+    public var duration: TraceDuration
+    /// Nesting depth among slices with the same id.
+    public var depth: Int
+    /// The begin event's raw `args`.
+    public var args: TraceArgumentStore.Reference?
+
+    /// End.
+    public var end: TraceTimestamp { start.advanced(by: duration) }
+}
+
+/// An instant event.
+public struct Instant: Sendable {
+    /// `name`.
+    public var name: String
+    /// `cat`.
+    public var category: String
+    /// When.
+    public var timestamp: TraceTimestamp
+    /// The process.
+    public var pid: Int64
+    /// The thread, or -1 for process- and global-scoped instants.
+    public var thread: Int
+    /// Raw `args`.
+    public var args: TraceArgumentStore.Reference?
+}
+
+/// Samples of one counter.
+public struct CounterSeries: Sendable {
+    /// The process.
+    public var pid: Int64
+    /// Counter name (with ` key` appended when the event had several args).
+    public var name: String
+    /// The `C` event's name.
+    public var counter: String
+    /// The arg key.
+    public var key: String
+    /// (time, value), sorted by time.
+    public var points: [(TraceTimestamp, Double)]
+}
+
+/// A flow arrow from one point to another (possibly in another process).
+public struct Flow: Sendable {
+    /// The flow id.
+    public var id: String
+    /// `name`.
+    public var name: String
+    /// `cat`.
+    public var category: String
+    /// Where it starts: process, thread index, time.
+    public var from: (pid: Int64, thread: Int, timestamp: TraceTimestamp)
+    /// Where it ends.
+    public var to: (pid: Int64, thread: Int, timestamp: TraceTimestamp)
+}

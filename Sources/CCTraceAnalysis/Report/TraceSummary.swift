@@ -1,0 +1,99 @@
+import CCTraceFormat
+
+/// What a trace contains, in numbers: processes, threads, tasks and the spans that took the
+/// most time. The first section of every report.
+public struct TraceSummary: Sendable {
+    /// Per-process figures.
+    public struct Process: Sendable {
+        public var pid: Int64
+        public var name: String?
+        public var threadCount: Int
+    }
+
+    /// Per-thread figures.
+    public struct Thread: Sendable {
+        public var pid: Int64
+        public var tid: Int64
+        public var name: String?
+        public var sliceCount: Int
+        /// Time covered by top-level slices.
+        public var busy: TraceDuration
+        /// Time on a CPU over the whole trace, when the trace has CPU accounting.
+        public var running: TraceDuration?
+        /// Time waiting for a CPU, when the trace has CPU accounting.
+        public var runnable: TraceDuration?
+    }
+
+    /// Spans aggregated by name.
+    public struct SpanTotal: Sendable {
+        public var name: String
+        public var category: String
+        public var count: Int
+        public var total: TraceDuration
+        public var selfTotal: TraceDuration
+        public var longest: TraceDuration
+    }
+
+    /// A task (an async slice at depth 0 in cctrace's task category, or any top-level async
+    /// slice in other traces).
+    public struct Task: Sendable {
+        public var name: String
+        public var id: String
+        public var pid: Int64
+        public var duration: TraceDuration
+    }
+
+    public var eventCount: Int
+    public var duration: TraceDuration
+    public var processes: [Process]
+    public var threads: [Thread]
+    public var taskCount: Int
+    public var longestTasks: [Task]
+    public var busiestSpans: [SpanTotal]
+    public var session: [String: JSONValue]
+    public var diagnostics: [ImportDiagnostic]
+
+    /// Summarizes `model`, keeping the `top` largest entries of each ranking.
+    public init(model: TraceModel, top: Int = 10) {
+        eventCount = model.eventCount
+        duration = model.duration
+        processes = model.processes.map { Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count) }
+        threads = model.threads.indices.map { i in
+            let t = model.threads[i]
+            var busy = TraceDuration.zero
+            var count = 0
+            for s in model.slices(ofThread: i) {
+                count += 1
+                if s.depth == 0 { busy += s.duration }
+            }
+            let usage = t.cpu.map { $0.usage(in: model.bounds) }
+            return Thread(
+                pid: t.pid, tid: t.tid, name: t.name, sliceCount: count, busy: busy, running: usage?.running,
+                runnable: usage?.runnable)
+        }
+        .sorted { ($0.busy, $0.running ?? .zero) > ($1.busy, $1.running ?? .zero) }
+
+        var totals: [String: SpanTotal] = [:]
+        for s in model.slices {
+            let key = s.category + "\u{0}" + s.name
+            var t = totals[key] ?? SpanTotal(name: s.name, category: s.category, count: 0, total: .zero, selfTotal: .zero, longest: .zero)
+            t.count += 1
+            t.total += s.duration
+            t.selfTotal += s.selfDuration
+            t.longest = max(t.longest, s.duration)
+            totals[key] = t
+        }
+        busiestSpans = Array(totals.values.sorted { ($0.selfTotal, $0.name) > ($1.selfTotal, $1.name) }.prefix(top))
+
+        let hasTaskCategory = model.asyncSlices.contains { $0.category == TraceCategory.task.rawValue }
+        let tasks = model.asyncSlices.filter {
+            $0.depth == 0 && (!hasTaskCategory || $0.category == TraceCategory.task.rawValue)
+        }
+        taskCount = tasks.count
+        longestTasks = tasks.sorted { $0.duration > $1.duration }.prefix(top).map {
+            Task(name: $0.name, id: $0.id, pid: $0.pid, duration: $0.duration)
+        }
+        session = model.session
+        diagnostics = model.diagnostics
+    }
+}
