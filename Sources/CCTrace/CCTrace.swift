@@ -53,7 +53,7 @@ public enum CCTrace {
     /// Runs `body` inside a span named `name` on the current thread.
     ///
     /// The span is written as one `X` event when `body` returns or throws.
-    @inlinable
+    @inlinable @discardableResult
     public static func withSpan<R, E: Error>(
         _ name: StaticString, _ body: () throws(E) -> R
     ) throws(E) -> R {
@@ -64,7 +64,7 @@ public enum CCTrace {
     }
 
     /// Runs `body` inside a span named `name` with `args`.
-    @inlinable
+    @inlinable @discardableResult
     public static func withSpan<R, E: Error>(
         _ name: StaticString, args: TraceArguments, _ body: () throws(E) -> R
     ) throws(E) -> R {
@@ -76,7 +76,7 @@ public enum CCTrace {
 
     /// Runs `body` inside a span whose name is computed at run time. It costs a hash lookup
     /// more than the `StaticString` form (and a lock on a thread's first use of each name).
-    @inlinable
+    @inlinable @discardableResult
     public static func withSpan<R, E: Error>(
         named name: String, args: TraceArguments = [:], _ body: () throws(E) -> R
     ) throws(E) -> R {

@@ -22,23 +22,27 @@ final class ChunkPool: Sendable {
 
     private struct State {
         var free: [FreeChunk] = []
-        var allocated = 0
+        /// Chunks handed out and not yet released.
+        var inUse = 0
         var limit = 0
     }
     private let state = Mutex(State())
-    /// Chunks that are free or could still be allocated; read without the lock so a thread
-    /// that is dropping events does not take the lock for every event.
+    /// Chunks that could still be handed out; read without the lock so a thread that is
+    /// dropping events does not take the lock for every event.
     private let available = Atomic<Int>(0)
 
     static let shared = ChunkPool()
 
-    /// Sets the byte limit for the session that is starting.
+    /// Sets the byte limit for the session that is starting; free chunks beyond it are returned
+    /// to the system.
     func setLimit(bytes: Int) {
         let chunks = max(bytes / Self.chunkBytes, 2)
         state.withLock { s in
             s.limit = chunks
-            s.free.reserveCapacity(chunks)
-            available.store(s.free.count + max(0, chunks - s.allocated), ordering: .relaxed)
+            while s.free.count > max(0, chunks - s.inUse), let extra = s.free.popLast() {
+                UnsafeMutableRawPointer(extra.pointer).deallocate()
+            }
+            available.store(max(0, chunks - s.inUse), ordering: .relaxed)
         }
     }
 
@@ -48,14 +52,10 @@ final class ChunkPool: Sendable {
     /// A cleared chunk, or `nil` when the limit is reached.
     func acquire() -> UnsafeMutablePointer<cctrace_chunk>? {
         let chunk: UnsafeMutablePointer<cctrace_chunk>? = state.withLock { s -> FreeChunk? in
-            if let c = s.free.popLast() {
-                available.subtract(1, ordering: .relaxed)
-                return c
-            }
-            guard s.allocated < s.limit else { return nil }
-            s.allocated += 1
-            available.subtract(1, ordering: .relaxed)
-            return FreeChunk(pointer: Self.allocateChunk())
+            guard s.inUse < s.limit else { return nil }
+            s.inUse += 1
+            available.store(s.limit - s.inUse, ordering: .relaxed)
+            return s.free.popLast() ?? FreeChunk(pointer: Self.allocateChunk())
         }?.pointer
         guard let chunk else { return nil }
         chunk.pointee.committed = 0
@@ -68,13 +68,13 @@ final class ChunkPool: Sendable {
     func release(_ chunk: UnsafeMutablePointer<cctrace_chunk>) {
         let chunk = FreeChunk(pointer: chunk)
         state.withLock { s in
-            if s.free.count < s.free.capacity || s.allocated <= s.limit {
+            s.inUse -= 1
+            if s.free.count + s.inUse < s.limit {
                 s.free.append(chunk)
-                available.add(1, ordering: .relaxed)
             } else {
-                s.allocated -= 1
                 UnsafeMutableRawPointer(chunk.pointer).deallocate()
             }
+            available.store(max(0, s.limit - s.inUse), ordering: .relaxed)
         }
     }
 

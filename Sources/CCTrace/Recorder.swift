@@ -109,7 +109,7 @@ final class Recorder: @unchecked Sendable {
             cctrace_clear_current_state()
             old.deallocate()
         }
-        guard let chunk = ChunkPool.shared.acquire() else {
+        guard let chunk = acquireChunk() else {
             unbufferedDrops.add(1, ordering: .relaxed)
             return nil
         }
@@ -191,20 +191,25 @@ final class Recorder: @unchecked Sendable {
 
     /// Moves the thread to a fresh chunk. Returns false (and counts a drop) when none is free.
     func advanceChunk(_ state: UnsafeMutablePointer<cctrace_thread_state>) -> Bool {
-        let policy = session?.configuration.overflow ?? .drop
-        var next = ChunkPool.shared.mightHaveChunks ? ChunkPool.shared.acquire() : nil
-        if next == nil && policy == .block {
-            while next == nil && cctrace_is_enabled() {
-                usleep(200)
-                next = ChunkPool.shared.acquire()
-            }
-        }
-        guard let next else {
+        guard let next = acquireChunk() else {
             state.pointee.dropped &+= 1
             return false
         }
         cctrace_switch_chunk(state, next)
         return true
+    }
+
+    /// A chunk from the pool under the session's overflow policy: `drop` gives up at once,
+    /// `block` waits for the writer to free one.
+    private func acquireChunk() -> UnsafeMutablePointer<cctrace_chunk>? {
+        var chunk = ChunkPool.shared.mightHaveChunks ? ChunkPool.shared.acquire() : nil
+        if chunk == nil && session?.configuration.overflow == .block {
+            while chunk == nil && cctrace_is_enabled() {
+                usleep(200)
+                chunk = ChunkPool.shared.acquire()
+            }
+        }
+        return chunk
     }
 
     /// Copies an encoded `args` object into the thread's arena and returns the `aux` value that

@@ -50,6 +50,7 @@ extension CCTrace {
 
     /// Runs async `body` as a span of the current traced task (an async slice nested in the
     /// task's track), since async code may hop threads between its suspension points.
+    @discardableResult
     public static func withSpan<R>(
         named name: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
     ) async rethrows -> R {

@@ -163,10 +163,11 @@ final class TraceWriter: @unchecked Sendable {
             let dropped = cctrace_load_relaxed_u64(&buffer.state.pointee.dropped)
             drops &+= dropped
             if exited && buffer.readChunk == buffer.limitChunk {
+                // Retire only when this is the thread's last chunk and all of it is written; the
+                // thread may have moved on to a newer chunk after `scan` fixed the limit.
                 var final = false
-                if buffer.readIndex == Int(cctrace_committed(buffer.state, buffer.readChunk, &final)) {
-                    retire(buffer)
-                }
+                let committed = Int(cctrace_committed(buffer.state, buffer.readChunk, &final))
+                if !final && buffer.readIndex == committed { retire(buffer) }
             }
         }
         if drops != reportedDrops {

@@ -131,6 +131,13 @@ void cctrace_install_signal_handlers(void (*flush)(int signo)) {
   if (installed) return;
   installed = 1;
   for (int i = 0; i < FATAL_COUNT; i++) {
+    // A signal the app ignores (e.g. SIGINT under nohup) stays ignored: no flush, no death.
+    struct sigaction current;
+    if (sigaction(fatal_signals[i], 0, &current) == 0 && current.sa_handler == SIG_IGN &&
+        !(current.sa_flags & SA_SIGINFO)) {
+      previous[i] = current;
+      continue;
+    }
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = fatal_handler;
@@ -142,7 +149,13 @@ void cctrace_install_signal_handlers(void (*flush)(int signo)) {
 
 void cctrace_uninstall_signal_handlers(void) {
   if (!installed) return;
-  for (int i = 0; i < FATAL_COUNT; i++) sigaction(fatal_signals[i], &previous[i], 0);
+  for (int i = 0; i < FATAL_COUNT; i++) {
+    struct sigaction current;
+    // Restore only where our handler is still installed.
+    if (sigaction(fatal_signals[i], 0, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+        current.sa_sigaction == fatal_handler)
+      sigaction(fatal_signals[i], &previous[i], 0);
+  }
   installed = 0;
   flushing = 0;
 }

@@ -40,3 +40,11 @@ __attribute__((noinline)) int cctrace_backtrace(void **buffer, int max) {
   for (int i = 1; i < n; i++) buffer[out++] = frames[i];
   return out;
 }
+
+const char *cctrace_image_path(const void *address) {
+  Dl_info info;
+  if (!dladdr(address, &info)) return 0;
+  return info.dli_fname;
+}
+
+void *cctrace_global_symbol(const char *symbol) { return dlsym(RTLD_DEFAULT, symbol); }

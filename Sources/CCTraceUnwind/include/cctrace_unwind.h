@@ -19,6 +19,13 @@ int cctrace_unwind_load(void);
 /// skipping this function. Returns the number captured, 0 when libunwind is unavailable.
 int cctrace_backtrace(void **buffer, int max);
 
+/// The path of the loaded image (executable or shared object) that contains `address`, or
+/// NULL. The string belongs to the dynamic loader.
+const char *cctrace_image_path(const void *address);
+
+/// The address of `symbol` as the dynamic loader resolves it for the whole process.
+void *cctrace_global_symbol(const char *symbol);
+
 #ifdef __cplusplus
 }
 #endif

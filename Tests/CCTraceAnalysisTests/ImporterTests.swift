@@ -1,0 +1,104 @@
+import CCTraceAnalysis
+import CCTraceFormat
+import Foundation
+import Testing
+
+func importText(_ text: String) throws -> TraceModel {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("m-\(UUID().uuidString).json").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    defer { unlink(path) }
+    return try TraceImporter.importTrace(path: path)
+}
+
+@Suite struct ImporterTests {
+    @Test func beginEndAndCompleteNestPerThreadKeyedByPidAndTid() throws {
+        // Children before parents, metadata at the end, the same tid in two processes.
+        let model = try importText(
+            """
+            [{"ph":"X","name":"child","ts":2,"dur":1,"pid":1,"tid":7},
+             {"ph":"B","name":"parent","ts":1,"pid":1,"tid":7},
+             {"ph":"E","ts":5,"pid":1,"tid":7},
+             {"ph":"X","name":"other","ts":1,"dur":9,"pid":2,"tid":7},
+             {"ph":"M","name":"thread_name","pid":1,"tid":7,"args":{"name":"worker"}},
+             {"ph":"M","name":"process_name","pid":2,"args":{"name":"child-proc"}}]
+            """)
+        #expect(model.threads.count == 2)
+        #expect(model.processes.map(\.pid) == [1, 2])
+        #expect(model.processes[1].name == "child-proc")
+        let t = try #require(model.threads.firstIndex { $0.pid == 1 && $0.tid == 7 })
+        #expect(model.threads[t].name == "worker")
+        let slices = Array(model.slices(ofThread: t))
+        #expect(slices.map(\.name) == ["parent", "child"])
+        #expect(slices[1].depth == 1 && model.slices[slices[1].parent].name == "parent")
+        #expect(slices[0].duration.nanoseconds == 4_000)
+        #expect(slices[0].selfDuration.nanoseconds == 3_000)
+        #expect(model.diagnostics.isEmpty)
+    }
+
+    @Test func unmatchedAndOverlappingAreReported() throws {
+        let model = try importText(
+            """
+            [{"ph":"E","ts":1,"pid":1,"tid":1},
+             {"ph":"B","name":"never-closed","ts":2,"pid":1,"tid":1},
+             {"ph":"X","name":"a","ts":10,"dur":10,"pid":1,"tid":2},
+             {"ph":"X","name":"b","ts":15,"dur":10,"pid":1,"tid":2},
+             {"ph":"X","name":"end","ts":40,"dur":1,"pid":1,"tid":1},
+             {"ph":"Z","name":"future","ts":1,"pid":1,"tid":1}]
+            """)
+        let kinds = Set(model.diagnostics.map(\.kind))
+        #expect(kinds.contains(.unmatchedEnd))
+        #expect(kinds.contains(.unclosedBegin))
+        #expect(kinds.contains(.overlappingSlice))
+        #expect(kinds.contains(.unknownPhase))
+        let open = try #require(model.slices.first { $0.name == "never-closed" })
+        #expect(open.end.nanoseconds == 41_000)
+    }
+
+    @Test func asyncSlicesFlowsAndCounters() throws {
+        let model = try importText(
+            """
+            [{"ph":"b","cat":"cctrace.task","name":"t","id":5,"ts":1,"pid":1,"tid":1,"args":{"task_id":5}},
+             {"ph":"b","cat":"cctrace.task","name":"inner","id":5,"ts":2,"pid":1,"tid":1},
+             {"ph":"e","cat":"cctrace.task","name":"inner","id":5,"ts":3,"pid":1,"tid":2},
+             {"ph":"e","cat":"cctrace.task","name":"t","id":5,"ts":4,"pid":1,"tid":2},
+             {"ph":"s","cat":"ipc","name":"msg","id":9,"ts":1,"pid":1,"tid":1},
+             {"ph":"f","cat":"ipc","name":"msg","id":9,"ts":2,"pid":2,"tid":1,"bp":"e"},
+             {"ph":"s","cat":"ipc","name":"lost","id":10,"ts":1,"pid":1,"tid":1},
+             {"ph":"C","name":"mem","ts":1,"pid":1,"args":{"rss":10,"heap":4}},
+             {"ph":"C","name":"mem","ts":2,"pid":1,"args":{"rss":12,"heap":5}}]
+            """)
+        let task = try #require(model.asyncSlices.first { $0.name == "t" })
+        #expect(task.depth == 0 && task.duration.nanoseconds == 3_000)
+        #expect(model.asyncSlices.first { $0.name == "inner" }?.depth == 1)
+        #expect(model.flows.count == 1)
+        #expect(model.flows[0].from.pid == 1 && model.flows[0].to.pid == 2)
+        #expect(model.diagnostics.contains { $0.kind == .danglingFlow })
+        #expect(model.counters.map(\.name) == ["mem heap", "mem rss"])
+        #expect(model.counters[1].points.map(\.1) == [10, 12])
+    }
+
+    @Test func summaryRanksSpansBySelfTime() throws {
+        let model = try importText(
+            """
+            [{"ph":"X","name":"outer","ts":0,"dur":100,"pid":1,"tid":1},
+             {"ph":"X","name":"hot","ts":10,"dur":80,"pid":1,"tid":1},
+             {"ph":"X","name":"hot","ts":200,"dur":20,"pid":1,"tid":1}]
+            """)
+        let summary = TraceSummary(model: model)
+        #expect(summary.busiestSpans.first?.name == "hot")
+        #expect(summary.busiestSpans.first?.count == 2)
+        #expect(summary.busiestSpans.first?.selfTotal.nanoseconds == 100_000)
+        #expect(summary.threads.first?.busy.nanoseconds == 120_000)
+        let json = SummaryRenderer.render(summary, path: "t.json", format: .json)
+        let parsed = try #require(JSONValue.parse(json))
+        #expect(parsed["schema_version"] == .number(1))
+        #expect(parsed["busiest_spans"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?["name"] == .string("hot"))
+    }
+
+    @Test func textReportEscapesControlCharactersFromTheTrace() throws {
+        let model = try importText(#"[{"ph":"X","name":"evil\u001b[31mred","ts":0,"dur":1,"pid":1,"tid":1}]"#)
+        let text = SummaryRenderer.render(TraceSummary(model: model), path: "t", format: .text)
+        #expect(!text.contains("\u{1b}"))
+        #expect(text.contains("evil\\u{1b}[31mred"))
+    }
+}

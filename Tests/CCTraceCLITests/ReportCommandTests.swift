@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// Runs the built `cctrace` binary.
+func cctrace(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cctrace").path) {
+        dir = dir.deletingLastPathComponent()
+    }
+    let process = Process()
+    process.executableURL = dir.appendingPathComponent("cctrace")
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func writeTemporary(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).json").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite struct ReportCommandTests {
+    @Test func reportsATraceAsTextAndJSON() throws {
+        let path = try writeTemporary(
+            #"[{"ph":"X","name":"work","ts":0,"dur":1500,"pid":3,"tid":4},{"ph":"M","name":"thread_name","pid":3,"tid":4,"args":{"name":"w"}}]"#)
+        let text = try cctrace(["report", path])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("work"))
+        #expect(text.stdout.contains("w (4)"))
+        let json = try cctrace(["report", "--format", "json", path])
+        #expect(json.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["schema_version"] as? Int == 1)
+        #expect(object?["event_count"] as? Int == 2)
+    }
+
+    @Test func readsStandardInput() throws {
+        let result = try cctrace(["report", "-"], stdin: #"[{"ph":"X","name":"piped","ts":0,"dur":1,"pid":1,"tid":1}"#)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("piped"))
+        #expect(result.stdout.contains("truncated-file"))
+    }
+
+    @Test(arguments: ["not json at all", "{\"a\":1}", ""])
+    func unreadableInputIsOneLineAndExitTwo(_ text: String) throws {
+        let path = try writeTemporary(text)
+        let result = try cctrace(["report", path])
+        #expect(result.status == 2)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains(path) == true)
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func missingFileIsExitTwo() throws {
+        let result = try cctrace(["report", "/nonexistent/trace.json"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("/nonexistent/trace.json"))
+    }
+}

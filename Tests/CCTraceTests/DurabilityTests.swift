@@ -1,0 +1,61 @@
+import CCTraceAnalysis
+import CCTraceFormat
+import Foundation
+import Testing
+
+extension RecorderTests {
+    /// A traced program that dies still leaves a trace that imports, holding what it recorded.
+    @Suite struct Durability {
+        static let spans = 20_000  // per thread, two threads
+
+        func trace(_ mode: String) throws -> (TraceModel, Int32, Process.TerminationReason) {
+            let path = makeTemporaryDirectory().appendingPathComponent("\(mode).json").path
+            let run = try runProduct(
+                "cctrace-crashtest", [mode, "\(Self.spans)"], environment: ["CRASHTEST_OUTPUT": path])
+            return (try TraceImporter.importTrace(path: path), run.status, run.reason)
+        }
+
+        @Test(arguments: [("abort", SIGABRT), ("segv", SIGSEGV), ("term", SIGTERM)])
+        func fatalSignalFlushesAndStillKills(mode: String, signal: Int32) throws {
+            let (model, status, reason) = try trace(mode)
+            // The process died of the same signal it would have without tracing.
+            #expect(reason == .uncaughtSignal)
+            #expect(status == signal)
+            #expect(model.slices.filter { $0.name == "before" }.count == 2 * Self.spans)
+            #expect(model.session["end_reason"] == .string("signal"))
+            #expect(model.session["end_signal"]?.intValue == Int64(signal))
+            #expect(model.diagnostics.allSatisfy { $0.kind != .truncatedFile })
+        }
+
+        @Test func normalExitFlushes() throws {
+            let (model, status, _) = try trace("exit")
+            #expect(status == 0)
+            #expect(model.slices.filter { $0.name == "before" }.count == 2 * Self.spans)
+            #expect(model.session["end_reason"] == .string("stop"))
+        }
+
+        /// SIGKILL runs no handler: the file is cut off, but everything recorded more than a
+        /// flush interval (100 ms) before the kill is there.
+        @Test func sigkillLosesAtMostTheLastFlushInterval() throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("kill.json").path
+            let run = try runProduct(
+                "cctrace-crashtest", ["kill", "\(Self.spans)"], environment: ["CRASHTEST_OUTPUT": path]
+            ) { process, output in
+                // Wait for "ready" (all `before` spans recorded), give the writer 3 intervals.
+                var seen = Data()
+                while !String(decoding: seen, as: UTF8.self).contains("ready") {
+                    let chunk = output.availableData
+                    if chunk.isEmpty { break }
+                    seen.append(chunk)
+                }
+                Thread.sleep(forTimeInterval: 0.3)
+                kill(process.processIdentifier, SIGKILL)
+            }
+            #expect(run.reason == .uncaughtSignal && run.status == SIGKILL)
+            let model = try TraceImporter.importTrace(path: path)
+            #expect(model.slices.filter { $0.name == "before" }.count == 2 * Self.spans)
+            #expect(model.slices.contains { $0.name == "after" })
+            #expect(model.diagnostics.contains { $0.kind == .truncatedFile })
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import CCTrace
+import CCTraceAnalysis
+import CCTraceFormat
+import Foundation
+import Testing
+
+extension RecorderTests {
+    @Suite struct Spans {
+        @Test func scopedSpansNestWithArgsAndNames() throws {
+            let (model, _) = try recordAndImport {
+                CCTrace.setThreadName("test-main")
+                CCTrace.withSpan("parent") {
+                    CCTrace.withSpan(named: "child \(1)", args: ["bytes": 4096, "peer": "w\"2", "ok": true]) {}
+                    CCTrace.withSpan("child.static", args: ["n": 1.5]) {}
+                }
+            }
+            let parent = try #require(model.slices.first { $0.name == "parent" })
+            let child = try #require(model.slices.first { $0.name == "child 1" })
+            #expect(parent.depth == 0 && child.depth == 1)
+            #expect(model.slices[child.parent].name == "parent")
+            let args = try #require(child.args.flatMap { model.arguments.value($0) })
+            #expect(args["bytes"] == .number(4096))
+            #expect(args["peer"] == .string("w\"2"))
+            #expect(args["ok"] == .bool(true))
+            let statics = try #require(model.slices.first { $0.name == "child.static" })
+            #expect(statics.args.flatMap { model.arguments.value($0) }?["n"] == .number(1.5))
+            #expect(model.threads[parent.thread].name == "test-main")
+            #expect(child.start >= parent.start && child.end <= parent.end)
+        }
+
+        @Test func spansThatEndOutOfOrderBecomeAsyncSlices() throws {
+            let (model, _) = try recordAndImport {
+                let a = CCTrace.beginSpan("a")
+                let b = CCTrace.beginSpan("b")
+                usleep(1000)
+                a.end()  // a ends while b is still open: they overlap without nesting
+                usleep(1000)
+                b.end()
+            }
+            // Exactly one of them stays a thread slice; the other is an async slice, so the
+            // thread's slices still nest.
+            let onThread = model.slices.filter { $0.name == "a" || $0.name == "b" }
+            let async = model.asyncSlices.filter { $0.name == "a" || $0.name == "b" }
+            #expect(onThread.count == 1 && async.count == 1)
+            #expect(model.diagnostics.allSatisfy { $0.kind != .overlappingSlice })
+        }
+
+        @Test func spanEndedOnAnotherThreadIsAsync() throws {
+            let (model, _) = try recordAndImport {
+                let token = CCTrace.beginSpan("handoff")
+                let done = DispatchSemaphore(value: 0)
+                Thread {
+                    token.end()
+                    done.signal()
+                }.start()
+                done.wait()
+            }
+            #expect(model.slices.allSatisfy { $0.name != "handoff" })
+            #expect(model.asyncSlices.contains { $0.name == "handoff" })
+        }
+
+        @Test func instantsAndCountersAndSessionMetadata() throws {
+            let (model, _) = try recordAndImport {
+                CCTrace.instant("checkpoint", args: ["step": 3])
+                CCTrace.counter("queue depth", 7)
+                CCTrace.counter("queue depth", 2)
+            }
+            #expect(model.instants.contains { $0.name == "checkpoint" })
+            let series = try #require(model.counters.first { $0.name == "queue depth" })
+            #expect(series.points.map(\.1) == [7, 2])
+            #expect(model.session["cctrace_version"] == .string(CCTrace.version))
+            #expect((model.session["cores"]?.intValue ?? 0) >= 1)
+            #expect(model.session["host"]?.stringValue?.isEmpty == false)
+            #expect(model.session["command_line"]?.stringValue?.isEmpty == false)
+            #expect(model.session["clock_domain"] == .string("CLOCK_MONOTONIC"))
+        }
+
+        @Test func timestampsAreMonotonicClockMicroseconds() throws {
+            var before = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &before)
+            let (model, _) = try recordAndImport { CCTrace.withSpan("now") { _ = usleep(2000) } }
+            var after = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &after)
+            let span = try #require(model.slices.first { $0.name == "now" })
+            let lo = Int64(before.tv_sec) * 1_000_000_000 + Int64(before.tv_nsec)
+            let hi = Int64(after.tv_sec) * 1_000_000_000 + Int64(after.tv_nsec)
+            #expect(span.start.nanoseconds >= lo && span.end.nanoseconds <= hi)
+            #expect(span.duration.nanoseconds >= 2_000_000)
+        }
+
+        @Test func cpuAccountingSeparatesWorkFromSleep() throws {
+            let (model, _) = try recordAndImport { c in c.cpuSampleInterval = .milliseconds(10) } body: {
+                CCTrace.withSpan("spin") {
+                    var x: UInt64 = 1
+                    let end = Date().addingTimeInterval(0.2)
+                    while Date() < end { x = x &* 6_364_136_223_846_793_005 &+ 1 }
+                    #expect(x != 0)
+                }
+                CCTrace.withSpan("sleep") { _ = usleep(200_000) }
+            }
+            let spin = try #require(model.slices.first { $0.name == "spin" })
+            let sleep = try #require(model.slices.first { $0.name == "sleep" })
+            let cpu = try #require(model.threads[spin.thread].cpu)
+            let spinRunning = cpu.usage(in: spin.start...spin.end).running
+            let sleepRunning = cpu.usage(in: sleep.start...sleep.end).running
+            #expect(Double(spinRunning.nanoseconds) > 0.5 * Double(spin.duration.nanoseconds))
+            #expect(Double(sleepRunning.nanoseconds) < 0.2 * Double(sleep.duration.nanoseconds))
+        }
+
+        @Test func environmentConfiguration() {
+            let c = TraceConfiguration(environment: [
+                "CCTRACE_OUTPUT": "/tmp/t-%p.json", "CCTRACE_FLUSH_MS": "25", "CCTRACE_BUFFER_MB": "8",
+                "CCTRACE_OVERFLOW": "block", "CCTRACE_CLOCK": "monotonic", "CCTRACE_CPU_SAMPLE_MS": "0",
+                "CCTRACE_PROCESS_NAME": "svc",
+            ])
+            #expect(c?.outputPath == "/tmp/t-\(getpid()).json")
+            #expect(c?.flushInterval == .milliseconds(25))
+            #expect(c?.bufferLimit == 8 << 20)
+            #expect(c?.overflow == .block)
+            #expect(c?.clock == .monotonic)
+            #expect(c?.cpuSampleInterval == nil)
+            #expect(c?.processName == "svc")
+            #expect(TraceConfiguration(environment: [:]) == nil)
+        }
+
+        @Test func disabledRecordingRecordsNothing() throws {
+            #expect(!CCTrace.isRecording)
+            CCTrace.withSpan("ignored") {}
+            let (model, _) = try recordAndImport {}
+            #expect(model.slices.isEmpty)
+        }
+
+        /// A program that links CCTrace records with only CCTRACE_OUTPUT set.
+        @Test func environmentStartsRecordingWithoutCodeChanges() throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("env.json").path
+            let run = try runProduct("sequential", [], environment: ["CCTRACE_OUTPUT": path])
+            #expect(run.status == 0)
+            let model = try TraceImporter.importTrace(path: path)
+            #expect(model.slices.contains { $0.name == "pipeline" })
+            #expect(model.processes.first?.name == "sequential")
+        }
+    }
+}

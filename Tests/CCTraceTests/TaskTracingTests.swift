@@ -1,0 +1,53 @@
+import CCTrace
+import CCTraceAnalysis
+import CCTraceFormat
+import Foundation
+import Testing
+
+extension RecorderTests {
+    @Suite struct Tasks {
+        /// A task's life is one async slice keyed by its id, with its parent; each stretch
+        /// between suspension points is a slice named after the task on a pool thread.
+        @Test func taskLifeRunsAndParent() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("tasks.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            let outer = CCTrace.task("fetch-all") {
+                let child = CCTrace.task("fetch-one") {
+                    try await Task.sleep(for: .milliseconds(20))
+                    return 1
+                }
+                try await Task.sleep(for: .milliseconds(10))
+                return try await CCTrace.withSpan(named: "combine") { try await child.value + 1 }
+            }
+            let value = try await outer.value
+            CCTrace.stop()
+            #expect(value == 2)
+            let model = try TraceImporter.importTrace(path: path)
+            let lives = model.asyncSlices.filter { $0.category == TraceCategory.task.rawValue && $0.depth == 0 }
+            let all = try #require(lives.first { $0.name == "fetch-all" })
+            let one = try #require(lives.first { $0.name == "fetch-one" })
+            #expect(all.id != one.id)
+            let parent = one.args.flatMap { model.arguments.value($0) }?["parent_task_id"]?.stringValue
+            #expect(parent == all.id)
+            #expect(one.duration.nanoseconds >= 20_000_000)
+            // Runs: at least two per task (before and after its sleep), on pool threads.
+            let runsOfAll = model.slices.filter { $0.name == "fetch-all" && $0.category == TraceCategory.task.rawValue }
+            #expect(runsOfAll.count >= 2)
+            #expect(runsOfAll.allSatisfy { model.arguments.value($0.args!)?["task_id"]?.stringValue == all.id })
+            #expect(runsOfAll.allSatisfy { model.threads[$0.thread].name?.hasPrefix("cctrace-pool") == true })
+            // The async span is nested in the task's track.
+            #expect(model.asyncSlices.contains { $0.name == "combine" && $0.id == all.id && $0.depth == 1 })
+        }
+
+        /// A job that hogs a pool thread shows as one long run slice.
+        @Test func blockingJobIsOneLongRun() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("hog.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            try await CCTrace.task("hog") { _ = usleep(120_000) }.value
+            CCTrace.stop()
+            let model = try TraceImporter.importTrace(path: path)
+            let runs = model.slices.filter { $0.name == "hog" }
+            #expect(runs.contains { $0.duration.nanoseconds >= 120_000_000 })
+        }
+    }
+}
