@@ -32,7 +32,9 @@ enum ArgumentEncoder {
             default:
                 if scalar.value < 0x20 {
                     let hex = Array("0123456789abcdef".utf8)
-                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 0xF)]])
+                    out.append(contentsOf: [
+                        0x5C, 0x75, 0x30, 0x30, hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 0xF)],
+                    ])
                 } else {
                     out.append(contentsOf: String(scalar).utf8)
                 }

@@ -138,7 +138,8 @@ public enum CCTrace {
         _ kind: UInt8, _ flags: UInt8, _ name: UInt64, _ nameLength: UInt16, _ ts: UInt64, _ end: UInt64,
         _ aux: UInt32
     ) {
-        Recorder.shared.appendSlow(kind: kind, flags: flags, name: name, nameLength: nameLength, ts: ts, end: end, aux: aux)
+        Recorder.shared.appendSlow(
+            kind: kind, flags: flags, name: name, nameLength: nameLength, ts: ts, end: end, aux: aux)
     }
 
     @inlinable @inline(__always)
@@ -155,7 +156,8 @@ public enum CCTrace {
 
     @inlinable
     static func _recordComplete(_ name: StaticString, start: UInt64, args: TraceArguments) {
-        _recordCompleteSlow(String(describing: name), start: start, end: cctrace_now(), category: EventCategory.span, args: args)
+        _recordCompleteSlow(
+            String(describing: name), start: start, end: cctrace_now(), category: EventCategory.span, args: args)
     }
 
     @inlinable

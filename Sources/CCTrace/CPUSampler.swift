@@ -1,8 +1,9 @@
+import CCTraceFormat
+import CCTraceNative
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTraceFormat
-import CCTraceNative
 
 /// Per-thread CPU accounting without a syscall per span: the writer thread reads the
 /// scheduler's statistics for every thread of the process (`/proc/self/task/*/schedstat`: time

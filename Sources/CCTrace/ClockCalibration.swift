@@ -1,7 +1,8 @@
+import CCTraceNative
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTraceNative
 
 /// Turns recorder clock ticks into `CLOCK_MONOTONIC` nanoseconds.
 ///

@@ -1,8 +1,9 @@
+import CCTraceNative
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTraceNative
-import Synchronization
 
 /// The process-wide recording engine behind ``CCTrace``: sessions, the thread registry and the
 /// slow paths of recording. The fast path is `cctrace_append` in CCTraceNative.
@@ -47,7 +48,7 @@ final class Recorder: @unchecked Sendable {
             ChunkPool.shared.setLimit(bytes: configuration.bufferLimit)
             let clock = ClockCalibration(choice: configuration.clock)
             cctrace_begin_generation(clock.usesTSC ? 1 : 0)
-                        registryLock.withLock { _ in
+            registryLock.withLock { _ in
                 for i in 0..<registryCount.load(ordering: .relaxed) {
                     registry[i]?.release()
                     registry[i] = nil

@@ -1,8 +1,9 @@
+import CCTraceNative
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTraceNative
-import Synchronization
 
 /// The traced task the current Swift task belongs to.
 struct TracedTaskContext: Sendable {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CCTraceFormat
 import CCTraceNative
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The background thread that moves events from the thread buffers to the trace file.
 ///
@@ -340,7 +341,9 @@ final class TraceWriter: @unchecked Sendable {
         out.appendUInt(id)
     }
 
-    private func writeArgs(_ e: cctrace_event, chunk: UnsafeMutablePointer<cctrace_chunk>, taskID: UInt64, demoted: Bool) {
+    private func writeArgs(
+        _ e: cctrace_event, chunk: UnsafeMutablePointer<cctrace_chunk>, taskID: UInt64, demoted: Bool
+    ) {
         let hasStored = e.aux != 0 && e.kind != EventKind.jobRun
         guard hasStored || taskID != 0 || demoted else { return }
         out.appendASCII(",\"args\":{")

@@ -1,8 +1,9 @@
+import CCTrace
+import CCTraceNative
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTrace
-import CCTraceNative
 
 /// `cctrace-bench record`: the cost of recording, against the physical floor.
 enum RecordBenchmark {
@@ -118,7 +119,9 @@ enum RecordBenchmark {
     static func withSession<R>(path: String, clock: TraceConfiguration.ClockChoice, _ body: () -> R) -> R {
         var configuration = TraceConfiguration(outputPath: path)
         configuration.clock = clock
-        if let ms = getenv("CCTRACE_BENCH_FLUSH_MS").flatMap({ Int(String(cString: $0)) }) { configuration.flushInterval = .milliseconds(ms) }
+        if let ms = getenv("CCTRACE_BENCH_FLUSH_MS").flatMap({ Int(String(cString: $0)) }) {
+            configuration.flushInterval = .milliseconds(ms)
+        }
         configuration.bufferLimit = 1 << 30
         configuration.cpuSampleInterval = nil
         try! CCTrace.start(configuration)
@@ -173,6 +176,10 @@ private final class ThreadBody {
 func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
     var t = pthread_t()
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    pthread_create(&t, nil, { Unmanaged<ThreadBody>.fromOpaque($0!).takeRetainedValue().body(); return nil }, box)
+    pthread_create(
+        &t, nil,
+        {
+            Unmanaged<ThreadBody>.fromOpaque($0!).takeRetainedValue().body(); return nil
+        }, box)
     return t
 }

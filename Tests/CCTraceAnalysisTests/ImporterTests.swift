@@ -92,7 +92,9 @@ func importText(_ text: String) throws -> TraceModel {
         let json = SummaryRenderer.render(summary, path: "t.json", format: .json)
         let parsed = try #require(JSONValue.parse(json))
         #expect(parsed["schema_version"] == .number(1))
-        #expect(parsed["busiest_spans"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?["name"] == .string("hot"))
+        #expect(
+            parsed["busiest_spans"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?["name"]
+                == .string("hot"))
     }
 
     @Test func textReportEscapesControlCharactersFromTheTrace() throws {

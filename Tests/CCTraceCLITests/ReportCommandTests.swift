@@ -34,7 +34,8 @@ func writeTemporary(_ text: String) throws -> String {
 @Suite struct ReportCommandTests {
     @Test func reportsATraceAsTextAndJSON() throws {
         let path = try writeTemporary(
-            #"[{"ph":"X","name":"work","ts":0,"dur":1500,"pid":3,"tid":4},{"ph":"M","name":"thread_name","pid":3,"tid":4,"args":{"name":"w"}}]"#)
+            #"[{"ph":"X","name":"work","ts":0,"dur":1500,"pid":3,"tid":4},{"ph":"M","name":"thread_name","pid":3,"tid":4,"args":{"name":"w"}}]"#
+        )
         let text = try cctrace(["report", path])
         #expect(text.status == 0)
         #expect(text.stdout.contains("work"))

@@ -89,7 +89,9 @@ extension RecorderTests {
         }
 
         @Test func cpuAccountingSeparatesWorkFromSleep() throws {
-            let (model, _) = try recordAndImport { c in c.cpuSampleInterval = .milliseconds(10) } body: {
+            let (model, _) = try recordAndImport { c in
+                c.cpuSampleInterval = .milliseconds(10)
+            } body: {
                 CCTrace.withSpan("spin") {
                     var x: UInt64 = 1
                     let end = Date().addingTimeInterval(0.2)

@@ -24,13 +24,18 @@ extension RecorderTests {
                     }
                 }
             }
-            let recording = model.threads.indices.filter { i in model.slices(ofThread: i).contains { $0.name == "outer" } }
+            let recording = model.threads.indices.filter { i in
+                model.slices(ofThread: i).contains { $0.name == "outer" }
+            }
             #expect(recording.count == Self.threads)
             for t in recording {
                 let slices = model.slices(ofThread: t)
                 #expect(slices.count == Self.spansPerThread)
                 #expect(slices.filter { $0.name == "outer" }.allSatisfy { $0.depth == 0 })
-                #expect(slices.filter { $0.name == "inner" }.allSatisfy { s in s.depth == 1 && model.slices[s.parent].name == "outer" })
+                #expect(
+                    slices.filter { $0.name == "inner" }.allSatisfy { s in
+                        s.depth == 1 && model.slices[s.parent].name == "outer"
+                    })
             }
             #expect(model.diagnostics.isEmpty, "\(model.diagnostics)")
         }

@@ -42,7 +42,9 @@ func recordAndImport(
 func productsDirectory() -> URL {
     let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     var dir = exe.deletingLastPathComponent()
-    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cctrace-crashtest").path) {
+    while dir.path != "/"
+        && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cctrace-crashtest").path)
+    {
         dir = dir.deletingLastPathComponent()
     }
     return dir

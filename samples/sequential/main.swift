@@ -17,21 +17,21 @@ func mix(_ seed: UInt64, rounds: Int) -> UInt64 {
 }
 
 func parseInput() -> UInt64 {
-    CCTrace.withSpan("parseInput") { mix(1, rounds: 3_000_000) }
+    CCTrace.withSpan("parseInput") { mix(1, rounds: 60_000_000) }
 }
 
 func buildIndex(_ input: UInt64) -> UInt64 {
     CCTrace.withSpan("buildIndex") {
         var state = input
         for _ in 0..<4 {
-            state = CCTrace.withSpan("buildIndex.pass") { mix(state, rounds: 2_000_000) }
+            state = CCTrace.withSpan("buildIndex.pass") { mix(state, rounds: 40_000_000) }
         }
         return state
     }
 }
 
 func checksum(_ index: UInt64) -> UInt64 {
-    CCTrace.withSpan("checksum") { mix(index, rounds: 4_000_000) }
+    CCTrace.withSpan("checksum") { mix(index, rounds: 80_000_000) }
 }
 
 func runPipeline() -> UInt64 {

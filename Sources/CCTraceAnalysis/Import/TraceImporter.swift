@@ -370,7 +370,8 @@ struct ModelBuilder {
                 result.append(
                     AsyncSlice(
                         name: begin.name, category: begin.category, id: begin.id, pid: begin.pid,
-                        start: TraceTimestamp(nanoseconds: begin.ts), duration: TraceDuration(nanoseconds: e.ts - begin.ts),
+                        start: TraceTimestamp(nanoseconds: begin.ts),
+                        duration: TraceDuration(nanoseconds: e.ts - begin.ts),
                         depth: stack.count, args: begin.args ?? e.args))
             }
         }

@@ -27,11 +27,13 @@ public enum SummaryRenderer {
             out += "  " + pad("\(p.pid)", 10) + pad(clip(p.name ?? "-", 39), 40) + "\(p.threadCount) threads\n"
         }
         out += "\nThreads (by time in top-level spans)\n"
-        out += "  " + pad("thread", 30) + pad("spans", 9, right: true) + pad("busy", 11, right: true)
+        out +=
+            "  " + pad("thread", 30) + pad("spans", 9, right: true) + pad("busy", 11, right: true)
             + pad("on CPU", 11, right: true) + pad("runnable", 11, right: true) + "\n"
         for t in s.threads.prefix(20) {
             let label = t.name.map { "\($0) (\(t.tid))" } ?? "tid \(t.tid)"
-            out += "  " + pad(clip(label, 29), 30) + pad("\(t.sliceCount)", 9, right: true)
+            out +=
+                "  " + pad(clip(label, 29), 30) + pad("\(t.sliceCount)", 9, right: true)
                 + pad(formatDuration(t.busy), 11, right: true)
                 + pad(t.running.map(formatDuration) ?? "-", 11, right: true)
                 + pad(t.runnable.map(formatDuration) ?? "-", 11, right: true) + "\n"
@@ -39,10 +41,12 @@ public enum SummaryRenderer {
         if s.threads.count > 20 { out += "  … \(s.threads.count - 20) more\n" }
         if !s.busiestSpans.isEmpty {
             out += "\nBusiest spans (by self time)\n"
-            out += "  " + pad("span", 34) + pad("count", 8, right: true) + pad("self", 11, right: true)
+            out +=
+                "  " + pad("span", 34) + pad("count", 8, right: true) + pad("self", 11, right: true)
                 + pad("total", 11, right: true) + pad("longest", 11, right: true) + "\n"
             for b in s.busiestSpans {
-                out += "  " + pad(clip(b.name, 33), 34) + pad("\(b.count)", 8, right: true)
+                out +=
+                    "  " + pad(clip(b.name, 33), 34) + pad("\(b.count)", 8, right: true)
                     + pad(formatDuration(b.selfTotal), 11, right: true) + pad(formatDuration(b.total), 11, right: true)
                     + pad(formatDuration(b.longest), 11, right: true) + "\n"
             }
@@ -50,13 +54,18 @@ public enum SummaryRenderer {
         if !s.longestTasks.isEmpty {
             out += "\nLongest tasks\n"
             for t in s.longestTasks {
-                out += "  " + pad(clip(t.name, 50), 51) + pad("id " + clip(t.id, 10), 14) + pad(formatDuration(t.duration), 11, right: true) + "\n"
+                out +=
+                    "  " + pad(clip(t.name, 50), 51) + pad("id " + clip(t.id, 10), 14)
+                    + pad(formatDuration(t.duration), 11, right: true) + "\n"
             }
         }
         if !s.diagnostics.isEmpty {
             out += "\nImport diagnostics\n"
             for d in s.diagnostics {
-                let at = d.line > 0 ? " (first at line \(d.line), byte \(d.byteOffset))" : d.byteOffset >= 0 ? " (first at byte \(d.byteOffset))" : ""
+                let at =
+                    d.line > 0
+                    ? " (first at line \(d.line), byte \(d.byteOffset))"
+                    : d.byteOffset >= 0 ? " (first at byte \(d.byteOffset))" : ""
                 out += "  \(d.kind) ×\(d.count): \(terminalSafe(d.message))\(at)\n"
             }
         }
@@ -75,35 +84,65 @@ public enum SummaryRenderer {
             ("task_count", .number(Double(s.taskCount))),
         ]
         members.append(
-            ("processes", .array(s.processes.map { p in
-                .object([("pid", .number(Double(p.pid))), ("name", p.name.map(JSONValue.string) ?? .null),
-                         ("thread_count", .number(Double(p.threadCount)))])
-            })))
+            (
+                "processes",
+                .array(
+                    s.processes.map { p in
+                        .object([
+                            ("pid", .number(Double(p.pid))), ("name", p.name.map(JSONValue.string) ?? .null),
+                            ("thread_count", .number(Double(p.threadCount))),
+                        ])
+                    })
+            ))
         members.append(
-            ("threads", .array(s.threads.map { t in
-                .object([("pid", .number(Double(t.pid))), ("tid", .number(Double(t.tid))),
-                         ("name", t.name.map(JSONValue.string) ?? .null),
-                         ("span_count", .number(Double(t.sliceCount))), ("busy_ms", ms(t.busy)),
-                         ("running_ms", t.running.map(ms) ?? .null), ("runnable_ms", t.runnable.map(ms) ?? .null)])
-            })))
+            (
+                "threads",
+                .array(
+                    s.threads.map { t in
+                        .object([
+                            ("pid", .number(Double(t.pid))), ("tid", .number(Double(t.tid))),
+                            ("name", t.name.map(JSONValue.string) ?? .null),
+                            ("span_count", .number(Double(t.sliceCount))), ("busy_ms", ms(t.busy)),
+                            ("running_ms", t.running.map(ms) ?? .null), ("runnable_ms", t.runnable.map(ms) ?? .null),
+                        ])
+                    })
+            ))
         members.append(
-            ("busiest_spans", .array(s.busiestSpans.map { b in
-                .object([("name", .string(b.name)), ("category", .string(b.category)),
-                         ("count", .number(Double(b.count))), ("self_ms", ms(b.selfTotal)),
-                         ("total_ms", ms(b.total)), ("longest_ms", ms(b.longest))])
-            })))
+            (
+                "busiest_spans",
+                .array(
+                    s.busiestSpans.map { b in
+                        .object([
+                            ("name", .string(b.name)), ("category", .string(b.category)),
+                            ("count", .number(Double(b.count))), ("self_ms", ms(b.selfTotal)),
+                            ("total_ms", ms(b.total)), ("longest_ms", ms(b.longest)),
+                        ])
+                    })
+            ))
         members.append(
-            ("longest_tasks", .array(s.longestTasks.map { t in
-                .object([("name", .string(t.name)), ("id", .string(t.id)), ("pid", .number(Double(t.pid))),
-                         ("duration_ms", ms(t.duration))])
-            })))
+            (
+                "longest_tasks",
+                .array(
+                    s.longestTasks.map { t in
+                        .object([
+                            ("name", .string(t.name)), ("id", .string(t.id)), ("pid", .number(Double(t.pid))),
+                            ("duration_ms", ms(t.duration)),
+                        ])
+                    })
+            ))
         members.append(("session", .object(s.session.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })))
         members.append(
-            ("diagnostics", .array(s.diagnostics.map { d in
-                .object([("kind", .string(d.kind.rawValue)), ("count", .number(Double(d.count))),
-                         ("byte_offset", .number(Double(d.byteOffset))), ("line", .number(Double(d.line))),
-                         ("message", .string(d.message))])
-            })))
+            (
+                "diagnostics",
+                .array(
+                    s.diagnostics.map { d in
+                        .object([
+                            ("kind", .string(d.kind.rawValue)), ("count", .number(Double(d.count))),
+                            ("byte_offset", .number(Double(d.byteOffset))), ("line", .number(Double(d.line))),
+                            ("message", .string(d.message)),
+                        ])
+                    })
+            ))
         return .object(members)
     }
 

@@ -76,7 +76,10 @@ public struct TraceSummary: Sendable {
         var totals: [String: SpanTotal] = [:]
         for s in model.slices {
             let key = s.category + "\u{0}" + s.name
-            var t = totals[key] ?? SpanTotal(name: s.name, category: s.category, count: 0, total: .zero, selfTotal: .zero, longest: .zero)
+            var t =
+                totals[key]
+                ?? SpanTotal(
+                    name: s.name, category: s.category, count: 0, total: .zero, selfTotal: .zero, longest: .zero)
             t.count += 1
             t.total += s.duration
             t.selfTotal += s.selfDuration

@@ -85,7 +85,8 @@ public struct ImportDiagnostics: Sendable {
             all[i].count += count
         } else {
             byKind[kind] = all.count
-            all.append(ImportDiagnostic(kind: kind, count: count, byteOffset: byteOffset, line: line, message: message()))
+            all.append(
+                ImportDiagnostic(kind: kind, count: count, byteOffset: byteOffset, line: line, message: message()))
         }
     }
 

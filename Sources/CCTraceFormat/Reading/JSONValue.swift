@@ -47,7 +47,8 @@ public enum JSONValue: Sendable, Hashable {
         case (.number(let a), .number(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let a), .object(let b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
     }
@@ -239,7 +240,9 @@ enum JSONText {
                 i += 4
                 var scalar: UInt32 = hi
                 if hi >= 0xD800 && hi < 0xDC00 {
-                    if i + 6 <= b.count, b[i] == 0x5C, b[i + 1] == 0x75, let lo = hex4(b, i + 2), lo >= 0xDC00, lo < 0xE000 {
+                    if i + 6 <= b.count, b[i] == 0x5C, b[i + 1] == 0x75, let lo = hex4(b, i + 2), lo >= 0xDC00,
+                        lo < 0xE000
+                    {
                         scalar = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                         i += 6
                     } else {

@@ -92,7 +92,8 @@ public final class TraceReader {
             case .done:
                 if isObjectForm && !sawTraceKey {
                     throw TraceReadError(
-                        path: path, byteOffset: 0, line: 1, reason: "not a Chrome trace: a JSON object without traceEvents")
+                        path: path, byteOffset: 0, line: 1,
+                        reason: "not a Chrome trace: a JSON object without traceEvents")
                 }
                 skipWhitespace()
                 if position < end {
@@ -119,7 +120,9 @@ public final class TraceReader {
     private func readStart(_ state: inout State) throws(TraceReadError) -> Step {
         skipWhitespace()
         // A UTF-8 byte order mark.
-        if end - position >= 3 && buffer[position] == 0xEF && buffer[position + 1] == 0xBB && buffer[position + 2] == 0xBF {
+        if end - position >= 3 && buffer[position] == 0xEF && buffer[position + 1] == 0xBB
+            && buffer[position + 2] == 0xBF
+        {
             position += 3
             skipWhitespace()
         }
@@ -201,7 +204,8 @@ public final class TraceReader {
         guard j < end else { return .needMore }
         guard buffer[j] == 0x3A else {
             throw TraceReadError(
-                path: path, byteOffset: offset(j), line: line(at: j), reason: "not a Chrome trace: expected ':' after \"\(key)\"")
+                path: path, byteOffset: offset(j), line: line(at: j),
+                reason: "not a Chrome trace: expected ':' after \"\(key)\"")
         }
         j += 1
         while j < end, isWhitespace(buffer[j]) { j += 1 }
@@ -218,7 +222,8 @@ public final class TraceReader {
             if key == "traceEvents" || key == "systemTraceEvents" { sawTraceKey = true }
         } else {
             diagnostics.add(
-                .malformedEvent, byteOffset: offset(j), line: line(at: j), "The value of a top-level key is not valid JSON.")
+                .malformedEvent, byteOffset: offset(j), line: line(at: j),
+                "The value of a top-level key is not valid JSON.")
         }
         position = valueEnd
         return .progress
@@ -228,7 +233,8 @@ public final class TraceReader {
         skipWhitespaceAndCommas()
         switch state {
         case .start:
-            throw TraceReadError(path: path, byteOffset: offset(position), line: line(at: position), reason: "empty file")
+            throw TraceReadError(
+                path: path, byteOffset: offset(position), line: line(at: position), reason: "empty file")
         case .topArray, .eventsInObject:
             if position < end {
                 diagnostics.add(
@@ -237,7 +243,8 @@ public final class TraceReader {
             }
             diagnostics.add(
                 .truncatedFile, byteOffset: offset(end), line: line(at: end),
-                "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there.")
+                "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there."
+            )
         case .topObject:
             if !sawTraceKey {
                 throw TraceReadError(

