@@ -1,5 +1,9 @@
 import CCTraceNative
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Records what an app's threads, tasks and processes do into a Chrome-format trace.
 ///
 /// Start a session from code with ``start(_:)``, or set `CCTRACE_OUTPUT=FILE` in the
@@ -58,6 +62,7 @@ public enum CCTrace {
         _ name: StaticString, _ body: () throws(E) -> R
     ) throws(E) -> R {
         guard cctrace_is_enabled() else { return try body() }
+        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(String(describing: name), [:], body) }
         let start = cctrace_now()
         defer { _recordComplete(name, start: start, category: EventCategory.span) }
         return try body()
@@ -69,6 +74,7 @@ public enum CCTrace {
         _ name: StaticString, args: TraceArguments, _ body: () throws(E) -> R
     ) throws(E) -> R {
         guard cctrace_is_enabled() else { return try body() }
+        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(String(describing: name), args, body) }
         let start = cctrace_now()
         defer { _recordComplete(name, start: start, args: args) }
         return try body()
@@ -81,6 +87,7 @@ public enum CCTrace {
         named name: String, args: TraceArguments = [:], _ body: () throws(E) -> R
     ) throws(E) -> R {
         guard cctrace_is_enabled() else { return try body() }
+        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(name, args, body) }
         let start = cctrace_now()
         defer { _recordComplete(dynamicName: name, start: start, args: args) }
         return try body()
@@ -165,6 +172,22 @@ public enum CCTrace {
         _recordCompleteSlow(dynamicName, start: start, end: cctrace_now(), category: EventCategory.span, args: args)
     }
 
+    /// A span that also records the thread's CPU time (``TraceConfiguration/threadCPUTime``).
+    @usableFromInline
+    static func _withSpanMeasuringCPU<R, E: Error>(
+        _ name: String, _ args: TraceArguments, _ body: () throws(E) -> R
+    ) throws(E) -> R {
+        let cpuStart = cctrace_thread_cpu_ns()
+        let start = cctrace_now()
+        defer {
+            let end = cctrace_now()
+            let cpuEnd = cctrace_thread_cpu_ns()
+            _append(EventKind.threadCPU, 0, start, 0, cpuStart, cpuEnd, 0)
+            _recordCompleteSlow(name, start: start, end: end, category: EventCategory.span, args: args)
+        }
+        return try body()
+    }
+
     @usableFromInline
     static func _recordCompleteSlow(
         _ name: String, start: UInt64, end: UInt64, category: UInt8, args: TraceArguments
@@ -215,7 +238,14 @@ public struct SpanToken: Sendable {
 // MARK: - Autostart
 
 /// Called by CCTraceNative's load-time constructor when `CCTRACE_OUTPUT` is set.
+///
+/// Children inherit the environment. So that a child that also links CCTrace does not truncate
+/// the parent's file, the variable the children see is changed to `FILE.%p` (each child writes
+/// `FILE.<its pid>`) unless it already holds `%p`. This runs before `main`, while the process
+/// has one thread, which is what makes `setenv` safe here.
 @_cdecl("cctrace_swift_autostart")
 func cctraceSwiftAutostart() {
-    CCTrace.startFromEnvironment()
+    guard CCTrace.startFromEnvironment(), let raw = getenv("CCTRACE_OUTPUT") else { return }
+    let output = String(cString: raw)
+    if !output.contains("%p") { setenv("CCTRACE_OUTPUT", output + ".%p", 1) }
 }

@@ -21,8 +21,11 @@ final class CPUSampler {
     private var named: Set<UInt32> = []
 
     /// Samples every thread and writes the counters for the interval since the last sample.
-    func sample(into out: TraceLineWriter, pid: UInt32, final: Bool) {
-        guard let dir = opendir("/proc/self/task") else { return }
+    /// Returns the number of events written.
+    @discardableResult
+    func sample(into out: TraceLineWriter, pid: UInt32, final: Bool) -> Int {
+        var written = 0
+        guard let dir = opendir("/proc/self/task") else { return 0 }
         defer { closedir(dir) }
         let registered = registeredThreads()
         var seen: Set<UInt32> = []
@@ -48,6 +51,7 @@ final class CPUSampler {
                 out.appendASCII(",\"args\":{\"name\":")
                 out.appendString(String(comm.prefix { $0 != "\n" }))
                 out.appendASCII("}},\n")
+                written += 1
             }
             if let p = previous[tid], now > p.at {
                 let span = Double(now - p.at)
@@ -65,6 +69,7 @@ final class CPUSampler {
                 out.appendASCII(",\"runnable_pct\":")
                 out.appendNumber(min(100, Double(runnable - p.runnable) * 100 / span))
                 out.appendASCII("}},\n")
+                written += 1
             }
             previous[tid] = Previous(running: running, runnable: runnable, at: now)
         }
@@ -82,8 +87,10 @@ final class CPUSampler {
                 out.appendASCII(",\"ts\":")
                 out.appendMicroseconds(nanoseconds: p.at)
                 out.appendASCII(",\"args\":{\"running_pct\":0,\"runnable_pct\":0}},\n")
+                written += 1
             }
         }
+        return written
     }
 
     private func registeredThreads() -> Set<UInt32> {

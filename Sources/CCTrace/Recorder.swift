@@ -59,7 +59,7 @@ final class Recorder: @unchecked Sendable {
             let s = TraceSession(configuration: configuration, fileDescriptor: fd, clock: clock)
             session = s
             s.writer.start()
-            cctrace_set_enabled(1)
+            cctrace_set_enabled(configuration.threadCPUTime ? 3 : 1)
             cctrace_install_signal_handlers { signo in Recorder.shared.flushFromSignal(signo) }
             cctrace_register_atexit { Recorder.shared.stopAtExit() }
         }

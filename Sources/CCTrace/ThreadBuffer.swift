@@ -20,6 +20,9 @@ enum EventKind {
     @usableFromInline static let jobRun: UInt8 = 7
     /// The thread's name changed to `name`.
     @usableFromInline static let threadName: UInt8 = 8
+    /// Thread CPU time (`ts` begin, `end` end, in ns) of the span that follows, which begins
+    /// at tick `name`.
+    @usableFromInline static let threadCPU: UInt8 = 9
 }
 
 /// Categories packed into the upper four bits of an event's flags.
@@ -74,7 +77,8 @@ final class ThreadBuffer: @unchecked Sendable {
     @exclusivity(unchecked) var nestingBase = 0
     @exclusivity(unchecked) var nestingDepth = 0
     static let nestingCapacity = 256
-    var reportedDrops: UInt64 = 0
+    /// Thread CPU time waiting for the span it belongs to: (span begin tick, cpu begin, cpu end).
+    @exclusivity(unchecked) var pendingCPU: (UInt64, UInt64, UInt64)?
     var retired = false
 
     init(state: UnsafeMutablePointer<cctrace_thread_state>, firstChunk: UnsafeMutablePointer<cctrace_chunk>) {

@@ -23,6 +23,10 @@ public struct TraceConfiguration: Sendable {
     public var cpuSampleInterval: Duration?
     /// The process name written as metadata; default: the executable's file name.
     public var processName: String?
+    /// Also record each span's thread CPU time as `tts`/`tdur`. Exact, but it costs a syscall
+    /// per span end (≈ 650 ns here, `CLOCK_THREAD_CPUTIME_ID`); the sampled per-thread CPU
+    /// counters are the cheap alternative. Default off.
+    public var threadCPUTime: Bool
 
     /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
     public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
@@ -56,6 +60,7 @@ public struct TraceConfiguration: Sendable {
         self.clock = .automatic
         self.cpuSampleInterval = .milliseconds(20)
         self.processName = nil
+        self.threadCPUTime = false
     }
 
     /// The configuration the environment asks for, or `nil` when `CCTRACE_OUTPUT` is unset.
@@ -69,6 +74,7 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_CLOCK` | `auto`, `tsc` or `monotonic` | auto |
     /// | `CCTRACE_CPU_SAMPLE_MS` | CPU sampling interval in ms, 0 = off | 20 |
     /// | `CCTRACE_PROCESS_NAME` | process name in the trace | executable name |
+    /// | `CCTRACE_THREAD_CPU` | `1`: `tts`/`tdur` on every span (a syscall each) | 0 |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
     /// variable write their own files.
@@ -94,6 +100,7 @@ public struct TraceConfiguration: Sendable {
             cpuSampleInterval = ms > 0 ? .milliseconds(ms) : nil
         }
         processName = environment["CCTRACE_PROCESS_NAME"]
+        threadCPUTime = environment["CCTRACE_THREAD_CPU"] == "1"
     }
 
     /// The configuration from this process's environment, or `nil` when `CCTRACE_OUTPUT` is unset.

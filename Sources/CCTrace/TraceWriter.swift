@@ -44,7 +44,7 @@ final class TraceWriter: @unchecked Sendable {
     func start() {
         out.beginArray()
         writeSessionMetadata()
-        cpu?.sample(into: out, pid: pid, final: false)  // the baseline for the first interval
+        eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: false) ?? 0)  // baseline
         out.flush()
         let unmanaged = Unmanaged.passRetained(self)
         var t = pthread_t()
@@ -70,7 +70,7 @@ final class TraceWriter: @unchecked Sendable {
         lockDrain()
         defer { cctrace_spin_unlock(&drainLock) }
         guard !finished else { return }
-        cpu?.sample(into: out, pid: pid, final: true)
+        eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: true) ?? 0)
         drainLocked()
         finishLocked(reason: "stop", signal: 0)
     }
@@ -123,7 +123,7 @@ final class TraceWriter: @unchecked Sendable {
             lockDrain()
             if !finished {
                 if sample {
-                    cpu?.sample(into: out, pid: pid, final: false)
+                    eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: false) ?? 0)
                     lastSample = now
                 }
                 if drain {
@@ -255,10 +255,18 @@ final class TraceWriter: @unchecked Sendable {
                     nameID = TaskBindings.unknownJobName
                 }
             }
+            let cpu = buffer.pendingCPU.flatMap { $0.0 == e.ts ? ($0.1, $0.2) : nil }
+            buffer.pendingCPU = nil
             if buffer.admitNested(begin: begin, end: end) {
                 head("X", category: category, e: e, interned: interned, nameID: nameID, tid: buffer.tid, ts: begin)
                 out.appendASCII(",\"dur\":")
                 out.appendMicroseconds(nanoseconds: end - begin)
+                if let (cpuBegin, cpuEnd) = cpu {
+                    out.appendASCII(",\"tts\":")
+                    out.appendMicroseconds(nanoseconds: Int64(cpuBegin))
+                    out.appendASCII(",\"tdur\":")
+                    out.appendMicroseconds(nanoseconds: Int64(cpuEnd &- cpuBegin))
+                }
                 writeArgs(e, chunk: chunk, taskID: taskID, demoted: false)
                 out.appendASCII("},\n")
                 eventsWritten += 1
@@ -304,6 +312,8 @@ final class TraceWriter: @unchecked Sendable {
             out.appendString(p, n)
             out.appendASCII("}},\n")
             eventsWritten += 1
+        case EventKind.threadCPU:
+            buffer.pendingCPU = (e.name, e.ts, e.end)
         default:
             break  // task bindings were consumed by `scan`
         }

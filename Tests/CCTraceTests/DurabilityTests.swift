@@ -34,6 +34,24 @@ extension RecorderTests {
             #expect(model.session["end_reason"] == .string("stop"))
         }
 
+        /// A child that inherits CCTRACE_OUTPUT writes its own file instead of truncating the
+        /// parent's.
+        @Test func childrenDoNotClobberTheParentTrace() throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("parent.json").path
+            let run = try runProduct("cctrace-crashtest", ["spawn", "1000"], environment: ["CCTRACE_OUTPUT": path])
+            #expect(run.status == 0)
+            let childPID = try #require(
+                run.output.split(separator: " ").last.flatMap {
+                    Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                })
+            let parent = try TraceImporter.importTrace(path: path)
+            #expect(parent.slices.filter { $0.name == "parent" }.count == 1000)
+            #expect(parent.slices.allSatisfy { $0.name != "before" })
+            let child = try TraceImporter.importTrace(path: path + ".\(childPID)")
+            #expect(child.slices.filter { $0.name == "before" }.count == 2000)
+            #expect(child.processes.map(\.pid) == [Int64(childPID)])
+        }
+
         /// SIGKILL runs no handler: the file is cut off, but everything recorded more than a
         /// flush interval (100 ms) before the kill is there.
         @Test func sigkillLosesAtMostTheLastFlushInterval() throws {

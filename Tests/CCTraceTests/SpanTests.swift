@@ -109,11 +109,37 @@ extension RecorderTests {
             #expect(Double(sleepRunning.nanoseconds) < 0.2 * Double(sleep.duration.nanoseconds))
         }
 
+        @Test func threadCPUTimeOnRequest() throws {
+            let (model, _) = try recordAndImport { c in
+                c.threadCPUTime = true
+            } body: {
+                CCTrace.withSpan("spin") {
+                    var x: UInt64 = 1
+                    let end = Date().addingTimeInterval(0.05)
+                    while Date() < end { x = x &* 6_364_136_223_846_793_005 &+ 1 }
+                    #expect(x != 0)
+                }
+                CCTrace.withSpan(named: "sleep") { _ = usleep(50_000) }
+            }
+            let spin = try #require(model.slices.first { $0.name == "spin" })
+            let sleep = try #require(model.slices.first { $0.name == "sleep" })
+            let spinCPU = try #require(spin.threadDuration)
+            let sleepCPU = try #require(sleep.threadDuration)
+            #expect(Double(spinCPU.nanoseconds) > 0.5 * Double(spin.duration.nanoseconds))
+            #expect(Double(sleepCPU.nanoseconds) < 0.2 * Double(sleep.duration.nanoseconds))
+            #expect(spinCPU <= spin.duration)
+        }
+
+        @Test func noThreadCPUTimeByDefault() throws {
+            let (model, _) = try recordAndImport { CCTrace.withSpan("plain") {} }
+            #expect(model.slices.first { $0.name == "plain" }?.threadDuration == nil)
+        }
+
         @Test func environmentConfiguration() {
             let c = TraceConfiguration(environment: [
                 "CCTRACE_OUTPUT": "/tmp/t-%p.json", "CCTRACE_FLUSH_MS": "25", "CCTRACE_BUFFER_MB": "8",
                 "CCTRACE_OVERFLOW": "block", "CCTRACE_CLOCK": "monotonic", "CCTRACE_CPU_SAMPLE_MS": "0",
-                "CCTRACE_PROCESS_NAME": "svc",
+                "CCTRACE_PROCESS_NAME": "svc", "CCTRACE_THREAD_CPU": "1",
             ])
             #expect(c?.outputPath == "/tmp/t-\(getpid()).json")
             #expect(c?.flushInterval == .milliseconds(25))
@@ -122,6 +148,7 @@ extension RecorderTests {
             #expect(c?.clock == .monotonic)
             #expect(c?.cpuSampleInterval == nil)
             #expect(c?.processName == "svc")
+            #expect(c?.threadCPUTime == true)
             #expect(TraceConfiguration(environment: [:]) == nil)
         }
 

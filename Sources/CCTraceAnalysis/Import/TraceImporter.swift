@@ -63,6 +63,7 @@ struct ModelBuilder {
         var args: TraceArgumentStore.Reference?
         var order: Int
         var offset: Int64
+        var threadDuration: Int64? = nil
     }
 
     struct AsyncEvent {
@@ -135,7 +136,7 @@ struct ModelBuilder {
             pending[t].append(
                 PendingSlice(
                     phase: phase, name: e.name, category: e.category, start: ts, duration: dur, args: e.args,
-                    order: order, offset: e.byteOffset))
+                    order: order, offset: e.byteOffset, threadDuration: e.threadDuration?.nanoseconds))
             see(ts)
             see(ts + dur)
         case UInt8(ascii: "B"), UInt8(ascii: "E"):
@@ -335,7 +336,8 @@ struct ModelBuilder {
                 Slice(
                     name: item.name, category: item.category, start: TraceTimestamp(nanoseconds: item.start),
                     duration: TraceDuration(nanoseconds: item.duration), thread: thread, depth: stack.count,
-                    parent: parent, selfDuration: .zero, args: item.args))
+                    parent: parent, selfDuration: .zero,
+                    threadDuration: item.threadDuration.map { TraceDuration(nanoseconds: $0) }, args: item.args))
             stack.append(index)
         }
         for i in result.indices {

@@ -108,6 +108,8 @@ public struct Slice: Sendable {
     public var parent: Int
     /// Time not covered by child slices.
     public var selfDuration: TraceDuration
+    /// Thread CPU time (`tdur`), when the trace recorded it.
+    public var threadDuration: TraceDuration?
     /// The raw `args`, if any.
     public var args: TraceArgumentStore.Reference?
 

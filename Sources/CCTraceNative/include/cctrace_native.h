@@ -70,7 +70,8 @@ _Static_assert(sizeof(cctrace_thread_state) == 64, "thread state is one cache li
 
 extern __thread cctrace_thread_state *cctrace_tls_state;
 
-/// Non-zero while a session records. Read on every span; written rarely.
+/// Non-zero while a session records (bit 0); bit 1 asks for per-span thread CPU time. Read on
+/// every span; written rarely.
 extern volatile int cctrace_enabled_flag;
 /// Non-zero when `cctrace_now` reads the TSC instead of CLOCK_MONOTONIC.
 extern int cctrace_use_tsc;
@@ -91,6 +92,18 @@ static inline void cctrace_begin_generation(int use_tsc) {
 
 static inline bool cctrace_is_enabled(void) {
   return __builtin_expect(cctrace_enabled_flag != 0, 0);
+}
+
+/// Whether spans should also record thread CPU time (`tts`/`tdur`, a syscall each).
+static inline bool cctrace_wants_thread_cpu(void) {
+  return __builtin_expect((cctrace_enabled_flag & 2) != 0, 0);
+}
+
+/// CPU time of the calling thread in nanoseconds (CLOCK_THREAD_CPUTIME_ID: a real syscall).
+static inline uint64_t cctrace_thread_cpu_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 static inline uint64_t cctrace_rdtsc(void) {

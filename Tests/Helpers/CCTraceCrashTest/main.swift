@@ -6,6 +6,7 @@ import CCTrace
 //   segv    writes through a bad pointer (SIGSEGV)
 //   term    raises SIGTERM
 //   kill    prints "ready", then records `after` spans until killed (SIGKILL: no handler runs)
+//   spawn   (with CCTRACE_OUTPUT) records `parent` spans and runs itself in `exit` mode
 // The trace goes to CRASHTEST_OUTPUT; the durability tests check what survived.
 #if canImport(Glibc)
     import Glibc
@@ -44,11 +45,14 @@ func runHelper() -> Int32 {
     var none = sigset_t()
     sigemptyset(&none)
     sigprocmask(SIG_SETMASK, &none, nil)
-    guard let output = getenv("CRASHTEST_OUTPUT") else { return 2 }
-    do {
-        try CCTrace.start(TraceConfiguration(outputPath: String(cString: output)))
-    } catch {
-        return 3
+    if args[1] == "spawn" { return spawnChild(spans) }
+    if !CCTrace.isRecording {
+        guard let output = getenv("CRASHTEST_OUTPUT") else { return 2 }
+        do {
+            try CCTrace.start(TraceConfiguration(outputPath: String(cString: output)))
+        } catch {
+            return 3
+        }
     }
     let worker = spawn { recordBefore(spans) }
     recordBefore(spans)
@@ -64,6 +68,20 @@ func runHelper() -> Int32 {
     default: return 2
     }
     return 0
+}
+
+/// `spawn`: traced through CCTRACE_OUTPUT (started before main), records `parent` spans and runs
+/// a copy of itself in `exit` mode, which inherits the environment.
+func spawnChild(_ spans: Int) -> Int32 {
+    for _ in 0..<spans { CCTrace.withSpan("parent") {} }
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = [strdup("cctrace-crashtest"), strdup("exit"), strdup("\(spans)"), nil]
+    defer { argv.forEach { free($0) } }
+    guard posix_spawn(&pid, "/proc/self/exe", nil, nil, argv, environ) == 0 else { return 4 }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    print("child \(pid)")
+    return status == 0 ? 0 : 5
 }
 
 final class Body {
