@@ -1,6 +1,7 @@
 // cctrace-bench — prints one `name: value unit` line per figure, all measured in the same run.
 //
 //   swift run -c release cctrace-bench record
+//   swift run -c release cctrace-bench import FILE   (e.g. ../shared/tools/gen-trace --events 1000000)
 //
 // Figures are the best of several repetitions, so a noisy neighbour on this shared machine
 // makes them worse, never better; compare them as ratios within one run.
@@ -12,7 +13,9 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "record":
     RecordBenchmark.run()
+case "import" where arguments.count == 2:
+    ImportBenchmark.run(path: arguments[1])
 default:
-    print("usage: cctrace-bench record")
+    print("usage: cctrace-bench record | import FILE")
     exit(2)
 }

@@ -1,4 +1,9 @@
 import CCTraceFormat
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Turns a Chrome-format file into a ``TraceModel``: matches `B`/`E` per thread, nests slices,
 /// pairs async begins and ends and flow ends, groups counters, and reports what it had to
@@ -10,7 +15,32 @@ public enum TraceImporter {
     public static func importTrace(path: String) throws(TraceReadError) -> TraceModel {
         let reader = try TraceReader(path: path)
         var builder = ModelBuilder(arguments: reader.arguments)
-        try reader.read { event in builder.add(&event) }
+        // Two stages on two cores: a reader thread parses batches of events while this thread
+        // builds the model from the previous batch.
+        let pipeline = EventPipeline()
+        let producer = startThread {
+            var batch: [RawTraceEvent] = []
+            batch.reserveCapacity(EventPipeline.batchSize)
+            do throws(TraceReadError) {
+                try reader.read { event in
+                    batch.append(event)
+                    if batch.count == EventPipeline.batchSize {
+                        pipeline.push(batch)
+                        batch = []
+                        batch.reserveCapacity(EventPipeline.batchSize)
+                    }
+                }
+                pipeline.push(batch)
+                pipeline.finish(error: nil)
+            } catch {
+                pipeline.finish(error: error)
+            }
+        }
+        while let batch = pipeline.pop() {
+            for var event in batch { builder.add(&event) }
+        }
+        pthread_join(producer, nil)
+        if let error = pipeline.error { throw error }
         for (key, value) in reader.metadata where key == "metadata" {
             if case .object(let members) = value {
                 for (k, v) in members { builder.session[k] = v }
@@ -18,6 +48,72 @@ public enum TraceImporter {
         }
         return builder.build(readerDiagnostics: reader.diagnostics, syntheticNames: reader.syntheticNames)
     }
+}
+
+/// A bounded hand-off of event batches from the reader thread to the model builder.
+final class EventPipeline: @unchecked Sendable {
+    static let batchSize = 4096
+    private static let maxQueued = 8
+    private var mutex = pthread_mutex_t()
+    private var changed = pthread_cond_t()
+    private var queue: [[RawTraceEvent]] = []
+    private var done = false
+    private(set) var error: TraceReadError?
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&changed, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(&changed)
+    }
+
+    func push(_ batch: [RawTraceEvent]) {
+        guard !batch.isEmpty else { return }
+        pthread_mutex_lock(&mutex)
+        while queue.count >= Self.maxQueued { pthread_cond_wait(&changed, &mutex) }
+        queue.append(batch)
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func finish(error: TraceReadError?) {
+        pthread_mutex_lock(&mutex)
+        done = true
+        self.error = error
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The next batch, or `nil` once the reader finished and everything was taken.
+    func pop() -> [RawTraceEvent]? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while queue.isEmpty && !done { pthread_cond_wait(&changed, &mutex) }
+        if queue.isEmpty { return nil }
+        let batch = queue.removeFirst()
+        pthread_cond_broadcast(&changed)
+        return batch
+    }
+}
+
+private final class ThreadStart {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Runs `body` on a new thread (joined by the caller).
+private func startThread(_ body: @escaping () -> Void) -> pthread_t {
+    var thread = pthread_t()
+    let box = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+    pthread_create(
+        &thread, nil,
+        {
+            Unmanaged<ThreadStart>.fromOpaque($0!).takeRetainedValue().body(); return nil
+        }, box)
+    return thread
 }
 
 /// Accumulates raw events, then builds the model.
@@ -32,6 +128,8 @@ struct ModelBuilder {
     private var threadSort: [Int: Int] = [:]
     private var processNames: [Int64: String] = [:]
     private var pending: [[PendingSlice]] = []
+    /// Slices each thread will have: one per `X` and per `B`.
+    private var sliceCounts: [Int] = []
     private var instants: [Instant] = []
     private var asyncEvents: [AsyncEvent] = []
     private var flowEvents: [FlowEvent] = []
@@ -100,6 +198,7 @@ struct ModelBuilder {
         threadIndex[key] = i
         threadKeys.append(key)
         pending.append([])
+        sliceCounts.append(0)
         return i
     }
 
@@ -137,10 +236,12 @@ struct ModelBuilder {
                 PendingSlice(
                     phase: phase, name: e.name, category: e.category, start: ts, duration: dur, args: e.args,
                     order: order, offset: e.byteOffset, threadDuration: e.threadDuration?.nanoseconds))
+            sliceCounts[t] += 1
             see(ts)
             see(ts + dur)
         case UInt8(ascii: "B"), UInt8(ascii: "E"):
             let t = thread(e.pid, e.tid)
+            if phase == UInt8(ascii: "B") { sliceCounts[t] += 1 }
             pending[t].append(
                 PendingSlice(
                     phase: phase, name: e.name, category: e.category, start: ts, duration: 0, args: e.args,
@@ -180,7 +281,7 @@ struct ModelBuilder {
     }
 
     private mutating func addMetadata(_ e: RawTraceEvent) {
-        let args = e.args.flatMap { arguments.value($0) }
+        let args = e.parsedArgs
         switch e.name {
         case "process_name":
             if let name = args?["name"]?.stringValue { processNames[e.pid] = name }
@@ -206,7 +307,7 @@ struct ModelBuilder {
     }
 
     private mutating func addCounter(_ e: RawTraceEvent, _ ts: Int64) {
-        guard let reference = e.args, case .object(let members)? = arguments.value(reference) else { return }
+        guard case .object(let members)? = e.parsedArgs else { return }
         if e.category == "cctrace.cpu", e.name.hasPrefix(TraceEventName.cpuPrefix) {
             let running = (members.first { $0.0 == "running_pct" }?.1.doubleValue ?? 0) / 100
             let runnable = (members.first { $0.0 == "runnable_pct" }?.1.doubleValue ?? 0) / 100
@@ -222,22 +323,47 @@ struct ModelBuilder {
     // MARK: - Build
 
     mutating func build(readerDiagnostics: ImportDiagnostics, syntheticNames: [Int64: String]) -> TraceModel {
-        var slices: [Slice] = []
+        let slices: [Slice]
         var threads: [ThreadInfo] = []
         var lastTime = maxTime == Int64.min ? 0 : maxTime
         if minTime == Int64.max {
             minTime = 0
             lastTime = 0
         }
+        // Threads are independent: nest each one's slices on all cores, straight into the
+        // final array. Every `X` and every `B` becomes exactly one slice, so each thread's
+        // region is known before any matching.
+        let threadCount = threadKeys.count
+        let work = pending.map { PendingBox($0) }
+        pending = []
+        var offsets = [Int](repeating: 0, count: threadCount + 1)
+        for t in 0..<threadCount { offsets[t + 1] = offsets[t] + sliceCounts[t] }
+        let total = offsets[threadCount]
+        let regionStarts = offsets
+        let endOfTrace = lastTime
+        var perThreadDiagnostics = [ImportDiagnostics](repeating: ImportDiagnostics(), count: threadCount)
+        slices = [Slice](unsafeUninitializedCapacity: total) { buffer, initialized in
+            perThreadDiagnostics.withUnsafeMutableBufferPointer { diagnostics in
+                let region = UnsafeSendable(buffer.baseAddress)
+                let diagnostics = UnsafeSendable(diagnostics)
+                DispatchQueue.concurrentPerform(iterations: threadCount) { t in
+                    var d = ImportDiagnostics()
+                    let items = work[t].take()
+                    let written = Self.buildThreadSlices(
+                        items, thread: t, endOfTrace: endOfTrace, into: region.value! + regionStarts[t],
+                        base: regionStarts[t], diagnostics: &d)
+                    precondition(written == regionStarts[t + 1] - regionStarts[t], "slice count mismatch")
+                    diagnostics.value[t] = d
+                }
+            }
+            initialized = total
+        }
+        for d in perThreadDiagnostics { diagnostics.merge(d) }
         for (t, key) in threadKeys.enumerated() {
-            let first = slices.count
-            let built = buildThreadSlices(pending[t], thread: t, endOfTrace: lastTime)
-            slices.append(contentsOf: built)
-            // Parent indexes were relative to this thread's block.
-            for i in first..<slices.count where slices[i].parent >= 0 { slices[i].parent += first }
+            let first = offsets[t]
             var info = ThreadInfo(
                 pid: key.pid, tid: key.tid, name: threadNames[t] ?? syntheticNames[key.tid], sortIndex: threadSort[t],
-                sliceRange: first..<slices.count, cpu: nil)
+                sliceRange: first..<offsets[t + 1], cpu: nil)
             if let points = cpuPoints[t] {
                 let sorted = points.sorted { $0.0 < $1.0 }
                 var samples: [(start: TraceTimestamp, end: TraceTimestamp, running: Double, runnable: Double)] = []
@@ -271,7 +397,12 @@ struct ModelBuilder {
     }
 
     /// Matches `B`/`E`, merges `X`, sorts, and computes depth, parent and self time.
-    private mutating func buildThreadSlices(_ items: [PendingSlice], thread: Int, endOfTrace: Int64) -> [Slice] {
+    /// Matches `B`/`E`, merges `X`, sorts, and writes the thread's slices (depth, parent as a
+    /// global index from `base`, self time) into `region`. Returns how many it wrote.
+    private static func buildThreadSlices(
+        _ items: [PendingSlice], thread: Int, endOfTrace: Int64, into region: UnsafeMutablePointer<Slice>, base: Int,
+        diagnostics: inout ImportDiagnostics
+    ) -> Int {
         // Stable by time; at equal times an `E` closes before a `B` opens.
         let sorted = items.sorted {
             if $0.start != $1.start { return $0.start < $1.start }
@@ -313,37 +444,39 @@ struct ModelBuilder {
             if $0.duration != $1.duration { return $0.duration > $1.duration }
             return $0.order < $1.order
         }
-        var result: [Slice] = []
-        result.reserveCapacity(complete.count)
+        let n = complete.count
+        var parents = [Int](repeating: -1, count: n)
+        var depths = [Int](repeating: 0, count: n)
+        var childTime = [Int64](repeating: 0, count: n)
         var stack: [Int] = []
-        var childTime: [Int64] = Array(repeating: 0, count: complete.count)
-        for item in complete {
+        for (index, item) in complete.enumerated() {
             let end = item.start + item.duration
-            while let top = stack.last, result[top].end.nanoseconds <= item.start {
+            while let top = stack.last, complete[top].start + complete[top].duration <= item.start {
                 stack.removeLast()
             }
-            if let top = stack.last, end > result[top].end.nanoseconds {
-                diagnostics.add(
-                    .overlappingSlice, byteOffset: item.offset,
-                    "A slice overlaps another on the same thread without nesting; it is shown under it, clipped.")
+            if let top = stack.last {
+                let topEnd = complete[top].start + complete[top].duration
+                if end > topEnd {
+                    diagnostics.add(
+                        .overlappingSlice, byteOffset: item.offset,
+                        "A slice overlaps another on the same thread without nesting; it is shown under it, clipped.")
+                }
+                parents[index] = top
+                childTime[top] += min(end, topEnd) - item.start
             }
-            let index = result.count
-            let parent = stack.last ?? -1
-            if parent >= 0 {
-                childTime[parent] += min(end, result[parent].end.nanoseconds) - item.start
-            }
-            result.append(
-                Slice(
-                    name: item.name, category: item.category, start: TraceTimestamp(nanoseconds: item.start),
-                    duration: TraceDuration(nanoseconds: item.duration), thread: thread, depth: stack.count,
-                    parent: parent, selfDuration: .zero,
-                    threadDuration: item.threadDuration.map { TraceDuration(nanoseconds: $0) }, args: item.args))
+            depths[index] = stack.count
             stack.append(index)
         }
-        for i in result.indices {
-            result[i].selfDuration = TraceDuration(nanoseconds: max(0, result[i].duration.nanoseconds - childTime[i]))
+        for (index, item) in complete.enumerated() {
+            (region + index).initialize(
+                to: Slice(
+                    name: item.name, category: item.category, start: TraceTimestamp(nanoseconds: item.start),
+                    duration: TraceDuration(nanoseconds: item.duration), thread: thread, depth: depths[index],
+                    parent: parents[index] >= 0 ? base + parents[index] : -1,
+                    selfDuration: TraceDuration(nanoseconds: max(0, item.duration - childTime[index])),
+                    threadDuration: item.threadDuration.map { TraceDuration(nanoseconds: $0) }, args: item.args))
         }
-        return result
+        return n
     }
 
     private mutating func buildAsync() -> [AsyncSlice] {
@@ -419,4 +552,21 @@ struct ModelBuilder {
         }
         return flows
     }
+}
+
+/// One thread's pending slices, handed to exactly one worker, which frees them when done.
+private final class PendingBox: @unchecked Sendable {
+    private var items: [ModelBuilder.PendingSlice]
+    init(_ items: [ModelBuilder.PendingSlice]) { self.items = items }
+    func take() -> [ModelBuilder.PendingSlice] {
+        defer { items = [] }
+        return items
+    }
+}
+
+/// Lets a buffer that each iteration of `concurrentPerform` writes at its own index cross into
+/// the (synchronous) concurrent closure.
+private struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -90,6 +90,13 @@ public struct ImportDiagnostics: Sendable {
         }
     }
 
+    /// Adds every diagnostic of `other`, merging counts by kind.
+    public mutating func merge(_ other: ImportDiagnostics) {
+        for d in other.all {
+            add(d.kind, count: d.count, byteOffset: d.byteOffset, line: d.line, d.message)
+        }
+    }
+
     /// The diagnostic of `kind`, if any.
     public subscript(kind: ImportDiagnostic.Kind) -> ImportDiagnostic? {
         byKind[kind].map { all[$0] }

@@ -32,6 +32,9 @@ public struct RawTraceEvent: Sendable {
     public var flowOut: Bool
     /// The `args` object's location in the argument store; `nil` when absent.
     public var args: TraceArgumentStore.Reference?
+    /// The parsed `args` of metadata (`M`) and counter (`C`) events, which every consumer needs;
+    /// parsed by the reader so consumers need not touch the store while it is being written.
+    public var parsedArgs: JSONValue?
     /// Byte offset of the event in the input.
     public var byteOffset: Int64
 
@@ -51,6 +54,7 @@ public struct RawTraceEvent: Sendable {
         flowIn = false
         flowOut = false
         args = nil
+        parsedArgs = nil
         self.byteOffset = byteOffset
     }
 }

@@ -154,30 +154,43 @@ public final class TraceReader {
             state = state == .topArray ? .done : .topObject
             return .progress
         }
-        guard let valueEnd = scanValueEnd(from: position) else { return .needMore }
         let start = position
-        position = valueEnd
         guard c == 0x7B else {
+            guard let valueEnd = scanValueEnd(from: position) else { return .needMore }
+            position = valueEnd
             diagnostics.add(
                 .notAnEvent, byteOffset: offset(start), line: line(at: start),
                 "An entry of the event array is not an object; skipped.")
             return .progress
         }
         var event = RawTraceEvent(byteOffset: offset(start))
-        switch parseEvent(from: start, to: valueEnd, into: &event) {
+        // One pass: parse up to the closing brace; if the buffer ends first, read more.
+        var stop = start
+        let result = parseEvent(from: start, limit: end, into: &event, end: &stop)
+        switch result {
+        case .incomplete:
+            return .needMore
         case .ok:
+            position = stop
             events += 1
+            if let args = event.args, event.phase == UInt8(ascii: "M") || event.phase == UInt8(ascii: "C") {
+                event.parsedArgs = arguments.value(args)
+            }
             handler(&event)
         case .empty:
+            position = stop
             diagnostics.add(
                 .notAnEvent, byteOffset: offset(start), line: line(at: start), "An empty object `{}` was skipped.")
+        case .noPhase:
+            position = stop
+            diagnostics.add(
+                .missingPhase, byteOffset: offset(start), line: line(at: start), "An event has no `ph`; skipped.")
         case .malformed:
+            guard let valueEnd = scanValueEnd(from: start) else { return .needMore }
+            position = valueEnd
             diagnostics.add(
                 .malformedEvent, byteOffset: offset(start), line: line(at: start),
                 "An event is not valid JSON; skipped.")
-        case .noPhase:
-            diagnostics.add(
-                .missingPhase, byteOffset: offset(start), line: line(at: start), "An event has no `ph`; skipped.")
         }
         return .progress
     }
@@ -262,44 +275,52 @@ public final class TraceReader {
     // MARK: - Event parsing
 
     private enum ParseResult {
-        case ok, empty, malformed, noPhase
+        case ok, empty, malformed, noPhase, incomplete
     }
 
-    /// Parses the object in `buffer[start..<end)` (braces included).
-    private func parseEvent(from start: Int, to stop: Int, into event: inout RawTraceEvent) -> ParseResult {
+    /// Parses the object starting at `start` (its `{`), reading no further than `limit`. On
+    /// success `end` is just past the closing brace. `.incomplete` means the buffer ended first.
+    private func parseEvent(
+        from start: Int, limit stop: Int, into event: inout RawTraceEvent, end: inout Int
+    ) -> ParseResult {
         let b = window(0, stop)
         var i = start + 1
         var members = 0
         while true {
             skipWS(b, &i)
-            guard i < stop else { return .malformed }
+            guard i < stop else { return .incomplete }
             if b[i] == 0x7D { break }
             if members > 0 {
                 guard b[i] == 0x2C else { return .malformed }
                 i += 1
                 skipWS(b, &i)
-                if i < stop && b[i] == 0x7D { break }  // trailing comma
+                guard i < stop else { return .incomplete }
+                if b[i] == 0x7D { break }  // trailing comma
             }
-            guard i < stop, b[i] == 0x22 else { return .malformed }
+            guard b[i] == 0x22 else { return .malformed }
             let keyStart = i + 1
             var keyEnd = keyStart
             while keyEnd < stop && b[keyEnd] != 0x22 {
                 if b[keyEnd] == 0x5C { keyEnd += 1 }
                 keyEnd += 1
             }
-            guard keyEnd < stop else { return .malformed }
+            guard keyEnd < stop else { return .incomplete }
             let key = Key(b, keyStart, keyEnd)
             i = keyEnd + 1
             skipWS(b, &i)
-            guard i < stop, b[i] == 0x3A else { return .malformed }
+            guard i < stop else { return .incomplete }
+            guard b[i] == 0x3A else { return .malformed }
             i += 1
             skipWS(b, &i)
-            guard i < stop else { return .malformed }
+            guard i < stop else { return .incomplete }
             members += 1
             let valueStart = i
-            guard skipValue(b, &i, stop) else { return .malformed }
+            guard skipValue(b, &i, stop) else { return i >= stop ? .incomplete : .malformed }
+            // A scalar that touches the end of the buffer may continue in the next read.
+            if i >= stop { return .incomplete }
             assign(key, b, valueStart, i, &event)
         }
+        end = i + 1
         if members == 0 { return .empty }
         return event.phase == 0 ? .noPhase : .ok
     }
@@ -651,10 +672,25 @@ public final class TraceReader {
 
     private func line(at i: Int) -> Int { baseLine + countNewlines(0, min(i, end)) }
 
+    /// Newlines in `buffer[from..<to]`, eight bytes at a time.
     private func countNewlines(_ from: Int, _ to: Int) -> Int {
         var n = 0
         var p = buffer + from
         let stop = buffer + to
+        while p < stop && UInt(bitPattern: p) & 7 != 0 {
+            if p.pointee == 0x0A { n += 1 }
+            p += 1
+        }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let newlines = ones &* 0x0A
+        while stop - p >= 8 {
+            // A zero byte in `word ^ newlines` marks a newline; count them exactly.
+            let x = UnsafeRawPointer(p).load(as: UInt64.self) ^ newlines
+            let zeros = ~(((x & ~highs) &+ ~highs) | x | ~highs)
+            n += zeros.nonzeroBitCount
+            p += 8
+        }
         while p < stop {
             if p.pointee == 0x0A { n += 1 }
             p += 1
@@ -678,7 +714,7 @@ struct StringInterner {
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while let slot = slots[i] {
-            if slot.hash == h && slot.value.utf8.elementsEqual(bytes) { return slot.value }
+            if slot.hash == h && Self.equal(slot.value, bytes) { return slot.value }
             i = (i + 1) & mask
         }
         let value = String(decoding: bytes, as: UTF8.self)
@@ -687,6 +723,14 @@ struct StringInterner {
         count += 1
         if count * 2 > slots.count { grow() }
         return value
+    }
+
+    private static func equal(_ s: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let utf8 = s.utf8
+        guard utf8.count == bytes.count else { return false }
+        return utf8.withContiguousStorageIfAvailable { stored in
+            bytes.count == 0 || memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+        } ?? utf8.elementsEqual(bytes)
     }
 
     private mutating func grow() {
