@@ -7,11 +7,14 @@ SWIFT ?= swift
 
 .PHONY: demo test deps build lint bench perfetto-check clean
 
-# Debian's libunwind-dev (headers for CCTraceUnwind). Installed only when missing.
+# Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
+# Installed only when missing.
+DEB_PACKAGES := libunwind-dev zlib1g-dev
 deps:
-	@if ! dpkg -s libunwind-dev >/dev/null 2>&1; then \
-		echo "installing libunwind-dev (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libunwind-dev >/dev/null; \
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 build: deps

@@ -16,7 +16,9 @@ let package = Package(
     ],
     targets: [
         // The file is the contract: event vocabulary, timestamps, JSON writing and reading.
-        .target(name: "CCTraceFormat"),
+        .target(name: "CCTraceFormat", dependencies: ["CZlib"]),
+        // zlib from Debian's zlib1g-dev, for .gz traces.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Recorder internals that must be C: thread-local slot, TSC reads, atomics on raw memory,
         // signal handlers, the load-time constructor that honours CCTRACE_OUTPUT.
         .target(name: "CCTraceNative"),
@@ -51,7 +53,8 @@ let package = Package(
             name: "CCTraceTests",
             dependencies: ["CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat"]
         ),
-        .testTarget(name: "CCTraceAnalysisTests", dependencies: ["CCTraceAnalysis", "CCTraceFormat"]),
+        .testTarget(
+            name: "CCTraceAnalysisTests", dependencies: ["CCTraceAnalysis", "CCTraceFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "CCTraceUnwindTests", dependencies: ["CCTraceUnwind"]),
         .testTarget(name: "CCTraceCLITests", dependencies: ["CCTraceAnalysis"]),
     ],

@@ -9,14 +9,93 @@ import Dispatch
 /// pairs async begins and ends and flow ends, groups counters, and reports what it had to
 /// repair as diagnostics.
 public enum TraceImporter {
-    /// Imports the trace at `path` (`-` for standard input).
+    /// Imports the trace at `path`: a file (JSON, array or object form, optionally gzip), `-`
+    /// for standard input, or a directory of per-process trace files (`*.json`, `*.json.gz`,
+    /// and the `FILE.<pid>` files children of a traced process write), merged into one model.
     ///
     /// - Throws: ``TraceReadError`` only when the input is not a trace at all.
     public static func importTrace(path: String) throws(TraceReadError) -> TraceModel {
-        let reader = try TraceReader(path: path)
-        var builder = ModelBuilder(arguments: reader.arguments)
-        // Two stages on two cores: a reader thread parses batches of events while this thread
-        // builds the model from the previous batch.
+        var st = stat()
+        if path != "-", stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            let files = traceFiles(inDirectory: path)
+            guard !files.isEmpty else {
+                throw TraceReadError(path: path, byteOffset: 0, line: 0, reason: "no trace files in this directory")
+            }
+            let shared = TraceArgumentStore()
+            var readers: [TraceReader] = []
+            for file in files { readers.append(try TraceReader(path: file, arguments: shared)) }
+            return try importTrace(readers: readers)
+        }
+        return try importTrace(readers: [TraceReader(path: path)])
+    }
+
+    /// Imports a trace held in memory.
+    public static func importTrace(bytes: [UInt8], name: String = "<memory>") throws(TraceReadError) -> TraceModel {
+        try importTrace(readers: [TraceReader(bytes: bytes, name: name)])
+    }
+
+    /// The trace files in a directory, sorted by name.
+    static func traceFiles(inDirectory path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard !name.hasPrefix(".") else { continue }
+            let isTrace =
+                name.hasSuffix(".json") || name.hasSuffix(".json.gz") || name.hasSuffix(".gz")
+                || name.split(separator: ".").last.map { $0.allSatisfy(\.isNumber) && name.contains(".json.") } == true
+            if isTrace { names.append(name) }
+        }
+        return names.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+    }
+
+    static func importTrace(readers: [TraceReader]) throws(TraceReadError) -> TraceModel {
+        var builder = ModelBuilder(arguments: readers[0].arguments)
+        var readerDiagnostics = ImportDiagnostics()
+        var syntheticNames: [Int64: String] = [:]
+        for reader in readers {
+            try pipe(reader, into: &builder)
+            var diagnostics = reader.diagnostics
+            if readers.count > 1 { diagnostics.attribute(toFile: reader.path) }
+            readerDiagnostics.merge(diagnostics)
+            syntheticNames.merge(reader.syntheticNames) { a, _ in a }
+            for (key, value) in reader.metadata {
+                switch (key, value) {
+                case ("metadata", .object(let members)), ("otherData", .object(let members)):
+                    for (k, v) in members { builder.session[k] = v }
+                case ("displayTimeUnit", .string):
+                    builder.session["displayTimeUnit"] = value
+                case ("stackFrames", .object(let frames)):
+                    for (id, frame) in frames {
+                        builder.stackFrames[id] = StackFrame(
+                            name: frame["name"]?.stringValue ?? "?", parent: frame["parent"]?.stringValue,
+                            category: frame["category"]?.stringValue)
+                    }
+                case ("samples", .array(let samples)):
+                    builder.addSamples(samples)
+                default:
+                    break
+                }
+            }
+        }
+        var model = builder.build(readerDiagnostics: readerDiagnostics, syntheticNames: syntheticNames)
+        // Diagnostics raised while building know their byte offset; find their lines.
+        if readers.count == 1 {
+            let unplaced = model.diagnostics.filter { $0.byteOffset >= 0 && $0.line == 0 }.map(\.byteOffset)
+            let lines = TraceReader.lineNumbers(of: unplaced, inFile: readers[0].path)
+            for i in model.diagnostics.indices where model.diagnostics[i].line == 0 {
+                model.diagnostics[i].line = lines[model.diagnostics[i].byteOffset] ?? 0
+            }
+        }
+        return model
+    }
+
+    /// Two stages on two cores: a reader thread parses batches of events while this thread
+    /// builds the model from the previous batch.
+    private static func pipe(_ reader: TraceReader, into builder: inout ModelBuilder) throws(TraceReadError) {
         let pipeline = EventPipeline()
         let producer = startThread {
             var batch: [RawTraceEvent] = []
@@ -41,12 +120,6 @@ public enum TraceImporter {
         }
         pthread_join(producer, nil)
         if let error = pipeline.error { throw error }
-        for (key, value) in reader.metadata where key == "metadata" {
-            if case .object(let members) = value {
-                for (k, v) in members { builder.session[k] = v }
-            }
-        }
-        return builder.build(readerDiagnostics: reader.diagnostics, syntheticNames: reader.syntheticNames)
     }
 }
 
@@ -127,6 +200,12 @@ struct ModelBuilder {
     private var threadNames: [Int: String] = [:]
     private var threadSort: [Int: Int] = [:]
     private var processNames: [Int64: String] = [:]
+    private var processSort: [Int64: Int] = [:]
+    private var processLabels: [Int64: String] = [:]
+    private var samples: [Sample] = []
+    private var objectEvents = 0
+    /// The object form's `stackFrames`, when the file has them.
+    var stackFrames: [String: StackFrame] = [:]
     private var pending: [[PendingSlice]] = []
     /// Slices each thread will have: one per `X` and per `B`.
     private var sliceCounts: [Int] = []
@@ -185,6 +264,7 @@ struct ModelBuilder {
         var thread: Int
         var ts: Int64
         var order: Int
+        var offset: Int64
     }
 
     init(arguments: TraceArgumentStore) {
@@ -217,7 +297,9 @@ struct ModelBuilder {
         }
         guard let ts = e.timestamp?.nanoseconds else {
             switch phase {
-            case UInt8(ascii: "P"), UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"): return
+            case UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"):
+                objectEvents += 1
+                return
             default:
                 diagnostics.add(
                     .missingTimestamp, byteOffset: e.byteOffset, "An event without `ts` was skipped.")
@@ -237,11 +319,15 @@ struct ModelBuilder {
                     phase: phase, name: e.name, category: e.category, start: ts, duration: dur, args: e.args,
                     order: order, offset: e.byteOffset, threadDuration: e.threadDuration?.nanoseconds))
             sliceCounts[t] += 1
+            addBoundFlow(e, thread: t, ts: ts)
             see(ts)
             see(ts + dur)
         case UInt8(ascii: "B"), UInt8(ascii: "E"):
             let t = thread(e.pid, e.tid)
-            if phase == UInt8(ascii: "B") { sliceCounts[t] += 1 }
+            if phase == UInt8(ascii: "B") {
+                sliceCounts[t] += 1
+                addBoundFlow(e, thread: t, ts: ts)
+            }
             pending[t].append(
                 PendingSlice(
                     phase: phase, name: e.name, category: e.category, start: ts, duration: 0, args: e.args,
@@ -269,9 +355,16 @@ struct ModelBuilder {
             flowEvents.append(
                 FlowEvent(
                     phase: phase, name: e.name, category: e.category, id: e.id ?? "", pid: e.pid,
-                    thread: thread(e.pid, e.tid), ts: ts, order: order))
+                    thread: thread(e.pid, e.tid), ts: ts, order: order, offset: e.byteOffset))
             see(ts)
-        case UInt8(ascii: "P"), UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"):
+        case UInt8(ascii: "P"):
+            samples.append(
+                Sample(
+                    timestamp: TraceTimestamp(nanoseconds: ts), pid: e.pid, thread: thread(e.pid, e.tid),
+                    stackFrame: e.stackFrame, name: e.name, weight: 1))
+            see(ts)
+        case UInt8(ascii: "O"), UInt8(ascii: "N"), UInt8(ascii: "D"):
+            objectEvents += 1
             see(ts)
         default:
             diagnostics.add(
@@ -279,6 +372,46 @@ struct ModelBuilder {
                 "An event has a phase cctrace does not know (`\(String(UnicodeScalar(phase)))`); ignored.")
         }
     }
+
+    /// The object form's `samples`: `{cpu, tid, ts, name, sf, weight}` each (pid unknown: 0
+    /// unless a `pid` member is present).
+    mutating func addSamples(_ items: [JSONValue]) {
+        for item in items {
+            guard let tsMicros = item["ts"]?.doubleValue else { continue }
+            let tid = item["tid"]?.intValue ?? 0
+            // Without a pid, the sample belongs to the one process that has this thread.
+            let owners = threadKeys.filter { $0.tid == tid }
+            let pid = item["pid"]?.intValue ?? (owners.count == 1 ? owners[0].pid : 0)
+            samples.append(
+                Sample(
+                    timestamp: TraceTimestamp(microseconds: tsMicros), pid: pid, thread: thread(pid, tid),
+                    stackFrame: item["sf"]?.stringValue, name: item["name"]?.stringValue ?? "",
+                    weight: item["weight"]?.doubleValue ?? 1))
+        }
+    }
+
+    /// v2 flows: a slice with `bind_id` and `flow_out` starts a flow, one with `flow_in` ends it
+    /// (a slice may do both: a step).
+    private mutating func addBoundFlow(_ e: RawTraceEvent, thread t: Int, ts: Int64) {
+        guard let id = e.id, e.flowIn || e.flowOut else { return }
+        if e.flowIn {
+            flowEvents.append(
+                FlowEvent(
+                    phase: UInt8(ascii: e.flowOut ? "t" : "f"), name: e.name, category: Self.v2FlowCategory, id: id,
+                    pid: e.pid, thread: t, ts: ts, order: order, offset: e.byteOffset))
+        } else {
+            flowEvents.append(
+                FlowEvent(
+                    phase: UInt8(ascii: "s"), name: e.name, category: Self.v2FlowCategory, id: id, pid: e.pid,
+                    thread: t, ts: ts, order: order, offset: e.byteOffset))
+        }
+    }
+
+    static let unmatchedAsyncMessage = "An async slice lacks its begin or its end; it was dropped."
+    static let danglingFlowMessage = "A flow arrow lacks its start or its end; it was dropped."
+
+    /// v2 flow ids live in their own namespace, apart from v1 `s`/`f` (which pair by category).
+    static let v2FlowCategory = "\u{0}bind_id"
 
     private mutating func addMetadata(_ e: RawTraceEvent) {
         let args = e.parsedArgs
@@ -289,6 +422,10 @@ struct ModelBuilder {
             if let name = args?["name"]?.stringValue { threadNames[thread(e.pid, e.tid)] = name }
         case "thread_sort_index":
             if let i = args?["sort_index"]?.intValue { threadSort[thread(e.pid, e.tid)] = Int(i) }
+        case "process_sort_index":
+            if let i = args?["sort_index"]?.intValue { processSort[e.pid] = Int(i) }
+        case "process_labels":
+            if let labels = args?["labels"]?.stringValue { processLabels[e.pid] = labels }
         case TraceEventName.session:
             if case .object(let members)? = args {
                 for (k, v) in members { session[k] = v }
@@ -378,7 +515,9 @@ struct ModelBuilder {
         for (i, t) in threads.enumerated() { processThreads[t.pid, default: []].append(i) }
         for pid in processNames.keys where processThreads[pid] == nil { processThreads[pid] = [] }
         let processes = processThreads.keys.sorted().map { pid in
-            ProcessInfo(pid: pid, name: processNames[pid] ?? syntheticNames[pid], threads: processThreads[pid]!)
+            ProcessInfo(
+                pid: pid, name: processNames[pid] ?? syntheticNames[pid], sortIndex: processSort[pid],
+                labels: processLabels[pid], threads: processThreads[pid]!)
         }
         let asyncSlices = buildAsync()
         let flows = buildFlows()
@@ -391,7 +530,9 @@ struct ModelBuilder {
         all.append(contentsOf: diagnostics.all)
         return TraceModel(
             processes: processes, threads: threads, slices: slices, asyncSlices: asyncSlices, instants: instants,
-            counters: counters, flows: flows, session: session, diagnostics: all, arguments: arguments,
+            counters: counters, flows: flows, stackFrames: stackFrames,
+            samples: samples.sorted { $0.timestamp < $1.timestamp }, objectEventCount: objectEvents,
+            session: session, diagnostics: all, arguments: arguments,
             bounds: TraceTimestamp(nanoseconds: minTime)...TraceTimestamp(nanoseconds: max(minTime, lastTime)),
             eventCount: eventCount)
     }
@@ -459,7 +600,8 @@ struct ModelBuilder {
                 if end > topEnd {
                     diagnostics.add(
                         .overlappingSlice, byteOffset: item.offset,
-                        "A slice overlaps another on the same thread without nesting; it is shown under it, clipped.")
+                        "A slice overlaps another on the same thread without nesting; it is nested under it, and "
+                            + "its parent's self time counts it only up to the parent's end.")
                 }
                 parents[index] = top
                 childTime[top] += min(end, topEnd) - item.start
@@ -495,7 +637,7 @@ struct ModelBuilder {
                 open[key, default: []].append(e)
             default:
                 guard var stack = open[key], !stack.isEmpty else {
-                    diagnostics.add(.unmatchedAsync, byteOffset: e.offset, "An async end has no begin; dropped.")
+                    diagnostics.add(.unmatchedAsync, byteOffset: e.offset, Self.unmatchedAsyncMessage)
                     continue
                 }
                 // Close the innermost begin with this name, else the innermost.
@@ -512,7 +654,7 @@ struct ModelBuilder {
         }
         for (_, stack) in open {
             for b in stack {
-                diagnostics.add(.unmatchedAsync, byteOffset: b.offset, "An async begin is never ended; dropped.")
+                diagnostics.add(.unmatchedAsync, byteOffset: b.offset, Self.unmatchedAsyncMessage)
             }
         }
         return result.sorted { $0.start < $1.start }
@@ -530,13 +672,13 @@ struct ModelBuilder {
             let key = Key(category: e.category, id: e.id)
             switch e.phase {
             case UInt8(ascii: "s"):
-                if last[key] != nil {
-                    diagnostics.add(.danglingFlow, "A flow start has no end.")
+                if let earlier = last[key] {
+                    diagnostics.add(.danglingFlow, byteOffset: earlier.offset, Self.danglingFlowMessage)
                 }
                 last[key] = e
             default:
                 guard let from = last[key] else {
-                    diagnostics.add(.danglingFlow, "A flow end (or step) has no start; dropped.")
+                    diagnostics.add(.danglingFlow, byteOffset: e.offset, Self.danglingFlowMessage)
                     continue
                 }
                 flows.append(
@@ -547,8 +689,8 @@ struct ModelBuilder {
                 if e.phase == UInt8(ascii: "f") { last[key] = nil } else { last[key] = e }
             }
         }
-        if !last.isEmpty {
-            diagnostics.add(.danglingFlow, count: last.count, "\(last.count) flow(s) never reach their end.")
+        for open in last.values.sorted(by: { $0.order < $1.order }) where open.phase == UInt8(ascii: "s") {
+            diagnostics.add(.danglingFlow, byteOffset: open.offset, Self.danglingFlowMessage)
         }
         return flows
     }

@@ -19,8 +19,15 @@ public struct TraceModel: Sendable {
     public var instants: [Instant]
     /// Counter series, one per (pid, counter name, arg key).
     public var counters: [CounterSeries]
-    /// Flow arrows that have both ends.
+    /// Flow arrows that have both ends (v1 `s`/`t`/`f` events and v2 `bind_id` +
+    /// `flow_out`/`flow_in` on slices).
     public var flows: [Flow]
+    /// Stack frames by id, from the object form's `stackFrames`.
+    public var stackFrames: [String: StackFrame]
+    /// CPU profile samples (`P` events and the object form's `samples`), sorted by time.
+    public var samples: [Sample]
+    /// Object events (`N`/`O`/`D`) seen; cctrace does not model object lifetimes.
+    public var objectEventCount: Int
     /// Session metadata (cctrace's `cctrace.session` args, or the object form's `metadata`).
     public var session: [String: JSONValue]
     /// Import diagnostics.
@@ -48,6 +55,10 @@ public struct ProcessInfo: Sendable {
     public var pid: Int64
     /// `process_name` metadata, if any.
     public var name: String?
+    /// `process_sort_index`, if any.
+    public var sortIndex: Int?
+    /// `process_labels`, if any.
+    public var labels: String?
     /// Indexes into ``TraceModel/threads``.
     public var threads: [Int]
 }
@@ -182,4 +193,45 @@ public struct Flow: Sendable {
     public var from: (pid: Int64, thread: Int, timestamp: TraceTimestamp)
     /// Where it ends.
     public var to: (pid: Int64, thread: Int, timestamp: TraceTimestamp)
+}
+
+/// One frame of a sampled stack: a function, and the frame that called it.
+public struct StackFrame: Sendable, Hashable {
+    /// The function (or whatever the tool put in `name`).
+    public var name: String
+    /// The id of the calling frame, if any.
+    public var parent: String?
+    /// `category` (often the library), if any.
+    public var category: String?
+}
+
+/// A CPU profile sample: where a thread was at a moment.
+public struct Sample: Sendable {
+    /// When.
+    public var timestamp: TraceTimestamp
+    /// The process.
+    public var pid: Int64
+    /// Index into ``TraceModel/threads``.
+    public var thread: Int
+    /// The innermost frame's id in ``TraceModel/stackFrames``, if any.
+    public var stackFrame: String?
+    /// The sample's `name`, if any.
+    public var name: String
+    /// `weight` (1 when absent).
+    public var weight: Double
+}
+
+extension TraceModel {
+    /// The call stack of a frame id, innermost first (cycles and dangling parents end it).
+    public func stack(of frame: String) -> [StackFrame] {
+        var result: [StackFrame] = []
+        var seen: Set<String> = []
+        var current: String? = frame
+        while let id = current, !seen.contains(id), let f = stackFrames[id], result.count < 1024 {
+            seen.insert(id)
+            result.append(f)
+            current = f.parent
+        }
+        return result
+    }
 }

@@ -139,6 +139,7 @@ public enum SummaryRenderer {
                         .object([
                             ("kind", .string(d.kind.rawValue)), ("count", .number(Double(d.count))),
                             ("byte_offset", .number(Double(d.byteOffset))), ("line", .number(Double(d.line))),
+                            ("file", d.file.map(JSONValue.string) ?? .null),
                             ("message", .string(d.message)),
                         ])
                     })

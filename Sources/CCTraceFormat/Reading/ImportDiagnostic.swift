@@ -13,6 +13,8 @@ public struct ImportDiagnostic: Sendable, Hashable {
 
         /// The file ends inside the event array (no closing `]`): typical of a crash.
         public static let truncatedFile = Kind("truncated-file")
+        /// A compressed (gzip) file ends before its stream does.
+        public static let truncatedCompression = Kind("truncated-compression")
         /// The last event is cut off mid-way; it was skipped.
         public static let partialEvent = Kind("partial-event")
         /// An array entry that is not an event object (or `{}`); skipped.
@@ -56,6 +58,8 @@ public struct ImportDiagnostic: Sendable, Hashable {
     public var line: Int
     /// One sentence for a person.
     public var message: String
+    /// The file of the first occurrence, when several files were imported together.
+    public var file: String?
 
     /// A diagnostic.
     public init(kind: Kind, count: Int = 1, byteOffset: Int64 = -1, line: Int = 0, message: String) {
@@ -90,10 +94,20 @@ public struct ImportDiagnostics: Sendable {
         }
     }
 
+    /// Records that every diagnostic so far came from `file`.
+    public mutating func attribute(toFile file: String) {
+        for i in all.indices where all[i].file == nil { all[i].file = file }
+    }
+
     /// Adds every diagnostic of `other`, merging counts by kind.
     public mutating func merge(_ other: ImportDiagnostics) {
         for d in other.all {
-            add(d.kind, count: d.count, byteOffset: d.byteOffset, line: d.line, d.message)
+            if let i = byKind[d.kind] {
+                all[i].count += d.count
+            } else {
+                byKind[d.kind] = all.count
+                all.append(d)
+            }
         }
     }
 

@@ -26,6 +26,8 @@ public struct RawTraceEvent: Sendable {
     public var scope: UInt8
     /// `bp` of a flow event (`e` = enclosing slice).
     public var bindingPoint: UInt8
+    /// `sf`: the id of the event's stack frame in `stackFrames` (samples and slices may carry it).
+    public var stackFrame: String?
     /// v2 flow fields on a slice: `flow_in` / `flow_out`.
     public var flowIn: Bool
     /// See ``flowIn``.
@@ -51,6 +53,7 @@ public struct RawTraceEvent: Sendable {
         id = nil
         scope = 0
         bindingPoint = 0
+        stackFrame = nil
         flowIn = false
         flowOut = false
         args = nil

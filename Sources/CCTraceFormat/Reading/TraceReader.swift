@@ -14,7 +14,7 @@ public final class TraceReader {
     /// The path given (`-` for standard input).
     public let path: String
     /// Raw `args` of the events read so far.
-    public let arguments = TraceArgumentStore()
+    public let arguments: TraceArgumentStore
     /// What the reader noticed.
     public private(set) var diagnostics = ImportDiagnostics()
     /// Keys of the object form other than `traceEvents`, parsed (`displayTimeUnit`,
@@ -23,8 +23,7 @@ public final class TraceReader {
     /// Total bytes read.
     public private(set) var bytesRead: Int64 = 0
 
-    private let fd: Int32
-    private let ownsDescriptor: Bool
+    private let source: TraceByteSource
     private var buffer: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var end = 0
@@ -39,32 +38,65 @@ public final class TraceReader {
     /// Names of processes/threads whose pid/tid was a string, by synthetic id.
     public private(set) var syntheticNames: [Int64: String] = [:]
 
-    /// Opens `path` for reading; `-` reads standard input.
-    public init(path: String, bufferSize: Int = 8 << 20) throws(TraceReadError) {
+    /// Opens `path` for reading; `-` reads standard input. Gzip input (by its magic bytes, so
+    /// `.gz` files and compressed pipes alike) is inflated on the fly; byte offsets in
+    /// diagnostics then count decompressed bytes.
+    ///
+    /// Readers of several files that make one trace share one `arguments` store.
+    public init(
+        path: String, arguments: TraceArgumentStore = TraceArgumentStore(), bufferSize: Int = 8 << 20
+    ) throws(TraceReadError) {
         self.path = path
+        self.arguments = arguments
+        let file: FileByteSource
         if path == "-" {
-            fd = 0
-            ownsDescriptor = false
+            file = FileByteSource(fd: 0, owns: false, path: path)
         } else {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
-            ownsDescriptor = true
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                throw TraceReadError(
-                    path: path, byteOffset: 0, line: 0, reason: String(cString: strerror(errno)))
+                throw TraceReadError(path: path, byteOffset: 0, line: 0, reason: String(cString: strerror(errno)))
             }
             var st = stat()
             if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
                 close(fd)
                 throw TraceReadError(path: path, byteOffset: 0, line: 0, reason: "is a directory")
             }
+            file = FileByteSource(fd: fd, owns: true, path: path)
         }
+        source = try Self.sniff(file, path: path)
         capacity = max(bufferSize, 4096)
         buffer = .allocate(capacity: capacity)
     }
 
+    /// A reader over bytes in memory (named `name` in diagnostics); gzip is detected as for files.
+    public init(bytes: [UInt8], name: String = "<memory>", bufferSize: Int = 1 << 20) throws(TraceReadError) {
+        self.path = name
+        self.arguments = TraceArgumentStore()
+        source = try Self.sniff(MemoryByteSource(bytes), path: name)
+        capacity = max(bufferSize, 4096)
+        buffer = .allocate(capacity: capacity)
+    }
+
+    /// Reads the first bytes and wraps the source in gzip when they are the gzip magic.
+    private static func sniff(_ raw: TraceByteSource, path: String) throws(TraceReadError) -> TraceByteSource {
+        var magic = [UInt8](repeating: 0, count: 2)
+        var got = 0
+        while got < 2 {
+            let n = try magic.withUnsafeMutableBufferPointer { p throws(TraceReadError) in
+                try raw.read(into: p.baseAddress! + got, capacity: 2 - got)
+            }
+            if n == 0 { break }
+            got += n
+        }
+        let prefixed = PrefixedByteSource(prefix: Array(magic[..<got]), rest: raw)
+        if got == 2 && magic[0] == 0x1F && magic[1] == 0x8B {
+            return try GzipByteSource(source: prefixed, path: path)
+        }
+        return prefixed
+    }
+
     deinit {
         buffer.deallocate()
-        if ownsDescriptor { close(fd) }
     }
 
     private enum State {
@@ -96,6 +128,9 @@ public final class TraceReader {
                         reason: "not a Chrome trace: a JSON object without traceEvents")
                 }
                 skipWhitespace()
+                if eof, let notice = source.notice {
+                    diagnostics.add(.truncatedCompression, byteOffset: offset(end), line: line(at: end), notice)
+                }
                 if position < end {
                     diagnostics.add(
                         .trailingData, byteOffset: offset(position), line: line(at: position),
@@ -159,8 +194,7 @@ public final class TraceReader {
             guard let valueEnd = scanValueEnd(from: position) else { return .needMore }
             position = valueEnd
             diagnostics.add(
-                .notAnEvent, byteOffset: offset(start), line: line(at: start),
-                "An entry of the event array is not an object; skipped.")
+                .notAnEvent, byteOffset: offset(start), line: line(at: start), Self.notAnEventMessage)
             return .progress
         }
         var event = RawTraceEvent(byteOffset: offset(start))
@@ -179,8 +213,7 @@ public final class TraceReader {
             handler(&event)
         case .empty:
             position = stop
-            diagnostics.add(
-                .notAnEvent, byteOffset: offset(start), line: line(at: start), "An empty object `{}` was skipped.")
+            diagnostics.add(.notAnEvent, byteOffset: offset(start), line: line(at: start), Self.notAnEventMessage)
         case .noPhase:
             position = stop
             diagnostics.add(
@@ -243,6 +276,9 @@ public final class TraceReader {
     }
 
     private func finishAtEOF(_ state: State, events: Int, sawTraceKey: Bool) throws(TraceReadError) {
+        if let notice = source.notice {
+            diagnostics.add(.truncatedCompression, byteOffset: offset(end), line: line(at: end), notice)
+        }
         skipWhitespaceAndCommas()
         switch state {
         case .start:
@@ -273,6 +309,9 @@ public final class TraceReader {
     }
 
     // MARK: - Event parsing
+
+    private static let notAnEventMessage =
+        "An entry of the event array is not an event (`{}`, or not an object); skipped."
 
     private enum ParseResult {
         case ok, empty, malformed, noPhase, incomplete
@@ -356,6 +395,8 @@ public final class TraceReader {
                 event.id = idText(b, vs, ve)
             } else if key.is("bp") {
                 event.bindingPoint = firstCharacter(b, vs, ve)
+            } else if key.is("sf") {
+                event.stackFrame = idText(b, vs, ve)
             }
         case 1:
             if key.is("s") { event.scope = firstCharacter(b, vs, ve) }
@@ -654,18 +695,10 @@ public final class TraceReader {
             buffer = bigger
             capacity *= 2
         }
-        while true {
-            let n = Glibc.read(fd, buffer + end, capacity - end)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TraceReadError(
-                    path: path, byteOffset: baseOffset + Int64(end), line: 0, reason: String(cString: strerror(errno)))
-            }
-            if n == 0 { eof = true }
-            end += n
-            bytesRead += Int64(n)
-            return
-        }
+        let n = try source.read(into: buffer + end, capacity: capacity - end)
+        if n == 0 { eof = true }
+        end += n
+        bytesRead += Int64(n)
     }
 
     private func offset(_ i: Int) -> Int64 { baseOffset + Int64(i) }
@@ -674,9 +707,47 @@ public final class TraceReader {
 
     /// Newlines in `buffer[from..<to]`, eight bytes at a time.
     private func countNewlines(_ from: Int, _ to: Int) -> Int {
+        Self.countNewlines(buffer + from, buffer + to)
+    }
+
+    /// Line numbers (1-based) of byte offsets in an uncompressed file, for diagnostics raised
+    /// after reading (e.g. by the model builder). Empty when the file cannot be re-read
+    /// (standard input, gzip).
+    public static func lineNumbers(of offsets: [Int64], inFile path: String) -> [Int64: Int] {
+        guard path != "-", !offsets.isEmpty else { return [:] }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [:] }
+        defer { close(fd) }
+        let chunk = 1 << 20
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
+        defer { buffer.deallocate() }
+        var result: [Int64: Int] = [:]
+        var pending = offsets.sorted()[...]
+        var base: Int64 = 0
+        var lines = 1
+        while let next = pending.first {
+            let n = Glibc.read(fd, buffer, chunk)
+            guard n > 0 else { break }
+            if base == 0 && n >= 2 && buffer[0] == 0x1F && buffer[1] == 0x8B { return [:] }
+            var counted = 0
+            while let target = pending.first, target < base + Int64(n) {
+                let upTo = Int(target - base)
+                lines += countNewlines(buffer + counted, buffer + upTo)
+                counted = upTo
+                result[target] = lines
+                pending.removeFirst()
+            }
+            _ = next
+            lines += countNewlines(buffer + counted, buffer + n)
+            base += Int64(n)
+        }
+        return result
+    }
+
+    private static func countNewlines(_ start: UnsafeMutablePointer<UInt8>, _ stop: UnsafeMutablePointer<UInt8>) -> Int
+    {
         var n = 0
-        var p = buffer + from
-        let stop = buffer + to
+        var p = start
         while p < stop && UInt(bitPattern: p) & 7 != 0 {
             if p.pointee == 0x0A { n += 1 }
             p += 1
