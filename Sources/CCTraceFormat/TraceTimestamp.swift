@@ -14,7 +14,7 @@ public struct TraceTimestamp: Hashable, Comparable, Sendable {
 
     /// A timestamp from microseconds, the unit of the JSON `ts` field.
     public init(microseconds: Double) {
-        self.nanoseconds = Int64((microseconds * 1000).rounded())
+        self.nanoseconds = clampedNanoseconds(microseconds)
     }
 
     /// The value of the JSON `ts` field.
@@ -37,7 +37,7 @@ public struct TraceDuration: Hashable, Comparable, Sendable {
 
     /// A duration from microseconds, the unit of the JSON `dur` field.
     public init(microseconds: Double) {
-        self.nanoseconds = Int64((microseconds * 1000).rounded())
+        self.nanoseconds = clampedNanoseconds(microseconds)
     }
 
     /// The length in microseconds.
@@ -54,23 +54,44 @@ public struct TraceDuration: Hashable, Comparable, Sendable {
         lhs.nanoseconds < rhs.nanoseconds
     }
 
+    /// The sum, saturating at the limits of `Int64` (traces from others can hold anything).
     public static func + (lhs: TraceDuration, rhs: TraceDuration) -> TraceDuration {
-        TraceDuration(nanoseconds: lhs.nanoseconds + rhs.nanoseconds)
+        TraceDuration(nanoseconds: saturatingAdd(lhs.nanoseconds, rhs.nanoseconds))
     }
 
     public static func += (lhs: inout TraceDuration, rhs: TraceDuration) {
-        lhs.nanoseconds += rhs.nanoseconds
+        lhs = lhs + rhs
     }
 }
 
 extension TraceTimestamp {
-    /// The time from `other` to this timestamp.
+    /// The time from `other` to this timestamp (saturating).
     public func duration(since other: TraceTimestamp) -> TraceDuration {
-        TraceDuration(nanoseconds: nanoseconds - other.nanoseconds)
+        let (d, overflow) = nanoseconds.subtractingReportingOverflow(other.nanoseconds)
+        return TraceDuration(nanoseconds: overflow ? (nanoseconds > other.nanoseconds ? .max : .min) : d)
     }
 
-    /// This timestamp moved forward by `duration`.
+    /// This timestamp moved forward by `duration` (saturating).
     public func advanced(by duration: TraceDuration) -> TraceTimestamp {
-        TraceTimestamp(nanoseconds: nanoseconds + duration.nanoseconds)
+        TraceTimestamp(nanoseconds: saturatingAdd(nanoseconds, duration.nanoseconds))
     }
 }
+
+/// `a + b`, clamped to `Int64`'s range instead of trapping.
+@inline(__always)
+func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? (b > 0 ? .max : .min) : sum
+}
+
+/// Microseconds as nanoseconds, with non-finite and out-of-range values clamped to the range
+/// the importer accepts (±4·10^18 ns, about 127 years).
+func clampedNanoseconds(_ microseconds: Double) -> Int64 {
+    let ns = microseconds * 1000
+    guard ns.isFinite else { return 0 }
+    return Int64(max(-4e18, min(4e18, ns)).rounded())
+}
+
+/// The largest magnitude the importer keeps for `ts` and `dur`, in nanoseconds; sums of two stay
+/// inside `Int64`.
+public let traceTimeLimit: Int64 = 4_000_000_000_000_000_000

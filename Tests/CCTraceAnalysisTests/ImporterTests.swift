@@ -97,6 +97,21 @@ func importText(_ text: String) throws -> TraceModel {
                 == .string("hot"))
     }
 
+    /// Found by the fuzzer: durations near the limits of Int64 must not overflow a sum.
+    @Test func hugeTimesAreClampedAndSumsSaturate() throws {
+        let model = try importText(
+            """
+            [{"ph":"X","name":"a","ts":1,"dur":9e15,"pid":1,"tid":1},
+             {"ph":"X","name":"a","ts":9e15,"dur":9e15,"pid":1,"tid":1},
+             {"ph":"X","name":"a","ts":2e16,"dur":9e15,"pid":1,"tid":1},
+             {"ph":"X","name":"b","ts":-1e300,"dur":1e300,"pid":1,"tid":2}]
+            """)
+        #expect(model.diagnostics.contains { $0.kind == .outOfRangeTime })
+        #expect(model.slices.allSatisfy { $0.duration.nanoseconds <= traceTimeLimit })
+        let summary = TraceSummary(model: model)
+        #expect(summary.busiestSpans.first { $0.name == "a" }?.total.nanoseconds == Int64.max)
+    }
+
     @Test func textReportEscapesControlCharactersFromTheTrace() throws {
         let model = try importText(#"[{"ph":"X","name":"evil\u001b[31mred","ts":0,"dur":1,"pid":1,"tid":1}]"#)
         let text = SummaryRenderer.render(TraceSummary(model: model), path: "t", format: .text)

@@ -604,7 +604,7 @@ struct ModelBuilder {
                             + "its parent's self time counts it only up to the parent's end.")
                 }
                 parents[index] = top
-                childTime[top] += min(end, topEnd) - item.start
+                childTime[top] &+= min(end, topEnd) &- item.start
             }
             depths[index] = stack.count
             stack.append(index)

@@ -27,8 +27,10 @@ public struct ImportDiagnostic: Sendable, Hashable {
         public static let unknownPhase = Kind("unknown-phase")
         /// An event that needs `ts` but has none; skipped.
         public static let missingTimestamp = Kind("missing-timestamp")
-        /// `ts` or `dur` was a string, or out of range; converted.
+        /// `ts` or `dur` was written as a string; converted.
         public static let oddNumber = Kind("odd-number")
+        /// `ts` or `dur` beyond ±127 years; clamped.
+        public static let outOfRangeTime = Kind("out-of-range-time")
         /// Bytes after the end of the trace; ignored.
         public static let trailingData = Kind("trailing-data")
         /// An `E` with no open `B` on its thread; dropped.

@@ -470,17 +470,22 @@ public final class TraceReader {
                 .oddNumber, byteOffset: at, line: 0, "A `ts`/`dur` was written as a string; read as a number.")
         }
         guard s < e else { return nil }
-        if let ns = Self.fixedPointMicros(b, s, e) { return ns }
-        var i = s
-        guard let d = JSONText.parseNumber(UnsafeBufferPointer(rebasing: b[0..<e]), at: &i), d.isFinite else {
-            return nil
+        var value: Int64
+        if let ns = Self.fixedPointMicros(b, s, e) {
+            value = ns
+        } else {
+            var i = s
+            guard let d = JSONText.parseNumber(UnsafeBufferPointer(rebasing: b[0..<e]), at: &i), d.isFinite else {
+                return nil
+            }
+            value = Int64(max(-9e18, min(9e18, d * 1000)).rounded())
         }
-        let ns = d * 1000
-        guard abs(ns) < 9.2e18 else {
-            diagnostics.add(.oddNumber, byteOffset: at, line: 0, "A `ts`/`dur` is out of range; clamped.")
-            return ns < 0 ? Int64.min / 2 : Int64.max / 2
+        if value > traceTimeLimit || value < -traceTimeLimit {
+            diagnostics.add(
+                .outOfRangeTime, byteOffset: at, line: 0, "A `ts`/`dur` is out of range (over 127 years); clamped.")
+            value = max(-traceTimeLimit, min(traceTimeLimit, value))
         }
-        return Int64(ns.rounded())
+        return value
     }
 
     /// Fast path for `123`, `-5`, `123.456789`: exact integer nanoseconds, no floating point.

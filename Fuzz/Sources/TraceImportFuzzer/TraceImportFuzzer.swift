@@ -1,0 +1,17 @@
+// libFuzzer entry point: any bytes in, a model or a TraceReadError out — never a crash, a hang
+// or memory out of proportion to the input.
+import CCTraceAnalysis
+import CCTraceFormat
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func traceImportFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if let model = try? TraceImporter.importTrace(bytes: bytes, name: "fuzz") {
+        // Exercise what the report reads from the model, too.
+        let summary = TraceSummary(model: model)
+        _ = SummaryRenderer.render(summary, path: "fuzz", format: .json)
+        _ = SummaryRenderer.render(summary, path: "fuzz", format: .text)
+        for s in model.samples { _ = s.stackFrame.map { model.stack(of: $0) } }
+    }
+    return 0
+}
