@@ -97,6 +97,21 @@ func importText(_ text: String) throws -> TraceModel {
                 == .string("hot"))
     }
 
+    /// A real trace from another tool: viztracer 1.1.1 (object form, gzip) of a Python program
+    /// with two worker threads that compute and sleep.
+    @Test func importsViztracerTrace() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/viztracer-threads.json.gz").path
+        let model = try TraceImporter.importTrace(path: path)
+        #expect(model.processes.count == 1)
+        #expect(model.processes[0].name == "MainProcess")
+        let workers = model.threads.filter { $0.name?.hasPrefix("Thread-") == true }
+        #expect(workers.count == 2)
+        #expect(model.slices.filter { $0.name == "time.sleep" }.count == 4)
+        #expect(model.slices.contains { $0.name.hasPrefix("work (") && $0.depth > 0 })
+        #expect(model.diagnostics.isEmpty)
+    }
+
     /// Found by the fuzzer: durations near the limits of Int64 must not overflow a sum.
     @Test func hugeTimesAreClampedAndSumsSaturate() throws {
         let model = try importText(
