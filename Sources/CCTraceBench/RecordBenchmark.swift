@@ -1,5 +1,6 @@
 import CCTrace
 import CCTraceNative
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,6 +25,8 @@ enum RecordBenchmark {
         let (floorMono, spanMono) = withSession(path: "/dev/null", clock: .monotonic) {
             (best { floorRound(bufferEvents: 1 << 16) }, best { spanRound() })
         }
+        let plainMutex = best { plainMutexRound() }
+        let tracedMutex = withSession(path: "/dev/null", clock: .automatic) { best { tracedMutexRound() } }
         let directory = temporaryDirectory()
         let written = writerThroughput(path: directory + "/writer.trace.json")
         unlink(directory + "/writer.trace.json")
@@ -40,6 +43,9 @@ enum RecordBenchmark {
         print("floor_monotonic_ns: \(format(floorMono)) ns")
         print("span_monotonic_ns: \(format(spanMono)) ns")
         print("events_per_s_written: \(Int(written)) events/s")
+        print("mutex_plain_ns: \(format(plainMutex)) ns")
+        print("mutex_traced_uncontended_ns: \(format(tracedMutex)) ns")
+        print("mutex_traced_over_plain: \(format(tracedMutex / plainMutex)) x")
     }
 
     /// Two reads of the recorder's clock (as the running session set it) and one 32-byte store
@@ -91,6 +97,28 @@ enum RecordBenchmark {
             elapsed += cctrace_monotonic_ns() - t0
         }
         return Double(elapsed) / Double(spansPerRound / burst * burst)
+    }
+
+    /// `Synchronization.Mutex.withLock` around an increment, uncontended.
+    @inline(never)
+    static func plainMutexRound() -> Double {
+        let mutex = Mutex(0)
+        let t0 = cctrace_monotonic_ns()
+        for _ in 0..<spansPerRound { mutex.withLock { $0 &+= 1 } }
+        let t1 = cctrace_monotonic_ns()
+        blackHole(mutex.withLock { $0 })
+        return Double(t1 - t0) / Double(spansPerRound)
+    }
+
+    /// `TracedMutex.withLock` around an increment, uncontended, with a session recording.
+    @inline(never)
+    static func tracedMutexRound() -> Double {
+        let mutex = TracedMutex(0, name: "bench")
+        let t0 = cctrace_monotonic_ns()
+        for _ in 0..<spansPerRound { mutex.withLock { $0 &+= 1 } }
+        let t1 = cctrace_monotonic_ns()
+        blackHole(mutex.withLock { $0 })
+        return Double(t1 - t0) / Double(spansPerRound)
     }
 
     /// Per-span cost while two threads record at once.

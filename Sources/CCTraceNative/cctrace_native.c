@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 __thread cctrace_thread_state *cctrace_tls_state = 0;
+__thread uint32_t cctrace_tls_tid = 0;
 volatile int cctrace_enabled_flag = 0;
 int cctrace_use_tsc = 0;
 uint64_t cctrace_generation = 0;
@@ -159,3 +161,20 @@ void cctrace_uninstall_signal_handlers(void) {
   installed = 0;
   flushing = 0;
 }
+
+// MARK: - Traced lock slow paths
+
+// Ulrich Drepper, "Futexes Are Tricky", mutex #3: mark the word 2 ("contended") before sleeping,
+// so the unlocker knows it must wake someone; every waiter that wakes re-marks it 2, since it
+// cannot know whether others still sleep.
+void cctrace_lock_wait(cctrace_lock *l) {
+  uint32_t c = 0;
+  if (__atomic_compare_exchange_n(&l->word, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+  if (c != 2) c = __atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE);
+  while (c != 0) {
+    syscall(SYS_futex, &l->word, FUTEX_WAIT_PRIVATE, 2, 0, 0, 0);
+    c = __atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE);
+  }
+}
+
+void cctrace_lock_wake(cctrace_lock *l) { syscall(SYS_futex, &l->word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0); }

@@ -221,6 +221,65 @@ void cctrace_set_thread_name(const char *name);
 /// Copies the calling thread's OS name into `buffer`; returns 0 on success.
 int cctrace_get_thread_name(char *buffer, unsigned long size);
 
+/// The calling thread's kernel id, cached per thread (one syscall per thread).
+static inline uint32_t cctrace_current_tid(void) {
+  extern __thread uint32_t cctrace_tls_tid;
+  if (__builtin_expect(cctrace_tls_tid == 0, 0)) cctrace_tls_tid = cctrace_gettid();
+  return cctrace_tls_tid;
+}
+
+// MARK: - Traced locks
+
+/// A futex-based mutex plus what tracing needs: who holds it, and since when someone has been
+/// waiting for it. `word` is 0 (free), 1 (held) or 2 (held, and someone may be waiting): the
+/// classic three-state futex mutex, whose uncontended lock and unlock are one atomic each,
+/// inline. Allocated by Swift, never moved.
+typedef struct cctrace_lock {
+  uint32_t word;
+  uint32_t owner_tid;       // relaxed: read by waiters for the wait-for edge
+  uint64_t first_wait_at;   // ticks when the first current waiter began; 0 = nobody waits
+} cctrace_lock;
+
+static inline void cctrace_lock_init(cctrace_lock *l) {
+  l->word = 0;
+  l->owner_tid = 0;
+  l->first_wait_at = 0;
+}
+
+/// Tries the lock without waiting (the uncontended path). Returns true when acquired.
+static inline bool cctrace_lock_try(cctrace_lock *l) {
+  uint32_t expected = 0;
+  return __atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED);
+}
+
+/// Blocks until the lock is acquired (futex wait).
+void cctrace_lock_wait(cctrace_lock *l);
+/// Wakes one waiter (futex wake).
+void cctrace_lock_wake(cctrace_lock *l);
+
+static inline void cctrace_lock_release(cctrace_lock *l) {
+  if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2) cctrace_lock_wake(l);
+}
+
+static inline uint32_t cctrace_lock_owner(cctrace_lock *l) {
+  return __atomic_load_n(&l->owner_tid, __ATOMIC_RELAXED);
+}
+static inline void cctrace_lock_set_owner(cctrace_lock *l, uint32_t tid) {
+  __atomic_store_n(&l->owner_tid, tid, __ATOMIC_RELAXED);
+}
+/// A waiter notes when it began waiting, unless an earlier waiter already did.
+static inline void cctrace_lock_note_wait(cctrace_lock *l, uint64_t since) {
+  uint64_t none = 0;
+  __atomic_compare_exchange_n(&l->first_wait_at, &none, since, false, __ATOMIC_RELAXED,
+                              __ATOMIC_RELAXED);
+}
+/// For the holder at release: when the first waiter began (0 if nobody waited), and clears it.
+static inline uint64_t cctrace_lock_take_first_wait(cctrace_lock *l) {
+  if (__builtin_expect(__atomic_load_n(&l->first_wait_at, __ATOMIC_RELAXED) == 0, 1)) return 0;
+  return __atomic_exchange_n(&l->first_wait_at, 0, __ATOMIC_RELAXED);
+}
+
 // MARK: - Start-up and signals
 
 /// A load-time constructor calls `cctrace_swift_autostart` (defined by the CCTrace module with
