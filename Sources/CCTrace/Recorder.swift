@@ -200,6 +200,15 @@ final class Recorder: @unchecked Sendable {
         return true
     }
 
+    /// Appends a counter sample dated in monotonic nanoseconds, with arg `key`.
+    func appendCounter(nameID: UInt32, category: UInt8, key: StaticString, value: Double, monotonicNanoseconds: Int64) {
+        let keyID = NameTable.shared.intern(String(describing: key))
+        guard keyID <= UInt16.max else { return }
+        CCTrace._append(
+            EventKind.counterAt, EventCategory.flags(category, interned: true), UInt64(nameID), UInt16(keyID),
+            UInt64(bitPattern: monotonicNanoseconds), value.bitPattern, 0)
+    }
+
     /// A chunk from the pool under the session's overflow policy: `drop` gives up at once,
     /// `block` waits for the writer to free one.
     private func acquireChunk() -> UnsafeMutablePointer<cctrace_chunk>? {

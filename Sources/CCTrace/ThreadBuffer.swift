@@ -23,6 +23,9 @@ enum EventKind {
     /// Thread CPU time (`ts` begin, `end` end, in ns) of the span that follows, which begins
     /// at tick `name`.
     @usableFromInline static let threadCPU: UInt8 = 9
+    /// A process counter at `ts` in monotonic nanoseconds (not ticks): `end` holds the `Double`
+    /// bit pattern, `name_len` the interned id of its arg key.
+    @usableFromInline static let counterAt: UInt8 = 10
 }
 
 /// Categories packed into the upper four bits of an event's flags.

@@ -295,6 +295,15 @@ final class TraceWriter: @unchecked Sendable {
             out.appendNumber(Double(bitPattern: e.end))
             out.appendASCII("}},\n")
             eventsWritten += 1
+        case EventKind.counterAt:
+            head("C", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: Int64(bitPattern: e.ts))
+            out.appendASCII(",\"args\":{")
+            let (key, keyLength) = NameTable.shared.bytes(of: UInt32(e.name_len))
+            out.appendString(key, keyLength)
+            out.append(0x3A)
+            out.appendNumber(Double(bitPattern: e.end))
+            out.appendASCII("}},\n")
+            eventsWritten += 1
         case EventKind.asyncBegin, EventKind.asyncEnd:
             let ph: StaticString = e.kind == EventKind.asyncBegin ? "b" : "e"
             head(ph, category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: clock.nanoseconds(e.ts))

@@ -1,0 +1,91 @@
+import CCTraceNative
+import Synchronization
+
+/// Watches any run loop: one slice per callback or tick, and a heartbeat whose lateness (lag)
+/// becomes a counter — the two signs of a loop blocked by work that should not run on it.
+///
+/// What is recorded (category `cctrace.loop`), while a session records:
+/// - ``callback(_:_:)``: one `X` slice named after the callback on the loop's thread, with
+///   `args.loop` (the loop's name).
+/// - The heartbeat (``startHeartbeat(every:schedule:)``): every `interval` it asks the loop to
+///   run a tiny callback and measures how late it ran; the lateness is a counter
+///   `loop lag <name>` with `args.lag_ms`, sampled at the time the heartbeat was due.
+///
+/// ```swift
+/// let monitor = EventLoopMonitor(name: "main-loop")
+/// monitor.startHeartbeat(every: .milliseconds(10)) { delay, beat in loop.schedule(after: delay, beat) }
+/// loop.onEvent { event in monitor.callback("handle \(event.kind)") { handle(event) } }
+/// ```
+public final class EventLoopMonitor: Sendable {
+    /// The loop's name in the trace.
+    public let name: String
+    private let argsPrefix: [UInt8]
+    private let lagCounter: UInt32
+    private let running = Atomic<Bool>(false)
+
+    /// A monitor for the loop called `name`.
+    public init(name: String) {
+        self.name = name
+        var prefix: [UInt8] = []
+        ArgumentEncoder.appendString("loop", to: &prefix)
+        prefix.append(0x3A)
+        ArgumentEncoder.appendString(name, to: &prefix)
+        argsPrefix = prefix
+        lagCounter = NameTable.shared.intern("loop lag \(name)")
+    }
+
+    /// Runs one callback (or tick) of the loop as a slice named `callbackName`.
+    @discardableResult
+    public func callback<R, E: Error>(_ callbackName: String, _ body: () throws(E) -> R) throws(E) -> R {
+        guard cctrace_is_enabled() else { return try body() }
+        let start = cctrace_now()
+        defer { record(callbackName, start: start, end: cctrace_now()) }
+        return try body()
+    }
+
+    /// Records a callback that ran from `start` to `end` (ticks of the recorder's clock, as from
+    /// ``EventLoopMonitor/now()``) — for loops that report after the fact.
+    public func record(_ callbackName: String, start: UInt64, end: UInt64) {
+        guard cctrace_is_enabled() else { return }
+        let recorder = Recorder.shared
+        let id = recorder.intern(callbackName)
+        let aux = recorder.storeArguments(argsPrefix)
+        CCTrace._append(
+            EventKind.complete, EventCategory.flags(EventCategory.loop, interned: true), UInt64(id), 0, start, end, aux)
+    }
+
+    /// The recorder's clock, for ``record(_:start:end:)``.
+    public static func now() -> UInt64 { cctrace_now() }
+
+    /// Starts a heartbeat: `schedule(delay, beat)` must run `beat` on the loop after `delay`.
+    /// Each beat records its lag and schedules the next, until ``stopHeartbeat()``.
+    public func startHeartbeat(
+        every interval: Duration,
+        schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
+    ) {
+        guard !running.exchange(true, ordering: .relaxed) else { return }
+        let intervalNs = interval.wholeNanoseconds
+        @Sendable func arm() {
+            let due = Int64(cctrace_monotonic_ns()) + intervalNs
+            schedule(interval) { [self] in
+                let lag = max(0, Int64(cctrace_monotonic_ns()) - due)
+                self.recordLag(nanoseconds: lag, dueAt: due)
+                if self.running.load(ordering: .relaxed) { arm() }
+            }
+        }
+        arm()
+    }
+
+    /// Stops the heartbeat after its next beat.
+    public func stopHeartbeat() {
+        running.store(false, ordering: .relaxed)
+    }
+
+    /// Records one lag measurement (for loops with their own heartbeat).
+    public func recordLag(nanoseconds lag: Int64, dueAt: Int64) {
+        guard cctrace_is_enabled() else { return }
+        Recorder.shared.appendCounter(
+            nameID: lagCounter, category: EventCategory.loop, key: "lag_ms", value: Double(lag) / 1e6,
+            monotonicNanoseconds: dueAt)
+    }
+}
