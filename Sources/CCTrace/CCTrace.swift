@@ -259,6 +259,7 @@ public struct SpanToken: Sendable {
 @_cdecl("cctrace_swift_autostart")
 func cctraceSwiftAutostart() {
     guard CCTrace.startFromEnvironment(), let raw = getenv("CCTRACE_OUTPUT") else { return }
+    ChildProcessStart.recordStart()
     let output = String(cString: raw)
     if !output.contains("%p") { setenv("CCTRACE_OUTPUT", output + ".%p", 1) }
 }

@@ -24,6 +24,9 @@ final class Recorder: @unchecked Sendable {
 
     /// The session being recorded, if any (written under `lifecycle`).
     private(set) nonisolated(unsafe) var session: TraceSession?
+    /// Children spawned by ``TracedProcess`` in this session, and whether they were waited for.
+    private let children = Mutex<[pid_t: Bool]>([:])
+
     /// Process-wide id source for async slices (task ids, demoted spans).
     let nextAsyncID = Atomic<UInt64>(1)
 
@@ -69,9 +72,24 @@ final class Recorder: @unchecked Sendable {
         lifecycle.withLock { _ in
             guard let s = session else { return }
             cctrace_set_enabled(0)
-            s.writer.stopAndFinish()
+            // Children that ended have written their files; merge them into ours.
+            let ended = children.withLock { c in
+                defer { c = [:] }
+                return c.filter(\.value).keys.sorted()
+            }
+            s.writer.stopAndFinish(mergingChildren: ended.map { s.configuration.outputPath + ".\($0)" })
             cctrace_uninstall_signal_handlers()
             session = nil
+        }
+    }
+
+    func childSpawned(pid: pid_t) {
+        children.withLock { $0[pid] = false }
+    }
+
+    func childEnded(pid: pid_t) {
+        children.withLock { c in
+            if c[pid] != nil { c[pid] = true }
         }
     }
 

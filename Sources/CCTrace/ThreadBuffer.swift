@@ -26,6 +26,12 @@ enum EventKind {
     /// A process counter at `ts` in monotonic nanoseconds (not ticks): `end` holds the `Double`
     /// bit pattern, `name_len` the interned id of its arg key.
     @usableFromInline static let counterAt: UInt8 = 10
+    /// A flow arrow starts at `ts`; `end` holds its id.
+    @usableFromInline static let flowStart: UInt8 = 11
+    /// A flow arrow ends at `ts` (binding to the enclosing slice); `end` holds its id.
+    @usableFromInline static let flowEnd: UInt8 = 12
+    /// A process instant (`s`: `p`) at `ts`.
+    @usableFromInline static let processInstant: UInt8 = 13
 }
 
 /// Categories packed into the upper four bits of an event's flags.
@@ -44,8 +50,9 @@ enum EventCategory {
     ]
 
     @inlinable @inline(__always)
-    static func flags(_ category: UInt8, interned: Bool) -> UInt8 {
+    static func flags(_ category: UInt8, interned: Bool, monotonic: Bool = false) -> UInt8 {
         (category << 4) | (interned ? UInt8(CCTRACE_FLAG_INTERNED) : 0)
+            | (monotonic ? UInt8(CCTRACE_FLAG_MONOTONIC_NS) : 0)
     }
 }
 

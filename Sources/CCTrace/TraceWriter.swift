@@ -63,7 +63,7 @@ final class TraceWriter: @unchecked Sendable {
     }
 
     /// Stops the thread, drains everything, writes the closing events and closes the file.
-    func stopAndFinish() {
+    func stopAndFinish(mergingChildren childFiles: [String] = []) {
         stopRequested.store(true, ordering: .releasing)
         if let thread { pthread_join(thread, nil) }
         thread = nil
@@ -72,6 +72,7 @@ final class TraceWriter: @unchecked Sendable {
         guard !finished else { return }
         eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: true) ?? 0)
         drainLocked()
+        for file in childFiles { merge(childFile: file) }
         finishLocked(reason: "stop", signal: 0)
     }
 
@@ -241,8 +242,8 @@ final class TraceWriter: @unchecked Sendable {
         out.reserve(1024)
         switch e.kind {
         case EventKind.complete, EventKind.jobRun:
-            let begin = clock.nanoseconds(e.ts)
-            let end = max(clock.nanoseconds(e.end), begin)
+            let begin = time(e.ts, e)
+            let end = max(time(e.end, e), begin)
             var nameID = UInt32(truncatingIfNeeded: e.name)
             var taskID: UInt64 = 0
             var interned = e.flags & UInt8(CCTRACE_FLAG_INTERNED) != 0
@@ -284,13 +285,13 @@ final class TraceWriter: @unchecked Sendable {
                 eventsWritten += 2
             }
         case EventKind.instant:
-            head("i", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: clock.nanoseconds(e.ts))
+            head("i", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
             out.appendASCII(",\"s\":\"t\"")
             writeArgs(e, chunk: chunk, taskID: 0, demoted: false)
             out.appendASCII("},\n")
             eventsWritten += 1
         case EventKind.counter:
-            head("C", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: clock.nanoseconds(e.ts))
+            head("C", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
             out.appendASCII(",\"args\":{\"value\":")
             out.appendNumber(Double(bitPattern: e.end))
             out.appendASCII("}},\n")
@@ -306,7 +307,7 @@ final class TraceWriter: @unchecked Sendable {
             eventsWritten += 1
         case EventKind.asyncBegin, EventKind.asyncEnd:
             let ph: StaticString = e.kind == EventKind.asyncBegin ? "b" : "e"
-            head(ph, category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: clock.nanoseconds(e.ts))
+            head(ph, category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
             appendID(e.end)
             writeArgs(e, chunk: chunk, taskID: 0, demoted: false)
             out.appendASCII("},\n")
@@ -321,11 +322,32 @@ final class TraceWriter: @unchecked Sendable {
             out.appendString(p, n)
             out.appendASCII("}},\n")
             eventsWritten += 1
+        case EventKind.flowStart, EventKind.flowEnd:
+            let isEnd = e.kind == EventKind.flowEnd
+            head(
+                isEnd ? "f" : "s", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid,
+                ts: time(e.ts, e))
+            appendID(e.end)
+            if isEnd { out.appendASCII(",\"bp\":\"e\"") }
+            out.appendASCII("},\n")
+            eventsWritten += 1
+        case EventKind.processInstant:
+            head("i", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
+            out.appendASCII(",\"s\":\"p\"")
+            writeArgs(e, chunk: chunk, taskID: 0, demoted: false)
+            out.appendASCII("},\n")
+            eventsWritten += 1
         case EventKind.threadCPU:
             buffer.pendingCPU = (e.name, e.ts, e.end)
         default:
             break  // task bindings were consumed by `scan`
         }
+    }
+
+    /// A time field of `e` in nanoseconds: ticks converted, or already monotonic nanoseconds.
+    @inline(__always)
+    private func time(_ value: UInt64, _ e: cctrace_event) -> Int64 {
+        e.flags & UInt8(CCTRACE_FLAG_MONOTONIC_NS) != 0 ? Int64(bitPattern: value) : clock.nanoseconds(value)
     }
 
     /// `{"ph":…,"cat":…,"name":…,"pid":…,"tid":…,"ts":…` — `interned == nil` means "as flagged".
@@ -389,6 +411,44 @@ final class TraceWriter: @unchecked Sendable {
             }
         }
         out.append(0x7D)
+    }
+
+    // MARK: - Children
+
+    /// Copies a child's trace into this one, line by line: every complete event line (a child
+    /// that crashed may end in half a line, which is skipped), then deletes the child's file.
+    /// The child's own `cctrace.session_end` stays in: it says how the child's recording ended.
+    private func merge(childFile path: String) {
+        guard let text = readWholeFile(path) else { return }
+        var copied = 0
+        for line in text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            var bytes = line[...]
+            while let last = bytes.last, last == 0x20 || last == 0x0D { bytes.removeLast() }
+            guard bytes.first == UInt8(ascii: "{") else { continue }
+            if bytes.last == UInt8(ascii: ",") { bytes.removeLast() }
+            guard bytes.last == UInt8(ascii: "}") else { continue }
+            out.reserve(bytes.count + 4)
+            bytes.withUnsafeBufferPointer { out.appendRaw($0.baseAddress!, $0.count) }
+            out.appendASCII(",\n")
+            copied += 1
+        }
+        eventsWritten += UInt64(copied)
+        unlink(path)
+    }
+
+    private func readWholeFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            result.append(contentsOf: chunk[..<n])
+        }
+        return result
     }
 
     // MARK: - Metadata

@@ -52,6 +52,36 @@ extension RecorderTests {
             #expect(child.processes.map(\.pid) == [Int64(childPID)])
         }
 
+        /// One command, one trace: traced children join the parent's file on one clock, with a
+        /// flow from each spawn to the child's start, and the crash of one child is recorded.
+        @Test func childrenJoinTheParentTrace() throws {
+            let dir = makeTemporaryDirectory()
+            let path = dir.appendingPathComponent("family.json").path
+            let run = try runProduct("cctrace-crashtest", ["family", "500"], environment: ["CCTRACE_OUTPUT": path])
+            #expect(run.status == 0)
+            let words = run.output.split(whereSeparator: \.isWhitespace)
+            #expect(words.count == 5 && words[0] == "children", "\(run.output)")
+            guard words.count == 5, let okPID = Int64(words[1]), let crashPID = Int64(words[2]) else { return }
+            #expect(words[3] == "0" && words[4] == "\(SIGSEGV)")
+            // The children's files were merged and removed.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["family.json"])
+            let model = try TraceImporter.importTrace(path: path)
+            let pids = Set(model.processes.map(\.pid))
+            #expect(pids.contains(okPID) && pids.contains(crashPID) && pids.count == 3)
+            for child in [okPID, crashPID] {
+                let before = model.slices.filter { $0.name == "before" && model.threads[$0.thread].pid == child }
+                #expect(before.count == 1000)
+                #expect(model.slices.contains { $0.name == "process start" && model.threads[$0.thread].pid == child })
+                #expect(model.flows.contains { $0.to.pid == child && $0.from.pid != child })
+                #expect(
+                    model.processes.first { $0.pid == child }?.name == (child == okPID ? "worker-ok" : "worker-crash"))
+            }
+            let exits = model.instants.filter { $0.name == "exit worker-crash" }
+            let exitArgs = try #require(exits.first?.args.flatMap { model.arguments.value($0) })
+            #expect(exitArgs["signal"]?.intValue == Int64(SIGSEGV))
+            #expect(model.slices.contains { $0.name == "spawn worker-ok" })
+        }
+
         /// SIGKILL runs no handler: the file is cut off, but everything recorded more than a
         /// flush interval (100 ms) before the kill is there.
         @Test func sigkillLosesAtMostTheLastFlushInterval() throws {

@@ -35,6 +35,7 @@ _Static_assert(sizeof(cctrace_event) == 32, "events are 32 bytes");
 
 enum {
   CCTRACE_FLAG_INTERNED = 1,
+  CCTRACE_FLAG_MONOTONIC_NS = 2,  // `ts`/`end` are CLOCK_MONOTONIC nanoseconds, not ticks
 };
 
 /// A block of events owned by one thread. Only the owning thread writes `events` and `arena`;

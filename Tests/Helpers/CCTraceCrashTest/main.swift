@@ -56,6 +56,7 @@ func runHelper() -> Int32 {
         }
     }
     if args[1] == "primitives" { return recordPrimitives() }
+    if args[1] == "family" { return runFamily(spans) }
     let worker = spawn { recordBefore(spans) }
     recordBefore(spans)
     pthread_join(worker, nil)
@@ -116,6 +117,23 @@ final class DispatchSemaphoreLite: @unchecked Sendable {
     init() { sem_init(&value, 0, 0) }
     func signal() { sem_post(&value) }
     func wait() { while sem_wait(&value) != 0 {} }
+}
+
+/// `family`: starts two traced children (copies of this program): one exits normally, one
+/// crashes with SIGSEGV. Prints `children PID1 PID2`.
+func runFamily(_ spans: Int) -> Int32 {
+    CCTrace.withSpan("family.before") {}
+    do {
+        let ok = try TracedProcess.spawn("/proc/self/exe", arguments: ["exit", "\(spans)"], name: "worker-ok")
+        let crash = try TracedProcess.spawn("/proc/self/exe", arguments: ["segv", "\(spans)"], name: "worker-crash")
+        let a = ok.wait()
+        let b = crash.wait()
+        print("children \(ok.pid) \(crash.pid) \(a.exitCode ?? -1) \(b.signal ?? 0)")
+    } catch {
+        print("\(error)")
+        return 6
+    }
+    return 0
 }
 
 /// `spawn`: traced through CCTRACE_OUTPUT (started before main), records `parent` spans and runs
