@@ -243,8 +243,34 @@ final class Recorder: @unchecked Sendable {
     /// Copies an encoded `args` object into the thread's arena and returns the `aux` value that
     /// refers to it (0 when it could not be stored).
     func storeArguments(_ encoded: [UInt8]) -> UInt32 {
+        encoded.withUnsafeBufferPointer { storeArguments(prefix: $0, number: nil, suffix: .init(start: nil, count: 0)) }
+    }
+
+    /// Stores `prefix`, then `number` in decimal (if any), then `suffix` as one `args` entry,
+    /// without allocating: the form the IPC and lock paths use for `"bytes":N,…`.
+    func storeArguments(
+        prefix: UnsafeBufferPointer<UInt8>, number: Int?, suffix: UnsafeBufferPointer<UInt8>
+    ) -> UInt32 {
         guard let state = currentState() else { return 0 }
-        let needed = encoded.count + 4
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let digitCount = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+            guard var v = number else { return 0 }
+            let negative = v < 0
+            if negative { v = -v }
+            var n = 0
+            repeat {
+                scratch[23 - n] = UInt8(0x30 + v % 10)
+                v /= 10
+                n += 1
+            } while v != 0
+            if negative {
+                scratch[23 - n] = 0x2D
+                n += 1
+            }
+            return n
+        }
+        let count = prefix.count + digitCount + suffix.count
+        let needed = count + 4
         guard needed <= ChunkPool.arenaBytes else { return 0 }
         var chunk = state.pointee.current!
         let full =
@@ -254,10 +280,19 @@ final class Recorder: @unchecked Sendable {
             chunk = state.pointee.current!
         }
         let offset = Int(chunk.pointee.arena_used)
-        let base = chunk.pointee.arena! + offset
-        var length = UInt32(encoded.count)
-        withUnsafeBytes(of: &length) { base.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: 4) }
-        encoded.withUnsafeBufferPointer { (base + 4).update(from: $0.baseAddress!, count: encoded.count) }
+        var p = chunk.pointee.arena! + offset
+        var length = UInt32(count)
+        withUnsafeBytes(of: &length) { p.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: 4) }
+        p += 4
+        if let base = prefix.baseAddress {
+            p.update(from: base, count: prefix.count)
+            p += prefix.count
+        }
+        withUnsafeBytes(of: &digits) { raw in
+            p.update(from: raw.bindMemory(to: UInt8.self).baseAddress! + 24 - digitCount, count: digitCount)
+        }
+        p += digitCount
+        if let base = suffix.baseAddress { p.update(from: base, count: suffix.count) }
         chunk.pointee.arena_used = UInt32(offset + needed)
         return UInt32(offset + 1)
     }

@@ -25,6 +25,8 @@ enum RecordBenchmark {
         let (floorMono, spanMono) = withSession(path: "/dev/null", clock: .monotonic) {
             (best { floorRound(bufferEvents: 1 << 16) }, best { spanRound() })
         }
+        let ipcPlain = best { ipcRound() }
+        let ipcTraced = withSession(path: "/dev/null", clock: .automatic) { best { ipcRound() } }
         let plainMutex = best { plainMutexRound() }
         let tracedMutex = withSession(path: "/dev/null", clock: .automatic) { best { tracedMutexRound() } }
         let directory = temporaryDirectory()
@@ -43,6 +45,8 @@ enum RecordBenchmark {
         print("floor_monotonic_ns: \(format(floorMono)) ns")
         print("span_monotonic_ns: \(format(spanMono)) ns")
         print("events_per_s_written: \(Int(written)) events/s")
+        print("ipc_message_untraced_ns: \(format(ipcPlain)) ns")
+        print("ipc_record_overhead_ns: \(format(ipcTraced - ipcPlain)) ns")
         print("mutex_plain_ns: \(format(plainMutex)) ns")
         print("mutex_traced_uncontended_ns: \(format(tracedMutex)) ns")
         print("mutex_traced_over_plain: \(format(tracedMutex / plainMutex)) x")
@@ -97,6 +101,29 @@ enum RecordBenchmark {
             elapsed += cctrace_monotonic_ns() - t0
         }
         return Double(elapsed) / Double(spansPerRound / burst * burst)
+    }
+
+    /// One 64-byte message sent and received through a TracedChannel over pipes, on one
+    /// thread; with and without a session the difference is what recording adds per message
+    /// (a send and a receive span, a flow start and end).
+    static func ipcRound() -> Double {
+        let (channel, remote) = try! TracedChannel.pipePair(name: "bench")
+        defer {
+            channel.close()
+            close(remote.writeFD)
+            close(remote.readFD)
+        }
+        let messages = 50_000
+        let payload = [UInt8](repeating: 7, count: 64)
+        // The channel writes to `remote.readFD`'s pipe; read it back through a channel on that end.
+        let reader = TracedChannel(name: "bench", readFD: remote.readFD, writeFD: remote.writeFD)
+        let t0 = cctrace_monotonic_ns()
+        for _ in 0..<messages {
+            try! channel.send(payload)
+            blackHole(try! reader.receive())
+        }
+        let t1 = cctrace_monotonic_ns()
+        return Double(t1 - t0) / Double(messages)
     }
 
     /// `Synchronization.Mutex.withLock` around an increment, uncontended.

@@ -82,6 +82,33 @@ extension RecorderTests {
             #expect(model.slices.contains { $0.name == "spawn worker-ok" })
         }
 
+        /// Two processes talking over a TracedChannel: every message is a flow from one pid to
+        /// the other, with serialize/send/receive/deserialize spans and byte counts.
+        @Test func channelMessagesAreFlowsBetweenProcesses() throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("ipc.json").path
+            let run = try runProduct("cctrace-crashtest", ["ipc", "20"], environment: ["CCTRACE_OUTPUT": path])
+            #expect(run.status == 0)
+            let words = run.output.split(whereSeparator: \.isWhitespace)
+            guard words.count == 4, let childPID = Int64(words[1]) else {
+                Issue.record("unexpected output: \(run.output)")
+                return
+            }
+            // Each request of 1024 bytes valued i sums to 1024 * (i % 256).
+            #expect(words[2] == "\((0..<20).reduce(0) { $0 + 1024 * ($1 % 256) })" && words[3] == "0")
+            let model = try TraceImporter.importTrace(path: path)
+            let parentPID = Int64(try #require(model.processes.first { $0.pid != childPID && $0.pid != 0 }).pid)
+            let messages = model.flows.filter { $0.name == "message work" }
+            #expect(messages.count == 40)
+            #expect(messages.filter { $0.from.pid == parentPID && $0.to.pid == childPID }.count == 20)
+            #expect(messages.filter { $0.from.pid == childPID && $0.to.pid == parentPID }.count == 20)
+            for kind in ["serialize work", "send work", "receive work", "deserialize work"] {
+                #expect(model.slices.filter { $0.name == kind }.count == 40, "\(kind)")
+            }
+            let send = try #require(
+                model.slices.first { $0.name == "send work" && model.threads[$0.thread].pid == parentPID })
+            #expect(send.args.flatMap { model.arguments.value($0) }?["bytes"] == .number(1024))
+        }
+
         /// SIGKILL runs no handler: the file is cut off, but everything recorded more than a
         /// flush interval (100 ms) before the kill is there.
         @Test func sigkillLosesAtMostTheLastFlushInterval() throws {

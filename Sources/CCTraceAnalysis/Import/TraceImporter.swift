@@ -667,7 +667,16 @@ struct ModelBuilder {
         }
         let sorted = flowEvents.sorted { $0.ts != $1.ts ? $0.ts < $1.ts : $0.order < $1.order }
         var last: [Key: FlowEvent] = [:]
+        // Ends seen before their start: across processes, clocks may disagree by a little, so
+        // an end still pairs with the next start of its id.
+        var earlyEnds: [Key: [FlowEvent]] = [:]
         var flows: [Flow] = []
+        func arrow(_ from: FlowEvent, _ to: FlowEvent) -> Flow {
+            Flow(
+                id: to.id, name: from.name, category: from.category,
+                from: (from.pid, from.thread, TraceTimestamp(nanoseconds: from.ts)),
+                to: (to.pid, to.thread, TraceTimestamp(nanoseconds: to.ts)))
+        }
         for e in sorted {
             let key = Key(category: e.category, id: e.id)
             switch e.phase {
@@ -675,19 +684,25 @@ struct ModelBuilder {
                 if let earlier = last[key] {
                     diagnostics.add(.danglingFlow, byteOffset: earlier.offset, Self.danglingFlowMessage)
                 }
-                last[key] = e
+                if var ends = earlyEnds[key], !ends.isEmpty {
+                    let end = ends.removeFirst()
+                    earlyEnds[key] = ends
+                    flows.append(arrow(e, end))
+                    last[key] = end.phase == UInt8(ascii: "f") ? nil : end
+                } else {
+                    last[key] = e
+                }
             default:
                 guard let from = last[key] else {
-                    diagnostics.add(.danglingFlow, byteOffset: e.offset, Self.danglingFlowMessage)
+                    earlyEnds[key, default: []].append(e)
                     continue
                 }
-                flows.append(
-                    Flow(
-                        id: e.id, name: from.name, category: from.category,
-                        from: (from.pid, from.thread, TraceTimestamp(nanoseconds: from.ts)),
-                        to: (e.pid, e.thread, TraceTimestamp(nanoseconds: e.ts))))
+                flows.append(arrow(from, e))
                 if e.phase == UInt8(ascii: "f") { last[key] = nil } else { last[key] = e }
             }
+        }
+        for end in earlyEnds.values.joined().sorted(by: { $0.order < $1.order }) {
+            diagnostics.add(.danglingFlow, byteOffset: end.offset, Self.danglingFlowMessage)
         }
         for open in last.values.sorted(by: { $0.order < $1.order }) where open.phase == UInt8(ascii: "s") {
             diagnostics.add(.danglingFlow, byteOffset: open.offset, Self.danglingFlowMessage)

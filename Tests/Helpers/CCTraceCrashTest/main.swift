@@ -57,6 +57,10 @@ func runHelper() -> Int32 {
     }
     if args[1] == "primitives" { return recordPrimitives() }
     if args[1] == "family" { return runFamily(spans) }
+    if args[1] == "ipc" { return runIPCParent(messages: spans) }
+    if args[1] == "ipc-child", args.count == 4, let r = Int32(args[2]), let w = Int32(args[3]) {
+        return runIPCChild(readFD: r, writeFD: w)
+    }
     let worker = spawn { recordBefore(spans) }
     recordBefore(spans)
     pthread_join(worker, nil)
@@ -132,6 +136,46 @@ func runFamily(_ spans: Int) -> Int32 {
     } catch {
         print("\(error)")
         return 6
+    }
+    return 0
+}
+
+/// `ipc`: sends MESSAGES requests of 1 KiB to a traced child over a TracedChannel and reads
+/// each reply (the payload's byte sum).
+func runIPCParent(messages: Int) -> Int32 {
+    do {
+        let (channel, remote) = try TracedChannel.pipePair(name: "work")
+        let child = try TracedProcess.spawn(
+            "/proc/self/exe", arguments: ["ipc-child", "\(remote.readFD)", "\(remote.writeFD)"], name: "ipc-child")
+        close(remote.readFD)
+        close(remote.writeFD)
+        var total = 0
+        for i in 0..<messages {
+            try channel.send(i) { n in [UInt8](repeating: UInt8(truncatingIfNeeded: n), count: 1024) }
+            total +=
+                try channel.receive {
+                    Int(UInt32(littleEndian: $0.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+                } ?? 0
+        }
+        channel.close()
+        let end = child.wait()
+        print("ipc \(child.pid) \(total) \(end.exitCode ?? -1)")
+    } catch {
+        print("\(error)")
+        return 7
+    }
+    return 0
+}
+
+func runIPCChild(readFD: Int32, writeFD: Int32) -> Int32 {
+    let channel = TracedChannel(name: "work", readFD: readFD, writeFD: writeFD)
+    do {
+        while let request = try channel.receive(decode: { $0 }) {
+            let sum = UInt32(request.reduce(0) { $0 + Int($1) })
+            try channel.send(sum) { s in withUnsafeBytes(of: s.littleEndian) { Array($0) } }
+        }
+    } catch {
+        return 8
     }
     return 0
 }
