@@ -6,13 +6,15 @@ let package = Package(
     products: [
         .library(name: "CCTrace", targets: ["CCTrace"]),
         .library(name: "CCTraceAnalysis", targets: ["CCTraceAnalysis"]),
+        .library(name: "CCTraceNIO", targets: ["CCTraceNIO"]),
         .executable(name: "cctrace", targets: ["CCTraceCLI"]),
         .executable(name: "cctrace-bench", targets: ["CCTraceBench"]),
         .executable(name: "sequential", targets: ["sequential"]),
         .executable(name: "cctrace-crashtest", targets: ["CCTraceCrashTest"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The file is the contract: event vocabulary, timestamps, JSON writing and reading.
@@ -30,6 +32,14 @@ let package = Package(
         ),
         .target(name: "CCTrace", dependencies: ["CCTraceFormat", "CCTraceNative", "CCTraceUnwind"]),
         .target(name: "CCTraceAnalysis", dependencies: ["CCTraceFormat"]),
+        // SwiftNIO event-loop ticks and lag; a separate product so apps without NIO never build it.
+        .target(
+            name: "CCTraceNIO",
+            dependencies: [
+                "CCTrace", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "CCTraceCLI",
             dependencies: [
@@ -49,9 +59,14 @@ let package = Package(
         ),
         .executableTarget(name: "sequential", dependencies: ["CCTrace"], path: "samples/sequential"),
         .testTarget(name: "CCTraceFormatTests", dependencies: ["CCTraceFormat"]),
+        // Every test that records lives here, in one serialized suite (a session is
+        // process-wide), the NIO tracer's included.
         .testTarget(
             name: "CCTraceTests",
-            dependencies: ["CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat"]
+            dependencies: [
+                "CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat", "CCTraceNIO",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "CCTraceAnalysisTests", dependencies: ["CCTraceAnalysis", "CCTraceFormat"], exclude: ["Fixtures"]),

@@ -54,6 +54,17 @@ public final class EventLoopMonitor: Sendable {
             EventKind.complete, EventCategory.flags(EventCategory.loop, interned: true), UInt64(id), 0, start, end, aux)
     }
 
+    /// Records a callback that ran from `start` to `end` in `CLOCK_MONOTONIC` nanoseconds.
+    public func record(_ callbackName: String, startNanoseconds start: Int64, endNanoseconds end: Int64) {
+        guard cctrace_is_enabled() else { return }
+        let recorder = Recorder.shared
+        let id = recorder.intern(callbackName)
+        let aux = recorder.storeArguments(argsPrefix)
+        CCTrace._append(
+            EventKind.complete, EventCategory.flags(EventCategory.loop, interned: true, monotonic: true), UInt64(id), 0,
+            UInt64(bitPattern: start), UInt64(bitPattern: end), aux)
+    }
+
     /// The recorder's clock, for ``record(_:start:end:)``.
     public static func now() -> UInt64 { cctrace_now() }
 
