@@ -127,6 +127,19 @@ func importText(_ text: String) throws -> TraceModel {
         #expect(summary.busiestSpans.first { $0.name == "a" }?.total.nanoseconds == Int64.max)
     }
 
+    /// Found by the fuzzer: CPU shares far outside 0…100 % must not overflow the usage sums.
+    @Test func absurdCPUSharesAreClamped() throws {
+        let model = try importText(
+            """
+            [{"ph":"C","cat":"cctrace.cpu","name":"cpu 1","pid":1,"tid":1,"ts":0,"args":{"running_pct":1e300,"runnable_pct":-5}},
+             {"ph":"C","cat":"cctrace.cpu","name":"cpu 1","pid":1,"tid":1,"ts":3e15,"args":{"running_pct":50,"runnable_pct":0}}]
+            """)
+        let usage = try #require(model.threads.first?.cpu).usage(in: model.bounds)
+        #expect(usage.running == model.duration)
+        #expect(usage.runnable == .zero)
+        _ = TraceSummary(model: model)
+    }
+
     @Test func textReportEscapesControlCharactersFromTheTrace() throws {
         let model = try importText(#"[{"ph":"X","name":"evil\u001b[31mred","ts":0,"dur":1,"pid":1,"tid":1}]"#)
         let text = SummaryRenderer.render(TraceSummary(model: model), path: "t", format: .text)

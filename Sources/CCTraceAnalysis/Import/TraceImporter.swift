@@ -446,8 +446,13 @@ struct ModelBuilder {
     private mutating func addCounter(_ e: RawTraceEvent, _ ts: Int64) {
         guard case .object(let members)? = e.parsedArgs else { return }
         if e.category == "cctrace.cpu", e.name.hasPrefix(TraceEventName.cpuPrefix) {
-            let running = (members.first { $0.0 == "running_pct" }?.1.doubleValue ?? 0) / 100
-            let runnable = (members.first { $0.0 == "runnable_pct" }?.1.doubleValue ?? 0) / 100
+            // Shares of the interval: anything else in a file (or a fuzzer's) is clamped to 0…1.
+            func share(_ key: String) -> Double {
+                let v = (members.first { $0.0 == key }?.1.doubleValue ?? 0) / 100
+                return v.isFinite ? max(0, min(1, v)) : 0
+            }
+            let running = share("running_pct")
+            let runnable = share("runnable_pct")
             cpuPoints[thread(e.pid, e.tid), default: []].append((TraceTimestamp(nanoseconds: ts), running, runnable))
         }
         let numeric = members.filter { $0.1.doubleValue != nil }

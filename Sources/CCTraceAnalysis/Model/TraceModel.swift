@@ -97,7 +97,10 @@ public struct CPUAccounting: Sendable {
             running += overlap * s.running
             runnable += overlap * s.runnable
         }
-        return (TraceDuration(nanoseconds: Int64(running)), TraceDuration(nanoseconds: Int64(runnable)))
+        func clamp(_ ns: Double) -> TraceDuration {
+            TraceDuration(nanoseconds: ns.isFinite ? Int64(max(0, min(ns, 9e18))) : 0)
+        }
+        return (clamp(running), clamp(runnable))
     }
 }
 
