@@ -61,8 +61,9 @@ public enum CCTrace {
     public static func withSpan<R, E: Error>(
         _ name: StaticString, _ body: () throws(E) -> R
     ) throws(E) -> R {
-        guard cctrace_is_enabled() else { return try body() }
-        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(String(describing: name), [:], body) }
+        let flags = cctrace_recording_flags()
+        guard flags != 0 else { return try body() }
+        if flags & 2 != 0 { return try _withSpanMeasuringCPU(String(describing: name), [:], body) }
         let start = cctrace_now()
         defer { _recordComplete(name, start: start, category: EventCategory.span) }
         return try body()
@@ -73,8 +74,9 @@ public enum CCTrace {
     public static func withSpan<R, E: Error>(
         _ name: StaticString, args: TraceArguments, _ body: () throws(E) -> R
     ) throws(E) -> R {
-        guard cctrace_is_enabled() else { return try body() }
-        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(String(describing: name), args, body) }
+        let flags = cctrace_recording_flags()
+        guard flags != 0 else { return try body() }
+        if flags & 2 != 0 { return try _withSpanMeasuringCPU(String(describing: name), args, body) }
         let start = cctrace_now()
         defer { _recordComplete(name, start: start, args: args) }
         return try body()
@@ -86,8 +88,9 @@ public enum CCTrace {
     public static func withSpan<R, E: Error>(
         named name: String, args: TraceArguments = [:], _ body: () throws(E) -> R
     ) throws(E) -> R {
-        guard cctrace_is_enabled() else { return try body() }
-        if cctrace_wants_thread_cpu() { return try _withSpanMeasuringCPU(name, args, body) }
+        let flags = cctrace_recording_flags()
+        guard flags != 0 else { return try body() }
+        if flags & 2 != 0 { return try _withSpanMeasuringCPU(name, args, body) }
         let start = cctrace_now()
         defer { _recordComplete(dynamicName: name, start: start, args: args) }
         return try body()

@@ -95,6 +95,9 @@ static inline bool cctrace_is_enabled(void) {
   return __builtin_expect(cctrace_enabled_flag != 0, 0);
 }
 
+/// The recording flags in one load: 0 when not recording, bit 1 for thread CPU time.
+static inline int cctrace_recording_flags(void) { return cctrace_enabled_flag; }
+
 /// Whether spans should also record thread CPU time (`tts`/`tdur`, a syscall each).
 static inline bool cctrace_wants_thread_cpu(void) {
   return __builtin_expect((cctrace_enabled_flag & 2) != 0, 0);
