@@ -72,6 +72,9 @@ extension RecorderTests {
             #expect(blocking.duration.nanoseconds >= 150_000_000)
             #expect(blocking.args.flatMap { model.arguments.value($0) }?["loop"] == .string("test-loop"))
             #expect(model.threads[blocking.thread].name == "test-loop")
+            let loopInfo = try #require(model.eventLoops.first { $0.name == "test-loop" })
+            #expect(loopInfo.callbacks.map { model.slices[$0].name } == ["quick", "blocking"])
+            #expect(loopInfo.lag.map { model.counters[$0].name } == "loop lag test-loop")
             let lag = try #require(model.counters.first { $0.name == "loop lag test-loop" })
             #expect(lag.points.count >= 5)
             let worst = lag.points.map(\.1).max() ?? 0

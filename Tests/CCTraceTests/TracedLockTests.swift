@@ -43,6 +43,12 @@ extension RecorderTests {
                 return
             }
             #expect(stack.count >= 3)
+            // The model's lock views say the same.
+            #expect(model.lockWaits.count == 1)
+            #expect(model.lockWaits.first?.owner == holder)
+            #expect(model.lockWaits.first?.lockID == Int64(counter.lock.id))
+            #expect((model.lockWaits.first?.stack.count ?? 0) >= 3)
+            #expect(model.lockHolds.map(\.lock) == ["shared-counter"])
             let hold = try #require(model.slices.first { $0.name == "lock hold" })
             #expect(hold.thread == holder)
             // The hold covers exactly the stretch in which the waiter waited.

@@ -82,6 +82,10 @@ public enum TraceImporter {
             }
         }
         var model = builder.build(readerDiagnostics: readerDiagnostics, syntheticNames: syntheticNames)
+        let views = TraceModel.primitiveViews(
+            slices: model.slices, threads: model.threads, counters: model.counters, flows: model.flows,
+            arguments: model.arguments)
+        (model.lockWaits, model.lockHolds, model.eventLoops, model.ipcMessages) = views
         // Diagnostics raised while building know their byte offset; find their lines.
         if readers.count == 1 {
             let unplaced = model.diagnostics.filter { $0.byteOffset >= 0 && $0.line == 0 }.map(\.byteOffset)

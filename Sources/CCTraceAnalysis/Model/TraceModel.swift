@@ -28,6 +28,14 @@ public struct TraceModel: Sendable {
     public var samples: [Sample]
     /// Object events (`N`/`O`/`D`) seen; cctrace does not model object lifetimes.
     public var objectEventCount: Int
+    /// Contended lock acquires (cctrace's `cctrace.lock` `lock wait` slices).
+    public var lockWaits: [LockWait] = []
+    /// Holds that made others wait (`lock hold` slices).
+    public var lockHolds: [LockHold] = []
+    /// Event loops (from `cctrace.loop` slices and `loop lag` counters).
+    public var eventLoops: [EventLoopInfo] = []
+    /// IPC messages (`cctrace.ipc` flows with their send's byte count).
+    public var ipcMessages: [IPCMessage] = []
     /// Session metadata (cctrace's `cctrace.session` args, or the object form's `metadata`).
     public var session: [String: JSONValue]
     /// Import diagnostics.
