@@ -21,7 +21,7 @@ extension RecorderTests {
             tracer.startHeartbeats(on: group, every: .milliseconds(10))
             let loop = group.next()
             usleep(50_000)
-            try loop.submit { usleep(150_000) }.wait()
+            _ = try loop.submit { usleep(150_000) }.wait()
             usleep(50_000)
             tracer.stopHeartbeats()
             usleep(20_000)

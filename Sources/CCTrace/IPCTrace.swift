@@ -1,0 +1,85 @@
+import CCTraceNative
+
+/// Records IPC for apps that move messages their own way (sockets, shared memory, a queue
+/// service): the same events ``TracedChannel`` writes, so the report treats both alike.
+///
+/// Carry the id ``send(channel:bytes:_:)`` returns inside the message, and hand it to
+/// ``receive(channel:bytes:flowID:waitingSince:)`` on the other side:
+///
+/// ```swift
+/// let payload = IPCTrace.serialize(channel: "jobs") { try encoder.encode(job) }
+/// let id = try IPCTrace.send(channel: "jobs", bytes: payload.count) { flow in
+///     try socket.write(header(flow) + payload)
+/// }
+/// ```
+public enum IPCTrace {
+    /// Runs `encode` as a `serialize <channel>` span and records the size of what it returns.
+    public static func serialize<E: Error>(
+        channel: String, _ encode: () throws(E) -> [UInt8]
+    ) throws(E) -> [UInt8] {
+        let start = cctrace_now()
+        let bytes = try encode()
+        record("serialize", channel: channel, start: start, bytes: bytes.count)
+        return bytes
+    }
+
+    /// Runs `body` (which writes the message) as a `send <channel>` span with a flow start;
+    /// `body` gets the flow id to put in the message, which is also returned. The id is 0 when
+    /// no session records.
+    @discardableResult
+    public static func send<E: Error>(
+        channel: String, bytes: Int, _ body: (UInt64) throws(E) -> Void
+    ) throws(E) -> UInt64 {
+        guard cctrace_is_enabled() else {
+            try body(0)
+            return 0
+        }
+        let start = cctrace_now()
+        let flow = TracedChannel.newFlowID()
+        try body(flow)
+        record("send", channel: channel, start: start, bytes: bytes)
+        let flags = EventCategory.flags(EventCategory.ipc, interned: true)
+        CCTrace._append(
+            EventKind.flowStart, flags, UInt64(Recorder.shared.intern("message \(channel)")), 0, start, flow, 0)
+        return flow
+    }
+
+    /// The recorder's clock, to pass as `waitingSince` when a receive began.
+    public static func now() -> UInt64 { cctrace_now() }
+
+    /// Records a received message: a `receive <channel>` span from `waitingSince` (from
+    /// ``now()``, when the thread started waiting) to now, and the end of the sender's flow.
+    public static func receive(channel: String, bytes: Int, flowID: UInt64, waitingSince start: UInt64) {
+        guard cctrace_is_enabled() else { return }
+        let arrived = cctrace_now()
+        record("receive", channel: channel, start: start, bytes: bytes)
+        if flowID != 0 {
+            let flags = EventCategory.flags(EventCategory.ipc, interned: true)
+            CCTrace._append(
+                EventKind.flowEnd, flags, UInt64(Recorder.shared.intern("message \(channel)")), 0, arrived, flowID, 0)
+        }
+    }
+
+    /// Runs `decode` as a `deserialize <channel>` span.
+    public static func deserialize<T, E: Error>(
+        channel: String, bytes: Int, _ decode: () throws(E) -> T
+    ) throws(E) -> T {
+        let start = cctrace_now()
+        let value = try decode()
+        record("deserialize", channel: channel, start: start, bytes: bytes)
+        return value
+    }
+
+    private static func record(_ what: String, channel: String, start: UInt64, bytes: Int) {
+        guard cctrace_is_enabled() else { return }
+        var args: [UInt8] = Array("\"bytes\":\(bytes),".utf8)
+        ArgumentEncoder.appendString("channel", to: &args)
+        args.append(0x3A)
+        ArgumentEncoder.appendString(channel, to: &args)
+        let recorder = Recorder.shared
+        let aux = recorder.storeArguments(args)
+        CCTrace._append(
+            EventKind.complete, EventCategory.flags(EventCategory.ipc, interned: true),
+            UInt64(recorder.intern("\(what) \(channel)")), 0, start, cctrace_now(), aux)
+    }
+}
