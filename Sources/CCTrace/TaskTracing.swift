@@ -32,6 +32,7 @@ extension CCTrace {
         let id = Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
         let nameID = recording ? Recorder.shared.intern(name) : 0
         let executor: (any TaskExecutor)? = recording ? TracedTaskExecutor.shared : nil
+        if recording { TracedTaskExecutor.shared.startHeartbeat() }
         return Task(executorPreference: executor, priority: priority) {
             let context = TracedTaskContext(id: id, nameID: nameID)
             return try await TracedTaskLocal.$current.withValue(context) {
@@ -95,9 +96,16 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
     private var queue: [UnownedJob] = []
     private var head = 0
 
+    /// The number of worker threads.
+    public let threadCount: Int
+    private let monitor: EventLoopMonitor
+    private let heartbeatRunning = Atomic<Bool>(false)
+
     /// A pool of `threads` threads named `name-N`.
     public init(name: String, threads: Int) {
         self.name = name
+        self.threadCount = max(threads, 1)
+        self.monitor = EventLoopMonitor(name: name)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         queue.reserveCapacity(1024)
@@ -126,6 +134,41 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
             self.executor = executor
             self.index = index
         }
+    }
+
+    /// Starts (once per session) a heartbeat: every 10 ms a tiny task is enqueued on this pool
+    /// and how late it runs is the counter `loop lag <name>` — high when every pool thread is
+    /// busy with long jobs, the Swift form of a blocked event loop. It stops with the session.
+    public func startHeartbeat() {
+        guard cctrace_is_enabled(), !heartbeatRunning.exchange(true, ordering: .relaxed) else { return }
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(
+            &thread, nil,
+            { arg in
+                let executor = Unmanaged<TracedTaskExecutor>.fromOpaque(arg!).takeRetainedValue()
+                executor.heartbeatLoop()
+                return nil
+            }, box)
+        if rc == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<TracedTaskExecutor>.fromOpaque(box).release()
+            heartbeatRunning.store(false, ordering: .relaxed)
+        }
+    }
+
+    private func heartbeatLoop() {
+        while cctrace_is_enabled() {
+            usleep(10_000)
+            let due = Int64(cctrace_monotonic_ns())
+            let monitor = self.monitor
+            Task(executorPreference: self) {
+                let lag = Int64(cctrace_monotonic_ns()) - due
+                monitor.recordLag(nanoseconds: max(0, lag), dueAt: due)
+            }
+        }
+        heartbeatRunning.store(false, ordering: .relaxed)
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

@@ -39,6 +39,23 @@ extension RecorderTests {
             #expect(model.asyncSlices.contains { $0.name == "combine" && $0.id == all.id && $0.depth == 1 })
         }
 
+        /// When every pool thread is hogged, the pool's heartbeat lag shows it.
+        @Test func hoggedPoolShowsLag() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("pool-lag.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            try await Task.sleep(for: .milliseconds(5))
+            let hogs = (0..<TracedTaskExecutor.shared.threadCount).map { _ in
+                CCTrace.task("hog-all") { _ = usleep(150_000) }
+            }
+            for hog in hogs { try await hog.value }
+            try await Task.sleep(for: .milliseconds(60))
+            CCTrace.stop()
+            let model = try TraceImporter.importTrace(path: path)
+            let lag = try #require(model.counters.first { $0.name == "loop lag cctrace-pool" })
+            #expect((lag.points.map(\.1).max() ?? 0) >= 80)
+            #expect(lag.points.map(\.1).min() ?? 1000 < 20)
+        }
+
         /// A job that hogs a pool thread shows as one long run slice.
         @Test func blockingJobIsOneLongRun() async throws {
             let path = makeTemporaryDirectory().appendingPathComponent("hog.json").path
