@@ -26,6 +26,9 @@ final class TraceWriter: @unchecked Sendable {
     private var thread: pthread_t?
     private var writerTID: UInt32 = 0
     private let tasks = TaskBindings()
+    private let symbolizer = StackSymbolizer()
+    /// False during the last-resort drain in a signal handler, which must not open files.
+    private var symbolizing = true
     /// Events written so far. Hot fields of this class opt out of the dynamic exclusivity
     /// check: only the thread holding `drainLock` touches them.
     @exclusivity(unchecked) private(set) var eventsWritten: UInt64 = 0
@@ -101,6 +104,7 @@ final class TraceWriter: @unchecked Sendable {
         guard acquired else { return }
         defer { cctrace_spin_unlock(&drainLock) }
         guard !finished else { return }
+        symbolizing = false
         drainLocked()
         finishLocked(reason: "signal", signal: signo)
     }
@@ -382,6 +386,23 @@ final class TraceWriter: @unchecked Sendable {
         out.appendUInt(id)
     }
 
+    /// `"frames":[…]`: the symbolized form of a stored `stack` member, for people and Perfetto.
+    private func writeFrames(_ args: UnsafeBufferPointer<UInt8>) {
+        let addresses = StackSymbolizer.addresses(inArguments: args)
+        guard !addresses.isEmpty else { return }
+        var frames = addresses.map { symbolizer.frame(returnAddress: $0) }
+        // The capture itself (the lock's slow path and the standard library's helpers around
+        // it) is not where the app waited: start at the first frame outside them.
+        let firstOwn = frames.firstIndex { !StackSymbolizer.isRecorderFrame($0) } ?? 0
+        frames.removeFirst(firstOwn)
+        out.appendASCII(",\"frames\":[")
+        for (i, frame) in frames.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.appendString(frame)
+        }
+        out.append(0x5D)
+    }
+
     private func writeArgs(
         _ e: cctrace_event, chunk: UnsafeMutablePointer<cctrace_chunk>, taskID: UInt64, demoted: Bool
     ) {
@@ -408,6 +429,9 @@ final class TraceWriter: @unchecked Sendable {
                 if !first { out.append(0x2C) }
                 out.reserve(Int(length) + 16)
                 out.appendRaw(base + 4, Int(length))
+                if symbolizing && e.flags >> 4 == EventCategory.lock {
+                    writeFrames(UnsafeBufferPointer(start: base + 4, count: Int(length)))
+                }
             }
         }
         out.append(0x7D)

@@ -49,6 +49,10 @@ extension RecorderTests {
             #expect(model.lockWaits.first?.lockID == Int64(counter.lock.id))
             #expect((model.lockWaits.first?.stack.count ?? 0) >= 3)
             #expect(model.lockHolds.map(\.lock) == ["shared-counter"])
+            // Symbolized and demangled, starting at the app's code: this very test.
+            let frames = model.lockWaits.first?.frames ?? []
+            #expect(frames.first.map { !$0.hasPrefix("CCTrace.") } == true, "\(frames)")
+            #expect(frames.contains { $0.contains("contendedWaitNamesTheOwner") }, "\(frames)")
             let hold = try #require(model.slices.first { $0.name == "lock hold" })
             #expect(hold.thread == holder)
             // The hold covers exactly the stretch in which the waiter waited.

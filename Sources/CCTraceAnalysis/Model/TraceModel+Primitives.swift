@@ -13,6 +13,9 @@ public struct LockWait: Sendable {
     public var owner: Int?
     /// The waiter's return addresses, innermost first.
     public var stack: [UInt64]
+    /// The waiter's frames, symbolized by the recorder (`function + offset (image)`), innermost
+    /// first, starting at the app's own code.
+    public var frames: [String]
 }
 
 /// A stretch in which a thread held a lock while others waited (cctrace's `lock hold` slice).
@@ -70,7 +73,9 @@ extension TraceModel {
                     if case .array(let frames)? = args?["stack"] {
                         stack = frames.compactMap { $0.stringValue.flatMap { UInt64($0.dropFirst(2), radix: 16) } }
                     }
-                    waits.append(LockWait(slice: i, lock: name, lockID: id, owner: owner, stack: stack))
+                    var frames: [String] = []
+                    if case .array(let names)? = args?["frames"] { frames = names.compactMap(\.stringValue) }
+                    waits.append(LockWait(slice: i, lock: name, lockID: id, owner: owner, stack: stack, frames: frames))
                 } else if s.name == "lock hold" {
                     holds.append(LockHold(slice: i, lock: name, lockID: id))
                 }

@@ -26,6 +26,14 @@ const char *cctrace_image_path(const void *address);
 /// The address of `symbol` as the dynamic loader resolves it for the whole process.
 void *cctrace_global_symbol(const char *symbol);
 
+/// Names the function containing `address`: the ELF symbol (from `.symtab`, so non-exported
+/// Swift functions are found too, else `.dynsym`) of the loaded image that contains it, copied
+/// (still mangled) into `name`. `image` receives the image's path (owned by the loader or this
+/// module), `offset` the distance from the symbol's start. Returns 1 on success. Not
+/// async-signal-safe (it may open and map the image): call it off the hot path.
+int cctrace_symbolize(const void *address, char *name, unsigned long name_size, const char **image,
+                      unsigned long *offset);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,97 @@
+import CCTraceUnwind
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@_silgen_name("swift_demangle")
+private func swiftDemangle(
+    _ mangled: UnsafePointer<CChar>?, _ length: Int, _ output: UnsafeMutablePointer<CChar>?,
+    _ outputLength: UnsafeMutablePointer<Int>?, _ flags: UInt32
+) -> UnsafeMutablePointer<CChar>?
+
+/// Turns return addresses into readable frames, off the hot path (the writer thread): the ELF
+/// symbol that contains each address (non-exported Swift functions included), demangled, with
+/// the image's file name: `Cache.refresh() + 0x1c (app)`.
+final class StackSymbolizer {
+    private var cache: [UInt: String] = [:]
+
+    /// The frame for a return address (looked up one byte earlier, inside the call).
+    func frame(returnAddress: UInt) -> String {
+        if let known = cache[returnAddress] { return known }
+        let lookup = returnAddress > 0 ? returnAddress - 1 : returnAddress
+        var name = [CChar](repeating: 0, count: 2048)
+        var image: UnsafePointer<CChar>?
+        var offset: UInt = 0
+        let found = name.withUnsafeMutableBufferPointer { buffer in
+            cctrace_symbolize(
+                UnsafeRawPointer(bitPattern: lookup), buffer.baseAddress, UInt(buffer.count), &image, &offset)
+        }
+        let imageName = image.map { String(cString: $0).split(separator: "/").last.map(String.init) ?? "" } ?? "?"
+        let result: String
+        if found == 1 {
+            let mangled = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            result = "\(Self.demangle(mangled)) + 0x\(String(offset + 1, radix: 16)) (\(imageName))"
+        } else {
+            result = "0x\(String(returnAddress, radix: 16)) (\(imageName))"
+        }
+        cache[returnAddress] = result
+        return result
+    }
+
+    /// Whether a frame belongs to the recorder's own capture path or the standard library.
+    static func isRecorderFrame(_ frame: String) -> Bool {
+        frame.hasPrefix("CCTrace.") || frame.hasPrefix("Swift.") || frame.contains(" in CCTrace.")
+            || frame.hasPrefix("cctrace_")
+    }
+
+    static func demangle(_ symbol: String) -> String {
+        guard symbol.hasPrefix("$s") || symbol.hasPrefix("_T") || symbol.hasPrefix("$S") else { return symbol }
+        return symbol.withCString { c in
+            guard let out = swiftDemangle(c, strlen(c), nil, nil, 0) else { return symbol }
+            defer { free(out) }
+            return String(cString: out)
+        }
+    }
+
+    /// The return addresses in a stored `args` object's `"stack":["0x…",…]` member.
+    static func addresses(inArguments bytes: UnsafeBufferPointer<UInt8>) -> [UInt] {
+        let key = Array("\"stack\":[".utf8)
+        guard bytes.count > key.count else { return [] }
+        var i = 0
+        var found = false
+        while i + key.count <= bytes.count {
+            if bytes[i] == key[0] && Array(bytes[i..<i + key.count]) == key {
+                found = true
+                i += key.count
+                break
+            }
+            i += 1
+        }
+        guard found else { return [] }
+        var result: [UInt] = []
+        while i < bytes.count && bytes[i] != UInt8(ascii: "]") {
+            if bytes[i] == UInt8(ascii: "x") {
+                var value: UInt = 0
+                i += 1
+                while i < bytes.count, let digit = hexValue(bytes[i]) {
+                    value = value &* 16 &+ UInt(digit)
+                    i += 1
+                }
+                result.append(value)
+            } else {
+                i += 1
+            }
+        }
+        return result
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x61...0x66: c - 0x61 + 10
+        case 0x41...0x46: c - 0x41 + 10
+        default: nil
+        }
+    }
+}
