@@ -288,9 +288,9 @@ final class TraceWriter: @unchecked Sendable {
                 out.appendASCII("},\n")
                 eventsWritten += 2
             }
-        case EventKind.instant:
+        case EventKind.instant, EventKind.processInstant:
             head("i", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
-            out.appendASCII(",\"s\":\"t\"")
+            out.appendASCII(e.kind == EventKind.instant ? ",\"s\":\"t\"" : ",\"s\":\"p\"")
             writeArgs(e, chunk: chunk, taskID: 0, demoted: false)
             out.appendASCII("},\n")
             eventsWritten += 1
@@ -333,12 +333,6 @@ final class TraceWriter: @unchecked Sendable {
                 ts: time(e.ts, e))
             appendID(e.end)
             if isEnd { out.appendASCII(",\"bp\":\"e\"") }
-            out.appendASCII("},\n")
-            eventsWritten += 1
-        case EventKind.processInstant:
-            head("i", category: category, e: e, interned: nil, nameID: 0, tid: buffer.tid, ts: time(e.ts, e))
-            out.appendASCII(",\"s\":\"p\"")
-            writeArgs(e, chunk: chunk, taskID: 0, demoted: false)
             out.appendASCII("},\n")
             eventsWritten += 1
         case EventKind.threadCPU:
