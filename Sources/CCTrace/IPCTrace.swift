@@ -72,14 +72,32 @@ public enum IPCTrace {
 
     private static func record(_ what: String, channel: String, start: UInt64, bytes: Int) {
         guard cctrace_is_enabled() else { return }
-        var args: [UInt8] = Array("\"bytes\":\(bytes),".utf8)
-        ArgumentEncoder.appendString("channel", to: &args)
-        args.append(0x3A)
-        ArgumentEncoder.appendString(channel, to: &args)
-        let recorder = Recorder.shared
-        let aux = recorder.storeArguments(args)
+        recordSpan(
+            nameID: Recorder.shared.intern("\(what) \(channel)"), channelArgument: channelArgument(channel),
+            start: start, bytes: bytes)
+    }
+
+    /// `,"channel":"<name>"`, the `args` tail of every IPC span.
+    static func channelArgument(_ channel: String) -> [UInt8] {
+        var suffix = Array(",".utf8)
+        ArgumentEncoder.appendString("channel", to: &suffix)
+        suffix.append(0x3A)
+        ArgumentEncoder.appendString(channel, to: &suffix)
+        return suffix
+    }
+
+    private static let bytesKey = Array("\"bytes\":".utf8)
+
+    /// One IPC span from `start` to now with `args` `bytes` and `channel` (no allocation).
+    static func recordSpan(nameID: UInt32, channelArgument: [UInt8], start: UInt64, bytes: Int) {
+        guard cctrace_is_enabled() else { return }
+        let aux = bytesKey.withUnsafeBufferPointer { key in
+            channelArgument.withUnsafeBufferPointer { suffix in
+                Recorder.shared.storeArguments(prefix: key, number: bytes, suffix: suffix)
+            }
+        }
         CCTrace._append(
-            EventKind.complete, EventCategory.flags(EventCategory.ipc, interned: true),
-            UInt64(recorder.intern("\(what) \(channel)")), 0, start, cctrace_now(), aux)
+            EventKind.complete, EventCategory.flags(EventCategory.ipc, interned: true), UInt64(nameID), 0, start,
+            cctrace_now(), aux)
     }
 }

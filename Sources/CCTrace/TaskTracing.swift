@@ -110,29 +110,7 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
         pthread_cond_init(&condition, nil)
         queue.reserveCapacity(1024)
         for i in 0..<max(threads, 1) {
-            let box = Unmanaged.passRetained(WorkerStart(executor: self, index: i))
-            var thread = pthread_t()
-            if pthread_create(
-                &thread, nil,
-                { arg in
-                    let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
-                    start.executor.work(index: start.index)
-                    return nil
-                }, box.toOpaque()) == 0
-            {
-                pthread_detach(thread)
-            } else {
-                box.release()
-            }
-        }
-    }
-
-    private final class WorkerStart {
-        let executor: TracedTaskExecutor
-        let index: Int
-        init(executor: TracedTaskExecutor, index: Int) {
-            self.executor = executor
-            self.index = index
+            _ = startRecorderThread(detached: true) { self.work(index: i) }
         }
     }
 
@@ -141,19 +119,7 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
     /// busy with long jobs, the Swift form of a blocked event loop. It stops with the session.
     public func startHeartbeat() {
         guard cctrace_is_enabled(), !heartbeatRunning.exchange(true, ordering: .relaxed) else { return }
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, nil,
-            { arg in
-                let executor = Unmanaged<TracedTaskExecutor>.fromOpaque(arg!).takeRetainedValue()
-                executor.heartbeatLoop()
-                return nil
-            }, box)
-        if rc == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<TracedTaskExecutor>.fromOpaque(box).release()
+        if startRecorderThread(detached: true, { self.heartbeatLoop() }) == nil {
             heartbeatRunning.store(false, ordering: .relaxed)
         }
     }

@@ -49,20 +49,7 @@ final class TraceWriter: @unchecked Sendable {
         writeSessionMetadata()
         eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: false) ?? 0)  // baseline
         out.flush()
-        let unmanaged = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(
-            &t, nil,
-            { arg in
-                let writer = Unmanaged<TraceWriter>.fromOpaque(arg!).takeRetainedValue()
-                writer.run()
-                return nil
-            }, unmanaged.toOpaque())
-        if rc == 0 {
-            thread = t
-        } else {
-            unmanaged.release()
-        }
+        thread = startRecorderThread(detached: false) { self.run() }
     }
 
     /// Stops the thread, drains everything, writes the closing events and closes the file.

@@ -25,7 +25,6 @@ public final class TracedChannel: @unchecked Sendable {
     private let names: (serialize: UInt32, send: UInt32, receive: UInt32, deserialize: UInt32, flow: UInt32)
     /// `,"channel":"<name>"`, encoded once.
     private let channelArgument: [UInt8]
-    private static let bytesKey = Array("\"bytes\":".utf8)
 
     /// A channel over descriptors this process already has (e.g. inherited from its parent).
     public init(name: String, readFD: Int32, writeFD: Int32) {
@@ -37,11 +36,7 @@ public final class TracedChannel: @unchecked Sendable {
             table.intern("serialize \(name)"), table.intern("send \(name)"), table.intern("receive \(name)"),
             table.intern("deserialize \(name)"), table.intern("message \(name)")
         )
-        var suffix = Array(",".utf8)
-        ArgumentEncoder.appendString("channel", to: &suffix)
-        suffix.append(0x3A)
-        ArgumentEncoder.appendString(name, to: &suffix)
-        channelArgument = suffix
+        channelArgument = IPCTrace.channelArgument(name)
     }
 
     /// Two pipes: a channel for this process, and the descriptors (not close-on-exec) the other
@@ -147,15 +142,7 @@ public final class TracedChannel: @unchecked Sendable {
     }
 
     private func record(_ nameID: UInt32, start: UInt64, bytes: Int) {
-        guard cctrace_is_enabled() else { return }
-        let aux = Self.bytesKey.withUnsafeBufferPointer { key in
-            channelArgument.withUnsafeBufferPointer { suffix in
-                Recorder.shared.storeArguments(prefix: key, number: bytes, suffix: suffix)
-            }
-        }
-        CCTrace._append(
-            EventKind.complete, EventCategory.flags(EventCategory.ipc, interned: true), UInt64(nameID), 0, start,
-            cctrace_now(), aux)
+        IPCTrace.recordSpan(nameID: nameID, channelArgument: channelArgument, start: start, bytes: bytes)
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(TracedChannelError) {

@@ -158,11 +158,18 @@ extension RecorderTests {
             #expect(TraceConfiguration(environment: [:]) == nil)
         }
 
-        @Test func disabledRecordingRecordsNothing() throws {
+        /// Sessions do not leak into each other, and nothing is recorded between them: a
+        /// thread that recorded in one session starts clean in the next.
+        @Test func sessionsAreIsolatedAndStoppedRecordingIsOff() throws {
+            let (first, _) = try recordAndImport { for _ in 0..<3000 { CCTrace.withSpan("first") {} } }
             #expect(!CCTrace.isRecording)
-            CCTrace.withSpan("ignored") {}
-            let (model, _) = try recordAndImport {}
-            #expect(model.slices.isEmpty)
+            CCTrace.withSpan("between") {}
+            CCTrace.withSpan(named: "between-named") {}
+            CCTrace.instant("between-instant")
+            let (second, _) = try recordAndImport { CCTrace.withSpan("second") {} }
+            #expect(first.slices.filter { $0.name == "first" }.count == 3000)
+            #expect(Set(second.slices.map(\.name)) == ["second"])
+            #expect(second.instants.isEmpty)
         }
 
         /// A program that links CCTrace records with only CCTRACE_OUTPUT set.
