@@ -13,8 +13,12 @@ public enum TraceImporter {
     /// for standard input, or a directory of per-process trace files (`*.json`, `*.json.gz`,
     /// and the `FILE.<pid>` files children of a traced process write), merged into one model.
     ///
+    /// `progress`, when given, is called from time to time with the input bytes consumed so far.
+    ///
     /// - Throws: ``TraceReadError`` only when the input is not a trace at all.
-    public static func importTrace(path: String) throws(TraceReadError) -> TraceModel {
+    public static func importTrace(path: String, progress: ((Int) -> Void)? = nil) throws(TraceReadError)
+        -> TraceModel
+    {
         var st = stat()
         if path != "-", stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
             let files = traceFiles(inDirectory: path)
@@ -24,9 +28,9 @@ public enum TraceImporter {
             let shared = TraceArgumentStore()
             var readers: [TraceReader] = []
             for file in files { readers.append(try TraceReader(path: file, arguments: shared)) }
-            return try importTrace(readers: readers)
+            return try importTrace(readers: readers, progress: progress)
         }
-        return try importTrace(readers: [TraceReader(path: path)])
+        return try importTrace(readers: [TraceReader(path: path)], progress: progress)
     }
 
     /// Imports a trace held in memory.
@@ -52,12 +56,14 @@ public enum TraceImporter {
         return names.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
     }
 
-    static func importTrace(readers: [TraceReader]) throws(TraceReadError) -> TraceModel {
+    static func importTrace(readers: [TraceReader], progress: ((Int) -> Void)? = nil) throws(TraceReadError)
+        -> TraceModel
+    {
         var builder = ModelBuilder(arguments: readers[0].arguments)
         var readerDiagnostics = ImportDiagnostics()
         var syntheticNames: [Int64: String] = [:]
         for reader in readers {
-            try pipe(reader, into: &builder)
+            try pipe(reader, into: &builder, progress: progress)
             var diagnostics = reader.diagnostics
             if readers.count > 1 { diagnostics.attribute(toFile: reader.path) }
             readerDiagnostics.merge(diagnostics)
@@ -66,6 +72,8 @@ public enum TraceImporter {
                 switch (key, value) {
                 case ("metadata", .object(let members)), ("otherData", .object(let members)):
                     for (k, v) in members { builder.session[k] = v }
+                case ("viztracer_metadata", .object(let members)):
+                    builder.session["viztracer_version"] = members.first { $0.0 == "version" }?.1 ?? .string("?")
                 case ("displayTimeUnit", .string):
                     builder.session["displayTimeUnit"] = value
                 case ("stackFrames", .object(let frames)):
@@ -99,7 +107,9 @@ public enum TraceImporter {
 
     /// Two stages on two cores: a reader thread parses batches of events while this thread
     /// builds the model from the previous batch.
-    private static func pipe(_ reader: TraceReader, into builder: inout ModelBuilder) throws(TraceReadError) {
+    private static func pipe(
+        _ reader: TraceReader, into builder: inout ModelBuilder, progress: ((Int) -> Void)?
+    ) throws(TraceReadError) {
         let pipeline = EventPipeline()
         let producer = startThread {
             var batch: [RawTraceEvent] = []
@@ -121,6 +131,7 @@ public enum TraceImporter {
         }
         while let batch = pipeline.pop() {
             for var event in batch { builder.add(&event) }
+            if let progress, let last = batch.last { progress(Int(last.byteOffset)) }
         }
         pthread_join(producer, nil)
         if let error = pipeline.error { throw error }

@@ -15,8 +15,10 @@ public struct ReportFormat: Hashable, Sendable, CustomStringConvertible {
     public static let text = ReportFormat("text")
     /// JSON with a versioned schema (`schema_version`).
     public static let json = ReportFormat("json")
+    /// Markdown, for pasting into a pull request.
+    public static let markdown = ReportFormat("markdown")
     /// Every format.
-    public static let all: [ReportFormat] = [.text, .json]
+    public static let all: [ReportFormat] = [.text, .json, .markdown]
 
     public var description: String { rawValue }
 }

@@ -1,0 +1,140 @@
+import CCTraceFormat
+
+/// What a slice's time was spent on, as far as its name and category tell.
+public enum SliceKind: String, Sendable, CaseIterable {
+    /// Work (CPU, or whatever the span does that is not a recognized wait).
+    case work
+    /// Waiting for a lock someone else holds.
+    case lockWait = "lock_wait"
+    /// Blocking I/O or a sleep standing in for it (sockets, files, `poll`, `sleep`).
+    case ioWait = "io_wait"
+    /// Moving data between processes: serializing, sending, receiving, deserializing.
+    case ipc
+    /// Waiting for a result or for work to arrive (`join`, condition/event wait, future/queue
+    /// `get`, waiting for a child): idle, never contention.
+    case resultWait = "result_wait"
+}
+
+/// Classifies slices by category (cctrace's dialect: exact) or by the names of well-known
+/// blocking calls (other tools: inferred).
+///
+/// Names are compared without the ` (file:line)` suffix viztracer and others append, and by
+/// their last dotted components, so `_thread.lock.acquire`, `Lock.acquire (threading.py:1)`
+/// and `pthread_mutex_lock` are all recognized. The table errs towards `work`: a name it does
+/// not know is never a wait.
+public enum SliceClassifier {
+    /// The kind of `slice`, and whether it was inferred from the name (as opposed to read from
+    /// cctrace's categories).
+    public static func classify(name: String, category: String) -> (kind: SliceKind, inferred: Bool)? {
+        switch category {
+        case TraceCategory.lock.rawValue:
+            return name == "lock wait" ? (.lockWait, false) : nil
+        case TraceCategory.ipc.rawValue:
+            return (.ipc, false)
+        case TraceCategory.process.rawValue:
+            if name.hasPrefix("wait ") { return (.resultWait, false) }
+            return nil
+        default:
+            break
+        }
+        guard let kind = kind(ofCall: name) else { return nil }
+        return (kind, true)
+    }
+
+    /// The IPC step a slice stands for (serialize, transfer or deserialize), by name.
+    public enum IPCStep: String, Sendable { case serialize, send, receive, deserialize }
+
+    /// The IPC step of an IPC slice.
+    public static func ipcStep(name: String) -> IPCStep {
+        let base = baseName(name).lowercased()
+        if base.hasPrefix("serialize") || base.contains("dumps") || base.contains("pickler.dump")
+            || base.hasSuffix(".dump") || base.contains("encode")
+        {
+            return .serialize
+        }
+        if base.hasPrefix("deserialize") || base.contains("loads") || base.contains("unpickl")
+            || base.contains("decode")
+        {
+            return .deserialize
+        }
+        if base.hasPrefix("receive") || base.contains("recv") { return .receive }
+        return .send
+    }
+
+    /// `name` without a trailing ` (…)` location.
+    public static func baseName(_ name: String) -> Substring {
+        var s = Substring(name)
+        if s.hasSuffix(")"), let open = s.lastIndex(of: "("), open > s.startIndex {
+            let before = s.index(before: open)
+            if s[before] == " " { s = s[..<before] }
+        }
+        return s
+    }
+
+    /// The classification of a call by name, or `nil` for ordinary work.
+    static func kind(ofCall name: String) -> SliceKind? {
+        let base = baseName(name)
+        guard base.count <= 120 else { return nil }
+        let components = base.split(separator: ".")
+        guard let last = components.last.map(String.init) else { return nil }
+        let owner = components.count >= 2 ? String(components[components.count - 2]) : ""
+
+        // Waiting for results and for work to arrive.
+        if resultCalls.contains(last) || resultCalls.contains("\(owner).\(last)") { return .resultWait }
+        if last == "wait" && !owner.isEmpty && !owner.lowercased().contains("lock") { return .resultWait }
+        if last == "get" && (owner.hasSuffix("Queue") || owner.hasSuffix("Result") || owner.hasSuffix("Future")) {
+            return .resultWait
+        }
+        if last == "result" && owner.hasSuffix("Future") { return .resultWait }
+
+        // Inter-process transfer (before sockets: multiprocessing's connections use pipes).
+        if ipcCalls.contains(last) || ipcCalls.contains("\(owner).\(last)") { return .ipc }
+        if owner.hasSuffix("Pickler") && (last == "dumps" || last == "dump") { return .ipc }
+        if (owner == "_pickle" || owner == "pickle") && (last == "dumps" || last == "loads") { return .ipc }
+
+        // Locks (only the acquiring side; what the lock protects is work).
+        if lockCalls.contains(last) || lockCalls.contains("\(owner).\(last)") { return .lockWait }
+        if last == "acquire" && (owner.lowercased().contains("lock") || owner.isEmpty) { return .lockWait }
+
+        // Blocking I/O and sleeps.
+        if ioCalls.contains(last) || ioCalls.contains("\(owner).\(last)") {
+            // `asyncio.sleep` and friends suspend a coroutine; they do not block a thread.
+            if name.lowercased().contains("asyncio") { return nil }
+            return .ioWait
+        }
+        if owner == "socket" || owner.hasSuffix("Socket") || owner.hasSuffix("socket") {
+            if socketCalls.contains(last) { return .ioWait }
+        }
+        return nil
+    }
+
+    static let resultCalls: Set<String> = [
+        "join", "wait", "pthread_join", "_wait_for_tstate_lock", "waitpid", "wait4", "waitid", "pthread_cond_wait",
+        "pthread_cond_timedwait", "as_completed", "wait_for", "Popen.wait", "Popen.communicate", "Barrier.wait",
+        "Event.wait", "Condition.wait", "Condition.wait_for", "Semaphore.acquire", "BoundedSemaphore.acquire",
+        "sem_wait", "sem_timedwait", "Pool.map", "Pool.starmap", "Pool.imap", "Pool.join", "Process.join",
+        "ThreadPoolExecutor.shutdown", "ProcessPoolExecutor.shutdown", "Executor.shutdown", "Executor.map",
+        "_result_or_cancel", "DispatchGroup.wait", "DispatchSemaphore.wait", "waitUntilExit",
+    ]
+    static let ipcCalls: Set<String> = [
+        "send_bytes", "recv_bytes", "_send_bytes", "_recv_bytes", "recv_bytes_into", "Connection._send",
+        "Connection._recv", "Connection.send", "Connection.recv", "_ConnectionBase.send", "_ConnectionBase.recv",
+        "ForkingPickler.dumps", "ForkingPickler.dump",
+    ]
+    static let lockCalls: Set<String> = [
+        "pthread_mutex_lock", "pthread_rwlock_rdlock", "pthread_rwlock_wrlock", "pthread_spin_lock",
+        "lock.acquire", "RLock.acquire", "Lock.acquire", "_thread.lock.acquire", "Mutex.lock", "NSLock.lock",
+        "os_unfair_lock_lock", "futex_lock",
+    ]
+    static let ioCalls: Set<String> = [
+        "sleep", "nanosleep", "usleep", "clock_nanosleep", "time.sleep", "read", "write", "pread", "pwrite",
+        "readv", "writev", "recv", "recvfrom", "recvmsg", "recv_into", "send", "sendall", "sendto", "sendmsg",
+        "accept", "connect", "select", "poll", "epoll_wait", "epoll.poll", "poll.poll", "devpoll.poll",
+        "kqueue.control", "getaddrinfo", "urlopen", "fsync", "fdatasync", "posix.read", "posix.write",
+        "os.read", "os.write", "readline", "readinto", "BufferedReader.read", "FileIO.read", "FileIO.write",
+    ]
+    static let socketCalls: Set<String> = [
+        "recv", "recv_into", "recvfrom", "send", "sendall", "sendto", "accept", "connect", "create_connection",
+        "makefile",
+    ]
+}

@@ -1,0 +1,173 @@
+import CCTraceFormat
+
+/// `blocked-event-loop`: callbacks, ticks and jobs that held a loop for at least the slow
+/// threshold, the loop's heartbeat lag, and what the offending work was.
+///
+/// Loops come from ``LoopView``: cctrace's (`cctrace.loop` callbacks or SwiftNIO ticks, with a
+/// `loop lag` heartbeat), a traced task pool (its jobs, judged by the pool's heartbeat), and
+/// Python asyncio's `Handle._run` callbacks (the coroutine they step is the offender).
+public enum BlockedEventLoopAnalyzer {
+    public static let id = "blocked-event-loop"
+
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
+        var findings: [Finding] = []
+        for loop in profile.loops {
+            if let f = analyze(loop, model: model, profile: profile, options: options) { findings.append(f) }
+        }
+        if findings.isEmpty {
+            let text =
+                profile.loops.isEmpty
+                ? "No event loop in the trace."
+                : "No callback held an event loop for \(Text.ms(options.slowCallback.nanoseconds)) or more."
+            return [Finding(id: id, severity: .ok, summary: text)]
+        }
+        return findings.sorted {
+            ($0.severity, $0.metric("blocked_ms") ?? 0) > ($1.severity, $1.metric("blocked_ms") ?? 0)
+        }
+    }
+
+    static func analyze(_ loop: LoopView, model: TraceModel, profile: WorkProfile, options: AnalysisOptions)
+        -> Finding?
+    {
+        let slow = options.slowCallback.nanoseconds
+        var callbacks = loop.callbacks
+        if loop.source == .pool {
+            // A task pool: its jobs are the callbacks.
+            callbacks = model.slices.indices.filter {
+                model.slices[$0].category == TraceCategory.task.rawValue
+                    && model.threads[model.slices[$0].thread].pid == loop.pid
+            }
+        }
+        let lag = loop.lagCounter.map { model.counters[$0].points.map { Int64($0.1 * 1e6) }.sorted() } ?? []
+        let maxLag = lag.last ?? 0
+        let offending = callbacks.filter { model.slices[$0].duration.nanoseconds >= slow }
+            .sorted { model.slices[$0].duration > model.slices[$1].duration }
+        // A pool's long jobs matter only when its heartbeat shows other work waited.
+        if loop.source == .pool && maxLag < slow { return nil }
+        if callbacks.isEmpty && lag.isEmpty { return nil }
+        let blocked = offending.reduce(Int64(0)) { $0 + model.slices[$1].duration.nanoseconds }
+        var first = Int64.max
+        var last = Int64.min
+        var longest: Int64 = 0
+        for c in callbacks {
+            let s = model.slices[c]
+            first = min(first, s.start.nanoseconds)
+            last = max(last, s.end.nanoseconds)
+            longest = max(longest, s.duration.nanoseconds)
+        }
+        let span = last > first ? last - first : max(profile.window, 1)
+        let share = Double(blocked) / Double(span)
+
+        // Name the offenders (distinct), with whether they computed or blocked.
+        var names: [String] = []
+        var evidence: [Evidence] = []
+        for c in offending {
+            let (name, stack) = offender(c, loop: loop, model: model)
+            let kind = nature(of: c, model: model, profile: profile)
+            if !names.contains(name) { names.append(name) }
+            if evidence.count < options.evidenceLimit {
+                var text = "\(name) held the loop \(Text.ms(model.slices[c].duration.nanoseconds)) (\(kind))"
+                if let task = model.slices[c].args.flatMap({ model.arguments.value($0) })?["task_id"] {
+                    text += " in task \(task.stringValue ?? task.intValue.map { String($0) } ?? "?")"
+                }
+                evidence.append(.slice(c, in: model, text, stack: stack))
+            }
+        }
+        let severity: Severity =
+            !offending.isEmpty || maxLag >= slow ? .warning : (longest >= slow / 4 || maxLag >= slow / 4) ? .info : .ok
+        var sentence: String
+        if offending.isEmpty {
+            sentence =
+                "Loop '\(loop.name)': no callback reached \(Text.ms(slow)) (longest \(Text.ms(longest)) of \(callbacks.count))"
+        } else {
+            let listed = names.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
+            sentence =
+                "Loop '\(loop.name)' was blocked \(offending.count) time\(offending.count == 1 ? "" : "s") for "
+                + "\(Text.ms(blocked)) (\(Text.pct(share)) of its time) by callbacks of \(Text.ms(slow)) or more: \(listed)"
+        }
+        if !lag.isEmpty {
+            sentence +=
+                "; heartbeat lag p50 \(Text.ms(Statistics.percentile(lag, 0.5))), p99 \(Text.ms(Statistics.percentile(lag, 0.99))), max \(Text.ms(maxLag))"
+        }
+        sentence += "."
+        var metrics: [(String, Double)] = [
+            ("slow_callbacks", Double(offending.count)), ("blocked_ms", Text.millis(blocked)), ("blocked_share", share),
+            ("callbacks", Double(callbacks.count)), ("longest_ms", Text.millis(longest)),
+        ]
+        if !lag.isEmpty {
+            metrics += [
+                ("lag_p50_ms", Text.millis(Statistics.percentile(lag, 0.5))),
+                ("lag_p99_ms", Text.millis(Statistics.percentile(lag, 0.99))), ("lag_max_ms", Text.millis(maxLag)),
+            ]
+        }
+        return Finding(
+            id: id, severity: severity, subject: loop.name, summary: sentence, inferred: loop.source == .asyncio,
+            metrics: metrics, evidence: evidence)
+    }
+
+    /// The offending work of a callback: its own name for cctrace callbacks; for ticks, jobs and
+    /// asyncio handles, the first descendant along the longest-child chain that is not the
+    /// framework's plumbing. Returns the name and the chain (innermost first) as a stack.
+    static func offender(_ callback: Int, loop: LoopView, model: TraceModel) -> (String, [String]) {
+        var chain: [Int] = [callback]
+        var current = callback
+        let threadSlices = model.threads[model.slices[callback].thread].sliceRange
+        while chain.count < 32 {
+            let parent = model.slices[current]
+            var best: Int?
+            var i = current + 1
+            while i < threadSlices.upperBound, model.slices[i].depth > parent.depth {
+                if model.slices[i].parent == current,
+                    best == nil || model.slices[i].duration > model.slices[best!].duration
+                {
+                    best = i
+                }
+                i += 1
+            }
+            guard let next = best else { break }
+            chain.append(next)
+            current = next
+        }
+        let names = chain.map { String(SliceClassifier.baseName(model.slices[$0].name)) }
+        let stack = Array(names.reversed().prefix(12))
+        if loop.source == .cctrace && model.slices[callback].name != "tick" {
+            return (model.slices[callback].name, stack)
+        }
+        for i in chain.dropFirst() where !isPlumbing(model.slices[i].name) {
+            return (String(SliceClassifier.baseName(model.slices[i].name)), stack)
+        }
+        return (model.slices[callback].name, stack)
+    }
+
+    static func isPlumbing(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower.contains("asyncio/") || lower.hasPrefix("_contextvars.") || lower.contains("task.__step")
+            || lower.contains("task_step") || lower.contains("handle._run") || lower.hasPrefix("_asyncio.")
+            || lower.contains("wakeup")
+    }
+
+    /// "CPU work" or "blocking wait", from the thread's CPU accounting or the kinds of its
+    /// descendants.
+    static func nature(of callback: Int, model: TraceModel, profile: WorkProfile) -> String {
+        let s = model.slices[callback]
+        if let cpu = model.threads[s.thread].cpu, !cpu.samples.isEmpty {
+            let usage = cpu.usage(in: s.start...s.end)
+            let share =
+                Double(usage.running.nanoseconds + usage.runnable.nanoseconds) / Double(max(s.duration.nanoseconds, 1))
+            return share >= 0.5
+                ? "CPU work, \(Text.pct(min(share, 1))) on CPU" : "blocking wait, \(Text.pct(min(share, 1))) on CPU"
+        }
+        var waiting: Int64 = 0
+        let range = model.threads[s.thread].sliceRange
+        var i = callback + 1
+        while i < range.upperBound, model.slices[i].start < s.end {
+            let k = profile.sliceKinds[i]
+            if k == .ioWait || k == .lockWait || k == .resultWait {
+                waiting += model.slices[i].selfDuration.nanoseconds
+            }
+            i += 1
+        }
+        return Double(waiting) >= 0.5 * Double(s.duration.nanoseconds)
+            ? "blocking wait (inferred)" : "CPU work (inferred)"
+    }
+}

@@ -1,0 +1,121 @@
+import CCTraceFormat
+
+/// `cpu-serialized`: CPU-bound work spread over threads that never actually runs in parallel —
+/// because every thread needs one lock for its work (a global interpreter lock behaves exactly
+/// like this), or because one thread does nearly all of it while the others wait.
+///
+/// Measured from the scheduler's statistics when the trace has them (threads on a CPU at once,
+/// against the cores). For CPython traces without them, threads running Python code are
+/// serialized by the GIL by construction; the finding says so and is marked inferred.
+public enum CPUSerializedAnalyzer {
+    public static let id = "cpu-serialized"
+
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
+        let loopThreads = Set(profile.loops.map(\.thread))
+        var findings: [Finding] = []
+        for pid in profile.workerProcesses {
+            let workers = profile.workers.filter { $0.pid == pid && !loopThreads.contains($0.thread) }
+            guard workers.count >= 2 else { continue }
+            let split = workers.reduce(TimeSplit()) { $0 + $1.split }
+            guard split.cpuShare >= options.cpuBound else { continue }
+            let start = workers.map(\.start.nanoseconds).min()!
+            let end = workers.map(\.end.nanoseconds).max()!
+            let span = max(end - start, 1)
+            let parallel = Double(split.running) / Double(span)
+            let potential = min(workers.count, max(profile.cores, 1))
+            let label = processLabel(pid, model)
+            let measured = workers.allSatisfy(\.cpuMeasured)
+            if measured {
+                guard potential >= 2, parallel <= 1.3 else { continue }
+                let lockShare = split.busy > 0 ? Double(split.lockWait) / Double(split.busy) : 0
+                let busiest = workers.max { $0.split.running < $1.split.running }!
+                let busiestShare = split.running > 0 ? Double(busiest.split.running) / Double(split.running) : 0
+                var cause: String
+                var evidence: [Evidence] = []
+                var subject: String
+                if lockShare >= 0.25 {
+                    let lock = topLock(pid: pid, model: model)
+                    subject = lock.map { "lock '\($0.name)'" } ?? "one lock"
+                    cause =
+                        "they took turns on \(subject): \(Text.pct(lockShare)) of their busy time was spent waiting for it"
+                    if let l = lock {
+                        evidence.append(.slice(l.longest, in: model, "the longest wait for '\(l.name)'"))
+                    }
+                } else if busiestShare >= 0.8 {
+                    subject = busiest.label
+                    cause = "\(busiest.label) did \(Text.pct(busiestShare)) of the CPU work while the others waited"
+                } else if split.runnable > split.running {
+                    // Starved by other load on the machine, not serialized by the program.
+                    continue
+                } else {
+                    subject = "threads"
+                    cause = "the threads rarely ran at the same time"
+                }
+                for w in workers.prefix(options.evidenceLimit) {
+                    evidence.append(
+                        Evidence(
+                            "\(w.label): on CPU \(Text.ms(w.split.running)), lock wait \(Text.ms(w.split.lockWait)), "
+                                + "runnable \(Text.ms(w.split.runnable))", pid: w.pid, tid: w.tid, start: w.start,
+                            duration: TraceDuration(nanoseconds: w.life)))
+                }
+                findings.append(
+                    Finding(
+                        id: id, severity: .warning, subject: subject,
+                        summary:
+                            "CPU-bound work on \(workers.count) threads of \(label) ran on \(SummaryRenderer.format3(parallel)) "
+                            + "core\(parallel == 1 ? "" : "s") at a time out of \(potential) available: \(cause).",
+                        metrics: [
+                            ("threads", Double(workers.count)), ("parallelism", parallel),
+                            ("potential_parallelism", Double(potential)), ("cpu_share", split.cpuShare),
+                            ("lock_share", lockShare),
+                        ], evidence: evidence))
+            } else if profile.language == .python {
+                var evidence: [Evidence] = []
+                for w in workers.prefix(options.evidenceLimit) {
+                    evidence.append(
+                        Evidence(
+                            "\(w.label): \(Text.ms(w.split.running)) in Python work", pid: w.pid, tid: w.tid,
+                            start: w.start, duration: TraceDuration(nanoseconds: w.life)))
+                }
+                findings.append(
+                    Finding(
+                        id: id, severity: .warning, subject: "the GIL",
+                        summary:
+                            "CPU-bound Python work on \(workers.count) threads of \(label) (\(Text.pct(split.cpuShare)) "
+                            + "of their busy time is work, not waiting): CPython's global interpreter lock runs one "
+                            + "thread's Python code at a time, so they share one core.",
+                        inferred: true,
+                        metrics: [
+                            ("threads", Double(workers.count)), ("parallelism", 1),
+                            ("potential_parallelism", Double(potential)), ("cpu_share", split.cpuShare),
+                        ], evidence: evidence))
+            }
+        }
+        if findings.isEmpty {
+            let text =
+                profile.workers.count >= 2
+                ? "CPU work ran in parallel where there was any (\(SummaryRenderer.format3(profile.parallelism)) threads on a CPU on average)."
+                : "No CPU-bound work spread over several threads."
+            return [Finding(id: id, severity: .ok, summary: text, inferred: !profile.cpuMeasured)]
+        }
+        return findings
+    }
+
+    static func processLabel(_ pid: Int64, _ model: TraceModel) -> String {
+        let name = model.processes.first { $0.pid == pid }?.name
+        return name.map { "\($0) (\(pid))" } ?? "process \(pid)"
+    }
+
+    /// The lock with the most waiting in `pid`, with its longest wait.
+    static func topLock(pid: Int64, model: TraceModel) -> (name: String, longest: Int)? {
+        var totals: [String: (Int64, Int)] = [:]
+        for w in model.lockWaits where model.threads[model.slices[w.slice].thread].pid == pid {
+            let d = model.slices[w.slice].duration.nanoseconds
+            var t = totals[w.lock] ?? (0, w.slice)
+            t.0 += d
+            if d > model.slices[t.1].duration.nanoseconds { t.1 = w.slice }
+            totals[w.lock] = t
+        }
+        return totals.max { $0.value.0 < $1.value.0 }.map { ($0.key, $0.value.1) }
+    }
+}

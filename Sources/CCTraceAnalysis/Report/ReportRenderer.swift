@@ -1,0 +1,264 @@
+import CCTraceFormat
+
+/// Renders an ``AnalysisReport`` as terminal text, Markdown or JSON.
+///
+/// The JSON schema (`schema_version` 2) is documented in `Report.docc`-free form in
+/// `docs/report-schema.md` and checked by tests: top level `recommendation` (with `model`),
+/// `findings` (each with `id`, `severity`), `work`, and the summary's fields.
+public enum ReportRenderer {
+    /// The JSON schema version of `cctrace report --format json`.
+    public static let schemaVersion = 2
+
+    /// The report in `format`; `color` adds ANSI colours to text (only on a terminal).
+    public static func render(_ r: AnalysisReport, path: String, format: ReportFormat, color: Bool = false) -> String {
+        switch format {
+        case .json: return json(r, path: path).serialized(indent: 2) + "\n"
+        case .markdown: return markdown(r, path: path)
+        default: return text(r, path: path, color: color)
+        }
+    }
+
+    // MARK: - Text
+
+    static func text(_ r: AnalysisReport, path: String, color: Bool) -> String {
+        func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+        let rec = r.recommendation
+        let summaryText = SummaryRenderer.text(r.summary, path: path)
+        var lines = summaryText.split(separator: "\n", omittingEmptySubsequences: false)
+        // Header (title + counts + recorder line), then the verdict, then the details.
+        var head: [Substring] = []
+        while let first = lines.first, !first.isEmpty {
+            head.append(first)
+            lines.removeFirst()
+        }
+        var out = head.joined(separator: "\n") + "\n\n"
+        out += paint("Recommendation: \(rec.model.rawValue.uppercased())", "1") + " — \(rec.headline)\n"
+        out += wrap(
+            "now: \(rec.current.rawValue) (\(SummaryRenderer.terminalSafe(rec.currentDetail))) · change: "
+                + "\(rec.change ? "yes" : "no") · confidence: \(rec.confidence.rawValue) · expected speedup "
+                + "≈ \(SummaryRenderer.format3(rec.expectedSpeedup))×"
+                + (rec.inferred ? " · some figures inferred" : ""),
+            indent: "  ")
+        out += wrap("how: " + SummaryRenderer.terminalSafe(rec.advice), indent: "  ", hanging: "       ")
+        out += "  why:\n"
+        for reason in rec.reasons {
+            out += wrap("• " + SummaryRenderer.terminalSafe(reason), indent: "    ", hanging: "      ")
+        }
+        out += "\nFindings\n"
+        for f in r.findings {
+            let head = "[\(f.severity.rawValue)] \(f.id)" + (f.inferred ? " (inferred)" : "") + ": "
+            var block = wrap(head + SummaryRenderer.terminalSafe(f.summary), indent: "  ", hanging: "      ")
+            if color {
+                let code = f.severity == .warning ? "33;1" : f.severity == .info ? "36" : "32"
+                block =
+                    "  [" + paint(f.severity.rawValue, code) + String(block.dropFirst(3 + f.severity.rawValue.count))
+            }
+            out += block
+            for e in f.evidence {
+                out += wrap(
+                    "- " + SummaryRenderer.terminalSafe(e.description) + location(e), indent: "      ",
+                    hanging: "        ")
+                if !e.stack.isEmpty {
+                    for frame in e.stack.prefix(6) {
+                        out += "          " + SummaryRenderer.clip(frame, 68) + "\n"
+                    }
+                }
+            }
+        }
+        out += "\nWork classification (share of each thread's life"
+        out += r.profile.cpuMeasured ? "; CPU measured)\n" : "; CPU inferred from spans)\n"
+        out +=
+            "  " + SummaryRenderer.pad("thread", 22)
+            + ["life", "run", "queue", "lock", "I/O", "IPC", "idle"].map {
+                SummaryRenderer.pad($0, $0 == "life" ? 9 : 7, right: true)
+            }.joined() + "\n"
+        for t in r.profile.threads.prefix(16) {
+            let life = Double(max(t.split.total, 1))
+            func share(_ v: Int64) -> String { SummaryRenderer.pad(Text.pct(Double(v) / life), 7, right: true) }
+            out +=
+                "  " + SummaryRenderer.pad(SummaryRenderer.clip(t.label, 21), 22)
+                + SummaryRenderer.pad(Text.ms(t.life), 9, right: true) + share(t.split.running)
+                + share(t.split.runnable)
+                + share(t.split.lockWait) + share(t.split.ioWait) + share(t.split.ipc) + share(t.split.idle) + "\n"
+        }
+        if r.profile.threads.count > 16 { out += "  … \(r.profile.threads.count - 16) more\n" }
+        let p = r.profile
+        out += wrap(
+            "critical path ≈ \(Text.ms(p.criticalPath)) (\(Text.pct(p.criticalPathShare)) of the \(Text.ms(p.window)) "
+                + "window); parallelism \(SummaryRenderer.format3(p.parallelism)) of \(p.cores) cores"
+                + (p.coresKnown ? "" : " (assumed)") + "; language: \(p.language.rawValue)",
+            indent: "  ")
+        // The rest of the summary (processes, threads, spans, tasks, diagnostics).
+        out += lines.joined(separator: "\n")
+        return out
+    }
+
+    static func location(_ e: Evidence) -> String {
+        guard let start = e.start, let tid = e.tid else { return "" }
+        return " [tid \(tid) at \(SummaryRenderer.format3(start.microseconds / 1e6)) s]"
+    }
+
+    /// Word-wraps `text` to 80 columns; continuation lines start with `hanging`.
+    static func wrap(_ text: String, indent: String, hanging: String? = nil) -> String {
+        let next = hanging ?? indent
+        var out = ""
+        var line = indent
+        var fresh = true
+        for word in text.split(separator: " ") {
+            if !fresh && line.count + 1 + word.count > 80 {
+                out += line + "\n"
+                line = next
+                fresh = true
+            }
+            if !fresh { line += " " }
+            line += word
+            fresh = false
+        }
+        return out + line + "\n"
+    }
+
+    // MARK: - Markdown
+
+    static func markdown(_ r: AnalysisReport, path: String) -> String {
+        func esc(_ s: String) -> String {
+            var out = ""
+            for c in SummaryRenderer.terminalSafe(s) {
+                switch c {
+                case "|": out += "\\|"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "*", "_", "`", "[", "]": out += "\\\(c)"
+                case "\n": out += " "
+                default: out.append(c)
+                }
+            }
+            return out
+        }
+        let rec = r.recommendation
+        var out = "## cctrace report — `\(String(path.map { $0 == "`" ? "'" : $0 }))`\n\n"
+        out += "**Recommendation: \(rec.model.rawValue)** — \(esc(rec.headline))\n\n"
+        out += "- Now: \(rec.current.rawValue) (\(esc(rec.currentDetail)))\n"
+        out += "- Change: \(rec.change ? "yes" : "no") · confidence: \(rec.confidence.rawValue) · expected speedup ≈ "
+        out += "\(SummaryRenderer.format3(rec.expectedSpeedup))×\(rec.inferred ? " · some figures inferred" : "")\n"
+        out += "- How: \(esc(rec.advice))\n\n"
+        out += "Why:\n\n"
+        for reason in rec.reasons { out += "- \(esc(reason))\n" }
+        out += "\n### Findings\n\n| severity | finding | summary |\n|---|---|---|\n"
+        for f in r.findings {
+            out += "| \(f.severity.rawValue) | `\(f.id)`\(f.inferred ? " (inferred)" : "") | \(esc(f.summary)) |\n"
+        }
+        let details = r.findings.filter { !$0.evidence.isEmpty && $0.severity != .ok }
+        if !details.isEmpty {
+            out += "\n<details><summary>Evidence</summary>\n\n"
+            for f in details {
+                out += "**\(f.id)**\(f.subject.isEmpty ? "" : " — \(esc(f.subject))")\n\n"
+                for e in f.evidence {
+                    out += "- \(esc(e.description))\n"
+                    if !e.stack.isEmpty { out += "  - stack: \(e.stack.prefix(6).map(esc).joined(separator: " ← "))\n" }
+                }
+                out += "\n"
+            }
+            out += "</details>\n"
+        }
+        out += "\n### Work classification\n\n| thread | life | running | runnable | lock | I/O | IPC | idle |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        for t in r.profile.threads.prefix(20) {
+            let life = Double(max(t.split.total, 1))
+            let cells = [
+                t.split.running, t.split.runnable, t.split.lockWait, t.split.ioWait, t.split.ipc, t.split.idle,
+            ]
+            .map { Text.pct(Double($0) / life) }
+            out += "| \(esc(t.label)) | \(Text.ms(t.life)) | " + cells.joined(separator: " | ") + " |\n"
+        }
+        return out
+    }
+
+    // MARK: - JSON
+
+    static func json(_ r: AnalysisReport, path: String) -> JSONValue {
+        func num(_ v: Double) -> JSONValue { .number(v.isFinite ? (v * 1000).rounded() / 1000 : 0) }
+        func ms(_ ns: Int64) -> JSONValue { .number(Text.millis(ns)) }
+        let rec = r.recommendation
+        var members: [(String, JSONValue)] = [("schema_version", .number(Double(schemaVersion)))]
+        members.append(
+            (
+                "recommendation",
+                .object([
+                    ("model", .string(rec.model.rawValue)), ("current_model", .string(rec.current.rawValue)),
+                    ("current_detail", .string(rec.currentDetail)), ("change", .bool(rec.change)),
+                    ("confidence", .string(rec.confidence.rawValue)), ("expected_speedup", num(rec.expectedSpeedup)),
+                    ("headline", .string(rec.headline)), ("advice", .string(rec.advice)),
+                    ("reasons", .array(rec.reasons.map(JSONValue.string))), ("inferred", .bool(rec.inferred)),
+                ])
+            ))
+        members.append(
+            (
+                "findings",
+                .array(
+                    r.findings.map { f in
+                        .object([
+                            ("id", .string(f.id)), ("severity", .string(f.severity.rawValue)),
+                            ("subject", .string(f.subject)), ("summary", .string(f.summary)),
+                            ("inferred", .bool(f.inferred)),
+                            ("metrics", .object(f.metrics.map { ($0.0, num($0.1)) })),
+                            ("evidence", .array(f.evidence.map(evidence))),
+                        ])
+                    })
+            ))
+        let p = r.profile
+        func split(_ s: TimeSplit) -> [(String, JSONValue)] {
+            [
+                ("running_ms", ms(s.running)), ("runnable_ms", ms(s.runnable)), ("lock_wait_ms", ms(s.lockWait)),
+                ("io_wait_ms", ms(s.ioWait)), ("ipc_ms", ms(s.ipc)), ("idle_ms", ms(s.idle)),
+            ]
+        }
+        var work: [(String, JSONValue)] = [
+            ("window_ms", ms(p.window)), ("cores", .number(Double(p.cores))), ("cores_known", .bool(p.coresKnown)),
+            ("parallelism", num(p.parallelism)), ("cpu_share", num(p.cpuShare)), ("cpu_measured", .bool(p.cpuMeasured)),
+            ("names_inferred", .bool(p.namesInferred)), ("language", .string(p.language.rawValue)),
+            ("critical_path_ms", ms(p.criticalPath)), ("critical_path_share", num(p.criticalPathShare)),
+            ("task_count", .number(Double(p.taskCount))), ("max_tasks_in_flight", .number(Double(p.maxTasksInFlight))),
+            ("total", .object(split(p.total))),
+        ]
+        if let w = p.waits {
+            work.append(
+                (
+                    "waits",
+                    .object([
+                        ("source", .string(w.source)), ("count", .number(Double(w.count))),
+                        ("max_in_flight", .number(Double(w.maxInFlight))), ("mean_in_flight", num(w.meanInFlight)),
+                        ("p50_ms", ms(w.p50)), ("p95_ms", ms(w.p95)), ("inferred", .bool(w.inferred)),
+                    ])
+                ))
+        }
+        work.append(
+            (
+                "threads",
+                .array(
+                    p.threads.map { t in
+                        .object(
+                            [
+                                ("pid", .number(Double(t.pid))), ("tid", .number(Double(t.tid))),
+                                ("label", .string(t.label)), ("life_ms", ms(t.life)),
+                                ("cpu_measured", .bool(t.cpuMeasured)), ("names_inferred", .bool(t.namesInferred)),
+                            ] + split(t.split))
+                    })
+            ))
+        members.append(("work", .object(work)))
+        if case .object(let summary) = SummaryRenderer.json(r.summary, path: path) {
+            members += summary.filter { $0.0 != "schema_version" }
+        }
+        return .object(members)
+    }
+
+    static func evidence(_ e: Evidence) -> JSONValue {
+        var m: [(String, JSONValue)] = [("description", .string(e.description))]
+        if let pid = e.pid { m.append(("pid", .number(Double(pid)))) }
+        if let tid = e.tid { m.append(("tid", .number(Double(tid)))) }
+        if let s = e.start { m.append(("ts_us", .number((s.microseconds * 1000).rounded() / 1000))) }
+        if let d = e.duration { m.append(("dur_us", .number((d.microseconds * 1000).rounded() / 1000))) }
+        if let i = e.slice { m.append(("slice", .number(Double(i)))) }
+        if !e.stack.isEmpty { m.append(("stack", .array(e.stack.map(JSONValue.string)))) }
+        return .object(m)
+    }
+}
