@@ -10,6 +10,14 @@ let package = Package(
         .executable(name: "cctrace", targets: ["CCTraceCLI"]),
         .executable(name: "cctrace-bench", targets: ["CCTraceBench"]),
         .executable(name: "sequential", targets: ["sequential"]),
+        .executable(name: "cpu-global-lock", targets: ["cpu-global-lock"]),
+        .executable(name: "cpu-processes", targets: ["cpu-processes"]),
+        .executable(name: "cpu-threads", targets: ["cpu-threads"]),
+        .executable(name: "io-threads", targets: ["io-threads"]),
+        .executable(name: "async-connections", targets: ["async-connections"]),
+        .executable(name: "blocked-loop", targets: ["blocked-loop"]),
+        .executable(name: "ipc-heavy", targets: ["ipc-heavy"]),
+        .executable(name: "lock-contention", targets: ["lock-contention"]),
         .executable(name: "cctrace-crashtest", targets: ["CCTraceCrashTest"]),
     ],
     dependencies: [
@@ -57,7 +65,31 @@ let package = Package(
             dependencies: ["CCTrace"],
             path: "Tests/Helpers/CCTraceCrashTest"
         ),
+        // Samples: one program per concurrency scenario (samples/README.md), sharing small helpers.
+        .target(name: "SampleSupport", dependencies: ["CCTrace"], path: "samples/SampleSupport"),
         .executableTarget(name: "sequential", dependencies: ["CCTrace"], path: "samples/sequential"),
+        .executableTarget(
+            name: "cpu-global-lock", dependencies: ["CCTrace", "SampleSupport"], path: "samples/cpu-global-lock"),
+        .executableTarget(
+            name: "cpu-processes", dependencies: ["CCTrace", "SampleSupport"], path: "samples/cpu-processes"),
+        .executableTarget(
+            name: "cpu-threads", dependencies: ["CCTrace", "SampleSupport"], path: "samples/cpu-threads"),
+        .executableTarget(name: "io-threads", dependencies: ["CCTrace", "SampleSupport"], path: "samples/io-threads"),
+        .executableTarget(
+            name: "async-connections",
+            dependencies: [
+                "CCTrace", "SampleSupport", "CCTraceNIO", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ], path: "samples/async-connections"),
+        .executableTarget(
+            name: "blocked-loop",
+            dependencies: [
+                "CCTrace", "SampleSupport", "CCTraceNIO", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ], path: "samples/blocked-loop"),
+        .executableTarget(name: "ipc-heavy", dependencies: ["CCTrace", "SampleSupport"], path: "samples/ipc-heavy"),
+        .executableTarget(
+            name: "lock-contention", dependencies: ["CCTrace", "SampleSupport"], path: "samples/lock-contention"),
         .testTarget(name: "CCTraceFormatTests", dependencies: ["CCTraceFormat"]),
         // Every test that records lives here, in one serialized suite (a session is
         // process-wide), the NIO tracer's included.

@@ -46,18 +46,14 @@ public enum SliceClassifier {
 
     /// The IPC step of an IPC slice.
     public static func ipcStep(name: String) -> IPCStep {
-        let base = baseName(name).lowercased()
-        if base.hasPrefix("serialize") || base.contains("dumps") || base.contains("pickler.dump")
-            || base.hasSuffix(".dump") || base.contains("encode")
-        {
-            return .serialize
+        // cctrace's spans: `serialize <channel>`, `send <channel>`, …
+        if let first = name.split(separator: " ", maxSplits: 1).first, let step = IPCStep(rawValue: String(first)) {
+            return step
         }
-        if base.hasPrefix("deserialize") || base.contains("loads") || base.contains("unpickl")
-            || base.contains("decode")
-        {
-            return .deserialize
-        }
-        if base.hasPrefix("receive") || base.contains("recv") { return .receive }
+        let last = (baseName(name).split(separator: ".").last.map(String.init) ?? name).lowercased()
+        if last.hasPrefix("dump") || last.hasPrefix("encode") || last.hasPrefix("serial") { return .serialize }
+        if last.hasPrefix("load") || last.hasPrefix("decode") || last.hasPrefix("deserial") { return .deserialize }
+        if last.contains("recv") || last.hasPrefix("receive") || last.hasPrefix("_recv") { return .receive }
         return .send
     }
 
@@ -123,7 +119,8 @@ public enum SliceClassifier {
     ]
     static let lockCalls: Set<String> = [
         "pthread_mutex_lock", "pthread_rwlock_rdlock", "pthread_rwlock_wrlock", "pthread_spin_lock",
-        "lock.acquire", "RLock.acquire", "Lock.acquire", "_thread.lock.acquire", "Mutex.lock", "NSLock.lock",
+        "lock.acquire", "RLock.acquire", "Lock.acquire", "_thread.lock.acquire", "lock.__enter__", "RLock.__enter__",
+        "Mutex.lock", "NSLock.lock",
         "os_unfair_lock_lock", "futex_lock",
     ]
     static let ioCalls: Set<String> = [

@@ -79,8 +79,9 @@ public struct ThreadWork: Sendable {
     /// Top-level spans, and how many distinct names they have.
     public var topLevelSpans: Int
     public var distinctTopLevelNames: Int
-    /// The longest top-level span.
+    /// The longest top-level span, and their mean length.
     public var longestTopLevel: Int64
+    public var meanUnit: Int64
     /// IPC time spent serializing/deserializing (CPU) and transferring.
     public var ipcSerde: Int64
     public var ipcTransfer: Int64
@@ -113,7 +114,15 @@ public struct WorkProfile: Sendable {
     /// Threads that did anything, busiest first (cctrace's own writer thread excluded).
     public var threads: [ThreadWork]
     /// Sum over ``threads``.
-    public var total: TimeSplit
+    public var threadTotal: TimeSplit
+    /// Time traced tasks spent suspended (alive but not running on a thread), nanoseconds.
+    public var suspendedTaskTime: Int64
+    /// The whole program's units of work: ``threadTotal``, with suspended task time as waiting.
+    public var total: TimeSplit {
+        var t = threadTotal
+        t.ioWait += suspendedTaskTime
+        return t
+    }
     /// Threads whose non-idle time is at least 10 % of the window.
     public var workers: [ThreadWork]
     /// Processes with at least one worker.
@@ -148,6 +157,9 @@ public struct WorkProfile: Sendable {
     /// The model the program uses now, and a phrase describing it.
     public var currentModel: ConcurrencyModel
     public var currentModelDetail: String
+    /// Lock waits inferred inside slices (Python's untraced `with lock:` acquire): the slice and
+    /// the waiting at its start, nanoseconds.
+    public var inferredLockWaits: [(slice: Int, wait: Int64)]
     /// Per-slice effective kind (`nil` = work), indexed like ``TraceModel/slices``.
     public var sliceKinds: [SliceKind?]
 
@@ -159,7 +171,16 @@ public struct WorkProfile: Sendable {
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
         var childCount = [Int32](repeating: 0, count: slices.count)
-        for s in slices where s.parent >= 0 { childCount[s.parent] += 1 }
+        // Where each slice's first child starts, and which slices leave a lock with `with`
+        // (a `lock.__exit__` child): Python's `with lock:` enters the lock without a traced call.
+        var firstChild = [Int64](repeating: Int64.max, count: slices.count)
+        var withLock = [Bool](repeating: false, count: slices.count)
+        for s in slices where s.parent >= 0 {
+            childCount[s.parent] += 1
+            firstChild[s.parent] = min(firstChild[s.parent], s.start.nanoseconds)
+            if s.name.hasSuffix("lock.__exit__") || s.name.hasSuffix("RLock.__exit__") { withLock[s.parent] = true }
+        }
+        var gaps: [(slice: Int, wait: Int64)] = []
 
         // Where each IPC message arrived (cctrace's receive slices split at the arrival).
         var arrivals: [Int: [Int64]] = [:]
@@ -229,6 +250,16 @@ public struct WorkProfile: Sendable {
                         // behind `iter()`): waiting, not work.
                         resultWait += selfTime
                         inferred = true
+                    } else if withLock[i], kind == nil, firstChild[i] != Int64.max,
+                        firstChild[i] - s.start.nanoseconds >= 10_000
+                    {
+                        // The stretch before the first traced call of a `with lock:` block is
+                        // the (untraced) acquire.
+                        let wait = min(selfTime, firstChild[i] - s.start.nanoseconds)
+                        split.lockWait += wait
+                        work += selfTime - wait
+                        gaps.append((i, wait))
+                        inferred = true
                     } else {
                         work += selfTime
                     }
@@ -256,23 +287,44 @@ public struct WorkProfile: Sendable {
                 }
             }
             var measured = false
+            let spanStart = start
+            let spanEnd = end
             if let cpu = thread.cpu, let first = cpu.samples.first, let last = cpu.samples.last {
                 start = min(start, first.start.nanoseconds)
                 end = max(end, last.end.nanoseconds)
             }
             guard start < end else { continue }
             let life = end - start
-            if let cpu = thread.cpu, !cpu.samples.isEmpty {
+            if let cpu = thread.cpu, let first = cpu.samples.first, let last = cpu.samples.last {
                 measured = true
                 let usage = cpu.usage(
                     in: TraceTimestamp(nanoseconds: start)...TraceTimestamp(nanoseconds: end))
-                split.running = max(0, usage.running.nanoseconds - serde)
-                split.runnable = usage.runnable.nanoseconds
+                var running = Double(usage.running.nanoseconds)
+                var runnable = Double(usage.runnable.nanoseconds)
+                // The sampler reads every ~20 ms: spans before the thread's first reading or after
+                // its last (it exited in between) ran at the rates of the nearest reading.
+                if spanStart < first.start.nanoseconds {
+                    let gap = Double(first.start.nanoseconds - spanStart)
+                    running += gap * first.running
+                    runnable += gap * first.runnable
+                }
+                if spanEnd > last.end.nanoseconds {
+                    let gap = Double(spanEnd - last.end.nanoseconds)
+                    running += gap * last.running
+                    runnable += gap * last.runnable
+                }
+                // IPC time is IPC, whether it copied (CPU) or waited for the other side.
+                split.running = max(0, Int64(running) - serde - transfer)
+                split.runnable = min(Int64(runnable), life)
                 split.ioWait += max(0, work - split.running - split.runnable)
                 var idle = life - split.busy
                 if idle < 0 {
                     split.ioWait = max(0, split.ioWait + idle)
-                    idle = max(0, life - split.busy)
+                    idle = life - split.busy
+                    if idle < 0 {
+                        split.running = max(0, split.running + idle)
+                        idle = max(0, life - split.busy)
+                    }
                 }
                 split.idle = idle
             } else {
@@ -286,13 +338,15 @@ public struct WorkProfile: Sendable {
                     thread: index, pid: thread.pid, tid: thread.tid, label: thread.label,
                     start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                     cpuMeasured: measured, namesInferred: inferred, topLevelSpans: units.count,
-                    distinctTopLevelNames: units.distinct, longestTopLevel: units.longest, ipcSerde: serde,
+                    distinctTopLevelNames: units.distinct, longestTopLevel: units.longest, meanUnit: units.mean,
+                    ipcSerde: serde,
                     ipcTransfer: transfer))
         }
         threadWork.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
         threads = threadWork
-        total = threadWork.reduce(TimeSplit()) { $0 + $1.split }
+        threadTotal = threadWork.reduce(TimeSplit()) { $0 + $1.split }
         sliceKinds = kinds
+        inferredLockWaits = gaps
         namesInferred = anyInferred
 
         // The work window: first to last top-level span that is not a wait for results.
@@ -323,7 +377,7 @@ public struct WorkProfile: Sendable {
         for w in workers where !pids.contains(w.pid) { pids.append(w.pid) }
         workerProcesses = pids.sorted()
         cpuMeasured = !workers.isEmpty && workers.allSatisfy(\.cpuMeasured)
-        parallelism = window > 0 ? Double(total.running) / Double(window) : 0
+        parallelism = window > 0 ? Double(threadTotal.running) / Double(window) : 0
 
         language = Self.language(of: model)
         loops = LoopView.find(in: model)
@@ -331,6 +385,15 @@ public struct WorkProfile: Sendable {
         // Tasks and waits in flight.
         let tasks = model.asyncSlices.filter { $0.depth == 0 && $0.category == TraceCategory.task.rawValue }
         taskCount = tasks.count
+        // A task's life minus its runs on threads is time it was suspended: awaiting something
+        // (I/O, a timer, another task) — counted as waiting, inferred.
+        var taskLives: Int64 = 0
+        for t in tasks { taskLives += t.duration.nanoseconds }
+        var taskRuns: Int64 = 0
+        for s in slices where s.category == TraceCategory.task.rawValue && s.depth == 0 {
+            taskRuns += s.duration.nanoseconds
+        }
+        suspendedTaskTime = max(0, taskLives - taskRuns)
         maxTasksInFlight = Self.concurrency(tasks.map { ($0.start.nanoseconds, $0.end.nanoseconds) }, window: 1).max
         var candidates: [WaitConcurrency] = []
         var ioIntervals: [(Int64, Int64)] = []
@@ -362,13 +425,17 @@ public struct WorkProfile: Sendable {
         }
         waits = candidates.max { $0.maxInFlight < $1.maxInFlight }
 
-        // The critical path: the longest thread demand (own running, I/O and IPC — not waits on
-        // others, not queueing for a core); for repeated independent items, the longest item.
+        // The critical path: the longest thread demand (its CPU — running or queued for a core,
+        // which another machine's load causes — I/O and IPC; not waits for locks others hold);
+        // for repeated independent items, the longest item.
         var path: Int64 = 0
         var chain = false
         for w in workers {
-            let demand = w.split.running + w.split.ioWait + w.split.ipc
-            let repeated = w.topLevelSpans >= 4 && w.distinctTopLevelNames * 2 <= w.topLevelSpans
+            let demand = w.split.running + w.split.runnable + w.split.ioWait + w.split.ipc
+            // Repeated items worth a task each (at least 200 µs on average) are independent work;
+            // distinct steps, or one span, are a chain.
+            let repeated =
+                w.topLevelSpans >= 4 && w.distinctTopLevelNames * 2 <= w.topLevelSpans && w.meanUnit >= 200_000
             let length = repeated ? min(w.longestTopLevel, demand) : demand
             if length > path {
                 path = length
@@ -380,20 +447,22 @@ public struct WorkProfile: Sendable {
         chainLike = chain
 
         // The model in use now.
-        let loopThreads = Set(loops.map(\.thread))
+        if suspendedTaskTime > 0 { namesInferred = true }
+        let realLoops = loops.filter { $0.source != .pool }
+        let loopThreads = Set(realLoops.map(\.thread))
         let nonLoopWorkers = workers.filter { !loopThreads.contains($0.thread) }
         let mainPid = model.processes.first?.pid
-        if !loops.isEmpty || maxTasksInFlight >= 8 {
+        if !realLoops.isEmpty || maxTasksInFlight >= 8 {
             let offload = nonLoopWorkers.filter { !$0.label.hasPrefix("cctrace-pool") }
-            if (offload.count >= 1 && !loops.isEmpty) || workerProcesses.count >= 2 {
+            if (offload.count >= 1 && !realLoops.isEmpty) || workerProcesses.count >= 2 {
                 currentModel = .hybrid
                 currentModelDetail = "an event loop with work on \(offload.count) other thread(s)"
             } else {
                 currentModel = .async
                 currentModelDetail =
-                    loops.isEmpty
-                    ? "\(taskCount) tasks (up to \(maxTasksInFlight) at once)"
-                    : "event loop \(loops.map(\.name).prefix(3).joined(separator: ", "))"
+                    (realLoops.isEmpty ? "" : "event loop \(realLoops.map(\.name).prefix(3).joined(separator: ", "))")
+                    + (realLoops.isEmpty || taskCount == 0 ? "" : ", ")
+                    + (taskCount > 0 ? "\(taskCount) tasks (up to \(maxTasksInFlight) at once)" : "")
             }
         } else if workerProcesses.count >= 2 {
             currentModel = .processes
@@ -409,37 +478,42 @@ public struct WorkProfile: Sendable {
         if !coresKnown { cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
     }
 
-    /// The units of work of a thread: its top-level spans, or — while there is a single one —
-    /// the children of that one (a Python trace nests everything under `<module>`).
+    /// The units of work of a thread: its top-level spans — or, while one span holds 90 % of
+    /// a level's time, that span's children (a Python trace nests everything under
+    /// `<module>`). Generator resumes (`<genexpr>`) are not units.
     static func units(of range: Range<Int>, slices: [Slice], childCount: [Int32])
-        -> (count: Int, distinct: Int, longest: Int64)
+        -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
     {
         var level = 0
         var parent = -1
         while true {
             var count = 0
-            var only = -1
+            var largest = -1
             var covered: Int64 = 0
             var distinct: Set<String> = []
             var longest: Int64 = 0
             for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
+                let d = slices[i].duration.nanoseconds
+                covered += d
+                if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
+                if slices[i].name.hasPrefix("<genexpr>") { continue }
                 count += 1
-                only = i
-                covered += slices[i].duration.nanoseconds
-                longest = max(longest, slices[i].duration.nanoseconds)
+                longest = max(longest, d)
                 if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
             }
-            if count == 1, childCount[only] > 0, level < 32 {
-                // Descend only when the children cover most of the single span.
+            if largest >= 0, childCount[largest] > 0, level < 32,
+                slices[largest].duration.nanoseconds * 10 >= covered * 9
+            {
+                // Descend only when the children cover most of the dominant span.
                 var childTime: Int64 = 0
-                for j in range where slices[j].parent == only { childTime += slices[j].duration.nanoseconds }
-                if childTime * 2 >= slices[only].duration.nanoseconds {
+                for j in range where slices[j].parent == largest { childTime += slices[j].duration.nanoseconds }
+                if childTime * 2 >= slices[largest].duration.nanoseconds {
                     level += 1
-                    parent = only
+                    parent = largest
                     continue
                 }
             }
-            return (count, distinct.count, longest)
+            return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
         }
     }
 

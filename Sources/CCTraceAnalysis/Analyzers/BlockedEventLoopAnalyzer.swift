@@ -62,15 +62,32 @@ public enum BlockedEventLoopAnalyzer {
         var names: [String] = []
         var evidence: [Evidence] = []
         for c in offending {
-            let (name, stack) = offender(c, loop: loop, model: model)
-            let kind = nature(of: c, model: model, profile: profile)
-            if !names.contains(name) { names.append(name) }
-            if evidence.count < options.evidenceLimit {
-                var text = "\(name) held the loop \(Text.ms(model.slices[c].duration.nanoseconds)) (\(kind))"
+            // A tick (or job, or asyncio iteration) may run several slow handlers back to back:
+            // name each child that took a quarter of the threshold or more.
+            var parts: [Int] = []
+            let isHandler = loop.source == .cctrace && model.slices[c].name != "tick"
+            if !isHandler {
+                let s = model.slices[c]
+                var i = c + 1
+                let range = model.threads[s.thread].sliceRange
+                while i < range.upperBound, model.slices[i].depth > s.depth {
+                    if model.slices[i].parent == c && model.slices[i].duration.nanoseconds >= slow / 4 {
+                        parts.append(i)
+                    }
+                    i += 1
+                }
+            }
+            if parts.isEmpty { parts = [c] }
+            for part in parts {
+                let (name, stack) = offender(part, loop: loop, model: model, root: c)
+                let kind = nature(of: part, model: model, profile: profile)
+                if !names.contains(name) { names.append(name) }
+                guard evidence.count < options.evidenceLimit else { continue }
+                var text = "\(name) held the loop \(Text.ms(model.slices[part].duration.nanoseconds)) (\(kind))"
                 if let task = model.slices[c].args.flatMap({ model.arguments.value($0) })?["task_id"] {
                     text += " in task \(task.stringValue ?? task.intValue.map { String($0) } ?? "?")"
                 }
-                evidence.append(.slice(c, in: model, text, stack: stack))
+                evidence.append(.slice(part, in: model, text, stack: stack))
             }
         }
         let severity: Severity =
@@ -108,7 +125,7 @@ public enum BlockedEventLoopAnalyzer {
     /// The offending work of a callback: its own name for cctrace callbacks; for ticks, jobs and
     /// asyncio handles, the first descendant along the longest-child chain that is not the
     /// framework's plumbing. Returns the name and the chain (innermost first) as a stack.
-    static func offender(_ callback: Int, loop: LoopView, model: TraceModel) -> (String, [String]) {
+    static func offender(_ callback: Int, loop: LoopView, model: TraceModel, root: Int) -> (String, [String]) {
         var chain: [Int] = [callback]
         var current = callback
         let threadSlices = model.threads[model.slices[callback].thread].sliceRange

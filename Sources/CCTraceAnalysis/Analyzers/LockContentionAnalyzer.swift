@@ -15,6 +15,8 @@ public enum LockContentionAnalyzer {
         var slice: Int
         var owner: Int?
         var frames: [String]
+        /// The waiting, when only part of the slice waited (an inferred `with lock:` acquire).
+        var duration: Int64?
     }
 
     struct Group {
@@ -53,6 +55,16 @@ public enum LockContentionAnalyzer {
                 Wait(
                     slice: i, owner: nil, frames: []))
         }
+        for (i, wait) in profile.inferredLockWaits {
+            let s = model.slices[i]
+            let function = String(SliceClassifier.baseName(s.name))
+            let pid = model.threads[s.thread].pid
+            add(
+                "\(pid)/with/\(function)",
+                Group(lock: "lock entered with `with` in \(function)", pid: pid, inferred: true),
+                Wait(
+                    slice: i, owner: nil, frames: [], duration: wait))
+        }
         guard !order.isEmpty else {
             return [
                 Finding(
@@ -75,7 +87,8 @@ public enum LockContentionAnalyzer {
     static func finding(
         for g: Group, model: TraceModel, busy: [Int: Int64], profile: WorkProfile, options: AnalysisOptions
     ) -> Finding {
-        let durations = g.waits.map { model.slices[$0.slice].duration.nanoseconds }.sorted()
+        func length(_ w: Wait) -> Int64 { w.duration ?? model.slices[w.slice].duration.nanoseconds }
+        let durations = g.waits.map(length).sorted()
         let total = durations.reduce(0, +)
         var waiters: Set<Int> = []
         for w in g.waits { waiters.insert(model.slices[w.slice].thread) }
@@ -84,7 +97,7 @@ public enum LockContentionAnalyzer {
         // Who held it while others waited.
         var byOwner: [Int: Int64] = [:]
         for w in g.waits {
-            if let o = w.owner { byOwner[o, default: 0] += model.slices[w.slice].duration.nanoseconds }
+            if let o = w.owner { byOwner[o, default: 0] += length(w) }
         }
         let topOwner = byOwner.max { ($0.value, $1.key) < ($1.value, $0.key) }
         var sentence =
@@ -101,34 +114,38 @@ public enum LockContentionAnalyzer {
         // Where the waiters were: the most common stack.
         var stacks: [[String]: Int64] = [:]
         for w in g.waits where !w.frames.isEmpty {
-            stacks[Array(w.frames.prefix(6)), default: 0] += model.slices[w.slice].duration.nanoseconds
+            stacks[Array(appFrames(w.frames).prefix(6)), default: 0] += model.slices[w.slice].duration.nanoseconds
         }
         if let (frames, time) = stacks.max(by: { $0.value < $1.value }) {
             evidence.append(
                 Evidence("waiters' most common stack (\(Text.ms(time)) of waiting)", stack: frames.map(shortFrame)))
         } else if g.inferred {
             // Foreign traces: the callers' chain of spans is the stack.
-            let longest = g.waits.max { model.slices[$0.slice].duration < model.slices[$1.slice].duration }!
+            let longest = g.waits.max { length($0) < length($1) }!
             evidence.append(
                 Evidence(
                     "the waiter's enclosing spans", slice: longest.slice,
                     stack: spanStack(longest.slice, in: model)))
         }
         // The longest waits, with what the holder was doing.
-        let longest = g.waits.sorted { model.slices[$0.slice].duration > model.slices[$1.slice].duration }
+        let longest = g.waits.sorted { length($0) > length($1) }
         for w in longest.prefix(max(1, options.evidenceLimit - 2)) {
             let s = model.slices[w.slice]
-            var text = "\(model.threads[s.thread].label) waited \(Text.ms(s.duration.nanoseconds))"
+            var text = "\(model.threads[s.thread].label) waited \(Text.ms(length(w)))"
             if let o = w.owner {
                 text += " while \(model.threads[o].label) held it"
                 if let doing = innermostWork(on: o, at: s.start, in: model) { text += " in \(doing)" }
             }
-            evidence.append(.slice(w.slice, in: model, text, stack: w.frames.prefix(4).map(shortFrame)))
+            evidence.append(.slice(w.slice, in: model, text, stack: appFrames(w.frames).prefix(4).map(shortFrame)))
         }
         if let chain = longestChain(g, model: model) { evidence.append(Evidence(chain)) }
         let window = max(profile.window, 1)
+        // Contention is threads queueing for a lock again and again; one slow acquire (say at
+        // shutdown) is worth knowing, not a warning.
+        let repeated = g.waits.count >= 3
         let severity: Severity =
-            share >= 0.1 || Double(total) >= 0.1 * Double(window) ? .warning : total >= 1_000_000 ? .info : .ok
+            repeated && (share >= 0.1 || Double(total) >= 0.1 * Double(window))
+            ? .warning : total >= 1_000_000 ? .info : .ok
         return Finding(
             id: id, severity: severity, subject: g.lock, summary: sentence, inferred: g.inferred,
             metrics: [
@@ -137,6 +154,16 @@ public enum LockContentionAnalyzer {
                 ("p95_ms", Text.millis(Statistics.percentile(durations, 0.95))),
                 ("max_ms", Text.millis(durations.last ?? 0)), ("waiters_busy_share", share),
             ], evidence: evidence)
+    }
+
+    /// The frames worth showing: the app's, without compiler thunks and cctrace's own wrappers.
+    static func appFrames(_ frames: [String]) -> [String] {
+        let kept = frames.filter { f in
+            !(f.hasPrefix("partial apply forwarder") || f.hasPrefix("reabstraction thunk")
+                || f.hasPrefix("thunk for") || f.hasPrefix("static CCTrace.CCTrace.") || f.hasPrefix("CCTrace.Traced")
+                || f.contains("(libCCTrace") || f.hasPrefix("merged "))
+        }
+        return kept.isEmpty ? frames : kept
     }
 
     /// `f + 0x12 (image)` → `f`.

@@ -120,10 +120,13 @@ public enum Recommender {
             reasons.append(
                 "IPC costs \(Text.x(ipcTax)) the compute it feeds: copying data between processes outweighs the "
                     + "parallelism they buy.")
-            let ipcShare = Double(t.ipc) / Double(max(t.ipc + t.running, 1))
+            // Without the copies, the window loses the IPC time of the busiest process.
+            let window = Double(max(p.window, 1))
+            let perProcess = Double(t.ipc) / Double(max(p.workerProcesses.count, 1))
+            let ipcShare = min(0.9, perProcess / window)
             if lang == .python {
                 return make(
-                    .sequential, speedup: 1 / max(0.05, 1 - ipcShare),
+                    .sequential, speedup: 1 / (1 - ipcShare),
                     headline: "Drop the process pool: do the work in one process.",
                     advice:
                         "Do the work where the data is (no pickling); if it must be parallel, use a "
@@ -131,7 +134,7 @@ public enum Recommender {
                         + "(multiprocessing.shared_memory).")
             }
             return make(
-                .threads, speedup: 1 / max(0.05, 1 - ipcShare),
+                .threads, speedup: 1 / (1 - ipcShare),
                 headline: "Use threads that share the data instead of shipping it to processes.",
                 advice:
                     lang == .swift
@@ -208,7 +211,9 @@ public enum Recommender {
         if cpu <= o.waitBound {
             let w = p.waits
             let many = (w?.maxInFlight ?? 0) >= o.manyWaits
-            let slow = (w?.p50 ?? 0) >= o.slowWait.nanoseconds
+            // Slow waits favour an event loop once there are more of them than a small pool
+            // of threads holds comfortably.
+            let slow = (w?.p50 ?? 0) >= o.slowWait.nanoseconds && (w?.maxInFlight ?? 0) >= 16
             if many || slow {
                 reasons.append(
                     many
@@ -220,9 +225,19 @@ public enum Recommender {
                     headline: keep ? "Keep the async design." : "Move the waiting to an async event loop.",
                     advice: idioms.async)
             }
-            reasons.append(
-                "Few waits in flight (\(w?.maxInFlight ?? 0)) and they are short (p50 \(Text.ms(w?.p50 ?? 0))): "
-                    + "a small thread pool overlaps them simply.")
+            if let w, w.maxInFlight > 0 {
+                reasons.append(
+                    "Few waits in flight (\(w.maxInFlight)) and they are short (p50 \(Text.ms(w.p50))): "
+                        + "a small thread pool overlaps them simply.")
+            } else {
+                reasons.append("The waits are few and short: a small thread pool overlaps them simply.")
+            }
+            let lockShare = Double(t.lockWait) / Double(busy)
+            if lockShare >= 0.3 {
+                reasons.append(
+                    "Lock waits take \(Text.pct(lockShare)) of the busy time: shorten the critical sections "
+                        + "(see lock-contention) before adding threads.")
+            }
             let keep = p.currentModel == .threads
             return make(
                 .threads, speedup: 1,

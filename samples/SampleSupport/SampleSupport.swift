@@ -1,0 +1,152 @@
+// Helpers the samples share: real CPU work sized in CPU time (so a sample does the same work
+// in debug and release builds and on a busy machine), joinable named threads, and blocking
+// loopback TCP.
+import CCTrace
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One round of a 64-bit mixing function: the samples' unit of CPU work.
+@inline(never)
+public func mix(_ seed: UInt64, rounds: Int) -> UInt64 {
+    var x = seed
+    for i in 0..<rounds {
+        x ^= x >> 33
+        x &*= 0xff51_afd7_ed55_8ccd
+        x ^= UInt64(truncatingIfNeeded: i)
+    }
+    return x
+}
+
+/// This thread's CPU time in nanoseconds.
+public func threadCPUTime() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+/// Hashes until this thread has spent `milliseconds` of CPU time; returns the hash.
+public func burnCPU(milliseconds: Double, seed: UInt64 = 1) -> UInt64 {
+    let deadline = threadCPUTime() + Int64(milliseconds * 1_000_000)
+    var x = seed
+    repeat { x = mix(x, rounds: 20_000) } while threadCPUTime() < deadline
+    return x
+}
+
+/// A named thread that can be joined.
+public final class SampleThread: @unchecked Sendable {
+    private var handle: pthread_t
+    private final class Box {
+        let name: String
+        let body: () -> Void
+        init(_ name: String, _ body: @escaping () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+
+    /// Starts `body` on a new thread named `name` (in the trace and in `/proc`).
+    public init(name: String, _ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                CCTrace.setThreadName(box.name)
+                box.body()
+                return nil
+            }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        handle = thread
+    }
+
+    /// Waits for the thread to finish.
+    public func join() { pthread_join(handle, nil) }
+}
+
+/// Raises the open-file limit to its hard maximum; returns the new soft limit.
+@discardableResult
+public func raiseOpenFileLimit() -> Int {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    return Int(limit.rlim_cur)
+}
+
+/// Blocking TCP on 127.0.0.1.
+public enum Loopback {
+    /// A listening socket on an ephemeral port: (descriptor, port).
+    public static func listen(backlog: Int32 = 128) -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(fd >= 0, "socket failed")
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                precondition(bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0, "bind failed")
+            }
+        }
+        precondition(Glibc.listen(fd, backlog) == 0, "listen failed")
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &len) }
+        }
+        return (fd, UInt16(bigEndian: bound.sin_port))
+    }
+
+    /// A connected socket to 127.0.0.1:`port`, with Nagle off (request/response traffic).
+    public static func connect(port: UInt16) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(fd >= 0, "socket failed")
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        precondition(rc == 0, "connect failed: \(errno)")
+        noDelay(fd)
+        return fd
+    }
+
+    /// Turns Nagle's algorithm off.
+    public static func noDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Reads exactly `count` bytes; false at end of stream.
+    public static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// Writes all of `bytes`.
+    public static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            precondition(n > 0, "write failed: \(errno)")
+            done += n
+        }
+    }
+}

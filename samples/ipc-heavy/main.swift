@@ -1,0 +1,76 @@
+// ipc-heavy — a process pipeline that ships large payloads (4 MiB of records) to 2 child
+// processes for a tiny computation on each (a checksum of the first few records). Copying the
+// data through pipes costs far more than the work it feeds. `cctrace report` should find
+// `ipc-overhead` and recommend against processes.
+// Run: CCTRACE_OUTPUT=out/ipc-heavy.trace.json swift run -c release ipc-heavy
+import CCTrace
+import SampleSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let payloadsPerChild = 24
+let recordsPerPayload = 1 << 20  // 4 MiB of UInt32
+
+/// Serialization: the records as bytes (a real copy).
+func encode(_ records: [UInt32]) -> [UInt8] { records.withUnsafeBytes { Array($0) } }
+
+/// Deserialization: the bytes back into records (another copy).
+func decode(_ bytes: [UInt8]) -> [UInt32] {
+    [UInt32](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
+        bytes.withUnsafeBytes { raw in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+        }
+        count = bytes.count / 4
+    }
+}
+
+/// The tiny computation each payload feeds.
+func checksum(_ records: [UInt32]) -> UInt64 {
+    CCTrace.withSpan("checksum") {
+        var sum: UInt64 = 0
+        for r in records.prefix(64) { sum = sum &* 31 &+ UInt64(r) }
+        return sum
+    }
+}
+
+func runChild(readFD: Int32, writeFD: Int32) throws {
+    CCTrace.setThreadName("child-main")
+    let channel = TracedChannel(name: "payloads", readFD: readFD, writeFD: writeFD)
+    while let records = try channel.receive(decode: decode) {
+        let sum = checksum(records)
+        try channel.send(withUnsafeBytes(of: sum) { Array($0) })
+    }
+}
+
+func runParent() throws {
+    CCTrace.setThreadName("main")
+    let records = (0..<recordsPerPayload).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
+    var children: [(TracedProcess, TracedChannel)] = []
+    for i in 0..<2 {
+        let (channel, remote) = try TracedChannel.pipePair(name: "payloads")
+        let child = try TracedProcess.spawn(
+            "/proc/self/exe", arguments: ["child", "\(remote.readFD)", "\(remote.writeFD)"], name: "stage-\(i)")
+        _ = close(remote.readFD)
+        _ = close(remote.writeFD)
+        children.append((child, channel))
+    }
+    var acc: UInt64 = 0
+    for _ in 0..<payloadsPerChild {
+        for (_, channel) in children { try channel.send(records, encode: encode) }
+        for (_, channel) in children { acc ^= (try channel.receive()?.count).map(UInt64.init) ?? 0 }
+    }
+    for (child, channel) in children {
+        channel.close()
+        child.wait()
+    }
+    print("ipc-heavy: \(payloadsPerChild * 2) payloads of \(recordsPerPayload * 4 >> 20) MiB shipped (\(acc))")
+}
+
+let arguments = CommandLine.arguments
+if arguments.count == 4, arguments[1] == "child", let r = Int32(arguments[2]), let w = Int32(arguments[3]) {
+    try runChild(readFD: r, writeFD: w)
+} else {
+    try runParent()
+}
