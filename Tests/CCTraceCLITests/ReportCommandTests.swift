@@ -43,7 +43,8 @@ func writeTemporary(_ text: String) throws -> String {
         let json = try cctrace(["report", "--format", "json", path])
         #expect(json.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
-        #expect(object?["schema_version"] as? Int == 1)
+        #expect(object?["schema_version"] as? Int == 2)
+        #expect((object?["recommendation"] as? [String: Any])?["model"] is String)
         #expect(object?["event_count"] as? Int == 2)
     }
 
@@ -69,5 +70,46 @@ func writeTemporary(_ text: String) throws -> String {
         let result = try cctrace(["report", "/nonexistent/trace.json"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("/nonexistent/trace.json"))
+    }
+
+    /// A trace whose lock made threads wait: `--fail-on lock-contention` turns the finding
+    /// into exit status 3; a gate at a severity the finding does not reach passes.
+    @Test func failOnGatesOnFindings() throws {
+        var events: [String] = []
+        for t in 2...3 {
+            for i in 0..<5 {
+                let ts = i * 10_000 + t * 100
+                events.append(#"{"ph":"X","name":"update","ts":\#(ts),"dur":9000,"pid":1,"tid":\#(t)}"#)
+                events.append(
+                    #"{"ph":"X","name":"lock wait","cat":"cctrace.lock","ts":\#(ts + 10),"dur":8000,"pid":1,"tid":\#(t),"args":{"lock":"db","lock_id":1}}"#
+                )
+            }
+        }
+        let path = try writeTemporary("[" + events.joined(separator: ",\n") + "]")
+        let gated = try cctrace(["report", "--fail-on", "lock-contention", path])
+        #expect(gated.status == 3)
+        #expect(gated.stdout.contains("lock-contention"))
+        #expect(gated.stderr.contains("--fail-on lock-contention"))
+        let other = try cctrace(["report", "--fail-on", "blocked-event-loop", "--fail-on", "ipc-overhead:info", path])
+        #expect(other.status == 0)
+        let info = try cctrace(["report", "--fail-on", "lock-contention:info", "--format", "json", path])
+        #expect(info.status == 3)
+    }
+
+    @Test(arguments: [["--fail-on", "nonsense"], ["--fail-on", "lock-contention:fatal"], ["--format", "yaml"]])
+    func badOptionsAreRejected(_ options: [String]) throws {
+        let path = try writeTemporary(#"[{"ph":"X","name":"w","ts":0,"dur":1,"pid":1,"tid":1}]"#)
+        let result = try cctrace(["report"] + options + [path])
+        #expect(result.status != 0 && result.status != 3)
+        #expect(result.stderr.contains("Error"))
+    }
+
+    @Test func markdownFormat() throws {
+        let path = try writeTemporary(#"[{"ph":"X","name":"w","ts":0,"dur":1000,"pid":1,"tid":1}]"#)
+        let result = try cctrace(["report", "--format", "markdown", path])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("## cctrace report"))
+        #expect(result.stdout.contains("| severity | finding | summary |"))
+        #expect(!result.stdout.contains("\u{1B}["))
     }
 }

@@ -335,7 +335,11 @@ public struct WorkProfile: Sendable {
             let units = Self.units(of: range, slices: slices, childCount: childCount)
             threadWork.append(
                 ThreadWork(
-                    thread: index, pid: thread.pid, tid: thread.tid, label: thread.label,
+                    thread: index, pid: thread.pid, tid: thread.tid,
+                    label: model.processes.count > 1
+                        ? thread.name.map { "\($0) (\(thread.pid)/\(thread.tid))" }
+                            ?? "tid \(thread.tid) (pid \(thread.pid))"
+                        : thread.label,
                     start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                     cpuMeasured: measured, namesInferred: inferred, topLevelSpans: units.count,
                     distinctTopLevelNames: units.distinct, longestTopLevel: units.longest, meanUnit: units.mean,

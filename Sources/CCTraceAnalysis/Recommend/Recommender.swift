@@ -54,7 +54,7 @@ public enum Recommender {
                 + (p.coresKnown ? "." : " (assumed: the trace does not say)."))
         if let w = p.waits, w.maxInFlight > 0 {
             reasons.append(
-                "Up to \(w.maxInFlight) waits in flight at once (\(w.source), mean \(SummaryRenderer.format3(w.meanInFlight))"
+                "Up to \(w.maxInFlight) wait\(w.maxInFlight == 1 ? "" : "s") in flight at once (\(w.source), mean \(SummaryRenderer.format3(w.meanInFlight))"
                     + (w.p50 > 0 ? ", p50 latency \(Text.ms(w.p50))" : "") + ")" + (w.inferred ? ", inferred." : "."))
         }
         let warnings = { (id: String) in findings.filter { $0.id == id && $0.severity == .warning } }

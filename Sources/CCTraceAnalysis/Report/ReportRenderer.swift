@@ -32,7 +32,10 @@ public enum ReportRenderer {
             lines.removeFirst()
         }
         var out = head.joined(separator: "\n") + "\n\n"
-        out += paint("Recommendation: \(rec.model.rawValue.uppercased())", "1") + " — \(rec.headline)\n"
+        let title = "Recommendation: \(rec.model.rawValue.uppercased())"
+        var headline = wrap(title + " — " + rec.headline, indent: "", hanging: "  ")
+        if color { headline = paint(title, "1") + String(headline.dropFirst(title.count)) }
+        out += headline
         out += wrap(
             "now: \(rec.current.rawValue) (\(SummaryRenderer.terminalSafe(rec.currentDetail))) · change: "
                 + "\(rec.change ? "yes" : "no") · confidence: \(rec.confidence.rawValue) · expected speedup "

@@ -1,0 +1,315 @@
+import CCTraceAnalysis
+import CCTraceFormat
+import Testing
+
+/// Builds small Chrome traces in memory (times in microseconds).
+struct TraceBuilder {
+    var events: [String] = []
+
+    mutating func slice(
+        _ name: String, tid: Int, ts: Double, dur: Double, pid: Int = 1, cat: String = "app", args: String? = nil
+    ) {
+        let a = args.map { ",\"args\":\($0)" } ?? ""
+        events.append(
+            #"{"ph":"X","name":"\#(name)","cat":"\#(cat)","pid":\#(pid),"tid":\#(tid),"ts":\#(ts),"dur":\#(dur)\#(a)}"#)
+    }
+
+    mutating func threadName(_ name: String, tid: Int, pid: Int = 1) {
+        events.append(#"{"ph":"M","name":"thread_name","pid":\#(pid),"tid":\#(tid),"args":{"name":"\#(name)"}}"#)
+    }
+
+    /// CPU accounting: one reading per `step` µs from `from` to `to` with these shares.
+    mutating func cpu(
+        tid: Int, from: Double, to: Double, step: Double = 20_000, running: (Double) -> Double, runnable: Double = 0,
+        pid: Int = 1
+    ) {
+        var t = from
+        while t <= to {
+            events.append(
+                #"{"ph":"C","name":"cpu \#(tid)","cat":"cctrace.cpu","pid":\#(pid),"tid":\#(tid),"ts":\#(t),"args":{"running_pct":\#(running(t) * 100),"runnable_pct":\#(runnable * 100)}}"#
+            )
+            t += step
+        }
+    }
+
+    mutating func session(cores: Int) {
+        events.append(
+            #"{"ph":"M","name":"cctrace.session","cat":"cctrace.session","pid":1,"tid":1,"args":{"cores":\#(cores),"clock":"test","cctrace_version":"test"}}"#
+        )
+    }
+
+    func report(_ options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisReport {
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        return AnalysisReport(model: model, options: options)
+    }
+}
+
+extension AnalysisReport {
+    func warnings(_ id: String) -> [Finding] { findings.filter { $0.id == id && $0.severity == .warning } }
+}
+
+@Suite struct LockContentionTests {
+    /// A thread joining another waits on a lock inside `join` — waiting for a result, not
+    /// contention.
+    @Test func joinIsNotContention() throws {
+        var b = TraceBuilder()
+        b.slice("worker (app.py:1)", tid: 2, ts: 0, dur: 200_000)
+        b.slice("time.sleep", tid: 2, ts: 0, dur: 200_000)
+        b.slice("Thread.join (threading.py:1)", tid: 1, ts: 10, dur: 199_000)
+        b.slice("Thread._wait_for_tstate_lock (threading.py:2)", tid: 1, ts: 20, dur: 198_000)
+        b.slice("_thread.lock.acquire", tid: 1, ts: 30, dur: 197_000)
+        let r = try b.report()
+        #expect(r.findings.filter { $0.id == "lock-contention" }.allSatisfy { $0.severity == .ok })
+        #expect(r.profile.total.lockWait == 0)
+    }
+
+    /// Repeated acquires that wait are contention, grouped by the caller, marked inferred.
+    @Test func repeatedWaitsByNameAreContention() throws {
+        var b = TraceBuilder()
+        for t in 2...4 {
+            for i in 0..<5 {
+                let ts = Double(i * 10_000 + t * 100)
+                b.slice("update (app.py:9)", tid: t, ts: ts, dur: 9_000)
+                b.slice("_thread.lock.acquire", tid: t, ts: ts + 10, dur: 6_000)
+            }
+        }
+        let r = try b.report()
+        let f = try #require(r.warnings("lock-contention").first)
+        #expect(f.inferred)
+        #expect(f.subject.contains("update"))
+        #expect(f.metric("waits") == 15)
+        #expect(f.metric("waiters") == 3)
+    }
+
+    /// One slow acquire (say at shutdown) is worth knowing, not a warning.
+    @Test func aSingleWaitIsNotAWarning() throws {
+        var b = TraceBuilder()
+        b.slice("shutdown (app.py:1)", tid: 1, ts: 0, dur: 10_000)
+        b.slice("_thread.lock.acquire", tid: 1, ts: 10, dur: 9_000)
+        let r = try b.report()
+        #expect(r.warnings("lock-contention").isEmpty)
+        #expect(r.findings.contains { $0.id == "lock-contention" && $0.severity == .info })
+    }
+
+    /// cctrace's lock waits carry the owner: the report names the holder and follows the
+    /// wait-for chain (a waits for L1 held by b, which waits for L2 held by c).
+    @Test func ownersAndWaitForChains() throws {
+        var b = TraceBuilder()
+        b.threadName("a", tid: 11)
+        b.threadName("b", tid: 12)
+        b.threadName("c", tid: 13)
+        b.slice("work", tid: 13, ts: 0, dur: 50_000)
+        b.slice("lock hold", tid: 13, ts: 0, dur: 50_000, cat: "cctrace.lock", args: #"{"lock":"L2","lock_id":2}"#)
+        b.slice("work", tid: 12, ts: 0, dur: 60_000)
+        b.slice(
+            "lock wait", tid: 12, ts: 5_000, dur: 45_000, cat: "cctrace.lock",
+            args: #"{"lock":"L2","lock_id":2,"owner_tid":13}"#)
+        for i in 0..<3 {
+            b.slice("step", tid: 11, ts: Double(10_000 + i * 12_000), dur: 11_000)
+            b.slice(
+                "lock wait", tid: 11, ts: Double(10_000 + i * 12_000), dur: 10_000, cat: "cctrace.lock",
+                args:
+                    #"{"lock":"L1","lock_id":1,"owner_tid":12,"frames":["app.refresh() + 0x10 (app)","partial apply forwarder for x + 0x4 (app)","app.main() + 0x20 (app)"]}"#
+            )
+        }
+        let r = try b.report()
+        let l1 = try #require(r.findings.first { $0.id == "lock-contention" && $0.subject == "L1" })
+        #expect(l1.summary.contains("b (12) held it"))
+        let chain = try #require(l1.evidence.first { $0.description.hasPrefix("wait-for chain") })
+        #expect(chain.description.contains("'L2' held by c (13)"))
+        let stack = try #require(l1.evidence.first { !$0.stack.isEmpty })
+        #expect(stack.stack == ["app.refresh()", "app.main()"])
+    }
+}
+
+@Suite struct BlockedEventLoopTests {
+    /// Python asyncio's shape: `_run_once` iterations running `Handle._run` callbacks; the
+    /// offender is the coroutine, not the plumbing around it.
+    func asyncioTrace(blocking: Double) -> TraceBuilder {
+        var b = TraceBuilder()
+        var ts = 0.0
+        for i in 0..<6 {
+            let long = i == 3
+            let d = long ? blocking : 1_000
+            b.slice("BaseEventLoop._run_once (asyncio/base_events.py:1)", tid: 1, ts: ts, dur: d + 100)
+            b.slice("Handle._run (asyncio/events.py:1)", tid: 1, ts: ts + 10, dur: d)
+            b.slice("_contextvars.Context.run", tid: 1, ts: ts + 20, dur: d - 20)
+            b.slice(long ? "crunch (app.py:3)" : "tick (app.py:9)", tid: 1, ts: ts + 30, dur: d - 40)
+            ts += d + 200
+        }
+        return b
+    }
+
+    @Test func asyncioCallbackOverThresholdIsNamed() throws {
+        let r = try asyncioTrace(blocking: 150_000).report()
+        let f = try #require(r.warnings("blocked-event-loop").first)
+        #expect(f.summary.contains("'crunch'"))
+        #expect(f.inferred)
+        #expect(r.recommendation.model == .hybrid)
+    }
+
+    @Test func thresholdIsAnOption() throws {
+        let b = asyncioTrace(blocking: 60_000)
+        #expect(try b.report().warnings("blocked-event-loop").isEmpty)
+        var options = AnalysisOptions()
+        options.slowCallback = TraceDuration(nanoseconds: 50_000_000)
+        #expect(try !b.report(options).warnings("blocked-event-loop").isEmpty)
+    }
+
+    /// cctrace's loops: a callback per slice, and the heartbeat's lag in the summary.
+    @Test func cctraceLoopWithLag() throws {
+        var b = TraceBuilder()
+        for i in 0..<10 {
+            let d = i == 5 ? 120_000.0 : 500
+            b.slice(
+                i == 5 ? "render" : "serve", tid: 7, ts: Double(i) * 130_000, dur: d, cat: "cctrace.loop",
+                args: #"{"loop":"main"}"#)
+        }
+        for i in 0..<20 {
+            let lag = i == 10 ? 118.0 : 0.2
+            b.events.append(
+                #"{"ph":"C","name":"loop lag main","cat":"cctrace.loop","pid":1,"tid":7,"ts":\#(Double(i) * 65_000),"args":{"lag_ms":\#(lag)}}"#
+            )
+        }
+        let r = try b.report()
+        let f = try #require(r.warnings("blocked-event-loop").first)
+        #expect(f.subject == "main")
+        #expect(f.summary.contains("'render'"))
+        #expect(f.metric("lag_max_ms") == 118)
+    }
+}
+
+@Suite struct IPCOverheadTests {
+    /// cctrace's receive counts from the message's arrival (the flow's end), not from when the
+    /// receiver began waiting.
+    @Test func receiveWaitIsNotTransfer() throws {
+        var b = TraceBuilder()
+        b.slice(
+            "serialize jobs", tid: 1, ts: 0, dur: 1_000, cat: "cctrace.ipc", args: #"{"bytes":100,"channel":"jobs"}"#)
+        b.slice(
+            "send jobs", tid: 1, ts: 90_000, dur: 1_000, cat: "cctrace.ipc", args: #"{"bytes":100,"channel":"jobs"}"#)
+        b.events.append(#"{"ph":"s","name":"message jobs","cat":"cctrace.ipc","pid":1,"tid":1,"ts":90000,"id":7}"#)
+        b.slice(
+            "receive jobs", tid: 2, ts: 0, dur: 92_000, pid: 2, cat: "cctrace.ipc",
+            args: #"{"bytes":100,"channel":"jobs"}"#)
+        b.events.append(
+            #"{"ph":"f","bp":"e","name":"message jobs","cat":"cctrace.ipc","pid":2,"tid":2,"ts":91000,"id":7}"#)
+        b.slice("compute", tid: 2, ts: 92_000, dur: 500_000, pid: 2)
+        let r = try b.report()
+        let f = try #require(r.findings.first { $0.id == "ipc-overhead" && $0.subject == "jobs" })
+        // serialize 1 ms + send 1 ms + receive 1 ms (of 92 ms, 91 of them waiting).
+        #expect(f.metric("ipc_ms") == 3)
+        #expect(f.severity == .info)
+    }
+
+    /// Python multiprocessing's names: pickling and send_bytes/recv_bytes; a receive's first
+    /// read is the wait for the message.
+    @Test func multiprocessingShapes() throws {
+        var b = TraceBuilder()
+        for i in 0..<4 {
+            let ts = Double(i) * 100_000
+            b.slice("ForkingPickler.dumps (multiprocessing/reduction.py:48)", tid: 1, ts: ts, dur: 20_000)
+            b.slice(
+                "_ConnectionBase.send_bytes (multiprocessing/connection.py:182)", tid: 1, ts: ts + 20_000, dur: 30_000)
+            b.slice(
+                "_ConnectionBase.recv_bytes (multiprocessing/connection.py:208)", tid: 2, ts: ts, dur: 60_000, pid: 2)
+            b.slice("posix.read", tid: 2, ts: ts + 10, dur: 40_000, pid: 2)
+            b.slice("posix.read", tid: 2, ts: ts + 40_100, dur: 19_000, pid: 2)
+            b.slice("_pickle.loads", tid: 2, ts: ts + 60_000, dur: 10_000, pid: 2)
+            b.slice("work (app.py:1)", tid: 2, ts: ts + 70_000, dur: 5_000, pid: 2)
+        }
+        let r = try b.report()
+        let f = try #require(r.warnings("ipc-overhead").first)
+        #expect(f.inferred)
+        #expect(f.metric("serialize_ms") == 80)
+        #expect(f.metric("deserialize_ms") == 40)
+        // send 4 × 30 ms; receive 4 × (60 − 40 waiting) ms.
+        #expect(f.metric("transfer_ms") == 200)
+    }
+}
+
+@Suite struct CPUSerializedTests {
+    /// Two CPU-bound threads taking turns on one lock run on one core of two.
+    @Test func lockSerializedThreads() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for tid in [2, 3] {
+            b.threadName("w\(tid)", tid: tid)
+            // Alternate 20 ms turns: one runs while the other waits for the lock.
+            for k in 0..<20 {
+                let ts = Double(k) * 20_000
+                let mine = (k % 2 == 0) == (tid == 2)
+                b.slice("item", tid: tid, ts: ts, dur: 20_000)
+                if !mine {
+                    b.slice(
+                        "lock wait", tid: tid, ts: ts, dur: 19_900, cat: "cctrace.lock",
+                        args: #"{"lock":"gil","lock_id":1,"owner_tid":\#(tid == 2 ? 3 : 2)}"#)
+                }
+            }
+            b.cpu(tid: tid, from: 0, to: 400_000, running: { t in (Int(t / 20_000) % 2 == 0) == (tid == 2) ? 1 : 0 })
+        }
+        let r = try b.report()
+        let f = try #require(r.warnings("cpu-serialized").first)
+        #expect(f.subject == "lock 'gil'")
+        #expect((f.metric("parallelism") ?? 9) < 1.1)
+        #expect(r.recommendation.model == .processes)
+        #expect(r.recommendation.current == .threads)
+    }
+
+    /// The same threads without the lock run in parallel: keep threads.
+    @Test func parallelThreadsAreFine() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for tid in [2, 3] {
+            for k in 0..<20 { b.slice("item", tid: tid, ts: Double(k) * 20_000, dur: 20_000) }
+            b.cpu(tid: tid, from: 0, to: 400_000, running: { _ in 1 })
+        }
+        let r = try b.report()
+        #expect(r.warnings("cpu-serialized").isEmpty)
+        #expect(r.recommendation.model == .threads)
+        #expect(!r.recommendation.change)
+    }
+}
+
+@Suite struct RecommenderTests {
+    /// One thread running distinct dependent steps: nothing to overlap.
+    @Test func aChainStaysSequential() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.slice("pipeline", tid: 1, ts: 0, dur: 300_000)
+        for (i, step) in ["parse", "index", "checksum"].enumerated() {
+            b.slice(step, tid: 1, ts: Double(i) * 100_000, dur: 100_000)
+        }
+        b.cpu(tid: 1, from: 0, to: 300_000, running: { _ in 1 })
+        let r = try b.report()
+        #expect(r.recommendation.model == .sequential)
+        #expect(!r.recommendation.change)
+    }
+
+    /// One thread running many independent items: spread them (threads in Swift).
+    @Test func repeatedItemsHaveSlack() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for i in 0..<30 { b.slice("item", tid: 1, ts: Double(i) * 10_000, dur: 10_000) }
+        b.cpu(tid: 1, from: 0, to: 300_000, running: { _ in 1 })
+        let r = try b.report()
+        #expect(r.recommendation.model == .threads)
+        #expect(r.recommendation.change)
+        #expect(r.recommendation.expectedSpeedup > 1.5)
+    }
+
+    /// Many slow waits in flight: async.
+    @Test func manySlowWaitsGoAsync() throws {
+        var b = TraceBuilder()
+        for i in 0..<200 {
+            b.events.append(#"{"ph":"b","name":"request","cat":"app","pid":1,"id":\#(i),"ts":\#(Double(i) * 100)}"#)
+            b.events.append(
+                #"{"ph":"e","name":"request","cat":"app","pid":1,"id":\#(i),"ts":\#(Double(i) * 100 + 500_000)}"#)
+        }
+        b.slice("time.sleep", tid: 1, ts: 0, dur: 500_000)
+        b.slice("time.sleep", tid: 2, ts: 0, dur: 500_000)
+        let r = try b.report()
+        #expect(r.profile.waits?.maxInFlight == 200)
+        #expect(r.recommendation.model == .async)
+    }
+}

@@ -1,0 +1,17 @@
+#!/bin/bash
+# Re-records the report fixtures: traces of the samples (release build) and viztracer traces of
+# the Python programs in python/. Run from the package root; needs viztracer (pip).
+set -euo pipefail
+here=Tests/CCTraceAnalysisTests/Fixtures/reports
+swift build -c release
+tmp=$(mktemp -d)
+for n in cpu-global-lock cpu-processes cpu-threads io-threads async-connections blocked-loop ipc-heavy lock-contention sequential; do
+    CCTRACE_OUTPUT=$tmp/$n.json .build/release/$n >/dev/null
+    gzip -9 -c $tmp/$n.json >$here/swift-$n.json.gz
+done
+for p in $here/python/*.py; do
+    n=$(basename $p .py)
+    (cd $tmp && viztracer --quiet --tracer_entries 3000000 -o $n.json $OLDPWD/$p >/dev/null)
+    gzip -9 -c $tmp/$n.json >$here/viztracer-$n.json.gz
+done
+rm -rf $tmp

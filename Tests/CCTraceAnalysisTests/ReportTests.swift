@@ -1,0 +1,126 @@
+import CCTraceAnalysis
+import CCTraceFormat
+import Foundation
+import Testing
+
+let reportFixtures = fixtures.appendingPathComponent("reports")
+
+/// Recorded traces — of the samples (cctrace) and of small Python programs (viztracer 1.1.1;
+/// the programs are in `Fixtures/reports/python`, `record.sh` re-records everything) — and the
+/// verdicts an expert gives them.
+@Suite struct ReportVerdictTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var fixture: String
+        var model: ConcurrencyModel
+        var warnings: [String] = []
+        var change: Bool?
+        var testDescription: String { fixture }
+    }
+
+    static let cases: [Case] = [
+        Case(fixture: "swift-cpu-global-lock", model: .processes, warnings: ["cpu-serialized", "lock-contention"]),
+        Case(fixture: "swift-cpu-processes", model: .processes, change: false),
+        Case(fixture: "swift-cpu-threads", model: .threads, change: false),
+        Case(fixture: "swift-io-threads", model: .threads, change: false),
+        Case(fixture: "swift-async-connections", model: .async, change: false),
+        Case(fixture: "swift-blocked-loop", model: .hybrid, warnings: ["blocked-event-loop"]),
+        Case(fixture: "swift-ipc-heavy", model: .threads, warnings: ["ipc-overhead"]),
+        Case(fixture: "swift-lock-contention", model: .threads, warnings: ["lock-contention"]),
+        Case(fixture: "swift-sequential", model: .sequential, change: false),
+        // CPU-bound Python threads: the GIL serializes them.
+        Case(fixture: "viztracer-cpu_threads", model: .processes, warnings: ["cpu-serialized"], change: true),
+        Case(fixture: "viztracer-io_threads", model: .threads, change: false),
+        Case(fixture: "viztracer-joinonly", model: .threads, change: false),
+        Case(fixture: "viztracer-queuecons", model: .threads, change: false),
+        Case(fixture: "viztracer-sockthreads", model: .threads, change: false),
+        Case(fixture: "viztracer-lockc", model: .threads, warnings: ["lock-contention"]),
+        Case(fixture: "viztracer-mp", model: .processes, change: false),
+        Case(fixture: "viztracer-ppe", model: .processes, change: false),
+        Case(fixture: "viztracer-mpbig", model: .sequential, warnings: ["ipc-overhead"], change: true),
+        Case(fixture: "viztracer-aio", model: .hybrid, warnings: ["blocked-event-loop"]),
+        Case(fixture: "viztracer-aioclean", model: .async, change: false),
+        Case(fixture: "viztracer-seq", model: .sequential, change: false),
+        Case(fixture: "viztracer-seqitems", model: .processes, change: true),
+    ]
+
+    @Test(arguments: cases)
+    func verdict(_ c: Case) throws {
+        let model = try TraceImporter.importTrace(
+            path: reportFixtures.appendingPathComponent(c.fixture + ".json.gz").path)
+        let report = AnalysisReport(model: model)
+        #expect(report.recommendation.model == c.model, "\(report.recommendation.reasons)")
+        let warned = Set(report.findings.filter { $0.severity == .warning }.map(\.id))
+        #expect(warned == Set(c.warnings), "\(report.findings.map { "\($0.severity) \($0.id): \($0.summary)" })")
+        if let change = c.change { #expect(report.recommendation.change == change) }
+    }
+
+    /// Every recorded trace's text report, compared with `golden/reports/<name>.txt`
+    /// (CCTRACE_UPDATE_GOLDEN=1 rewrites them; review the diff).
+    @Test(arguments: cases.map(\.fixture))
+    func textReportMatchesGolden(_ name: String) throws {
+        let model = try TraceImporter.importTrace(path: reportFixtures.appendingPathComponent(name + ".json.gz").path)
+        let actual = ReportRenderer.render(AnalysisReport(model: model), path: name + ".json.gz", format: .text)
+        let golden = fixtures.appendingPathComponent("golden/reports/\(name).txt")
+        if ProcessInfo.processInfo.environment["CCTRACE_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(
+                at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try actual.write(to: golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(actual == expected, "golden report \(name) differs; run with CCTRACE_UPDATE_GOLDEN=1 and review")
+        for line in actual.split(separator: "\n") {
+            #expect(line.count <= 80, "wider than 80 columns: \(line)")
+        }
+    }
+}
+
+/// The JSON report's documented schema (docs/report-schema.md).
+@Suite struct ReportSchemaTests {
+    @Test func jsonHasTheDocumentedShape() throws {
+        let model = try TraceImporter.importTrace(
+            path: reportFixtures.appendingPathComponent("swift-blocked-loop.json.gz").path)
+        let text = ReportRenderer.render(AnalysisReport(model: model), path: "x", format: .json)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(json["schema_version"] as? Int == ReportRenderer.schemaVersion)
+        let rec = try #require(json["recommendation"] as? [String: Any])
+        for key in [
+            "model", "current_model", "current_detail", "change", "confidence", "expected_speedup", "headline",
+            "advice", "reasons", "inferred",
+        ] {
+            #expect(rec[key] != nil, "recommendation.\(key)")
+        }
+        #expect(ConcurrencyModel(rawValue: rec["model"] as? String ?? "") != nil)
+        let findings = try #require(json["findings"] as? [[String: Any]])
+        #expect(!findings.isEmpty)
+        for f in findings {
+            #expect(AnalysisReport.analyzerIDs.contains(f["id"] as? String ?? ""))
+            #expect(Severity(rawValue: f["severity"] as? String ?? "") != nil)
+            for key in ["subject", "summary", "inferred", "metrics", "evidence"] {
+                #expect(f[key] != nil, "finding.\(key)")
+            }
+        }
+        let blocked = try #require(findings.first { $0["id"] as? String == "blocked-event-loop" })
+        let evidence = try #require((blocked["evidence"] as? [[String: Any]])?.first)
+        for key in ["description", "pid", "tid", "ts_us", "dur_us"] { #expect(evidence[key] != nil, "evidence.\(key)") }
+        let work = try #require(json["work"] as? [String: Any])
+        for key in ["window_ms", "cores", "parallelism", "cpu_share", "critical_path_ms", "total", "threads"] {
+            #expect(work[key] != nil, "work.\(key)")
+        }
+        for key in ["event_count", "duration_ms", "processes", "threads", "busiest_spans", "session", "diagnostics"] {
+            #expect(json[key] != nil, "\(key)")
+        }
+    }
+
+    /// Markdown escapes what came from the trace.
+    @Test func markdownEscapesTraceText() throws {
+        var b = TraceBuilder()
+        for i in 0..<4 {
+            b.slice("<img src=x onerror=alert(1)>|*x*", tid: 2, ts: Double(i) * 1000, dur: 900)
+            b.slice("_thread.lock.acquire", tid: 2, ts: Double(i) * 1000 + 1, dur: 800)
+        }
+        let md = ReportRenderer.render(try b.report(), path: "t", format: .markdown)
+        #expect(md.contains("**Recommendation:"))
+        #expect(!md.contains("<img"))
+        #expect(md.contains("&lt;img"))
+    }
+}
