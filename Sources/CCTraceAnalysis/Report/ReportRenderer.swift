@@ -2,9 +2,9 @@ import CCTraceFormat
 
 /// Renders an ``AnalysisReport`` as terminal text, Markdown or JSON.
 ///
-/// The JSON schema (`schema_version` 2) is documented in `Report.docc`-free form in
-/// `docs/report-schema.md` and checked by tests: top level `recommendation` (with `model`),
-/// `findings` (each with `id`, `severity`), `work`, and the summary's fields.
+/// The JSON schema (`schema_version` 2) is documented in `docs/report-schema.md` and checked by
+/// tests: top level `recommendation` (with `model`), `findings` (each with `id`, `severity`),
+/// `work`, and the summary's fields.
 public enum ReportRenderer {
     /// The JSON schema version of `cctrace report --format json`.
     public static let schemaVersion = 2
