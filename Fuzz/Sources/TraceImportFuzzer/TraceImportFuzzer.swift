@@ -12,6 +12,9 @@ public func traceImportFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = SummaryRenderer.render(summary, path: "fuzz", format: .json)
         _ = SummaryRenderer.render(summary, path: "fuzz", format: .text)
         for s in model.samples { _ = s.stackFrame.map { model.stack(of: $0) } }
+        // And the whole analysis: work profile, analyzers, recommendation, every renderer.
+        let report = AnalysisReport(model: model)
+        for format in ReportFormat.all { _ = ReportRenderer.render(report, path: "fuzz", format: format) }
     }
     return 0
 }

@@ -38,7 +38,9 @@ public enum BlockedEventLoopAnalyzer {
                     && model.threads[model.slices[$0].thread].pid == loop.pid
             }
         }
-        let lag = loop.lagCounter.map { model.counters[$0].points.map { Int64($0.1 * 1e6) }.sorted() } ?? []
+        let lag =
+            loop.lagCounter.map { model.counters[$0].points.map { Self.nanoseconds(milliseconds: $0.1) }.sorted() }
+            ?? []
         let maxLag = lag.last ?? 0
         let offending = callbacks.filter { model.slices[$0].duration.nanoseconds >= slow }
             .sorted { model.slices[$0].duration > model.slices[$1].duration }
@@ -154,6 +156,12 @@ public enum BlockedEventLoopAnalyzer {
             return (String(SliceClassifier.baseName(model.slices[i].name)), stack)
         }
         return (model.slices[callback].name, stack)
+    }
+
+    /// A lag in milliseconds (any number a file holds) as nanoseconds, clamped to 0…1 day.
+    static func nanoseconds(milliseconds: Double) -> Int64 {
+        guard milliseconds.isFinite, milliseconds > 0 else { return 0 }
+        return Int64(min(milliseconds, 86_400_000) * 1e6)
     }
 
     static func isPlumbing(_ name: String) -> Bool {
