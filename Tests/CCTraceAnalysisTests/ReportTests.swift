@@ -41,6 +41,12 @@ let reportFixtures = fixtures.appendingPathComponent("reports")
         Case(fixture: "viztracer-aioclean", model: .async, change: false),
         Case(fixture: "viztracer-seq", model: .sequential, change: false),
         Case(fixture: "viztracer-seqitems", model: .processes, change: true),
+        // hashlib releases the GIL: its calls overlap across threads, so threads are right.
+        Case(fixture: "viztracer-hashthreads", model: .threads, change: false),
+        Case(fixture: "viztracer-tpecpu", model: .processes, warnings: ["cpu-serialized"], change: true),
+        // A pool of processes for tiny tasks: the pickling and pipes cost more than the work.
+        Case(fixture: "viztracer-mptiny", model: .sequential, warnings: ["ipc-overhead"], change: true),
+        Case(fixture: "viztracer-aiocpu", model: .async, change: false),
     ]
 
     @Test(arguments: cases)

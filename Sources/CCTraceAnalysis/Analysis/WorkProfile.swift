@@ -377,8 +377,12 @@ public struct WorkProfile: Sendable {
         }
         let threshold = window / 10
         workers = threadWork.filter { $0.split.busy >= max(threshold, 1) }
-        var pids: [Int64] = []
-        for w in workers where !pids.contains(w.pid) { pids.append(w.pid) }
+        // Processes doing work: a worker thread, or busy threads adding up to 2 % of the window
+        // (a pool's processes may each do little).
+        var busyByPid: [Int64: Int64] = [:]
+        for t in threadWork { busyByPid[t.pid, default: 0] += t.split.busy - t.split.lockWait }
+        var pids = Set(workers.map(\.pid))
+        for (pid, busy) in busyByPid where busy >= max(window / 50, 1) { pids.insert(pid) }
         workerProcesses = pids.sorted()
         cpuMeasured = !workers.isEmpty && workers.allSatisfy(\.cpuMeasured)
         parallelism = window > 0 ? Double(threadTotal.running) / Double(window) : 0

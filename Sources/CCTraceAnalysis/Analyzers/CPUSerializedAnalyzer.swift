@@ -69,7 +69,7 @@ public enum CPUSerializedAnalyzer {
                             ("potential_parallelism", Double(potential)), ("cpu_share", split.cpuShare),
                             ("lock_share", lockShare),
                         ], evidence: evidence))
-            } else if profile.language == .python {
+            } else if profile.language == .python, !nativeWorkRanInParallel(workers, model: model, profile: profile) {
                 var evidence: [Evidence] = []
                 for w in workers.prefix(options.evidenceLimit) {
                     evidence.append(
@@ -99,6 +99,41 @@ public enum CPUSerializedAnalyzer {
             return [Finding(id: id, severity: .ok, summary: text, inferred: !profile.cpuMeasured)]
         }
         return findings
+    }
+
+    /// Whether the workers' CPU work was mostly in native calls (C functions: names without a
+    /// Python `(file:line)`) that overlapped across threads. Native code that releases the GIL
+    /// (hashing, compression, NumPy) runs in parallel; native code that holds it cannot even
+    /// start while another thread runs, so overlapping native calls prove the GIL was released.
+    static func nativeWorkRanInParallel(_ workers: [ThreadWork], model: TraceModel, profile: WorkProfile) -> Bool {
+        var intervals: [(Int64, Int64)] = []
+        var native: Int64 = 0
+        var work: Int64 = 0
+        for w in workers {
+            for i in model.threads[w.thread].sliceRange where profile.sliceKinds[i] == nil {
+                let s = model.slices[i]
+                work += s.selfDuration.nanoseconds
+                if !s.name.hasSuffix(")") && s.selfDuration.nanoseconds >= 100_000 {
+                    native += s.selfDuration.nanoseconds
+                    intervals.append((s.start.nanoseconds, s.end.nanoseconds))
+                }
+            }
+        }
+        guard work > 0, native * 2 >= work, !intervals.isEmpty else { return false }
+        // Parallelism of the native calls: their total time over the time any of them ran.
+        intervals.sort { $0.0 < $1.0 }
+        var union: Int64 = 0
+        var (lo, hi) = intervals[0]
+        for (a, b) in intervals.dropFirst() {
+            if a > hi {
+                union += hi - lo
+                (lo, hi) = (a, b)
+            } else {
+                hi = max(hi, b)
+            }
+        }
+        union += hi - lo
+        return union > 0 && Double(native) / Double(union) >= 1.3
     }
 
     static func processLabel(_ pid: Int64, _ model: TraceModel) -> String {

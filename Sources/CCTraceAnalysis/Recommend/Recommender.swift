@@ -214,11 +214,18 @@ public enum Recommender {
             // Slow waits favour an event loop once there are more of them than a small pool
             // of threads holds comfortably.
             let slow = (w?.p50 ?? 0) >= o.slowWait.nanoseconds && (w?.maxInFlight ?? 0) >= 16
-            if many || slow {
-                reasons.append(
-                    many
-                        ? "\(w!.maxInFlight) waits in flight at once: an event loop multiplexes them without a thread each."
-                        : "Waits are slow (p50 \(Text.ms(w!.p50))): threads would sit blocked holding memory.")
+            if many || slow || p.currentModel == .async {
+                if many {
+                    reasons.append(
+                        "\(w!.maxInFlight) waits in flight at once: an event loop multiplexes them without a thread each."
+                    )
+                } else if slow {
+                    reasons.append("Waits are slow (p50 \(Text.ms(w!.p50))): threads would sit blocked holding memory.")
+                } else {
+                    reasons.append(
+                        "The event loop already overlaps the waits (up to \(w?.maxInFlight ?? 0) at once) and no "
+                            + "callback blocks it: threads would add switching, not speed.")
+                }
                 let keep = p.currentModel == .async
                 return make(
                     .async, speedup: 1,
