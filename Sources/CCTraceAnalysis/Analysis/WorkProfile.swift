@@ -483,7 +483,11 @@ public struct WorkProfile: Sendable {
             currentModel = .sequential
             currentModelDetail = workers.first.map { "one thread (\($0.label))" } ?? "no busy thread"
         }
-        if !coresKnown { cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+        if !coresKnown {
+            // Assume this machine's: parallelism inferred from wall-time spans can exceed the
+            // cores (spans also cover waiting, e.g. for CPython's GIL), so it proves nothing.
+            cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        }
     }
 
     /// The units of work of a thread: its top-level spans — or, while one span holds 90 % of

@@ -144,7 +144,7 @@ public enum LockContentionAnalyzer {
         // shutdown) is worth knowing, not a warning.
         let repeated = g.waits.count >= 3
         let severity: Severity =
-            repeated && (share >= 0.1 || Double(total) >= 0.1 * Double(window))
+            repeated && (share >= 0.1 || (share >= 0.05 && Double(total) >= 0.1 * Double(window)))
             ? .warning : total >= 1_000_000 ? .info : .ok
         return Finding(
             id: id, severity: severity, subject: g.lock, summary: sentence, inferred: g.inferred,

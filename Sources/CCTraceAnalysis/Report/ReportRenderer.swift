@@ -234,6 +234,24 @@ public enum ReportRenderer {
                     ])
                 ))
         }
+        var byPid: [Int64: TimeSplit] = [:]
+        for t in p.threads { byPid[t.pid, default: TimeSplit()] = byPid[t.pid, default: TimeSplit()] + t.split }
+        work.append(
+            (
+                "processes",
+                .array(
+                    byPid.keys.sorted().map { pid in
+                        .object([("pid", .number(Double(pid)))] + split(byPid[pid]!))
+                    })
+            ))
+        work.append(
+            (
+                "tasks",
+                .object([
+                    ("count", .number(Double(p.taskCount))), ("max_in_flight", .number(Double(p.maxTasksInFlight))),
+                    ("suspended_ms", ms(p.suspendedTaskTime)),
+                ])
+            ))
         work.append(
             (
                 "threads",
