@@ -21,6 +21,9 @@ public final class EventLoopMonitor: Sendable {
     public let name: String
     private let argsPrefix: [UInt8]
     private let lagCounter: UInt32
+    private let label: UInt32
+    /// The watch slot of this loop's heartbeat (index + 1; allocated on the first beat).
+    private let heartbeatSlot = Atomic<Int32>(0)
     private let running = Atomic<Bool>(false)
 
     /// A monitor for the loop called `name`.
@@ -32,6 +35,7 @@ public final class EventLoopMonitor: Sendable {
         ArgumentEncoder.appendString(name, to: &prefix)
         argsPrefix = prefix
         lagCounter = NameTable.shared.intern("loop lag \(name)")
+        label = NameTable.shared.intern(name)
     }
 
     /// Runs one callback (or tick) of the loop as a slice named `callbackName`.
@@ -39,7 +43,11 @@ public final class EventLoopMonitor: Sendable {
     public func callback<R, E: Error>(_ callbackName: String, _ body: () throws(E) -> R) throws(E) -> R {
         guard cctrace_is_enabled() else { return try body() }
         let start = cctrace_now()
-        defer { record(callbackName, start: start, end: cctrace_now()) }
+        cctrace_watch_begin(label, start)
+        defer {
+            cctrace_watch_end()
+            record(callbackName, start: start, end: cctrace_now())
+        }
         return try body()
     }
 
@@ -78,8 +86,26 @@ public final class EventLoopMonitor: Sendable {
         let intervalNs = interval.wholeNanoseconds
         @Sendable func arm() {
             let due = Int64(cctrace_monotonic_ns()) + intervalNs
+            // The watchdog sees the beat as due from `due` until it runs (on the loop's thread,
+            // which the previous beat named).
+            let slot = heartbeatSlot.load(ordering: .relaxed)
+            if slot > 0 {
+                var tid: Int32 = 0
+                var label: UInt32 = 0
+                var monotonic: UInt32 = 0
+                _ = cctrace_watch_read(slot - 1, &tid, &label, &monotonic)
+                cctrace_watch_set(slot, tid, self.label, UInt64(due))
+            }
             schedule(interval) { [self] in
-                let lag = max(0, Int64(cctrace_monotonic_ns()) - due)
+                let now = Int64(cctrace_monotonic_ns())
+                let lag = max(0, now - due)
+                let tid = Int32(bitPattern: cctrace_current_tid())
+                var slot = self.heartbeatSlot.load(ordering: .relaxed)
+                if slot == 0 {
+                    slot = cctrace_watch_allocate(tid)
+                    self.heartbeatSlot.store(slot, ordering: .relaxed)
+                }
+                cctrace_watch_set(slot, tid, self.label, 0)
                 self.recordLag(nanoseconds: lag, dueAt: due)
                 if self.running.load(ordering: .relaxed) { arm() }
             }
@@ -90,6 +116,14 @@ public final class EventLoopMonitor: Sendable {
     /// Stops the heartbeat after its next beat.
     public func stopHeartbeat() {
         running.store(false, ordering: .relaxed)
+        let slot = heartbeatSlot.load(ordering: .relaxed)
+        if slot > 0 {
+            var tid: Int32 = 0
+            var label: UInt32 = 0
+            var monotonic: UInt32 = 0
+            _ = cctrace_watch_read(slot - 1, &tid, &label, &monotonic)
+            cctrace_watch_set(slot, tid, self.label, 0)
+        }
     }
 
     /// Records one lag measurement (for loops with their own heartbeat).

@@ -99,6 +99,7 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
     /// The number of worker threads.
     public let threadCount: Int
     private let monitor: EventLoopMonitor
+    private let label: UInt32
     private let heartbeatRunning = Atomic<Bool>(false)
 
     /// A pool of `threads` threads named `name-N`.
@@ -106,6 +107,7 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
         self.name = name
         self.threadCount = max(threads, 1)
         self.monitor = EventLoopMonitor(name: name)
+        self.label = NameTable.shared.intern(name)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         queue.reserveCapacity(1024)
@@ -173,7 +175,9 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
         }
         let pointer = UInt64(UInt(bitPattern: unsafeBitCast(job, to: Int.self)))
         let start = cctrace_now()
+        cctrace_watch_begin(label, start)
         job.runSynchronously(on: executor)
+        cctrace_watch_end()
         CCTrace._append(
             EventKind.jobRun, EventCategory.flags(EventCategory.task, interned: true), pointer, 0, start, cctrace_now(),
             0)

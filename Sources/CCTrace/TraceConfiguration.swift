@@ -27,6 +27,16 @@ public struct TraceConfiguration: Sendable {
     /// per span end (≈ 650 ns here, `CLOCK_THREAD_CPUTIME_ID`); the sampled per-thread CPU
     /// counters are the cheap alternative. Default off.
     public var threadCPUTime: Bool
+    /// Stack samples per second of each thread's CPU time (a per-thread CPU-clock timer whose
+    /// signal handler unwinds with libunwind); 0 turns the profiler off. Default 0. The kernel
+    /// delivers CPU-time timers at up to ~250 Hz here.
+    public var sampleFrequency: Int
+    /// A loop callback, executor job or overdue loop heartbeat older than this gets the stack of
+    /// its thread captured while it is stuck (the blocked-loop watchdog); `nil` turns it off.
+    /// Default 100 ms.
+    public var watchdogThreshold: Duration?
+    /// Deepest stack a sample keeps (1…64). Default 32.
+    public var stackDepth: Int
 
     /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
     public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
@@ -61,6 +71,9 @@ public struct TraceConfiguration: Sendable {
         self.cpuSampleInterval = .milliseconds(20)
         self.processName = nil
         self.threadCPUTime = false
+        self.sampleFrequency = 0
+        self.watchdogThreshold = .milliseconds(100)
+        self.stackDepth = 32
     }
 
     /// The configuration the environment asks for, or `nil` when `CCTRACE_OUTPUT` is unset.
@@ -75,6 +88,9 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_CPU_SAMPLE_MS` | CPU sampling interval in ms, 0 = off | 20 |
     /// | `CCTRACE_PROCESS_NAME` | process name in the trace | executable name |
     /// | `CCTRACE_THREAD_CPU` | `1`: `tts`/`tdur` on every span (a syscall each) | 0 |
+    /// | `CCTRACE_SAMPLE_HZ` | stack samples per second of CPU time per thread, 0 = off | 0 |
+    /// | `CCTRACE_WATCHDOG_MS` | capture a stuck loop's stack after this many ms, 0 = off | 100 |
+    /// | `CCTRACE_STACK_DEPTH` | frames per sample (1…64) | 32 |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
     /// variable write their own files.
@@ -101,6 +117,11 @@ public struct TraceConfiguration: Sendable {
         }
         processName = environment["CCTRACE_PROCESS_NAME"]
         threadCPUTime = environment["CCTRACE_THREAD_CPU"] == "1"
+        if let hz = environment["CCTRACE_SAMPLE_HZ"].flatMap(Int.init), hz > 0 { sampleFrequency = min(hz, 1000) }
+        if let ms = environment["CCTRACE_WATCHDOG_MS"].flatMap(Int.init) {
+            watchdogThreshold = ms > 0 ? .milliseconds(ms) : nil
+        }
+        if let depth = environment["CCTRACE_STACK_DEPTH"].flatMap(Int.init) { stackDepth = max(1, min(depth, 64)) }
     }
 
     /// The configuration from this process's environment, or `nil` when `CCTRACE_OUTPUT` is unset.

@@ -27,6 +27,7 @@ final class TraceWriter: @unchecked Sendable {
     private var writerTID: UInt32 = 0
     private let tasks = TaskBindings()
     private let symbolizer = StackSymbolizer()
+    private var stacks: StackSampler?
     /// False during the last-resort drain in a signal handler, which must not open files.
     private var symbolizing = true
     /// Events written so far. Hot fields of this class opt out of the dynamic exclusivity
@@ -60,6 +61,7 @@ final class TraceWriter: @unchecked Sendable {
         lockDrain()
         defer { cctrace_spin_unlock(&drainLock) }
         guard !finished else { return }
+        stacks?.stop()
         eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: true) ?? 0)
         drainLocked()
         for file in childFiles { merge(childFile: file) }
@@ -99,6 +101,9 @@ final class TraceWriter: @unchecked Sendable {
     private func run() {
         writerTID = cctrace_gettid()
         cctrace_set_thread_name("cctrace-writer")
+        lockDrain()
+        stacks = StackSampler(configuration: configuration, writerTID: writerTID)
+        cctrace_spin_unlock(&drainLock)
         let flushNs = max(configuration.flushInterval.wholeNanoseconds, 1_000_000)
         let sampleNs = configuration.cpuSampleInterval.map { max($0.wholeNanoseconds, 1_000_000) }
         // Wake at least every 10 ms so stop() never waits long for this thread.
@@ -109,6 +114,8 @@ final class TraceWriter: @unchecked Sendable {
             var ts = timespec(tv_sec: 0, tv_nsec: Int(tickNs))
             nanosleep(&ts, nil)
             let now = Int64(cctrace_monotonic_ns())
+            stacks?.tick(
+                now: now, clock: clock, lock: { self.lockDrain() }, unlock: { cctrace_spin_unlock(&self.drainLock) })
             let sample = sampleNs.map { now - lastSample >= $0 - tickNs / 2 } ?? false
             let drain = now - lastDrain >= flushNs - tickNs / 2
             guard sample || drain else { continue }
@@ -148,6 +155,7 @@ final class TraceWriter: @unchecked Sendable {
             guard let buffer = recorder.registry[i]?.takeUnretainedValue(), !buffer.retired else { continue }
             scan(buffer)
         }
+        if let stacks, symbolizing { eventsWritten += stacks.drain(into: out, pid: pid, symbolizer: symbolizer) }
         var drops = recorder.unbufferedDrops.load(ordering: .relaxed)
         for i in 0..<count {
             guard let buffer = recorder.registry[i]?.takeUnretainedValue(), !buffer.retired else { continue }

@@ -27,6 +27,8 @@ public struct TraceCategory: Hashable, Sendable, CustomStringConvertible {
     public static let process = TraceCategory("cctrace.process")
     /// Per-thread CPU accounting counters sampled from the scheduler.
     public static let cpu = TraceCategory("cctrace.cpu")
+    /// Stack samples: the profiler's `sample` and the watchdog's `loop stall` instants.
+    public static let sample = TraceCategory("cctrace.sample")
     /// Session metadata and recorder health (dropped events).
     public static let session = TraceCategory("cctrace.session")
 }

@@ -13,6 +13,19 @@
 
 __thread cctrace_thread_state *cctrace_tls_state = 0;
 __thread uint32_t cctrace_tls_tid = 0;
+__thread int cctrace_tls_watch = 0;
+cctrace_watch cctrace_watches[CCTRACE_MAX_WATCHES];
+int cctrace_watch_count = 0;
+
+int cctrace_watch_allocate(int32_t tid) {
+  int i = __atomic_fetch_add(&cctrace_watch_count, 1, __ATOMIC_ACQ_REL);
+  if (i >= CCTRACE_MAX_WATCHES) {
+    __atomic_store_n(&cctrace_watch_count, CCTRACE_MAX_WATCHES, __ATOMIC_RELEASE);
+    return -1;
+  }
+  cctrace_watches[i].tid = tid;
+  return i + 1;
+}
 volatile int cctrace_enabled_flag = 0;
 int cctrace_use_tsc = 0;
 uint64_t cctrace_generation = 0;

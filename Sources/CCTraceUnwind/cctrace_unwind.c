@@ -37,6 +37,8 @@ int cctrace_unwind_load(void) {
   return backtrace_impl != 0;
 }
 
+void *cctrace_unwind_function(void) { return (void *)__atomic_load_n(&backtrace_impl, __ATOMIC_ACQUIRE); }
+
 __attribute__((noinline)) int cctrace_backtrace(void **buffer, int max) {
   backtrace_fn fn = __atomic_load_n(&backtrace_impl, __ATOMIC_ACQUIRE);
   if (!fn || max <= 0) return 0;

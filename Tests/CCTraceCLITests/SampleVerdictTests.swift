@@ -95,6 +95,11 @@ import Testing
         #expect(summary.contains("renderReport"))
         #expect(summary.contains("loadConfig"))
         #expect(r.model == "hybrid", "\(r.recommendation)")
+        // The watchdog caught the loop while it was stuck: the stack names the handler.
+        let stacks = blocked.flatMap {
+            ($0["evidence"] as? [[String: Any]] ?? []).flatMap { $0["stack"] as? [String] ?? [] }
+        }
+        #expect(stacks.contains { $0.hasPrefix("blocked_loop.renderReport()") }, "\(stacks)")
     }
 
     @Test func ipcHeavyWarnsAndAvoidsProcesses() throws {

@@ -89,7 +89,15 @@ public enum BlockedEventLoopAnalyzer {
                 if let task = model.slices[c].args.flatMap({ model.arguments.value($0) })?["task_id"] {
                     text += " in task \(task.stringValue ?? task.intValue.map { String($0) } ?? "?")"
                 }
-                evidence.append(.slice(part, in: model, text, stack: stack))
+                // Where the loop was while stuck: the stacks sampled on its thread meanwhile.
+                let p = model.slices[part]
+                if let hot = HotStacks.sampled(on: p.thread, from: p.start, to: p.end, in: model).first {
+                    let place = hot.frames.prefix(2).map { "'\(Self.functionName($0))'" }.joined(separator: " ← ")
+                    text += "; sampled there \(hot.count)× in \(place)"
+                    evidence.append(.slice(part, in: model, text, stack: hot.frames))
+                } else {
+                    evidence.append(.slice(part, in: model, text, stack: stack))
+                }
             }
         }
         let severity: Severity =
@@ -162,6 +170,16 @@ public enum BlockedEventLoopAnalyzer {
     static func nanoseconds(milliseconds: Double) -> Int64 {
         guard milliseconds.isFinite, milliseconds > 0 else { return 0 }
         return Int64(min(milliseconds, 86_400_000) * 1e6)
+    }
+
+    /// `Module.f(x: Int) -> Int` → `Module.f(x:)`-like short form: the name up to its
+    /// parameter list.
+    static func functionName(_ frame: String) -> String {
+        guard let paren = frame.firstIndex(of: "("), paren > frame.startIndex else { return frame }
+        var name = String(frame[..<paren])
+        if name.hasPrefix("closure #") || name.hasSuffix(" ") { return String(frame.prefix(60)) }
+        name += "()"
+        return name
     }
 
     static func isPlumbing(_ name: String) -> Bool {

@@ -51,6 +51,14 @@ public enum CPUSerializedAnalyzer {
                     subject = "threads"
                     cause = "the threads rarely ran at the same time"
                 }
+                let workerThreads = Set(workers.map(\.thread))
+                let sampled = model.samples.filter { workerThreads.contains($0.thread) && $0.name != "loop stall" }
+                if let hot = HotStacks.rank(sampled, in: model, top: 1).first {
+                    evidence.append(
+                        Evidence(
+                            "the workers' hottest stack (\(Text.pct(hot.share)) of \(sampled.count) CPU samples)",
+                            stack: hot.frames))
+                }
                 for w in workers.prefix(options.evidenceLimit) {
                     evidence.append(
                         Evidence(

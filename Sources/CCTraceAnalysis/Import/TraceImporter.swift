@@ -225,6 +225,7 @@ struct ModelBuilder {
     /// Slices each thread will have: one per `X` and per `B`.
     private var sliceCounts: [Int] = []
     private var instants: [Instant] = []
+    private var sampleFrameIDs: [String: String] = [:]
     private var asyncEvents: [AsyncEvent] = []
     private var flowEvents: [FlowEvent] = []
     private var counterPoints: [CounterKey: [(TraceTimestamp, Double)]] = [:]
@@ -354,6 +355,7 @@ struct ModelBuilder {
                 Instant(
                     name: e.name, category: e.category, timestamp: TraceTimestamp(nanoseconds: ts), pid: e.pid,
                     thread: threadScoped ? thread(e.pid, e.tid) : -1, args: e.args))
+            if e.category == TraceCategory.sample.rawValue { addStackSample(e, ts: ts) }
             see(ts)
         case UInt8(ascii: "C"):
             addCounter(e, ts)
@@ -386,6 +388,32 @@ struct ModelBuilder {
                 .unknownPhase, byteOffset: e.byteOffset,
                 "An event has a phase cctrace does not know (`\(String(UnicodeScalar(phase)))`); ignored.")
         }
+    }
+
+    /// cctrace's stack samples (`cctrace.sample` instants with `args.frames`, innermost first)
+    /// become samples whose frames join the model's stack-frame tree (ids `cctrace:N`).
+    private mutating func addStackSample(_ e: RawTraceEvent, ts: Int64) {
+        guard case .object(let members)? = e.parsedArgs,
+            case .array(let frames)? = members.first(where: { $0.0 == "frames" })?.1
+        else { return }
+        var parent: String?
+        for frame in frames.reversed() {
+            guard let name = frame.stringValue else { continue }
+            let key = (parent ?? "") + "\u{0}" + name
+            if let id = sampleFrameIDs[key] {
+                parent = id
+            } else {
+                let id = "cctrace:\(sampleFrameIDs.count + 1)"
+                sampleFrameIDs[key] = id
+                stackFrames[id] = StackFrame(name: name, parent: parent, category: nil)
+                parent = id
+            }
+        }
+        samples.append(
+            Sample(
+                timestamp: TraceTimestamp(nanoseconds: ts), pid: e.pid, thread: thread(e.pid, e.tid),
+                stackFrame: parent,
+                name: e.name, weight: 1))
     }
 
     /// The object form's `samples`: `{cpu, tid, ts, name, sf, weight}` each (pid unknown: 0

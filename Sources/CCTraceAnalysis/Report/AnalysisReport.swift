@@ -8,6 +8,8 @@ public struct AnalysisReport: Sendable {
     public var findings: [Finding]
     public var recommendation: Recommendation
     public var options: AnalysisOptions
+    /// The hottest sampled stacks per thread (empty without stack samples).
+    public var hotStacks: HotStacks
 
     /// The analyzers, in report order (each one file in `Analyzers/`).
     public static let analyzerIDs = [
@@ -44,6 +46,7 @@ public struct AnalysisReport: Sendable {
             ]
         }
         self.options = options
+        self.hotStacks = HotStacks(model: tooLong ? model.withoutActivity() : model)
     }
 
     /// Whether a finding with `id` at `severity` or worse is present (for `--fail-on`).

@@ -91,6 +91,16 @@ public enum ReportRenderer {
                 + "window); parallelism \(SummaryRenderer.format3(p.parallelism)) of \(p.cores) cores"
                 + (p.coresKnown ? "" : " (assumed)") + "; language: \(p.language.rawValue)",
             indent: "  ")
+        if !r.hotStacks.threads.isEmpty {
+            out += "\nHot stacks (CPU samples)\n"
+            for t in r.hotStacks.threads.prefix(6) {
+                out += "  " + SummaryRenderer.clip(t.label, 60) + " — \(t.samples) samples\n"
+                for stack in t.stacks.prefix(2) {
+                    out += "    " + SummaryRenderer.pad(Text.pct(stack.share), 6, right: true) + "  "
+                    out += SummaryRenderer.clip(stack.frames.prefix(3).joined(separator: " ← "), 66) + "\n"
+                }
+            }
+        }
         // The rest of the summary (processes, threads, spans, tasks, diagnostics).
         out += lines.joined(separator: "\n")
         return out
@@ -266,6 +276,26 @@ public enum ReportRenderer {
                     })
             ))
         members.append(("work", .object(work)))
+        members.append(
+            (
+                "hot_stacks",
+                .array(
+                    r.hotStacks.threads.map { t in
+                        .object([
+                            ("label", .string(t.label)), ("samples", .number(Double(t.samples))),
+                            (
+                                "stacks",
+                                .array(
+                                    t.stacks.map { s in
+                                        .object([
+                                            ("count", .number(Double(s.count))), ("share", num(s.share)),
+                                            ("frames", .array(s.frames.map(JSONValue.string))),
+                                        ])
+                                    })
+                            ),
+                        ])
+                    })
+            ))
         if case .object(let summary) = SummaryRenderer.json(r.summary, path: path) {
             members += summary.filter { $0.0 != "schema_version" }
         }

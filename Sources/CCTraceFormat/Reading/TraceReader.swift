@@ -207,7 +207,10 @@ public final class TraceReader {
         case .ok:
             position = stop
             events += 1
-            if let args = event.args, event.phase == UInt8(ascii: "M") || event.phase == UInt8(ascii: "C") {
+            if let args = event.args,
+                event.phase == UInt8(ascii: "M") || event.phase == UInt8(ascii: "C")
+                    || (event.phase == UInt8(ascii: "i") && event.category == "cctrace.sample")
+            {
                 event.parsedArgs = arguments.value(args)
             }
             handler(&event)

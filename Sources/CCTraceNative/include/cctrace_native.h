@@ -308,6 +308,66 @@ static inline bool cctrace_spin_trylock(int *lock) {
 }
 static inline void cctrace_spin_unlock(int *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
 
+// MARK: - Watch slots (the blocked-loop watchdog)
+//
+// A thread running a loop callback or an executor job marks, in its own slot, since when it has
+// been busy (`since` in cctrace_now ticks, or CLOCK_MONOTONIC ns when `monotonic`); a loop's
+// heartbeat marks since when its beat has been due. The writer thread reads the slots and
+// captures the stack of a thread that has been stuck too long. Two stores per callback.
+
+typedef struct {
+  int32_t tid;
+  uint32_t label;      // interned name of the loop or pool
+  uint64_t since;      // 0 = not busy
+  uint32_t monotonic;  // `since` is CLOCK_MONOTONIC ns rather than ticks
+  uint32_t pad;
+} cctrace_watch;
+
+#define CCTRACE_MAX_WATCHES 256
+extern cctrace_watch cctrace_watches[CCTRACE_MAX_WATCHES];
+extern int cctrace_watch_count;
+extern __thread int cctrace_tls_watch;  // this thread's slot + 1, 0 = none yet
+
+/// A new slot for thread `tid` (slot index + 1), or 0 when all are taken.
+int cctrace_watch_allocate(int32_t tid);
+
+/// Marks this thread busy with `label`'s work since `ticks` (cctrace_now).
+static inline void cctrace_watch_begin(uint32_t label, uint64_t ticks) {
+  int i = cctrace_tls_watch;
+  if (__builtin_expect(i == 0, 0)) i = cctrace_tls_watch = cctrace_watch_allocate((int32_t)cctrace_current_tid());
+  if (i <= 0) return;
+  cctrace_watches[i - 1].label = label;
+  __atomic_store_n(&cctrace_watches[i - 1].since, ticks, __ATOMIC_RELEASE);
+}
+
+/// Marks this thread idle again.
+static inline void cctrace_watch_end(void) {
+  int i = cctrace_tls_watch;
+  if (i > 0) __atomic_store_n(&cctrace_watches[i - 1].since, 0, __ATOMIC_RELEASE);
+}
+
+/// Sets slot `slot` (index + 1): thread, label, since (CLOCK_MONOTONIC ns; 0 = clear).
+static inline void cctrace_watch_set(int slot, int32_t tid, uint32_t label, uint64_t since_ns) {
+  if (slot <= 0) return;
+  cctrace_watch *w = &cctrace_watches[slot - 1];
+  w->tid = tid;
+  w->label = label;
+  w->monotonic = 1;
+  __atomic_store_n(&w->since, since_ns, __ATOMIC_RELEASE);
+}
+
+/// Reads slot `index` (0-based): returns its `since` (0 = idle) and fills the rest.
+static inline uint64_t cctrace_watch_read(int index, int32_t *tid, uint32_t *label, uint32_t *monotonic) {
+  cctrace_watch *w = &cctrace_watches[index];
+  uint64_t since = __atomic_load_n(&w->since, __ATOMIC_ACQUIRE);
+  *tid = w->tid;
+  *label = w->label;
+  *monotonic = w->monotonic;
+  return since;
+}
+
+static inline int cctrace_watch_slots(void) { return __atomic_load_n(&cctrace_watch_count, __ATOMIC_ACQUIRE); }
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,9 @@ extern "C" {
 /// the first capture from a signal handler: loading is not async-signal-safe, capturing is.
 int cctrace_unwind_load(void);
 
+/// libunwind's `unw_backtrace` (`int (*)(void **, int)`), or NULL before a successful load.
+void *cctrace_unwind_function(void);
+
 /// Captures up to `max` return addresses of the calling thread into `buffer`, innermost first,
 /// skipping this function. Returns the number captured, 0 when libunwind is unavailable.
 int cctrace_backtrace(void **buffer, int max);

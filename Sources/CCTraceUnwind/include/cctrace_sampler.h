@@ -1,0 +1,60 @@
+// cctrace_sampler.h — stacks captured in a signal handler: a CPU-time sampling profiler
+// (per-thread CPU-clock timers) and on-demand captures of one thread (the blocked-loop
+// watchdog). The handler is async-signal-safe: no allocation, no locks, errno saved; it
+// unwinds with libunwind into a preallocated ring that the recorder's writer drains.
+#ifndef CCTRACE_SAMPLER_H
+#define CCTRACE_SAMPLER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Deepest stack a sample keeps.
+#define CCTRACE_SAMPLE_MAX_DEPTH 64
+
+/// One captured stack.
+typedef struct {
+  int32_t tid;
+  int16_t depth;
+  /// 0: the CPU-time timer fired; 1: an on-demand capture (`cctrace_sampler_capture`).
+  int16_t kind;
+  /// CLOCK_MONOTONIC nanoseconds.
+  uint64_t timestamp;
+  /// Handler time, nanoseconds (what the capture cost the sampled thread).
+  uint64_t cost;
+  void *frames[CCTRACE_SAMPLE_MAX_DEPTH];
+} cctrace_sample;
+
+/// Installs the SIGPROF handler and allocates the ring (`capacity` samples, a power of two).
+/// `depth` is clamped to 1…CCTRACE_SAMPLE_MAX_DEPTH. Returns 1 on success; 0 when libunwind is
+/// missing or the program already handles SIGPROF (cctrace then leaves it alone).
+int cctrace_sampler_install(int depth, int capacity);
+
+/// Whether the handler is installed.
+int cctrace_sampler_installed(void);
+
+/// Starts sampling every thread of the process except `exclude_tid` every `period_ns` of
+/// that thread's CPU time; call it periodically: it arms timers for new threads and deletes
+/// those of threads that ended. `period_ns` 0 stops all timers. Returns the threads sampled.
+int cctrace_sampler_sync_threads(long period_ns, int exclude_tid);
+
+/// Asks thread `tid` of this process to capture its stack now (kind 1). Returns 1 if sent.
+int cctrace_sampler_capture(int tid);
+
+/// Moves up to `max` captured samples into `out` (in no particular order). Returns the count.
+int cctrace_sampler_drain(cctrace_sample *out, int max);
+
+/// Samples lost because the ring was full.
+uint64_t cctrace_sampler_dropped(void);
+
+/// Thread `tid`'s scheduler state from /proc ('R' running or runnable, 'S', 'D', …; 0 if
+/// unknown), and when it is blocked, the system call it waits in (-1 if none) and its user PC.
+char cctrace_thread_state(int tid, long *syscall_number, uint64_t *pc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
