@@ -57,7 +57,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CCTraceBench",
-            dependencies: ["CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat"]
+            dependencies: ["CCTrace", "CCTraceNative", "CCTraceUnwind", "CCTraceAnalysis", "CCTraceFormat"]
         ),
         // A helper the durability tests drive: records, then aborts, crashes or waits to be killed.
         .executableTarget(
@@ -90,13 +90,15 @@ let package = Package(
         .executableTarget(name: "ipc-heavy", dependencies: ["CCTrace", "SampleSupport"], path: "samples/ipc-heavy"),
         .executableTarget(
             name: "lock-contention", dependencies: ["CCTrace", "SampleSupport"], path: "samples/lock-contention"),
+        // C++ that throws and catches, for the tests that sample stacks meanwhile.
+        .target(name: "CxxExceptions", path: "Tests/Helpers/CxxExceptions"),
         .testTarget(name: "CCTraceFormatTests", dependencies: ["CCTraceFormat"]),
         // Every test that records lives here, in one serialized suite (a session is
         // process-wide), the NIO tracer's included.
         .testTarget(
             name: "CCTraceTests",
             dependencies: [
-                "CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat", "CCTraceNIO",
+                "CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat", "CCTraceNIO", "CxxExceptions",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -27,6 +27,33 @@ extension RecorderTests {
             #expect(model.diagnostics.allSatisfy { $0.kind != .truncatedFile })
         }
 
+        /// A Swift fatal error with the profiler and the watchdog on: the Swift runtime's crash
+        /// report still names the failing function, the process dies of the same signal, and
+        /// the trace records how it ended.
+        @Test func swiftCrashReportsStillWork() throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("fatal.json").path
+            let process = Process()
+            process.executableURL = productsDirectory().appendingPathComponent("cctrace-crashtest")
+            process.arguments = ["fatal", "1000"]
+            var env = ProcessInfo.processInfo.environment
+            env["SWIFT_BACKTRACE"] = "enable=yes,interactive=no"
+            env["CRASHTEST_OUTPUT"] = path
+            env["CCTRACE_SAMPLE_HZ"] = "250"
+            process.environment = env
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal)
+            #expect(process.terminationStatus == SIGILL)
+            #expect(text.contains("Fatal error: cctrace crash test"))
+            #expect(text.contains("failFatally()"), "\(text.prefix(2000))")
+            let model = try TraceImporter.importTrace(path: path)
+            #expect(model.session["end_signal"]?.intValue == Int64(SIGILL))
+        }
+
         @Test func normalExitFlushes() throws {
             let (model, status, _) = try trace("exit")
             #expect(status == 0)

@@ -28,6 +28,11 @@ func recordForever() -> Never {
 }
 
 @inline(never)
+func failFatally() -> Never {
+    fatalError("cctrace crash test")
+}
+
+@inline(never)
 func crashWithSegv() {
     let p = UnsafeMutablePointer<Int>(bitPattern: 8)!
     p.pointee = 42
@@ -69,6 +74,7 @@ func runHelper() -> Int32 {
     case "abort": abort()
     case "segv": crashWithSegv()
     case "term": raise(SIGTERM)
+    case "fatal": failFatally()
     case "kill":
         _ = write(1, "ready\n", 6)
         recordForever()
