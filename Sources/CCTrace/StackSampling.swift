@@ -16,7 +16,8 @@ import CCTraceUnwind
 ///   a thread blocked in the kernel is not signalled (that would cut its sleep short) — its
 ///   system call and user PC from `/proc` are written instead (`args.syscall`).
 ///
-/// `args.frames` are innermost first; `args.cost_ns` is what the capture cost the thread.
+/// `args.frames` are innermost first, `args.locations` the same frames as `image+0xoffset` for
+/// debug-info tools; `args.cost_ns` is what the capture cost the thread.
 final class StackSampler {
     private let periodNs: Int
     private let watchdogNs: Int64?
@@ -86,7 +87,7 @@ final class StackSampler {
             if b.pc != 0 { frames.append(symbolizer.frame(returnAddress: UInt(b.pc) + 1)) }
             writeEvent(
                 out, name: "loop stall", pid: pid, tid: b.tid, at: b.at, kind: "watchdog", label: b.label,
-                stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames)
+                stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames, locations: [])
             written += 1
         }
         blocked.removeAll(keepingCapacity: true)
@@ -94,16 +95,16 @@ final class StackSampler {
             let n = Int(cctrace_sampler_drain(buffer, Int32(Self.bufferCapacity)))
             for k in 0..<n {
                 let s = buffer[k]
-                let frames = Self.frames(of: s, symbolizer: symbolizer)
+                let (frames, locations) = Self.frames(of: s, symbolizer: symbolizer)
                 let at = Int64(bitPattern: s.timestamp)
                 if s.kind == 1, let stall = stalls.removeValue(forKey: s.tid) {
                     writeEvent(
                         out, name: "loop stall", pid: pid, tid: s.tid, at: at, kind: "watchdog", label: stall.label,
-                        stuckNs: at - stall.since, syscall: nil, cost: s.cost, frames: frames)
+                        stuckNs: at - stall.since, syscall: nil, cost: s.cost, frames: frames, locations: locations)
                 } else {
                     writeEvent(
                         out, name: "sample", pid: pid, tid: s.tid, at: at, kind: "cpu", label: nil, stuckNs: nil,
-                        syscall: nil, cost: s.cost, frames: frames)
+                        syscall: nil, cost: s.cost, frames: frames, locations: locations)
                 }
                 written += 1
             }
@@ -118,24 +119,27 @@ final class StackSampler {
         if installed && periodNs > 0 { cctrace_sampler_sync_threads(0, writerTID) }
     }
 
-    private static func frames(of sample: cctrace_sample, symbolizer: StackSymbolizer) -> [String] {
+    private static func frames(of sample: cctrace_sample, symbolizer: StackSymbolizer) -> ([String], [String]) {
         var s = sample
         let depth = Int(s.depth)
         var frames: [String] = []
+        var locations: [String] = []
         withUnsafeBytes(of: &s.frames) { raw in
             let addresses = raw.bindMemory(to: UInt.self)
             for i in 0..<min(depth, addresses.count) {
                 // The first frame is the interrupted instruction itself, not a return address
                 // (the symbolizer looks one byte before what it is given).
-                frames.append(symbolizer.frame(returnAddress: i == 0 ? addresses[i] + 1 : addresses[i]))
+                let address = i == 0 ? addresses[i] + 1 : addresses[i]
+                frames.append(symbolizer.frame(returnAddress: address))
+                locations.append(symbolizer.location(returnAddress: address))
             }
         }
-        return frames
+        return (frames, locations)
     }
 
     private func writeEvent(
         _ out: TraceLineWriter, name: StaticString, pid: UInt32, tid: Int32, at: Int64, kind: StaticString,
-        label: UInt32?, stuckNs: Int64?, syscall: Int?, cost: UInt64, frames: [String]
+        label: UInt32?, stuckNs: Int64?, syscall: Int?, cost: UInt64, frames: [String], locations: [String]
     ) {
         out.reserve(256)
         out.appendASCII("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cctrace.sample\",\"name\":\"")
@@ -168,6 +172,11 @@ final class StackSampler {
         for (i, frame) in frames.enumerated() {
             if i > 0 { out.append(0x2C) }
             out.appendString(frame)
+        }
+        out.appendASCII("],\"locations\":[")
+        for (i, location) in locations.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.appendString(location)
         }
         out.appendASCII("]}},\n")
     }

@@ -15,6 +15,36 @@ private func swiftDemangle(
 /// the image's file name: `Cache.refresh() + 0x1c (app)`.
 final class StackSymbolizer {
     private var cache: [UInt: String] = [:]
+    private var locations: [UInt: String] = [:]
+
+    /// Where a return address is for debug-info tools: `/path/to/image+0x1234` (the address of
+    /// the call, relative to the image's load address), or `?`.
+    func location(returnAddress: UInt) -> String {
+        if let known = locations[returnAddress] { return known }
+        let lookup = returnAddress > 0 ? returnAddress - 1 : returnAddress
+        let pointer = UnsafeRawPointer(bitPattern: lookup)
+        var result = "?"
+        if let path = cctrace_image_path(pointer), let base = cctrace_image_base(pointer) {
+            let offset = lookup &- UInt(bitPattern: base)
+            result = "\(absolutePath(String(cString: path)))+0x\(String(offset, radix: 16))"
+        }
+        locations[returnAddress] = result
+        return result
+    }
+
+    private var absolutePaths: [String: String] = [:]
+
+    /// The loader reports the executable as it was started (maybe relative): make it absolute.
+    private func absolutePath(_ path: String) -> String {
+        if let known = absolutePaths[path] { return known }
+        var resolved = path
+        if let real = realpath(path, nil) {
+            resolved = String(cString: real)
+            free(real)
+        }
+        absolutePaths[path] = resolved
+        return resolved
+    }
 
     /// The frame for a return address (looked up one byte earlier, inside the call).
     func frame(returnAddress: UInt) -> String {
@@ -42,7 +72,8 @@ final class StackSymbolizer {
     /// Whether a frame belongs to the recorder's own capture path or the standard library.
     static func isRecorderFrame(_ frame: String) -> Bool {
         frame.hasPrefix("CCTrace.") || frame.hasPrefix("Swift.") || frame.contains(" in CCTrace.")
-            || frame.hasPrefix("cctrace_")
+            || frame.hasPrefix("cctrace_") || frame.contains(" of static CCTrace.") || frame.contains(" of CCTrace.")
+            || frame.hasPrefix("static CCTrace.") || frame.contains(" in static CCTrace.")
     }
 
     static func demangle(_ symbol: String) -> String {

@@ -389,6 +389,12 @@ final class TraceWriter: @unchecked Sendable {
             if i > 0 { out.append(0x2C) }
             out.appendString(frame)
         }
+        // For file:line at report time (llvm-symbolizer on the images, when present).
+        out.appendASCII("],\"locations\":[")
+        for (i, address) in addresses.dropFirst(firstOwn).enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.appendString(symbolizer.location(returnAddress: address))
+        }
         out.append(0x5D)
     }
 

@@ -14,8 +14,8 @@ import Synchronization
 ///   addresses, innermost first, as hex strings; symbolized off the hot path).
 /// - **Release while someone waited:** one `X` slice `lock hold` on the holder's thread, from
 ///   the moment the first of the current waiters began waiting to the release, with `lock`,
-///   `lock_id`: exactly the stretch in which this holder made others wait. Holds nobody waited
-///   for are not written.
+///   `lock_id` and `stack` (where the holder released it): exactly the stretch in which this
+///   holder made others wait. Holds nobody waited for are not written.
 public final class TracedLock: @unchecked Sendable {
     /// The name written to the trace.
     public let name: String
@@ -93,24 +93,18 @@ public final class TracedLock: @unchecked Sendable {
         }
         let start = cctrace_now()
         let owner = cctrace_lock_owner(_raw)
-        var frames = [UnsafeMutableRawPointer?](repeating: nil, count: Self.stackDepth)
-        let depth = Int(frames.withUnsafeMutableBufferPointer { cctrace_backtrace($0.baseAddress, Int32($0.count)) })
+        let stack = Self.captureStack()
         cctrace_lock_note_wait(_raw, start)
         cctrace_lock_wait(_raw)
         let acquired = cctrace_now()
         cctrace_lock_set_owner(_raw, cctrace_current_tid())
         var args: [UInt8] = []
-        args.reserveCapacity(64 + depth * 20)
+        args.reserveCapacity(64 + stack.count * 20)
         ArgumentEncoder.appendString("lock", to: &args)
         args.append(0x3A)
         ArgumentEncoder.appendString(name, to: &args)
-        args.append(contentsOf: ",\"lock_id\":\(id),\"owner_tid\":\(owner),\"stack\":[".utf8)
-        for i in 0..<depth {
-            if i > 0 { args.append(0x2C) }
-            let address = UInt(bitPattern: frames[i])
-            args.append(contentsOf: "\"0x\(String(address, radix: 16))\"".utf8)
-        }
-        args.append(0x5D)
+        args.append(contentsOf: ",\"lock_id\":\(id),\"owner_tid\":\(owner)".utf8)
+        Self.appendStack(stack, to: &args)
         let aux = Recorder.shared.storeArguments(args)
         CCTrace._append(
             EventKind.complete, EventCategory.flags(EventCategory.lock, interned: true), UInt64(waitName), 0, start,
@@ -119,15 +113,38 @@ public final class TracedLock: @unchecked Sendable {
 
     @usableFromInline
     func _recordHold(since: UInt64) {
+        // Where the holder releases the lock others waited for (the end of its critical
+        // section): captured only for contended holds.
+        let stack = Self.captureStack()
         var args: [UInt8] = []
         ArgumentEncoder.appendString("lock", to: &args)
         args.append(0x3A)
         ArgumentEncoder.appendString(name, to: &args)
         args.append(contentsOf: ",\"lock_id\":\(id)".utf8)
+        Self.appendStack(stack, to: &args)
         let aux = Recorder.shared.storeArguments(args)
         CCTrace._append(
             EventKind.complete, EventCategory.flags(EventCategory.lock, interned: true), UInt64(holdName), 0,
             since, cctrace_now(), aux)
+    }
+}
+
+extension TracedLock {
+    /// This thread's return addresses (up to ``stackDepth``), innermost first.
+    static func captureStack() -> [UInt] {
+        var frames = [UnsafeMutableRawPointer?](repeating: nil, count: stackDepth)
+        let depth = Int(frames.withUnsafeMutableBufferPointer { cctrace_backtrace($0.baseAddress, Int32($0.count)) })
+        return frames.prefix(depth).map { UInt(bitPattern: $0) }
+    }
+
+    /// `,"stack":["0x…",…]`.
+    static func appendStack(_ stack: [UInt], to args: inout [UInt8]) {
+        args.append(contentsOf: ",\"stack\":[".utf8)
+        for (i, address) in stack.enumerated() {
+            if i > 0 { args.append(0x2C) }
+            args.append(contentsOf: "\"0x\(String(address, radix: 16))\"".utf8)
+        }
+        args.append(0x5D)
     }
 }
 

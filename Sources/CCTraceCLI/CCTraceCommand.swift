@@ -48,6 +48,9 @@ struct Report: ParsableCommand {
     @Flag(help: "Never colour the text output (colour is used only on a terminal; NO_COLOR is honoured too).")
     var noColor = false
 
+    @Flag(help: "Do not look up file:line for recorded stacks (done with llvm-symbolizer when it is installed).")
+    var noSourceLines = false
+
     func validate() throws {
         guard ReportFormat(rawValue: format) != nil else {
             throw ValidationError("unknown format '\(format)'; use text, json or markdown")
@@ -84,7 +87,11 @@ struct Report: ParsableCommand {
         progress?.finish()
         var options = AnalysisOptions()
         options.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
-        let report = AnalysisReport(model: model, options: options, top: max(top, 1))
+        var analyzed = model
+        if !noSourceLines, let symbolizer = SourceLines.symbolizer() {
+            analyzed = SourceLines.resolve(model, symbolizer: symbolizer)
+        }
+        let report = AnalysisReport(model: analyzed, options: options, top: max(top, 1))
         let color = reportFormat == .text && !noColor && isatty(1) != 0 && getenv("NO_COLOR") == nil
         Swift.print(ReportRenderer.render(report, path: trace, format: reportFormat, color: color), terminator: "")
         for gate in failOn {

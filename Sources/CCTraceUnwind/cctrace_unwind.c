@@ -57,6 +57,12 @@ const char *cctrace_image_path(const void *address) {
 
 void *cctrace_global_symbol(const char *symbol) { return dlsym(RTLD_DEFAULT, symbol); }
 
+const void *cctrace_image_base(const void *address) {
+  Dl_info info;
+  if (!dladdr(address, &info)) return 0;
+  return info.dli_fbase;
+}
+
 // MARK: - Symbols
 
 // Images are mapped read-only once and kept: symbolization happens off the hot path, for the

@@ -112,4 +112,30 @@ func writeTemporary(_ text: String) throws -> String {
         #expect(result.stdout.contains("| severity | finding | summary |"))
         #expect(!result.stdout.contains("\u{1B}["))
     }
+
+    /// Recorded stacks get file:line from the images' debug info when llvm-symbolizer is
+    /// installed (this machine's toolchain has it); `--no-source-lines` skips the lookup.
+    @Test func stacksGetSourceLines() throws {
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cctrace").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString).json")
+            .path
+        let sample = Process()
+        sample.executableURL = dir.appendingPathComponent("lock-contention")
+        sample.environment = ["CCTRACE_OUTPUT": trace]
+        sample.standardOutput = FileHandle.nullDevice
+        try sample.run()
+        sample.waitUntilExit()
+        let with = try cctrace(["report", "--format", "json", trace])
+        let without = try cctrace(["report", "--format", "json", "--no-source-lines", trace])
+        #expect(with.status == 0 && without.status == 0)
+        let hasSymbolizer =
+            FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/llvm-symbolizer")
+            || FileManager.default.isExecutableFile(atPath: "/usr/bin/llvm-symbolizer")
+        if hasSymbolizer { #expect(with.stdout.contains("refreshEntry(Swift.Int) -> Swift.UInt64 at main.swift:")) }
+        #expect(!without.stdout.contains("at main.swift:"))
+        #expect(without.stdout.contains("refreshEntry"))
+    }
 }

@@ -87,7 +87,7 @@ public struct HotStacks: Sendable {
         // Innermost frames in the C library or the vDSO (a clock read, a memcpy) say less than
         // the program's frame that called them: start at the program's, when there is one.
         func isSystem(_ f: String) -> Bool {
-            f.hasSuffix("(libc.so.6)") || f.hasSuffix("(linux-vdso.so.1)") || f.contains("(ld-linux")
+            f.contains("(libc.so.6)") || f.contains("(linux-vdso.so.1)") || f.contains("(ld-linux")
                 || f.contains("(libpthread")
         }
         var frames = frames
@@ -96,10 +96,7 @@ public struct HotStacks: Sendable {
         {
             frames.removeFirst(firstOwn)
         }
-        let names = frames.map { frame -> String in
-            let parts = frame.split(separator: " + ", maxSplits: 1, omittingEmptySubsequences: false)
-            return parts.count > 1 ? String(parts[0]) : frame
-        }
+        let names = frames.map(LockContentionAnalyzer.shortFrame)
         let kept = names.filter {
             !($0.hasPrefix("partial apply forwarder") || $0.hasPrefix("reabstraction thunk")
                 || $0.hasPrefix("thunk for")

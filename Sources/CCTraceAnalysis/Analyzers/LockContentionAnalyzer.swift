@@ -137,6 +137,19 @@ public enum LockContentionAnalyzer {
                 if let doing = innermostWork(on: o, at: s.start, in: model) { text += " in \(doing)" }
             }
             evidence.append(.slice(w.slice, in: model, text, stack: appFrames(w.frames).prefix(4).map(shortFrame)))
+            // The holder's side: where it released the lock this waiter was waiting for.
+            if let o = w.owner,
+                let hold = model.lockHolds.first(where: {
+                    let h = model.slices[$0.slice]
+                    return h.thread == o && $0.lock == g.lock && h.start <= s.end && h.end >= s.start
+                        && !$0.frames.isEmpty
+                })
+            {
+                evidence.append(
+                    .slice(
+                        hold.slice, in: model, "\(model.threads[o].label) held it until here",
+                        stack: appFrames(hold.frames).prefix(4).map(shortFrame)))
+            }
         }
         if let chain = longestChain(g, model: model) { evidence.append(Evidence(chain)) }
         let window = max(profile.window, 1)
@@ -166,10 +179,13 @@ public enum LockContentionAnalyzer {
         return kept.isEmpty ? frames : kept
     }
 
-    /// `f + 0x12 (image)` → `f`.
+    /// `f + 0x12 (image)` → `f`; `f + 0x12 (image) at a.swift:3` → `f at a.swift:3`.
     static func shortFrame(_ frame: String) -> String {
         let parts = frame.split(separator: " + ", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count > 1 ? String(parts[0]) : frame
+        guard parts.count > 1 else { return frame }
+        // Keep a resolved source line (`… at main.swift:42`).
+        let at = parts[1].split(separator: ") at ", maxSplits: 1, omittingEmptySubsequences: false)
+        return at.count > 1 ? "\(parts[0]) at \(at[1])" : String(parts[0])
     }
 
     /// The names of the spans enclosing slice `index`, innermost first.

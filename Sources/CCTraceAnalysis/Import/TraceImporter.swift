@@ -396,16 +396,22 @@ struct ModelBuilder {
         guard case .object(let members)? = e.parsedArgs,
             case .array(let frames)? = members.first(where: { $0.0 == "frames" })?.1
         else { return }
+        var locations: [JSONValue] = []
+        if case .array(let l)? = members.first(where: { $0.0 == "locations" })?.1, l.count == frames.count {
+            locations = l
+        }
         var parent: String?
-        for frame in frames.reversed() {
+        for (index, frame) in frames.enumerated().reversed() {
             guard let name = frame.stringValue else { continue }
-            let key = (parent ?? "") + "\u{0}" + name
+            let location = index < locations.count ? locations[index].stringValue : nil
+            let key = (parent ?? "") + "\u{0}" + name + "\u{0}" + (location ?? "")
             if let id = sampleFrameIDs[key] {
                 parent = id
             } else {
                 let id = "cctrace:\(sampleFrameIDs.count + 1)"
                 sampleFrameIDs[key] = id
-                stackFrames[id] = StackFrame(name: name, parent: parent, category: nil)
+                // cctrace's frames keep their image location in `category`, for file:line.
+                stackFrames[id] = StackFrame(name: name, parent: parent, category: location)
                 parent = id
             }
         }

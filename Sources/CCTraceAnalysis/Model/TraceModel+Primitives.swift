@@ -16,6 +16,8 @@ public struct LockWait: Sendable {
     /// The waiter's frames, symbolized by the recorder (`function + offset (image)`), innermost
     /// first, starting at the app's own code.
     public var frames: [String]
+    /// The same frames as `image+0xoffset`, for debug-info tools, when recorded.
+    public var locations: [String] = []
 }
 
 /// A stretch in which a thread held a lock while others waited (cctrace's `lock hold` slice).
@@ -26,6 +28,10 @@ public struct LockHold: Sendable {
     public var lock: String
     /// The lock's id.
     public var lockID: Int64
+    /// Where the holder released it (symbolized), innermost first, when recorded.
+    public var frames: [String] = []
+    /// The same frames as `image+0xoffset`, when recorded.
+    public var locations: [String] = []
 }
 
 /// An event loop seen in the trace: its ticks/callbacks and its lag counter.
@@ -75,9 +81,18 @@ extension TraceModel {
                     }
                     var frames: [String] = []
                     if case .array(let names)? = args?["frames"] { frames = names.compactMap(\.stringValue) }
-                    waits.append(LockWait(slice: i, lock: name, lockID: id, owner: owner, stack: stack, frames: frames))
+                    var locations: [String] = []
+                    if case .array(let l)? = args?["locations"] { locations = l.compactMap(\.stringValue) }
+                    waits.append(
+                        LockWait(
+                            slice: i, lock: name, lockID: id, owner: owner, stack: stack, frames: frames,
+                            locations: locations))
                 } else if s.name == "lock hold" {
-                    holds.append(LockHold(slice: i, lock: name, lockID: id))
+                    var frames: [String] = []
+                    if case .array(let names)? = args?["frames"] { frames = names.compactMap(\.stringValue) }
+                    var locations: [String] = []
+                    if case .array(let l)? = args?["locations"] { locations = l.compactMap(\.stringValue) }
+                    holds.append(LockHold(slice: i, lock: name, lockID: id, frames: frames, locations: locations))
                 }
             case TraceCategory.loop.rawValue:
                 let name = s.args.flatMap { arguments.value($0) }?["loop"]?.stringValue ?? "loop"

@@ -63,7 +63,7 @@ public enum ReportRenderer {
                     hanging: "        ")
                 if !e.stack.isEmpty {
                     for frame in e.stack.prefix(6) {
-                        out += "          " + SummaryRenderer.clip(frame, 68) + "\n"
+                        out += "          " + SummaryRenderer.clip(compactFrame(frame), 68) + "\n"
                     }
                 }
             }
@@ -97,13 +97,27 @@ public enum ReportRenderer {
                 out += "  " + SummaryRenderer.clip(t.label, 60) + " — \(t.samples) samples\n"
                 for stack in t.stacks.prefix(2) {
                     out += "    " + SummaryRenderer.pad(Text.pct(stack.share), 6, right: true) + "  "
-                    out += SummaryRenderer.clip(stack.frames.prefix(3).joined(separator: " ← "), 66) + "\n"
+                    out +=
+                        SummaryRenderer.clip(stack.frames.prefix(3).map(compactFrame).joined(separator: " ← "), 66)
+                        + "\n"
                 }
             }
         }
         // The rest of the summary (processes, threads, spans, tasks, diagnostics).
         out += lines.joined(separator: "\n")
         return out
+    }
+
+    /// A frame for an 80-column line: without a Swift return type, keeping `at file:line`.
+    static func compactFrame(_ frame: String) -> String {
+        let at = frame.split(separator: " at ", maxSplits: 1, omittingEmptySubsequences: false)
+        var name = String(at[0])
+        if let arrow = name.split(separator: " -> ", maxSplits: 1, omittingEmptySubsequences: false).first,
+            name.contains(" -> "), !name.hasPrefix("closure")
+        {
+            name = String(arrow)
+        }
+        return at.count > 1 ? "\(name) at \(at[1])" : name
     }
 
     static func location(_ e: Evidence) -> String {

@@ -26,6 +26,10 @@ int cctrace_backtrace(void **buffer, int max);
 /// NULL. The string belongs to the dynamic loader.
 const char *cctrace_image_path(const void *address);
 
+/// The load address of the image that contains `address` (what debug-info tools subtract), or
+/// NULL.
+const void *cctrace_image_base(const void *address);
+
 /// The address of `symbol` as the dynamic loader resolves it for the whole process.
 void *cctrace_global_symbol(const char *symbol);
 
