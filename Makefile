@@ -43,6 +43,7 @@ test: deps
 bench: deps
 	$(SWIFT) build -c release --product cctrace-bench
 	.build/release/cctrace-bench record
+	.build/release/cctrace-bench stacks
 
 # A bounded libFuzzer run of the importer (FUZZ_SECONDS, default 60) from the seed corpus in
 # Fuzz/corpus; new inputs go to a scratch directory, crashes to $(OUT)/fuzz.
