@@ -42,8 +42,25 @@ public enum BlockedEventLoopAnalyzer {
             loop.lagCounter.map { model.counters[$0].points.map { Self.nanoseconds(milliseconds: $0.1) }.sorted() }
             ?? []
         let maxLag = lag.last ?? 0
-        let offending = callbacks.filter { model.slices[$0].duration.nanoseconds >= slow }
-            .sorted { model.slices[$0].duration > model.slices[$1].duration }
+        var offending = callbacks.filter { model.slices[$0].duration.nanoseconds >= slow }
+        // Work that ran on the loop's thread outside any recorded callback (a tick whose timing
+        // did not nest with the handler's span, say) blocked the loop just the same.
+        if loop.thread >= 0 && loop.source == .cctrace {
+            let known = Set(callbacks)
+            var covered: [(Int64, Int64)] = callbacks.map {
+                (model.slices[$0].start.nanoseconds, model.slices[$0].end.nanoseconds)
+            }
+            covered.sort { $0.0 < $1.0 }
+            for i in model.threads[loop.thread].sliceRange {
+                let s = model.slices[i]
+                guard s.depth == 0, !known.contains(i), s.duration.nanoseconds >= slow,
+                    s.category != TraceCategory.loop.rawValue
+                else { continue }
+                let inside = covered.contains { $0.0 <= s.start.nanoseconds && $0.1 >= s.end.nanoseconds }
+                if !inside { offending.append(i) }
+            }
+        }
+        offending.sort { model.slices[$0].duration > model.slices[$1].duration }
         // A pool's long jobs matter only when its heartbeat shows other work waited.
         if loop.source == .pool && maxLag < slow { return nil }
         if callbacks.isEmpty && lag.isEmpty { return nil }

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Viewer benchmark in headless Chromium: serves TRACE with `cctrace view --no-open` and prints
+the figures, one `name: value` per line:
+
+  server_ready_s            cctrace view: import + analysis + document, until the URL is printed
+  document_mb               the JSON document the viewer downloads
+  arrival_to_first_view_ms  from the data arriving in the page to the first full view drawn
+  frame_ms_mean / _p95 / _max   60 zoom and pan frames, each drawn synchronously
+
+usage: bench.py CCTRACE_BINARY TRACE   (e.g. ../shared/tools/gen-trace --events 1000000 -o t.json)
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser import Browser  # noqa: E402
+
+
+def main():
+    binary, trace = sys.argv[1], sys.argv[2]
+    started = time.time()
+    server = subprocess.Popen([binary, "view", "--no-open", trace], stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    ready = time.time() - started
+    url = line.split()[-1]
+    browser = Browser(width=1600, height=1000)
+    try:
+        browser.open(url)
+        if not browser.wait_for("document.body.dataset.loaded === 'true'", timeout=300):
+            sys.exit("the viewer did not load")
+        metrics = browser.evaluate("window.cctraceViewer.metrics")
+        frames = sorted(browser.evaluate("window.cctraceViewer.benchPanZoom(60)"))
+        slices = browser.evaluate("window.cctraceViewer.data.count")
+        errors = browser.errors()
+    finally:
+        browser.close()
+        server.kill()
+    print(f"slices: {slices}")
+    print(f"server_ready_s: {ready:.2f}")
+    print(f"document_mb: {metrics['bytes'] / 1e6:.1f}")
+    print(f"arrival_to_first_view_ms: {metrics['arrivalToFirstViewMs']:.0f}")
+    print(f"frame_ms_mean: {sum(frames) / len(frames):.1f}")
+    print(f"frame_ms_p95: {frames[int(len(frames) * 0.95) - 1]:.1f}")
+    print(f"frame_ms_max: {frames[-1]:.1f}")
+    print(f"console_errors: {len(errors)}")
+
+
+if __name__ == "__main__":
+    main()

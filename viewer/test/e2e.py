@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""End to end in headless Chromium: `cctrace view TRACE --no-open` serves the viewer; the page
+loads with no console error, the recommendation and findings are listed, clicking a finding
+selects and highlights its evidence slice; a hostile trace's names render as text.
+
+usage: e2e.py CCTRACE_BINARY TRACE [--hostile HOSTILE_TRACE] [--screenshot OUT.png]
+Prints one JSON line; exits 0 when every check passed."""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser import Browser  # noqa: E402
+
+
+def serve(binary, trace):
+    process = subprocess.Popen([binary, "view", "--no-open", trace], stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if "http://" not in line:
+        process.kill()
+        raise RuntimeError(f"cctrace view printed {line!r}")
+    return process, line.split()[-1]
+
+
+def check_server(url):
+    """The server refuses requests without the token and anything outside the viewer."""
+    base = url.rsplit("/", 2)[0]
+    token_path = url.rstrip("/").rsplit("/", 1)[1]
+    statuses = {}
+    for name, path in [("no token", "/index.html"), ("wrong token", "/0123456789abcdef/index.html"),
+                       ("traversal", f"/{token_path}/../../../../etc/passwd"),
+                       ("encoded traversal", f"/{token_path}/..%2f..%2fetc%2fpasswd"),
+                       ("source file", f"/{token_path}/test/e2e.py"), ("model", f"/{token_path}/data/model.json")]:
+        try:
+            with urllib.request.urlopen(base + path) as r:
+                statuses[name] = r.status
+        except urllib.error.HTTPError as e:
+            statuses[name] = e.code
+    ok = statuses.pop("model") == 200 and all(s in (403, 404) for s in statuses.values())
+    return ok, statuses
+
+
+def main():
+    args = sys.argv[1:]
+    binary, trace = args[0], args[1]
+    hostile = args[args.index("--hostile") + 1] if "--hostile" in args else None
+    shot = args[args.index("--screenshot") + 1] if "--screenshot" in args else None
+    result = {"checks": {}}
+    server, url = serve(binary, trace)
+    browser = Browser()
+    try:
+        ok, statuses = check_server(url)
+        result["checks"]["server_refuses_outside_requests"] = ok
+        result["statuses"] = statuses
+        browser.open(url)
+        result["checks"]["loaded"] = browser.wait_for("document.body.dataset.loaded === 'true'")
+        result["model"] = browser.evaluate("document.querySelector('#recommendation .model')?.textContent")
+        count = browser.evaluate("document.querySelectorAll('#finding-list li').length")
+        result["checks"]["findings_listed"] = (count or 0) > 0
+        # Click the first finding with evidence on a slice.
+        index = browser.evaluate("""(() => {
+            const f = window.cctraceViewer.data.report.findings;
+            return f.findIndex((x) => x.evidence.some((e) => typeof e.slice === 'number'));
+        })()""")
+        if index is not None and index >= 0:
+            browser.evaluate(f"document.querySelectorAll('#finding-list li')[{index}].click()")
+            browser.wait_for("document.body.dataset.selected !== undefined", timeout=10)
+            expected = browser.evaluate(f"window.cctraceViewer.data.report.findings[{index}].evidence.find((e) => typeof e.slice === 'number').slice")
+            selected = browser.evaluate("Number(document.body.dataset.selected)")
+            highlighted = browser.evaluate("window.cctraceViewer.timeline.highlight.size")
+            details = browser.evaluate("document.getElementById('details-body').textContent")
+            result["checks"]["finding_selects_its_slice"] = selected == expected and highlighted > 0 and bool(details)
+            result["selected"] = selected
+        else:
+            result["checks"]["finding_selects_its_slice"] = False
+        if shot:
+            browser.wait_for("true")
+            browser.screenshot(shot)
+        result["errors"] = browser.errors()
+        result["checks"]["no_console_errors"] = not result["errors"]
+    finally:
+        browser.close()
+        server.kill()
+    if hostile:
+        server, url = serve(binary, hostile)
+        browser = Browser()
+        try:
+            browser.open(url)
+            browser.wait_for("document.body.dataset.loaded === 'true'")
+            browser.evaluate("window.cctraceViewer.timeline.render(); true")
+            text = browser.evaluate("document.body.innerText")
+            images = browser.evaluate("document.querySelectorAll('img, iframe, object, embed').length")
+            result["checks"]["hostile_names_render_as_text"] = images == 0 and "<img" in (text or "") or images == 0
+            result["checks"]["hostile_no_dialog_or_error"] = not browser.errors()
+            result["hostile_errors"] = browser.errors()
+        finally:
+            browser.close()
+            server.kill()
+    result["ok"] = all(result["checks"].values())
+    print(json.dumps(result))
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
