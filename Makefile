@@ -5,11 +5,13 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint bench fuzz perfetto-check clean
+.PHONY: demo test deps build lint bench fuzz perfetto-check clean viewer-test viewer-bench install
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
 DEB_PACKAGES := libunwind-dev zlib1g-dev
+# The viewer's tests: node (node --test) and Chromium (headless, end to end).
+VIEWER_PACKAGES := nodejs chromium
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -39,6 +41,37 @@ test: deps
 	$(SWIFT) build -c release
 	$(SWIFT) test --skip SampleVerdictTests
 	$(SWIFT) test --filter SampleVerdictTests
+	$(MAKE) --no-print-directory viewer-test
+
+# The viewer: its logic under node, then the real page in headless Chromium on a sample trace
+# and on a hostile one, and the self-contained --html file.
+viewer-test:
+	@missing=""; for p in $(VIEWER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	node --test viewer/test/
+	@mkdir -p $(OUT)
+	rm -f $(OUT)/viewer-e2e.trace.json
+	CCTRACE_OUTPUT=$(OUT)/viewer-e2e.trace.json .build/release/blocked-loop >/dev/null
+	python3 viewer/test/e2e.py .build/release/cctrace $(OUT)/viewer-e2e.trace.json \
+		--hostile viewer/test/hostile.json --html --screenshot $(OUT)/viewer.png
+
+# Installs cctrace and its viewer: PREFIX/bin/cctrace, PREFIX/share/cctrace/viewer.
+PREFIX ?= /usr/local
+install:
+	$(SWIFT) build -c release --product cctrace
+	install -d $(PREFIX)/bin $(PREFIX)/share/cctrace/viewer
+	install -m 755 .build/release/cctrace $(PREFIX)/bin/cctrace
+	install -m 644 viewer/*.html viewer/*.js viewer/*.css $(PREFIX)/share/cctrace/viewer/
+
+# The viewer's figures on a 1M-event trace (first full view, frame times) in headless Chromium.
+viewer-bench:
+	$(SWIFT) build -c release --product cctrace
+	@mkdir -p $(OUT)
+	test -f $(OUT)/gen-1m.json || ../shared/tools/gen-trace --events 1000000 -o $(OUT)/gen-1m.json
+	python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-1m.json
 
 bench: deps
 	$(SWIFT) build -c release --product cctrace-bench

@@ -2,9 +2,7 @@
 // coloured by kind), async tracks (tasks), counters as small charts, flows as arrows. Zoom and
 // pan keep the work per frame bounded by what is visible (see visibleRects in model.js).
 import { formatDuration, tickStep } from './format.js';
-import {
-  KIND_COLORS, ROW_HEIGHT, HEADER_HEIGHT, buildTracks, visibleRects, hitTest, lowerBoundIndirect, nameColor,
-} from './model.js';
+import { KIND_COLORS, ROW_HEIGHT, HEADER_HEIGHT, buildTracks, visibleRects, hitTest, lowerBoundIndirect, nameColor } from './model.js';
 
 const RULER = 24;
 const LABEL_WIDTH = 170;
@@ -233,7 +231,7 @@ export class Timeline {
     }
     ctx.stroke();
     ctx.fillStyle = '#666';
-    ctx.fillText(`max ${Math.round(max * 100) / 100}`, LABEL_WIDTH - 60, y + 8);
+    ctx.fillText(`max ${Math.round(max * 100) / 100}`, LABEL_WIDTH + 4, y + 8);
   }
 
   drawFlows(rowY, t0, t1, npp) {

@@ -31,7 +31,8 @@ struct View: ParsableCommand {
 
     func run() throws {
         guard let files = ViewerFiles.locate() else {
-            FileError.print("cctrace: error: the viewer's files were not found (set CCTRACE_VIEWER_DIR to the viewer/ directory)")
+            FileError.print(
+                "cctrace: error: the viewer's files were not found (set CCTRACE_VIEWER_DIR to the viewer/ directory)")
             throw ExitCode(1)
         }
         let model: TraceModel
@@ -62,7 +63,7 @@ struct View: ParsableCommand {
                 written += n
             }
             close(fd)
-            print("wrote \(html) (\(page.count) bytes)")
+            print("wrote \(html) (\(page.count) bytes; viewer from \(files.directory))")
             return
         }
         let server = ViewerServer(files: files, data: data) { ViewerData.sliceDetails(model: analyzed, index: $0) }
@@ -73,7 +74,7 @@ struct View: ParsableCommand {
             throw ExitCode(1)
         }
         print("cctrace view: \(server.url)")
-        print("serving \(trace) on 127.0.0.1 only; Ctrl-C stops")
+        print("serving \(trace) on 127.0.0.1 only (viewer from \(files.directory)); Ctrl-C stops")
         fflush(nil)
         if !noOpen { openBrowser(server.url) }
         server.serve()

@@ -238,8 +238,9 @@ final class ViewerServer {
     }
 
     func respond(_ client: Int32, _ status: Int, _ type: String, _ body: [UInt8], headOnly: Bool = false) {
-        let reason = [200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"][
-            status] ?? "Error"
+        let reason =
+            [200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"][
+                status] ?? "Error"
         var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
         head += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
         head += "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "

@@ -3,7 +3,9 @@
 loads with no console error, the recommendation and findings are listed, clicking a finding
 selects and highlights its evidence slice; a hostile trace's names render as text.
 
-usage: e2e.py CCTRACE_BINARY TRACE [--hostile HOSTILE_TRACE] [--screenshot OUT.png]
+usage: e2e.py CCTRACE_BINARY TRACE [--hostile HOSTILE_TRACE] [--screenshot OUT.png] [--html]
+(--html also writes TRACE's self-contained page with `cctrace view --html` and opens it from
+file://)
 Prints one JSON line; exits 0 when every check passed."""
 import json
 import os
@@ -92,12 +94,30 @@ def main():
             browser.evaluate("window.cctraceViewer.timeline.render(); true")
             text = browser.evaluate("document.body.innerText")
             images = browser.evaluate("document.querySelectorAll('img, iframe, object, embed').length")
-            result["checks"]["hostile_names_render_as_text"] = images == 0 and "<img" in (text or "") or images == 0
+            # The names are in the page as text (the lock's name reaches the findings list).
+            result["checks"]["hostile_names_render_as_text"] = images == 0 and "<b onclick=alert(5)>cache</b>" in (text or "")
+            # Select a hostile slice: its details (name, args) are text too.
+            browser.evaluate("document.querySelectorAll('#finding-list li')[0].click()")
+            browser.wait_for("document.getElementById('details-body').textContent.includes('alert')", timeout=10)
+            details_html = browser.evaluate("document.getElementById('details-body').innerHTML")
+            result["checks"]["hostile_details_escaped"] = "<img" not in details_html and "&lt;" in details_html
             result["checks"]["hostile_no_dialog_or_error"] = not browser.errors()
             result["hostile_errors"] = browser.errors()
         finally:
             browser.close()
             server.kill()
+    if "--html" in args:
+        import tempfile
+        page = os.path.join(tempfile.mkdtemp(prefix="cctrace-html-"), "trace.html")
+        subprocess.run([binary, "view", "--html", page, trace], check=True, stdout=subprocess.DEVNULL)
+        browser = Browser()
+        try:
+            browser.open("file://" + page)
+            result["checks"]["html_file_loads"] = browser.wait_for("document.body.dataset.loaded === 'true'")
+            result["checks"]["html_file_no_errors"] = not browser.errors()
+            result["html_errors"] = browser.errors()
+        finally:
+            browser.close()
     result["ok"] = all(result["checks"].values())
     print(json.dumps(result))
     sys.exit(0 if result["ok"] else 1)
