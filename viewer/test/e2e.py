@@ -80,6 +80,14 @@ def main():
         if shot:
             browser.wait_for("true")
             browser.screenshot(shot)
+        # A raw Chrome trace handed to the page (as a drop does) is parsed in the worker.
+        browser.evaluate("""window.cctraceViewer.openText(JSON.stringify([
+            {ph: 'X', name: 'dropped-slice', pid: 5, tid: 6, ts: 0, dur: 10},
+            {ph: 'B', name: 'dropped-outer', pid: 5, tid: 6, ts: 20}, {ph: 'E', pid: 5, tid: 6, ts: 40}]),
+            'dropped.json'); true""")
+        result["checks"]["dropped_file_opens"] = browser.wait_for(
+            "document.getElementById('trace-name').textContent === 'dropped.json' && window.cctraceViewer.data.count === 2",
+            timeout=20)
         result["errors"] = browser.errors()
         result["checks"]["no_console_errors"] = not result["errors"]
     finally:
