@@ -13,7 +13,7 @@ struct CCTraceCommand: ParsableCommand {
         commandName: "cctrace",
         abstract: "Find what holds a concurrent program back, and which concurrency model fits it.",
         version: "0.1.0",
-        subcommands: [Report.self, View.self]
+        subcommands: [Report.self, View.self, Record.self]
     )
 }
 

@@ -115,6 +115,8 @@ public struct WorkProfile: Sendable {
     public var threads: [ThreadWork]
     /// Sum over ``threads``.
     public var threadTotal: TimeSplit
+    /// Processes left out as launchers (they ran before or after the program's work).
+    public var launcherProcesses: Int
     /// Time traced tasks spent suspended (alive but not running on a thread), nanoseconds.
     public var suspendedTaskTime: Int64
     /// The whole program's units of work: ``threadTotal``, with suspended task time as waiting.
@@ -347,6 +349,28 @@ public struct WorkProfile: Sendable {
                     ipcTransfer: transfer))
         }
         threadWork.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
+        // Launchers — shell wrappers and shims that ran before the program (python3 behind
+        // pyenv, say) and were gone before its work — are not part of the work: keep the
+        // processes that lived at least half their life alongside the busiest one.
+        var span: [Int64: (lo: Int64, hi: Int64, busy: Int64)] = [:]
+        for t in threadWork {
+            var e = span[t.pid] ?? (Int64.max, Int64.min, 0)
+            e.lo = min(e.lo, t.start.nanoseconds)
+            e.hi = max(e.hi, t.end.nanoseconds)
+            e.busy += t.split.busy
+            span[t.pid] = e
+        }
+        if span.count > 1, let main = span.max(by: { ($0.value.busy, $1.key) < ($1.value.busy, $0.key) }) {
+            let keep = Set(
+                span.filter { pid, e in
+                    let overlap = min(e.hi, main.value.hi) - max(e.lo, main.value.lo)
+                    return pid == main.key || overlap * 2 >= e.hi - e.lo
+                }.keys)
+            launcherProcesses = span.count - keep.count
+            threadWork = threadWork.filter { keep.contains($0.pid) }
+        } else {
+            launcherProcesses = 0
+        }
         threads = threadWork
         threadTotal = threadWork.reduce(TimeSplit()) { $0 + $1.split }
         sliceKinds = kinds
@@ -579,7 +603,8 @@ public struct WorkProfile: Sendable {
             if s.name.contains(".py:") || s.name.hasPrefix("builtins.") || s.name.hasPrefix("_thread.") { python += 1 }
         }
         if python >= 3 { return .python }
-        if model.session["cctrace_version"] != nil { return .swift }
+        // cctrace's library records Swift programs; its preload shim records any program.
+        if let version = model.session["cctrace_version"]?.stringValue, !version.hasSuffix("-preload") { return .swift }
         return .unknown
     }
 }

@@ -26,7 +26,10 @@ public enum CPUSerializedAnalyzer {
             let label = processLabel(pid, model)
             let measured = workers.allSatisfy(\.cpuMeasured)
             if measured {
-                guard potential >= 2, parallel <= 1.3 else { continue }
+                // CPU-bound means the CPU was busy: at least half a core on average, not a sliver
+                // of CPU between long waits the trace did not name.
+                guard potential >= 2, parallel <= 1.3, Double(split.running + split.runnable) >= 0.5 * Double(span)
+                else { continue }
                 let lockShare = split.busy > 0 ? Double(split.lockWait) / Double(split.busy) : 0
                 let busiest = workers.max { $0.split.running < $1.split.running }!
                 let busiestShare = split.running > 0 ? Double(busiest.split.running) / Double(split.running) : 0
@@ -47,6 +50,11 @@ public enum CPUSerializedAnalyzer {
                 } else if split.runnable > split.running {
                     // Starved by other load on the machine, not serialized by the program.
                     continue
+                } else if profile.language == .python {
+                    subject = "the GIL"
+                    cause =
+                        "CPython's global interpreter lock lets one thread run Python code at a time (they queue "
+                        + "for it in condition waits)"
                 } else {
                     subject = "threads"
                     cause = "the threads rarely ran at the same time"

@@ -158,7 +158,9 @@ public enum Recommender {
         }
 
         let idioms = Idioms(language: lang, cores: k)
-        if cpu >= o.cpuBound {
+        // CPU-bound needs the CPU to have been busy (a third of a core on average); a sliver of
+        // CPU between waits the trace did not name is not CPU-bound work.
+        if cpu >= o.cpuBound && (p.parallelism >= 0.3 || !p.cpuMeasured) {
             if let s = serialized.first {
                 reasons.append(s.summary)
                 let target = Double(min(k, max(p.workers.count, 1)))
@@ -208,7 +210,7 @@ public enum Recommender {
                 advice: idioms.keepThreads(workers: k))
         }
 
-        if cpu <= o.waitBound {
+        if cpu <= o.waitBound || (p.cpuMeasured && p.parallelism < 0.3 && cpu >= o.cpuBound) {
             let w = p.waits
             let many = (w?.maxInFlight ?? 0) >= o.manyWaits
             // Slow waits favour an event loop once there are more of them than a small pool

@@ -1,0 +1,550 @@
+// cctrace_preload.c — libcctrace-preload.so, loaded with LD_PRELOAD by `cctrace record -- CMD`
+// into the command and every process it starts (the environment carries LD_PRELOAD and
+// CCTRACE_PRELOAD_OUTPUT through fork and exec). Plain C, built with `cc`: it brings no language
+// runtime into the traced processes.
+//
+// What it writes (cctrace's dialect, one JSON line per event with a single write(2) on a file
+// opened O_APPEND, so a crash loses nothing already written):
+// - `lock wait` (cat cctrace.lock): pthread_mutex_lock calls that found the mutex taken and
+//   waited at least CCTRACE_LOCK_MIN_US (default 20 µs); args lock (address), lock_id,
+//   owner_tid (glibc's owner field, read before waiting). The fast path is one load of the
+//   mutex's lock word before the real call.
+// - blocking calls that took at least CCTRACE_IO_MIN_US (default 1000 µs): read, write, recv,
+//   recvfrom, send, sendto, accept, accept4, connect, poll, ppoll, select, epoll_wait,
+//   nanosleep, clock_nanosleep — named after the call (cat cctrace.preload), args fd and kind
+//   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait (waiting for a
+//   result or for work).
+// - per-thread CPU accounting every 20 ms from /proc/self/task/*/schedstat (`cpu <tid>`
+//   counters as the library writes them) and thread names from /proc, from a sampler thread.
+// - session metadata (cores, clock, command line, language when the executable tells).
+// Safety: a per-thread reentrancy guard (the hooks call each other and the writer calls
+// write); real functions resolved with dlsym(RTLD_NEXT) in the constructor, with a trylock
+// spin while dlsym itself takes a mutex; errno preserved; after fork the child reopens its own
+// file and restarts its sampler.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static int trace_fd = -1;
+static int pid_cached = 0;
+static long lock_min_ns = 20000;
+static long io_min_ns = 1000000;
+// Initial-exec TLS: a preloaded library is loaded at start-up, so its thread-locals can live in
+// the static TLS block and cost one instruction instead of a __tls_get_addr call.
+static __thread int in_hook __attribute__((tls_model("initial-exec"))) = 0;
+static __thread int tid_cached __attribute__((tls_model("initial-exec"))) = 0;
+static volatile int sampler_stop = 0;
+
+static int (*real_mutex_lock)(pthread_mutex_t *);
+static int (*real_rwlock_rdlock)(pthread_rwlock_t *);
+static int (*real_rwlock_wrlock)(pthread_rwlock_t *);
+static int (*unwind_backtrace)(void **, int);
+static int (*real_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+static int (*real_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+static int (*real_sem_wait)(sem_t *);
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_recv)(int, void *, size_t, int);
+static ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+static ssize_t (*real_send)(int, const void *, size_t, int);
+static ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+static int (*real_accept)(int, struct sockaddr *, socklen_t *);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+static int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
+static int (*real_nanosleep)(const struct timespec *, struct timespec *);
+static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline int my_tid(void) {
+  if (!tid_cached) tid_cached = (int)syscall(SYS_gettid);
+  return tid_cached;
+}
+
+/// Appends one line (with ",\n") to the trace: a single write(2) on an O_APPEND descriptor.
+static void emit(const char *fmt, ...) {
+  if (trace_fd < 0) return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 3, fmt, ap);
+  va_end(ap);
+  if (n <= 0) return;
+  if (n > (int)sizeof line - 3) n = sizeof line - 3;
+  line[n++] = ',';
+  line[n++] = '\n';
+  ssize_t (*w)(int, const void *, size_t) = real_write ? real_write : write;
+  (void)w(trace_fd, line, (size_t)n);
+}
+
+static void ts_text(uint64_t ns, char *out, size_t size) {
+  snprintf(out, size, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+}
+
+static void emit_span(const char *cat, const char *name, uint64_t start, uint64_t end, const char *args) {
+  char ts[32], dur[32];
+  ts_text(start, ts, sizeof ts);
+  ts_text(end - start, dur, sizeof dur);
+  emit("{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"dur\":%s%s%s%s}", cat, name,
+       pid_cached, my_tid(), ts, dur, args ? ",\"args\":{" : "", args ? args : "", args ? "}" : "");
+}
+
+static const char *fd_kind(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return "other";
+  if (S_ISSOCK(st.st_mode)) return "socket";
+  if (S_ISFIFO(st.st_mode)) return "pipe";
+  if (S_ISREG(st.st_mode)) return "file";
+  if (S_ISCHR(st.st_mode)) return "tty";
+  return "other";
+}
+
+static void emit_io(const char *name, int fd, uint64_t start) {
+  uint64_t end = now_ns();
+  if ((long)(end - start) < io_min_ns) return;
+  char args[96];
+  if (fd >= 0)
+    snprintf(args, sizeof args, "\"fd\":%d,\"kind\":\"%s\"", fd, fd_kind(fd));
+  else
+    args[0] = 0;
+  emit_span("cctrace.preload", name, start, end, fd >= 0 ? args : 0);
+}
+
+// MARK: - Files, metadata, the sampler
+
+static void json_escape(const char *in, char *out, size_t size) {
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && o + 7 < size; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)*p;
+    } else if (*p < 0x20) {
+      o += (size_t)snprintf(out + o, size - o, "\\u%04x", *p);
+    } else {
+      out[o++] = (char)*p;
+    }
+  }
+  out[o] = 0;
+}
+
+static int read_small(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t (*r)(int, void *, size_t) = real_read ? real_read : read;
+  ssize_t n = r(fd, buf, size - 1);
+  close(fd);
+  if (n < 0) return -1;
+  buf[n] = 0;
+  return (int)n;
+}
+
+static void write_metadata(void) {
+  char exe[512] = {0};
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) exe[n] = 0;
+  char cmd[2048];
+  int len = read_small("/proc/self/cmdline", cmd, sizeof cmd);
+  for (int i = 0; i < len - 1; i++)
+    if (cmd[i] == 0) cmd[i] = ' ';
+  char cmd_json[1024], exe_json[600];
+  json_escape(len > 0 ? cmd : "", cmd_json, sizeof cmd_json);
+  json_escape(exe, exe_json, sizeof exe_json);
+  const char *base = strrchr(exe, '/');
+  base = base ? base + 1 : exe;
+  // Only a language the executable names is written (merged traces keep the last one).
+  const char *language = strstr(base, "python") ? ",\"language\":\"python\"" : "";
+  char name_json[300];
+  json_escape(base, name_json, sizeof name_json);
+  char start[32];
+  ts_text(now_ns(), start, sizeof start);
+  emit("{\"ph\":\"M\",\"name\":\"cctrace.session\",\"cat\":\"cctrace.session\",\"pid\":%d,\"tid\":%d,\"args\":{"
+       "\"cctrace_version\":\"0.1.0-preload\",\"cores\":%ld,\"clock\":\"CLOCK_MONOTONIC\"%s,"
+       "\"executable\":\"%s\",\"command_line\":\"%s\",\"start_ts\":%s}}",
+       pid_cached, pid_cached, sysconf(_SC_NPROCESSORS_ONLN), language, exe_json, cmd_json, start);
+  emit("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", pid_cached,
+       pid_cached, name_json);
+}
+
+#define MAX_THREADS 512
+static struct {
+  int tid;
+  unsigned long long run, wait;
+  uint64_t at;
+  char name[32];
+} seen[MAX_THREADS];
+static int seen_count = 0;
+static pthread_t sampler_thread;
+static int sampler_tid = 0;
+
+/// One pass over /proc/self/task: names of new threads, CPU shares since the last pass.
+static void sample_threads(void) {
+  DIR *dir = opendir("/proc/self/task");
+  if (!dir) return;
+  struct dirent *e;
+  uint64_t now = now_ns();
+  char ts[32];
+  ts_text(now, ts, sizeof ts);
+  while ((e = readdir(dir)) != 0) {
+    int tid = atoi(e->d_name);
+    if (tid <= 0 || tid == sampler_tid) continue;
+    char path[96], buf[128];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+    if (read_small(path, buf, sizeof buf) <= 0) continue;
+    unsigned long long run = 0, wait = 0;
+    if (sscanf(buf, "%llu %llu", &run, &wait) != 2) continue;
+    int i = 0;
+    while (i < seen_count && seen[i].tid != tid) i++;
+    if (i == seen_count) {
+      if (seen_count == MAX_THREADS) continue;
+      seen_count++;
+      seen[i].tid = tid;
+      seen[i].run = run;
+      seen[i].wait = wait;
+      seen[i].at = now;
+      seen[i].name[0] = 0;
+    }
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+    char comm[32];
+    if (read_small(path, comm, sizeof comm) > 0) {
+      comm[strcspn(comm, "\n")] = 0;
+      if (strcmp(comm, seen[i].name) != 0) {
+        snprintf(seen[i].name, sizeof seen[i].name, "%s", comm);
+        char escaped[96];
+        json_escape(comm, escaped, sizeof escaped);
+        emit("{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}",
+             pid_cached, tid, escaped);
+      }
+    }
+    uint64_t span = now - seen[i].at;
+    if (span > 0 && seen[i].at != now) {
+      double running = 100.0 * (double)(run - seen[i].run) / (double)span;
+      double runnable = 100.0 * (double)(wait - seen[i].wait) / (double)span;
+      char at[32];
+      ts_text(seen[i].at, at, sizeof at);
+      emit("{\"ph\":\"C\",\"cat\":\"cctrace.cpu\",\"name\":\"cpu %d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,"
+           "\"args\":{\"running_pct\":%.2f,\"runnable_pct\":%.2f}}",
+           tid, pid_cached, tid, at, running > 100 ? 100.0 : running, runnable > 100 ? 100.0 : runnable);
+    }
+    seen[i].run = run;
+    seen[i].wait = wait;
+    seen[i].at = now;
+  }
+  closedir(dir);
+  (void)ts;
+}
+
+static void *sampler_main(void *arg) {
+  (void)arg;
+  in_hook = 1;  // nothing this thread does is the program's
+  sampler_tid = my_tid();
+  while (!sampler_stop) {
+    sample_threads();
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    (real_nanosleep ? real_nanosleep : nanosleep)(&ts, 0);
+  }
+  return 0;
+}
+
+static void open_trace(void) {
+  const char *out = getenv("CCTRACE_PRELOAD_OUTPUT");
+  if (!out || !*out) return;
+  pid_cached = getpid();
+  char path[4096];
+  snprintf(path, sizeof path, "%s.%d", out, pid_cached);
+  trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (trace_fd < 0) return;
+  (real_write ? real_write : write)(trace_fd, "[\n", 2);
+  write_metadata();
+  seen_count = 0;
+  sampler_stop = 0;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_create(&sampler_thread, &attr, sampler_main, 0);
+  pthread_attr_destroy(&attr);
+}
+
+static void after_fork_child(void) {
+  tid_cached = 0;
+  if (trace_fd >= 0) close(trace_fd);
+  trace_fd = -1;
+  int saved = in_hook;
+  in_hook = 1;
+  open_trace();
+  in_hook = saved;
+}
+
+#define RESOLVE(name) real_##name = dlsym(RTLD_NEXT, #name)
+
+__attribute__((constructor)) static void preload_init(void) {
+  in_hook = 1;
+  real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+  real_rwlock_rdlock = dlsym(RTLD_NEXT, "pthread_rwlock_rdlock");
+  real_rwlock_wrlock = dlsym(RTLD_NEXT, "pthread_rwlock_wrlock");
+  // libunwind opened RTLD_LOCAL: its unversioned _Unwind_* must not replace the process's.
+  void *unwind = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (unwind) {
+    unwind_backtrace = dlsym(unwind, "unw_backtrace");
+    if (!unwind_backtrace) unwind_backtrace = dlsym(unwind, "_Ux86_64_backtrace");
+  }
+  real_cond_wait = dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
+  if (!real_cond_wait) real_cond_wait = dlsym(RTLD_NEXT, "pthread_cond_wait");
+  real_cond_timedwait = dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
+  if (!real_cond_timedwait) real_cond_timedwait = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
+  real_sem_wait = dlsym(RTLD_NEXT, "sem_wait");
+  RESOLVE(read);
+  RESOLVE(write);
+  RESOLVE(recv);
+  RESOLVE(recvfrom);
+  RESOLVE(send);
+  RESOLVE(sendto);
+  RESOLVE(accept);
+  RESOLVE(accept4);
+  RESOLVE(connect);
+  RESOLVE(poll);
+  RESOLVE(ppoll);
+  RESOLVE(select);
+  RESOLVE(epoll_wait);
+  RESOLVE(nanosleep);
+  RESOLVE(clock_nanosleep);
+  const char *v = getenv("CCTRACE_LOCK_MIN_US");
+  if (v) lock_min_ns = atol(v) * 1000;
+  v = getenv("CCTRACE_IO_MIN_US");
+  if (v) io_min_ns = atol(v) * 1000;
+  pthread_atfork(0, 0, after_fork_child);
+  open_trace();
+  in_hook = 0;
+}
+
+__attribute__((destructor)) static void preload_fini(void) {
+  sampler_stop = 1;
+  if (trace_fd >= 0) {
+    in_hook = 1;
+    sample_threads();
+    char end[32];
+    ts_text(now_ns(), end, sizeof end);
+    emit("{\"ph\":\"M\",\"name\":\"cctrace.session_end\",\"pid\":%d,\"tid\":%d,\"args\":{\"reason\":\"exit\","
+         "\"end_ts\":%s}}",
+         pid_cached, pid_cached, end);
+  }
+}
+
+// MARK: - Hooks
+
+// MARK: - Lock identity: the stack of a lock's first contended wait
+
+#define KNOWN_LOCKS 1024
+static void *known_locks[KNOWN_LOCKS];
+
+/// Whether this is the first contended wait on `lock` (then its stack is worth recording).
+static int first_contention(void *lock) {
+  unsigned long h = ((unsigned long)(uintptr_t)lock >> 4) % KNOWN_LOCKS;
+  for (int probe = 0; probe < KNOWN_LOCKS; probe++) {
+    unsigned long i = (h + probe) % KNOWN_LOCKS;
+    void *seen = __atomic_load_n(&known_locks[i], __ATOMIC_ACQUIRE);
+    if (seen == lock) return 0;
+    if (seen == 0) {
+      void *expected = 0;
+      if (__atomic_compare_exchange_n(&known_locks[i], &expected, lock, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+      if (expected == lock) return 0;
+    }
+  }
+  return 0;
+}
+
+/// `,"frames":["sym+0xoff (image)",…]` for the caller's stack (libunwind, opened RTLD_LOCAL),
+/// named with dladdr; empty when libunwind is missing.
+static void append_frames(char *args, size_t size) {
+  if (!unwind_backtrace) return;
+  void *frames[12];
+  int n = unwind_backtrace(frames, 12);
+  size_t used = strlen(args);
+  used += (size_t)snprintf(args + used, size - used, ",\"frames\":[");
+  int written = 0;
+  for (int i = 2; i < n && used + 96 < size; i++) {  // skip this function and the hook
+    Dl_info info;
+    char frame[200];
+    if (dladdr(frames[i], &info) && info.dli_sname) {
+      const char *image = info.dli_fname ? strrchr(info.dli_fname, '/') : 0;
+      snprintf(frame, sizeof frame, "%s + 0x%lx (%s)", info.dli_sname,
+               (unsigned long)((char *)frames[i] - (char *)info.dli_saddr), image ? image + 1 : "?");
+    } else {
+      const char *image = info.dli_fname ? strrchr(info.dli_fname, '/') : 0;
+      snprintf(frame, sizeof frame, "%p (%s)", frames[i], image ? image + 1 : "?");
+    }
+    char escaped[256];
+    json_escape(frame, escaped, sizeof escaped);
+    used += (size_t)snprintf(args + used, size - used, "%s\"%s\"", written++ ? "," : "", escaped);
+  }
+  if (used + 2 < size) {
+    args[used++] = ']';
+    args[used] = 0;
+  }
+}
+
+/// Records a contended wait on `lock` (`kind`: mutex or rwlock).
+static void record_lock_wait(void *lock, const char *kind, int owner, uint64_t start, uint64_t end) {
+  if ((long)(end - start) < lock_min_ns) return;
+  char args[2600];
+  snprintf(args, 200, "\"lock\":\"%s %p\",\"lock_id\":%lu,\"owner_tid\":%d", kind, lock,
+           (unsigned long)(uintptr_t)lock, owner);
+  if (first_contention(lock)) append_frames(args, sizeof args);
+  emit_span("cctrace.lock", "lock wait", start, end, args);
+}
+
+/// The slow path: the mutex was taken (or trylock failed otherwise). Kept out of line so the
+/// fast path needs no stack frame.
+__attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m, int tried) {
+  if (tried != EBUSY) return real_mutex_lock(m);
+  if (in_hook || trace_fd < 0) return real_mutex_lock(m);
+  int saved = errno;
+  in_hook = 1;
+  int owner = m->__data.__owner;
+  uint64_t start = now_ns();
+  int r = real_mutex_lock(m);
+  uint64_t end = now_ns();
+  record_lock_wait(m, "mutex", owner, start, end);
+  in_hook = 0;
+  errno = saved;
+  return r;
+}
+
+int pthread_mutex_lock(pthread_mutex_t *m) {
+  if (__builtin_expect(!real_mutex_lock, 0)) {
+    // dlsym itself can take a mutex before the pointer is known: spin on trylock.
+    while (pthread_mutex_trylock(m) == EBUSY) sched_yield();
+    return 0;
+  }
+  // The fast path: a free mutex (glibc's lock word is 0) is taken by the real function with
+  // nothing recorded — one load more than without the shim. (A thread that takes it between
+  // this load and the real call makes us miss one wait; we never record a wait that was not.)
+  if (__builtin_expect(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0, 1)) return real_mutex_lock(m);
+  int r = pthread_mutex_trylock(m);
+  if (r == 0) return 0;
+  return mutex_lock_slow(m, r);
+}
+
+static int rwlock_slow(pthread_rwlock_t *l, int write_lock) {
+  int saved = errno;
+  in_hook = 1;
+  uint64_t start = now_ns();
+  int r = write_lock ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
+  record_lock_wait(l, write_lock ? "rwlock (write)" : "rwlock (read)", 0, start, now_ns());
+  in_hook = 0;
+  errno = saved;
+  return r;
+}
+
+int pthread_rwlock_rdlock(pthread_rwlock_t *l) {
+  if (!real_rwlock_rdlock) return EINVAL;
+  if (pthread_rwlock_tryrdlock(l) == 0) return 0;
+  if (in_hook || trace_fd < 0) return real_rwlock_rdlock(l);
+  return rwlock_slow(l, 0);
+}
+
+int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
+  if (!real_rwlock_wrlock) return EINVAL;
+  if (pthread_rwlock_trywrlock(l) == 0) return 0;
+  if (in_hook || trace_fd < 0) return real_rwlock_wrlock(l);
+  return rwlock_slow(l, 1);
+}
+
+#define TIMED_WAIT(call, name, fd)      \
+  uint64_t start = now_ns();            \
+  int saved_hook = in_hook;             \
+  in_hook = 1;                          \
+  __typeof__(call) result = call;       \
+  int saved = errno;                    \
+  if (!saved_hook && trace_fd >= 0) emit_io(name, fd, start); \
+  in_hook = saved_hook;                 \
+  errno = saved;                        \
+  return result;
+
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
+  if (!real_cond_wait) return EINVAL;
+  TIMED_WAIT(real_cond_wait(c, m), "pthread_cond_wait", -1)
+}
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
+  if (!real_cond_timedwait) return EINVAL;
+  TIMED_WAIT(real_cond_timedwait(c, m, t), "pthread_cond_timedwait", -1)
+}
+
+int sem_wait(sem_t *s) {
+  if (!real_sem_wait) return -1;
+  TIMED_WAIT(real_sem_wait(s), "sem_wait", -1)
+}
+
+ssize_t read(int fd, void *b, size_t n) {
+  if (!real_read) return syscall(SYS_read, fd, b, n);
+  TIMED_WAIT(real_read(fd, b, n), "read", fd)
+}
+
+ssize_t write(int fd, const void *b, size_t n) {
+  if (!real_write || fd == trace_fd) return syscall(SYS_write, fd, b, n);
+  TIMED_WAIT(real_write(fd, b, n), "write", fd)
+}
+
+ssize_t recv(int fd, void *b, size_t n, int f) { TIMED_WAIT(real_recv(fd, b, n, f), "recv", fd) }
+
+ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) {
+  TIMED_WAIT(real_recvfrom(fd, b, n, f, a, l), "recvfrom", fd)
+}
+
+ssize_t send(int fd, const void *b, size_t n, int f) { TIMED_WAIT(real_send(fd, b, n, f), "send", fd) }
+
+ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) {
+  TIMED_WAIT(real_sendto(fd, b, n, f, a, l), "sendto", fd)
+}
+
+int accept(int fd, struct sockaddr *a, socklen_t *l) { TIMED_WAIT(real_accept(fd, a, l), "accept", fd) }
+
+int accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { TIMED_WAIT(real_accept4(fd, a, l, f), "accept", fd) }
+
+int connect(int fd, const struct sockaddr *a, socklen_t l) { TIMED_WAIT(real_connect(fd, a, l), "connect", fd) }
+
+int poll(struct pollfd *f, nfds_t n, int t) { TIMED_WAIT(real_poll(f, n, t), "poll", -1) }
+
+int ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *s) {
+  TIMED_WAIT(real_ppoll(f, n, t, s), "poll", -1)
+}
+
+int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) {
+  TIMED_WAIT(real_select(n, r, w, e, t), "select", -1)
+}
+
+int epoll_wait(int fd, struct epoll_event *e, int n, int t) { TIMED_WAIT(real_epoll_wait(fd, e, n, t), "epoll_wait", -1) }
+
+int nanosleep(const struct timespec *r, struct timespec *rem) {
+  TIMED_WAIT(real_nanosleep(r, rem), "nanosleep", -1)
+}
+
+int clock_nanosleep(clockid_t c, int f, const struct timespec *r, struct timespec *rem) {
+  TIMED_WAIT(real_clock_nanosleep(c, f, r, rem), "clock_nanosleep", -1)
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+/// `cctrace record -- CMD` on programs that never linked cctrace: a C program and the real
+/// Python interpreter (here `python3` is a pyenv shell shim that starts other processes).
+@Suite(.serialized) struct RecordCommandTests {
+    static let helpers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Helpers/preload")
+
+    static func run(_ executable: String, _ arguments: [String], directory: URL) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static var cctraceBinary: String {
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cctrace").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("cctrace").path
+    }
+
+    func temporary() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("record-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func report(_ trace: String, in dir: URL) throws -> [String: Any] {
+        let r = try Self.run(Self.cctraceBinary, ["report", "--format", "json", trace], directory: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    }
+
+    func warnings(_ json: [String: Any]) -> Set<String> {
+        Set(
+            (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "warning" }.compactMap {
+                $0["id"] as? String
+            })
+    }
+
+    /// A C program whose threads hold a mutex through a sleep: the contended waits are recorded
+    /// with their owner; output and exit status are the program's own.
+    @Test func cProgramLockContention() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("contention").path
+        let cc = try Self.run(
+            "cc", ["-O2", "-o", binary, Self.helpers.appendingPathComponent("contention.c").path, "-lpthread"],
+            directory: dir)
+        try #require(cc.status == 0, "\(cc.stderr)")
+        let plain = try Self.run(binary, [], directory: dir)
+        let traced = try Self.run(Self.cctraceBinary, ["record", "-o", "c.json", "--", binary], directory: dir)
+        #expect(plain.status == 3 && traced.status == 3)
+        #expect(plain.stdout == traced.stdout)
+        let json = try report(dir.appendingPathComponent("c.json").path, in: dir)
+        #expect(warnings(json).contains("lock-contention"), "\(json["findings"] ?? "")")
+        let lock = (json["findings"] as? [[String: Any]] ?? []).first { $0["id"] as? String == "lock-contention" }
+        #expect((lock?["metrics"] as? [String: Any])?["waiters"] as? Int ?? 0 >= 3)
+    }
+
+    /// CPU-bound Python threads: CPU-bound work serialized on one lock (the GIL) → processes.
+    @Test func pythonCPUThreadsAreSerialized() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("cpu.py")
+        try """
+        import threading
+        def work(n):
+            s = 0
+            for i in range(n):
+                s += i * i
+            return s
+        ts = [threading.Thread(target=work, args=(3_000_000,)) for _ in range(4)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print("done")
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let traced = try Self.run(
+            Self.cctraceBinary, ["record", "-o", "py.json", "--", "python3", script.path], directory: dir)
+        #expect(traced.status == 0, "\(traced.stderr)")
+        #expect(traced.stdout == "done\n")
+        let json = try report(dir.appendingPathComponent("py.json").path, in: dir)
+        #expect(warnings(json).contains("cpu-serialized"), "\(json["findings"] ?? "")")
+        #expect((json["recommendation"] as? [String: Any])?["model"] as? String == "processes")
+    }
+
+    /// I/O-bound Python threads (a local socket server answering in 2 ms): waiting on sockets,
+    /// threads are right.
+    @Test func pythonIOThreadsWaitOnSockets() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("io.py")
+        try """
+        import socket, threading, time
+        from concurrent.futures import ThreadPoolExecutor
+        srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(16)
+        port = srv.getsockname()[1]
+        def handle(c):
+            while True:
+                d = c.recv(64)
+                if not d: break
+                time.sleep(0.002)
+                c.sendall(d)
+        def serve():
+            while True:
+                c, _ = srv.accept()
+                threading.Thread(target=handle, args=(c,), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        def client(i):
+            s = socket.create_connection(("127.0.0.1", port))
+            for _ in range(60):
+                s.sendall(b"x" * 64); s.recv(64)
+            s.close()
+        with ThreadPoolExecutor(4) as ex:
+            list(ex.map(client, range(4)))
+        print("done")
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let traced = try Self.run(
+            Self.cctraceBinary, ["record", "-o", "io.json", "--", "python3", script.path], directory: dir)
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let json = try report(dir.appendingPathComponent("io.json").path, in: dir)
+        #expect(
+            (json["recommendation"] as? [String: Any])?["model"] as? String == "threads",
+            "\(json["recommendation"] ?? "")")
+        #expect(!warnings(json).contains("cpu-serialized"))
+        let work = try #require(json["work"] as? [String: Any])
+        #expect((work["cpu_share"] as? Double ?? 1) < 0.3)
+    }
+
+    /// A program that crashes: the status says so, and what it recorded before is in the trace.
+    @Test func crashKeepsTheTrace() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("crash.c")
+        try """
+        #include <time.h>
+        int main(void) {
+            struct timespec ts = {0, 30000000};
+            nanosleep(&ts, 0);
+            *(volatile int *)8 = 1;
+            return 0;
+        }
+        """.write(to: source, atomically: true, encoding: .utf8)
+        let binary = dir.appendingPathComponent("crash").path
+        _ = try Self.run("cc", ["-o", binary, source.path], directory: dir)
+        let traced = try Self.run(Self.cctraceBinary, ["record", "-o", "crash.json", "--", binary], directory: dir)
+        #expect(traced.status == 128 + SIGSEGV)
+        let json = try report(dir.appendingPathComponent("crash.json").path, in: dir)
+        let threads = json["threads"] as? [[String: Any]] ?? []
+        #expect(!threads.isEmpty)
+        let spans = json["busiest_spans"] as? [[String: Any]] ?? []
+        #expect(spans.contains { $0["name"] as? String == "clock_nanosleep" || $0["name"] as? String == "nanosleep" })
+    }
+}
