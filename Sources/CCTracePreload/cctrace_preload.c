@@ -17,8 +17,11 @@
 // - per-thread CPU accounting every 20 ms from /proc/self/task/*/schedstat (`cpu <tid>`
 //   counters as the library writes them) and thread names from /proc, from a sampler thread.
 // - session metadata (cores, clock, command line, language when the executable tells).
+// - thread exits (`thread exit` instants, noticed by the sampler within 20 ms) and the end of
+//   each process (`cctrace.session_end`).
 // Safety: a per-thread reentrancy guard (the hooks call each other and the writer calls
-// write); real functions resolved with dlsym(RTLD_NEXT) in the constructor, with a trylock
+// write); the hooks build their lines without stdio or allocation (a hooked read or write may
+// run in a signal handler); real functions resolved with dlsym(RTLD_NEXT) in the constructor, with a trylock
 // spin while dlsym itself takes a mutex; errno preserved; after fork the child reopens its own
 // file and restarts its sampler.
 #define _GNU_SOURCE
@@ -103,16 +106,77 @@ static void emit(const char *fmt, ...) {
   (void)w(trace_fd, line, (size_t)n);
 }
 
+// An async-signal-safe line builder for the events the hooks write (a hooked read or write may
+// run in a signal handler): no stdio, no allocation, no locks.
+typedef struct {
+  char b[2800];
+  int n;
+} line_t;
+
+static void put(line_t *l, const char *s) {
+  while (*s && l->n < (int)sizeof l->b - 8) l->b[l->n++] = *s++;
+}
+
+static void put_u(line_t *l, unsigned long long v) {
+  char t[24];
+  int k = 0;
+  do {
+    t[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (k && l->n < (int)sizeof l->b - 8) l->b[l->n++] = t[--k];
+}
+
+static void put_i(line_t *l, long long v) {
+  if (v < 0) {
+    put(l, "-");
+    put_u(l, (unsigned long long)(-v));
+  } else {
+    put_u(l, (unsigned long long)v);
+  }
+}
+
+/// Nanoseconds as microseconds with three decimals.
+static void put_us(line_t *l, uint64_t ns) {
+  put_u(l, ns / 1000);
+  char frac[5] = {'.', (char)('0' + ns % 1000 / 100), (char)('0' + ns % 100 / 10), (char)('0' + ns % 10), 0};
+  put(l, frac);
+}
+
+static void line_write(line_t *l) {
+  if (trace_fd < 0) return;
+  l->b[l->n++] = ',';
+  l->b[l->n++] = '\n';
+  ssize_t (*w)(int, const void *, size_t) = real_write ? real_write : write;
+  (void)w(trace_fd, l->b, (size_t)l->n);
+}
+
 static void ts_text(uint64_t ns, char *out, size_t size) {
   snprintf(out, size, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
 }
 
+/// An `X` event on this thread; `args` are object members (no braces) or NULL.
 static void emit_span(const char *cat, const char *name, uint64_t start, uint64_t end, const char *args) {
-  char ts[32], dur[32];
-  ts_text(start, ts, sizeof ts);
-  ts_text(end - start, dur, sizeof dur);
-  emit("{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"dur\":%s%s%s%s}", cat, name,
-       pid_cached, my_tid(), ts, dur, args ? ",\"args\":{" : "", args ? args : "", args ? "}" : "");
+  line_t l = {.n = 0};
+  put(&l, "{\"ph\":\"X\",\"cat\":\"");
+  put(&l, cat);
+  put(&l, "\",\"name\":\"");
+  put(&l, name);
+  put(&l, "\",\"pid\":");
+  put_i(&l, pid_cached);
+  put(&l, ",\"tid\":");
+  put_i(&l, my_tid());
+  put(&l, ",\"ts\":");
+  put_us(&l, start);
+  put(&l, ",\"dur\":");
+  put_us(&l, end - start);
+  if (args && *args) {
+    put(&l, ",\"args\":{");
+    put(&l, args);
+    put(&l, "}");
+  }
+  put(&l, "}");
+  line_write(&l);
 }
 
 static const char *fd_kind(int fd) {
@@ -128,12 +192,18 @@ static const char *fd_kind(int fd) {
 static void emit_io(const char *name, int fd, uint64_t start) {
   uint64_t end = now_ns();
   if ((long)(end - start) < io_min_ns) return;
-  char args[96];
-  if (fd >= 0)
-    snprintf(args, sizeof args, "\"fd\":%d,\"kind\":\"%s\"", fd, fd_kind(fd));
-  else
-    args[0] = 0;
-  emit_span("cctrace.preload", name, start, end, fd >= 0 ? args : 0);
+  if (fd < 0) {
+    emit_span("cctrace.preload", name, start, end, 0);
+    return;
+  }
+  line_t args = {.n = 0};
+  put(&args, "\"fd\":");
+  put_i(&args, fd);
+  put(&args, ",\"kind\":\"");
+  put(&args, fd_kind(fd));
+  put(&args, "\"");
+  args.b[args.n] = 0;
+  emit_span("cctrace.preload", name, start, end, args.b);
 }
 
 // MARK: - Files, metadata, the sampler
@@ -196,6 +266,7 @@ static struct {
   int tid;
   unsigned long long run, wait;
   uint64_t at;
+  int alive;
   char name[32];
 } seen[MAX_THREADS];
 static int seen_count = 0;
@@ -254,8 +325,20 @@ static void sample_threads(void) {
     seen[i].run = run;
     seen[i].wait = wait;
     seen[i].at = now;
+    seen[i].alive = 1;
   }
   closedir(dir);
+  // Threads that were here last pass and are gone: they exited (within one sampling period).
+  for (int i = seen_count - 1; i >= 0; i--) {
+    if (!seen[i].alive) {
+      emit("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cctrace.preload\",\"name\":\"thread exit\",\"pid\":%d,"
+           "\"tid\":%d,\"ts\":%s}",
+           pid_cached, seen[i].tid, ts);
+      seen[i] = seen[--seen_count];
+    } else {
+      seen[i].alive = 0;
+    }
+  }
   (void)ts;
 }
 

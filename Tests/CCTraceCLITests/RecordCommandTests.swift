@@ -66,6 +66,9 @@ import Testing
         let traced = try Self.run(Self.cctraceBinary, ["record", "-o", "c.json", "--", binary], directory: dir)
         #expect(plain.status == 3 && traced.status == 3)
         #expect(plain.stdout == traced.stdout)
+        // The four workers' exits are in the trace.
+        let raw = try String(contentsOf: dir.appendingPathComponent("c.json"), encoding: .utf8)
+        #expect(raw.components(separatedBy: "\"thread exit\"").count - 1 >= 4)
         let json = try report(dir.appendingPathComponent("c.json").path, in: dir)
         #expect(warnings(json).contains("lock-contention"), "\(json["findings"] ?? "")")
         let lock = (json["findings"] as? [[String: Any]] ?? []).first { $0["id"] as? String == "lock-contention" }
