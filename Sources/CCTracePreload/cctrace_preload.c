@@ -14,6 +14,8 @@
 //   nanosleep, clock_nanosleep — named after the call (cat cctrace.preload), args fd and kind
 //   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait (waiting for a
 //   result or for work).
+// - poll-family calls per thread (`polls <tid>` counters, any duration: an event loop shows
+//   as a thread that polls again and again);
 // - per-thread CPU accounting every 20 ms from /proc/self/task/*/schedstat (`cpu <tid>`
 //   counters as the library writes them) and thread names from /proc, from a sampler thread.
 // - session metadata (cores, clock, command line, language when the executable tells).
@@ -88,6 +90,33 @@ static inline uint64_t now_ns(void) {
 static inline int my_tid(void) {
   if (!tid_cached) tid_cached = (int)syscall(SYS_gettid);
   return tid_cached;
+}
+
+// Poll-family calls per thread (any duration): an event loop polls again and again, even when
+// each call returns at once. Counted with relaxed atomics; the sampler writes the totals.
+#define POLL_SLOTS 1024
+static struct {
+  int tid;
+  unsigned long calls;
+} poll_counts[POLL_SLOTS];
+
+static void count_poll(void) {
+  int tid = my_tid();
+  for (int probe = 0; probe < 8; probe++) {
+    int i = (tid + probe) % POLL_SLOTS;
+    int seen = __atomic_load_n(&poll_counts[i].tid, __ATOMIC_RELAXED);
+    if (seen == 0) {
+      int expected = 0;
+      if (!__atomic_compare_exchange_n(&poll_counts[i].tid, &expected, tid, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+          expected != tid)
+        continue;
+      seen = tid;
+    }
+    if (seen == tid) {
+      __atomic_fetch_add(&poll_counts[i].calls, 1, __ATOMIC_RELAXED);
+      return;
+    }
+  }
 }
 
 /// Appends one line (with ",\n") to the trace: a single write(2) on an O_APPEND descriptor.
@@ -328,6 +357,17 @@ static void sample_threads(void) {
     seen[i].alive = 1;
   }
   closedir(dir);
+  // Poll-family call totals per thread, when they changed.
+  static unsigned long reported[POLL_SLOTS];
+  for (int i = 0; i < POLL_SLOTS; i++) {
+    int tid = __atomic_load_n(&poll_counts[i].tid, __ATOMIC_RELAXED);
+    unsigned long calls = __atomic_load_n(&poll_counts[i].calls, __ATOMIC_RELAXED);
+    if (tid == 0 || calls == reported[i]) continue;
+    reported[i] = calls;
+    emit("{\"ph\":\"C\",\"cat\":\"cctrace.preload\",\"name\":\"polls %d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,"
+         "\"args\":{\"calls\":%lu}}",
+         tid, pid_cached, tid, ts, calls);
+  }
   // Threads that were here last pass and are gone: they exited (within one sampling period).
   for (int i = seen_count - 1; i >= 0; i--) {
     if (!seen[i].alive) {
@@ -375,6 +415,7 @@ static void open_trace(void) {
 
 static void after_fork_child(void) {
   tid_cached = 0;
+  memset(poll_counts, 0, sizeof poll_counts);
   if (trace_fd >= 0) close(trace_fd);
   trace_fd = -1;
   int saved = in_hook;
@@ -612,17 +653,23 @@ int accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { TIMED_WAIT(real_a
 
 int connect(int fd, const struct sockaddr *a, socklen_t l) { TIMED_WAIT(real_connect(fd, a, l), "connect", fd) }
 
-int poll(struct pollfd *f, nfds_t n, int t) { TIMED_WAIT(real_poll(f, n, t), "poll", -1) }
+int poll(struct pollfd *f, nfds_t n, int t) {
+  count_poll();
+  TIMED_WAIT(real_poll(f, n, t), "poll", -1) }
 
 int ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *s) {
+  count_poll();
   TIMED_WAIT(real_ppoll(f, n, t, s), "poll", -1)
 }
 
 int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) {
+  count_poll();
   TIMED_WAIT(real_select(n, r, w, e, t), "select", -1)
 }
 
-int epoll_wait(int fd, struct epoll_event *e, int n, int t) { TIMED_WAIT(real_epoll_wait(fd, e, n, t), "epoll_wait", -1) }
+int epoll_wait(int fd, struct epoll_event *e, int n, int t) {
+  count_poll();
+  TIMED_WAIT(real_epoll_wait(fd, e, n, t), "epoll_wait", -1) }
 
 int nanosleep(const struct timespec *r, struct timespec *rem) {
   TIMED_WAIT(real_nanosleep(r, rem), "nanosleep", -1)

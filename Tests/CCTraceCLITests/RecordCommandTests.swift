@@ -144,6 +144,41 @@ import Testing
         #expect((work["cpu_share"] as? Double ?? 1) < 0.3)
     }
 
+    /// asyncio seen from outside: the thread that keeps polling is the event loop; a blocking
+    /// `time.sleep` in a coroutine blocks it (keep async, offload it), and without one the
+    /// design is kept.
+    @Test(arguments: [("blocking", true), ("clean", false)])
+    func pythonAsyncio(_ variant: String, blocking: Bool) throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("aio.py")
+        try """
+        import asyncio, time
+        async def handler(i):
+            await asyncio.sleep(0.2)
+            return i
+        async def blocking():
+            time.sleep(\(blocking ? "0.3" : "0"))
+        async def main():
+            for _ in range(3):
+                await asyncio.gather(*(handler(i) for i in range(100)), blocking())
+        asyncio.run(main())
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let traced = try Self.run(
+            Self.cctraceBinary, ["record", "-o", "aio.json", "--", "python3", script.path], directory: dir)
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let json = try report(dir.appendingPathComponent("aio.json").path, in: dir)
+        let rec = json["recommendation"] as? [String: Any] ?? [:]
+        #expect(rec["current_model"] as? String == "async", "\(rec)")
+        if blocking {
+            #expect(warnings(json).contains("blocked-event-loop"), "\(json["findings"] ?? "")")
+            #expect(rec["model"] as? String == "hybrid")
+        } else {
+            #expect(rec["model"] as? String == "async")
+            #expect(!warnings(json).contains("blocked-event-loop"))
+        }
+    }
+
     /// A program that crashes: the status says so, and what it recorded before is in the trace.
     @Test func crashKeepsTheTrace() throws {
         let dir = try temporary()

@@ -7,6 +7,9 @@ public struct LoopView: Sendable {
     /// Where the loop was found.
     public enum Source: String, Sendable {
         case cctrace, asyncio
+        /// A thread that `cctrace record` saw poll again and again (epoll_wait, poll, select):
+        /// the program's event loop, whatever its language; its other long calls blocked it.
+        case polling
         /// A task pool's heartbeat (cctrace's `cctrace-pool`): lag, no callbacks of its own.
         case pool
     }
@@ -48,6 +51,57 @@ public struct LoopView: Sendable {
                 LoopView(
                     name: "asyncio loop on \(t.label)", pid: t.pid, thread: thread, source: .asyncio,
                     callbacks: callbacks, lagCounter: nil, readyBurst: perIteration.values.max() ?? 0))
+        }
+        loops += pollingLoops(in: model, known: Set(loops.map(\.thread)))
+        return loops
+    }
+
+    /// Event loops seen from outside (preload traces): a thread that polled often (at least 10
+    /// `epoll_wait`/`poll`/`select` calls, or 20 % of its life in recorded ones) and also does at
+    /// least 30 % of its process's CPU work (a pool's housekeeping thread polls too, but does
+    /// nothing else).
+    static func pollingLoops(in model: TraceModel, known: Set<Int>) -> [LoopView] {
+        let pollNames: Set<String> = ["epoll_wait", "epoll_pwait", "poll", "select"]
+        var cpuByPid: [Int64: Double] = [:]
+        var cpuByThread: [Int: Double] = [:]
+        for (i, t) in model.threads.enumerated() {
+            let running = Double(t.cpu?.usage(in: model.bounds).running.nanoseconds ?? 0)
+            cpuByThread[i] = running
+            cpuByPid[t.pid, default: 0] += running
+        }
+        // `polls <tid>` counters: how many poll-family calls each thread made, of any length.
+        var pollCalls: [Int: Double] = [:]
+        var threadIndex: [String: Int] = [:]
+        for (i, t) in model.threads.enumerated() { threadIndex["\(t.pid)/\(t.tid)"] = i }
+        for c in model.counters where c.counter.hasPrefix("polls ") {
+            if let tid = Int64(c.counter.dropFirst("polls ".count)), let i = threadIndex["\(c.pid)/\(tid)"] {
+                pollCalls[i] = max(pollCalls[i] ?? 0, c.points.map(\.1).max() ?? 0)
+            }
+        }
+        var loops: [LoopView] = []
+        for (i, t) in model.threads.enumerated() where !known.contains(i) {
+            var polling: Int64 = 0
+            var lo = Int64.max
+            var hi = Int64.min
+            var others: [Int] = []
+            for k in t.sliceRange {
+                let s = model.slices[k]
+                lo = min(lo, s.start.nanoseconds)
+                hi = max(hi, s.end.nanoseconds)
+                guard s.depth == 0, s.category == "cctrace.preload" else { continue }
+                if pollNames.contains(s.name) { polling += s.duration.nanoseconds } else { others.append(k) }
+            }
+            if let samples = t.cpu?.samples, let first = samples.first, let last = samples.last {
+                lo = min(lo, first.start.nanoseconds)
+                hi = max(hi, last.end.nanoseconds)
+            }
+            let polledOften = (pollCalls[i] ?? 0) >= 10 || (polling > 0 && hi > lo && polling * 5 >= hi - lo)
+            guard polledOften, let mine = cpuByThread[i], let all = cpuByPid[t.pid], all > 0, mine >= 0.3 * all
+            else { continue }
+            loops.append(
+                LoopView(
+                    name: "event loop on \(t.label)", pid: t.pid, thread: i, source: .polling, callbacks: others,
+                    lagCounter: nil, readyBurst: 0))
         }
         return loops
     }
