@@ -12,6 +12,9 @@ done
 for p in $here/python/*.py; do
     n=$(basename $p .py)
     (cd $tmp && viztracer --quiet --tracer_entries 3000000 -o $n.json $OLDPWD/$p >/dev/null)
-    gzip -9 -c $tmp/$n.json >$here/viztracer-$n.json.gz
+    # Neutral paths: the recording machine's directories do not belong in the fixtures.
+    python_lib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    sed -e "s#$python_lib/#/usr/lib/python3/#g" -e "s#$(cd $here/python && pwd)/#/home/user/app/#g" \
+        $tmp/$n.json | gzip -9 >$here/viztracer-$n.json.gz
 done
 rm -rf $tmp
