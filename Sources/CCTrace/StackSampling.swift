@@ -168,17 +168,11 @@ final class StackSampler {
         }
         out.appendASCII(",\"cost_ns\":")
         out.appendUInt(cost)
-        out.appendASCII(",\"frames\":[")
-        for (i, frame) in frames.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.appendString(frame)
-        }
-        out.appendASCII("],\"locations\":[")
-        for (i, location) in locations.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.appendString(location)
-        }
-        out.appendASCII("]}},\n")
+        out.appendASCII(",\"frames\":")
+        out.appendStringArray(frames)
+        out.appendASCII(",\"locations\":")
+        out.appendStringArray(locations)
+        out.appendASCII("}},\n")
     }
 
     /// x86-64 system call names for the calls a blocked loop thread is usually in.

@@ -384,18 +384,11 @@ final class TraceWriter: @unchecked Sendable {
         // it) is not where the app waited: start at the first frame outside them.
         let firstOwn = frames.firstIndex { !StackSymbolizer.isRecorderFrame($0) } ?? 0
         frames.removeFirst(firstOwn)
-        out.appendASCII(",\"frames\":[")
-        for (i, frame) in frames.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.appendString(frame)
-        }
+        out.appendASCII(",\"frames\":")
+        out.appendStringArray(frames)
         // For file:line at report time (llvm-symbolizer on the images, when present).
-        out.appendASCII("],\"locations\":[")
-        for (i, address) in addresses.dropFirst(firstOwn).enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.appendString(symbolizer.location(returnAddress: address))
-        }
-        out.append(0x5D)
+        out.appendASCII(",\"locations\":")
+        out.appendStringArray(addresses.dropFirst(firstOwn).map { symbolizer.location(returnAddress: $0) })
     }
 
     private func writeArgs(

@@ -98,14 +98,7 @@ public final class TracedLock: @unchecked Sendable {
         cctrace_lock_wait(_raw)
         let acquired = cctrace_now()
         cctrace_lock_set_owner(_raw, cctrace_current_tid())
-        var args: [UInt8] = []
-        args.reserveCapacity(64 + stack.count * 20)
-        ArgumentEncoder.appendString("lock", to: &args)
-        args.append(0x3A)
-        ArgumentEncoder.appendString(name, to: &args)
-        args.append(contentsOf: ",\"lock_id\":\(id),\"owner_tid\":\(owner)".utf8)
-        Self.appendStack(stack, to: &args)
-        let aux = Recorder.shared.storeArguments(args)
+        let aux = Recorder.shared.storeArguments(arguments(extra: ",\"owner_tid\":\(owner)", stack: stack))
         CCTrace._append(
             EventKind.complete, EventCategory.flags(EventCategory.lock, interned: true), UInt64(waitName), 0, start,
             acquired, aux)
@@ -115,14 +108,7 @@ public final class TracedLock: @unchecked Sendable {
     func _recordHold(since: UInt64) {
         // Where the holder releases the lock others waited for (the end of its critical
         // section): captured only for contended holds.
-        let stack = Self.captureStack()
-        var args: [UInt8] = []
-        ArgumentEncoder.appendString("lock", to: &args)
-        args.append(0x3A)
-        ArgumentEncoder.appendString(name, to: &args)
-        args.append(contentsOf: ",\"lock_id\":\(id)".utf8)
-        Self.appendStack(stack, to: &args)
-        let aux = Recorder.shared.storeArguments(args)
+        let aux = Recorder.shared.storeArguments(arguments(extra: "", stack: Self.captureStack()))
         CCTrace._append(
             EventKind.complete, EventCategory.flags(EventCategory.lock, interned: true), UInt64(holdName), 0,
             since, cctrace_now(), aux)
@@ -135,6 +121,18 @@ extension TracedLock {
         var frames = [UnsafeMutableRawPointer?](repeating: nil, count: stackDepth)
         let depth = Int(frames.withUnsafeMutableBufferPointer { cctrace_backtrace($0.baseAddress, Int32($0.count)) })
         return frames.prefix(depth).map { UInt(bitPattern: $0) }
+    }
+
+    /// `"lock":…,"lock_id":…` + `extra` + `,"stack":["0x…",…]`, the members a wait or hold stores.
+    func arguments(extra: String, stack: [UInt]) -> [UInt8] {
+        var args: [UInt8] = []
+        args.reserveCapacity(64 + stack.count * 20)
+        ArgumentEncoder.appendString("lock", to: &args)
+        args.append(0x3A)
+        ArgumentEncoder.appendString(name, to: &args)
+        args.append(contentsOf: ",\"lock_id\":\(id)\(extra)".utf8)
+        Self.appendStack(stack, to: &args)
+        return args
     }
 
     /// `,"stack":["0x…",…]`.

@@ -152,6 +152,16 @@ public final class TraceLineWriter {
     // MARK: - Numbers
 
     /// Appends a decimal integer.
+    /// A JSON array of strings: `["a","b"]`.
+    public func appendStringArray(_ strings: [String]) {
+        append(0x5B)
+        for (i, string) in strings.enumerated() {
+            if i > 0 { append(0x2C) }
+            appendString(string)
+        }
+        append(0x5D)
+    }
+
     public func appendInt(_ value: Int64) {
         if value < 0 {
             append(0x2D)

@@ -150,3 +150,29 @@ public enum Loopback {
         }
     }
 }
+
+/// Child processes running this same program (`/proc/self/exe child READ_FD WRITE_FD`), each
+/// with a traced channel to it; `name(i)` names child `i` in the trace.
+public func spawnSelfChildren(_ count: Int, channel: String, name: (Int) -> String) throws -> [(
+    process: TracedProcess, channel: TracedChannel
+)] {
+    var children: [(TracedProcess, TracedChannel)] = []
+    for i in 0..<count {
+        let (local, remote) = try TracedChannel.pipePair(name: channel)
+        let child = try TracedProcess.spawn(
+            "/proc/self/exe", arguments: ["child", "\(remote.readFD)", "\(remote.writeFD)"], name: name(i))
+        // Closed here, so children spawned later do not inherit this child's ends.
+        _ = close(remote.readFD)
+        _ = close(remote.writeFD)
+        children.append((child, local))
+    }
+    return children
+}
+
+/// In a child started by ``spawnSelfChildren(_:channel:name:)``: its channel's descriptors.
+public func childChannelDescriptors() -> (readFD: Int32, writeFD: Int32)? {
+    let arguments = CommandLine.arguments
+    guard arguments.count == 4, arguments[1] == "child", let r = Int32(arguments[2]), let w = Int32(arguments[3])
+    else { return nil }
+    return (r, w)
+}

@@ -6,10 +6,6 @@
 import CCTrace
 import SampleSupport
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let jobsPerChild = 20
 
 /// A job: which item to compute (8 bytes each way).
@@ -31,15 +27,7 @@ func runChild(readFD: Int32, writeFD: Int32) throws {
 /// In the parent: start the children, hand out the jobs, collect the results.
 func runParent() throws {
     CCTrace.setThreadName("main")
-    var children: [(TracedProcess, TracedChannel)] = []
-    for i in 0..<4 {
-        let (channel, remote) = try TracedChannel.pipePair(name: "jobs")
-        let child = try TracedProcess.spawn(
-            "/proc/self/exe", arguments: ["child", "\(remote.readFD)", "\(remote.writeFD)"], name: "worker-\(i)")
-        _ = close(remote.readFD)
-        _ = close(remote.writeFD)
-        children.append((child, channel))
-    }
+    let children = try spawnSelfChildren(4, channel: "jobs") { "worker-\($0)" }
     for (i, (_, channel)) in children.enumerated() {
         for job in 0..<jobsPerChild { try channel.send(UInt64(i * 1000 + job), encode: encode) }
     }
@@ -52,9 +40,8 @@ func runParent() throws {
     print("cpu-processes: 4 children × \(jobsPerChild) jobs done (\(acc % 10))")
 }
 
-let arguments = CommandLine.arguments
-if arguments.count == 4, arguments[1] == "child", let r = Int32(arguments[2]), let w = Int32(arguments[3]) {
-    try runChild(readFD: r, writeFD: w)
+if let fds = childChannelDescriptors() {
+    try runChild(readFD: fds.readFD, writeFD: fds.writeFD)
 } else {
     try runParent()
 }

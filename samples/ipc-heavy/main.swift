@@ -6,10 +6,6 @@
 import CCTrace
 import SampleSupport
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let payloadsPerChild = 24
 let recordsPerPayload = 1 << 20  // 4 MiB of UInt32
 
@@ -47,15 +43,7 @@ func runChild(readFD: Int32, writeFD: Int32) throws {
 func runParent() throws {
     CCTrace.setThreadName("main")
     let records = (0..<recordsPerPayload).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
-    var children: [(TracedProcess, TracedChannel)] = []
-    for i in 0..<2 {
-        let (channel, remote) = try TracedChannel.pipePair(name: "payloads")
-        let child = try TracedProcess.spawn(
-            "/proc/self/exe", arguments: ["child", "\(remote.readFD)", "\(remote.writeFD)"], name: "stage-\(i)")
-        _ = close(remote.readFD)
-        _ = close(remote.writeFD)
-        children.append((child, channel))
-    }
+    let children = try spawnSelfChildren(2, channel: "payloads") { "stage-\($0)" }
     var acc: UInt64 = 0
     for _ in 0..<payloadsPerChild {
         for (_, channel) in children { try channel.send(records, encode: encode) }
@@ -68,9 +56,8 @@ func runParent() throws {
     print("ipc-heavy: \(payloadsPerChild * 2) payloads of \(recordsPerPayload * 4 >> 20) MiB shipped (\(acc))")
 }
 
-let arguments = CommandLine.arguments
-if arguments.count == 4, arguments[1] == "child", let r = Int32(arguments[2]), let w = Int32(arguments[3]) {
-    try runChild(readFD: r, writeFD: w)
+if let fds = childChannelDescriptors() {
+    try runChild(readFD: fds.readFD, writeFD: fds.writeFD)
 } else {
     try runParent()
 }

@@ -162,6 +162,9 @@ public struct WorkProfile: Sendable {
     /// Lock waits inferred inside slices (Python's untraced `with lock:` acquire): the slice and
     /// the waiting at its start, nanoseconds.
     public var inferredLockWaits: [(slice: Int, wait: Int64)]
+    /// When IPC messages arrived, per receiving thread (sorted): a receive counts as transfer
+    /// only from its message's arrival.
+    public var ipcArrivals: [Int: [Int64]]
     /// Per-slice effective kind (`nil` = work), indexed like ``TraceModel/slices``.
     public var sliceKinds: [SliceKind?]
 
@@ -374,6 +377,7 @@ public struct WorkProfile: Sendable {
         threads = threadWork
         threadTotal = threadWork.reduce(TimeSplit()) { $0 + $1.split }
         sliceKinds = kinds
+        ipcArrivals = arrivals
         inferredLockWaits = gaps
         namesInferred = anyInferred
 

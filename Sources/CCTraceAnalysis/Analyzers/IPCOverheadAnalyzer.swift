@@ -27,11 +27,7 @@ public enum IPCOverheadAnalyzer {
     }
 
     public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
-        var arrivals: [Int: [Int64]] = [:]
-        for f in model.flows where f.category == TraceCategory.ipc.rawValue {
-            arrivals[f.to.thread, default: []].append(f.to.timestamp.nanoseconds)
-        }
-        for k in arrivals.keys { arrivals[k]!.sort() }
+        let arrivals = profile.ipcArrivals
         var channels: [String: Channel] = [:]
         var rootOf: [Int: Int] = [:]
         for (i, s) in model.slices.enumerated() where profile.sliceKinds[i] == .ipc {
