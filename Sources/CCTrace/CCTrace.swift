@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 
 #if canImport(Glibc)
@@ -18,7 +19,7 @@ import CCTraceNative
 /// ```
 public enum CCTrace {
     /// The version written to every trace's session metadata.
-    public static let version = "0.1.0"
+    public static let version = TraceVocabulary.version
 
     // MARK: - Sessions
 

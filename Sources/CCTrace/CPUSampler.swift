@@ -44,11 +44,10 @@ final class CPUSampler {
             {
                 named.insert(tid)
                 out.reserve(256)
-                out.appendASCII("{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":")
-                out.appendUInt(UInt64(pid))
-                out.appendASCII(",\"tid\":")
-                out.appendUInt(UInt64(tid))
-                out.appendASCII(",\"args\":{\"name\":")
+                out.appendEventHeader(
+                    phase: "M", category: nil, name: .text(TraceVocabulary.Chrome.threadName.text), pid: pid,
+                    tid: tid, nanoseconds: nil)
+                out.appendFirstArgument(TraceVocabulary.Arg.name)
                 out.appendString(String(comm.prefix { $0 != "\n" }))
                 out.appendASCII("}},\n")
                 written += 1
@@ -56,17 +55,10 @@ final class CPUSampler {
             if let p = previous[tid], now > p.at {
                 let span = Double(now - p.at)
                 out.reserve(256)
-                out.appendASCII("{\"ph\":\"C\",\"cat\":\"cctrace.cpu\",\"name\":\"cpu ")
-                out.appendUInt(UInt64(tid))
-                out.appendASCII("\",\"pid\":")
-                out.appendUInt(UInt64(pid))
-                out.appendASCII(",\"tid\":")
-                out.appendUInt(UInt64(tid))
-                out.appendASCII(",\"ts\":")
-                out.appendMicroseconds(nanoseconds: p.at)
-                out.appendASCII(",\"args\":{\"running_pct\":")
+                cpuHeader(out, pid: pid, tid: tid, at: p.at)
+                out.appendFirstArgument(TraceVocabulary.Arg.runningPct)
                 out.appendNumber(min(100, Double(running - p.running) * 100 / span))
-                out.appendASCII(",\"runnable_pct\":")
+                out.appendArgumentKey(TraceVocabulary.Arg.runnablePct)
                 out.appendNumber(min(100, Double(runnable - p.runnable) * 100 / span))
                 out.appendASCII("}},\n")
                 written += 1
@@ -78,19 +70,22 @@ final class CPUSampler {
             // A closing zero so viewers do not extend the last value past the end.
             for (tid, p) in previous {
                 out.reserve(256)
-                out.appendASCII("{\"ph\":\"C\",\"cat\":\"cctrace.cpu\",\"name\":\"cpu ")
-                out.appendUInt(UInt64(tid))
-                out.appendASCII("\",\"pid\":")
-                out.appendUInt(UInt64(pid))
-                out.appendASCII(",\"tid\":")
-                out.appendUInt(UInt64(tid))
-                out.appendASCII(",\"ts\":")
-                out.appendMicroseconds(nanoseconds: p.at)
-                out.appendASCII(",\"args\":{\"running_pct\":0,\"runnable_pct\":0}},\n")
+                cpuHeader(out, pid: pid, tid: tid, at: p.at)
+                out.appendFirstArgument(TraceVocabulary.Arg.runningPct)
+                out.append(0x30)
+                out.appendArgumentKey(TraceVocabulary.Arg.runnablePct)
+                out.appendASCII("0}},\n")
                 written += 1
             }
         }
         return written
+    }
+
+    /// `{"ph":"C","cat":"cctrace.cpu","name":"cpu <tid>",…,"ts":…`
+    private func cpuHeader(_ out: TraceLineWriter, pid: UInt32, tid: UInt32, at: Int64) {
+        out.appendEventHeader(
+            phase: "C", category: TraceVocabulary.Category.cpu.text,
+            name: .numbered(TraceVocabulary.Event.cpuPrefix.text, UInt64(tid)), pid: pid, tid: tid, nanoseconds: at)
     }
 
     private func registeredThreads() -> Set<UInt32> {

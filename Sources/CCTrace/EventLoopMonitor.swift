@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import Synchronization
 
@@ -30,11 +31,11 @@ public final class EventLoopMonitor: Sendable {
     public init(name: String) {
         self.name = name
         var prefix: [UInt8] = []
-        ArgumentEncoder.appendString("loop", to: &prefix)
+        ArgumentEncoder.appendString(TraceVocabulary.Arg.loop.string, to: &prefix)
         prefix.append(0x3A)
         ArgumentEncoder.appendString(name, to: &prefix)
         argsPrefix = prefix
-        lagCounter = NameTable.shared.intern("loop lag \(name)")
+        lagCounter = NameTable.shared.intern(TraceVocabulary.Event.loopLagPrefix.string + name)
         label = NameTable.shared.intern(name)
     }
 
@@ -130,7 +131,8 @@ public final class EventLoopMonitor: Sendable {
     public func recordLag(nanoseconds lag: Int64, dueAt: Int64) {
         guard cctrace_is_enabled() else { return }
         Recorder.shared.appendCounter(
-            nameID: lagCounter, category: EventCategory.loop, key: "lag_ms", value: Double(lag) / 1e6,
+            nameID: lagCounter, category: EventCategory.loop, key: TraceVocabulary.Arg.lagMs.text,
+            value: Double(lag) / 1e6,
             monotonicNanoseconds: dueAt)
     }
 }

@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 
 /// Records IPC for apps that move messages their own way (sockets, shared memory, a queue
@@ -19,7 +20,7 @@ public enum IPCTrace {
     ) throws(E) -> [UInt8] {
         let start = cctrace_now()
         let bytes = try encode()
-        record("serialize", channel: channel, start: start, bytes: bytes.count)
+        record(TraceVocabulary.Event.serializePrefix, channel: channel, start: start, bytes: bytes.count)
         return bytes
     }
 
@@ -37,10 +38,11 @@ public enum IPCTrace {
         let start = cctrace_now()
         let flow = TracedChannel.newFlowID()
         try body(flow)
-        record("send", channel: channel, start: start, bytes: bytes)
+        record(TraceVocabulary.Event.sendPrefix, channel: channel, start: start, bytes: bytes)
         let flags = EventCategory.flags(EventCategory.ipc, interned: true)
         CCTrace._append(
-            EventKind.flowStart, flags, UInt64(Recorder.shared.intern("message \(channel)")), 0, start, flow, 0)
+            EventKind.flowStart, flags,
+            UInt64(Recorder.shared.intern(TraceVocabulary.Event.messagePrefix.string + channel)), 0, start, flow, 0)
         return flow
     }
 
@@ -52,11 +54,13 @@ public enum IPCTrace {
     public static func receive(channel: String, bytes: Int, flowID: UInt64, waitingSince start: UInt64) {
         guard cctrace_is_enabled() else { return }
         let arrived = cctrace_now()
-        record("receive", channel: channel, start: start, bytes: bytes)
+        record(TraceVocabulary.Event.receivePrefix, channel: channel, start: start, bytes: bytes)
         if flowID != 0 {
             let flags = EventCategory.flags(EventCategory.ipc, interned: true)
             CCTrace._append(
-                EventKind.flowEnd, flags, UInt64(Recorder.shared.intern("message \(channel)")), 0, arrived, flowID, 0)
+                EventKind.flowEnd, flags,
+                UInt64(Recorder.shared.intern(TraceVocabulary.Event.messagePrefix.string + channel)), 0, arrived,
+                flowID, 0)
         }
     }
 
@@ -66,27 +70,27 @@ public enum IPCTrace {
     ) throws(E) -> T {
         let start = cctrace_now()
         let value = try decode()
-        record("deserialize", channel: channel, start: start, bytes: bytes)
+        record(TraceVocabulary.Event.deserializePrefix, channel: channel, start: start, bytes: bytes)
         return value
     }
 
-    private static func record(_ what: String, channel: String, start: UInt64, bytes: Int) {
+    private static func record(_ what: DialectName, channel: String, start: UInt64, bytes: Int) {
         guard cctrace_is_enabled() else { return }
         recordSpan(
-            nameID: Recorder.shared.intern("\(what) \(channel)"), channelArgument: channelArgument(channel),
+            nameID: Recorder.shared.intern(what.string + channel), channelArgument: channelArgument(channel),
             start: start, bytes: bytes)
     }
 
     /// `,"channel":"<name>"`, the `args` tail of every IPC span.
     static func channelArgument(_ channel: String) -> [UInt8] {
         var suffix = Array(",".utf8)
-        ArgumentEncoder.appendString("channel", to: &suffix)
+        ArgumentEncoder.appendString(TraceVocabulary.Arg.channel.string, to: &suffix)
         suffix.append(0x3A)
         ArgumentEncoder.appendString(channel, to: &suffix)
         return suffix
     }
 
-    private static let bytesKey = Array("\"bytes\":".utf8)
+    private static let bytesKey = Array("\"\(TraceVocabulary.Arg.bytes)\":".utf8)
 
     /// One IPC span from `start` to now with `args` `bytes` and `channel` (no allocation).
     static func recordSpan(nameID: UInt32, channelArgument: [UInt8], start: UInt64, bytes: Int) {

@@ -86,7 +86,8 @@ final class StackSampler {
             var frames = ["\(Self.syscallName(b.syscall)) (blocked in the kernel)"]
             if b.pc != 0 { frames.append(symbolizer.frame(returnAddress: UInt(b.pc) + 1)) }
             writeEvent(
-                out, name: "loop stall", pid: pid, tid: b.tid, at: b.at, kind: "watchdog", label: b.label,
+                out, name: TraceVocabulary.Event.loopStall.text, pid: pid, tid: b.tid, at: b.at, kind: "watchdog",
+                label: b.label,
                 stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames, locations: [])
             written += 1
         }
@@ -99,11 +100,13 @@ final class StackSampler {
                 let at = Int64(bitPattern: s.timestamp)
                 if s.kind == 1, let stall = stalls.removeValue(forKey: s.tid) {
                     writeEvent(
-                        out, name: "loop stall", pid: pid, tid: s.tid, at: at, kind: "watchdog", label: stall.label,
+                        out, name: TraceVocabulary.Event.loopStall.text, pid: pid, tid: s.tid, at: at, kind: "watchdog",
+                        label: stall.label,
                         stuckNs: at - stall.since, syscall: nil, cost: s.cost, frames: frames, locations: locations)
                 } else {
                     writeEvent(
-                        out, name: "sample", pid: pid, tid: s.tid, at: at, kind: "cpu", label: nil, stuckNs: nil,
+                        out, name: TraceVocabulary.Event.sample.text, pid: pid, tid: s.tid, at: at, kind: "cpu",
+                        label: nil, stuckNs: nil,
                         syscall: nil, cost: s.cost, frames: frames, locations: locations)
                 }
                 written += 1
@@ -142,35 +145,32 @@ final class StackSampler {
         label: UInt32?, stuckNs: Int64?, syscall: Int?, cost: UInt64, frames: [String], locations: [String]
     ) {
         out.reserve(256)
-        out.appendASCII("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cctrace.sample\",\"name\":\"")
-        out.appendASCII(name)
-        out.appendASCII("\",\"pid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"tid\":")
-        out.appendUInt(UInt64(UInt32(bitPattern: tid)))
-        out.appendASCII(",\"ts\":")
-        out.appendMicroseconds(nanoseconds: at)
-        out.appendASCII(",\"args\":{\"kind\":\"")
+        typealias Arg = TraceVocabulary.Arg
+        out.appendEventHeader(
+            phase: "i", scope: "t", category: TraceVocabulary.Category.sample.text, name: .text(name), pid: pid,
+            tid: UInt32(bitPattern: tid), nanoseconds: at)
+        out.appendFirstArgument(Arg.kind)
+        out.append(0x22)
         out.appendASCII(kind)
-        out.appendASCII("\"")
+        out.append(0x22)
         if let label {
-            out.appendASCII(",\"loop\":")
+            out.appendArgumentKey(Arg.loop)
             let (bytes, length) = NameTable.shared.bytes(of: label)
             out.appendString(bytes, length)
         }
         if let stuckNs {
-            out.appendASCII(",\"stuck_ms\":")
+            out.appendArgumentKey(Arg.stuckMs)
             out.appendUInt(UInt64(max(0, stuckNs / 1_000_000)))
         }
         if let syscall {
-            out.appendASCII(",\"syscall\":")
+            out.appendArgumentKey(Arg.syscall)
             out.appendString(Self.syscallName(syscall))
         }
-        out.appendASCII(",\"cost_ns\":")
+        out.appendArgumentKey(Arg.costNs)
         out.appendUInt(cost)
-        out.appendASCII(",\"frames\":")
+        out.appendArgumentKey(Arg.frames)
         out.appendStringArray(frames)
-        out.appendASCII(",\"locations\":")
+        out.appendArgumentKey(Arg.locations)
         out.appendStringArray(locations)
         out.appendASCII("}},\n")
     }

@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import Synchronization
 
@@ -39,8 +40,13 @@ extension CCTrace {
                 guard cctrace_is_enabled() else { return try await operation() }
                 bindCurrentTask(context)
                 let args: TraceArguments =
-                    parent.map { ["task_id": TraceArgument(Int(id)), "parent_task_id": TraceArgument(Int($0.id))] }
-                    ?? ["task_id": TraceArgument(Int(id))]
+                    parent.map {
+                        [
+                            TraceVocabulary.Arg.taskID.string: TraceArgument(Int(id)),
+                            TraceVocabulary.Arg.parentTaskID.string: TraceArgument(Int($0.id)),
+                        ]
+                    }
+                    ?? [TraceVocabulary.Arg.taskID.string: TraceArgument(Int(id))]
                 let aux = Recorder.shared.storeArguments(ArgumentEncoder.encode(args))
                 let flags = EventCategory.flags(EventCategory.task, interned: true)
                 _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), id, aux)

@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import Synchronization
 
@@ -44,9 +45,10 @@ enum EventCategory {
     @usableFromInline static let ipc: UInt8 = 4
     @usableFromInline static let process: UInt8 = 5
 
+    /// The `cat` strings, indexed by the values above.
     static let names: [StaticString] = [
-        "cctrace", "cctrace.task", "cctrace.lock", "cctrace.loop", "cctrace.ipc",
-        "cctrace.process",
+        TraceVocabulary.Category.span.text, TraceVocabulary.Category.task.text, TraceVocabulary.Category.lock.text,
+        TraceVocabulary.Category.loop.text, TraceVocabulary.Category.ipc.text, TraceVocabulary.Category.process.text,
     ]
 
     @inlinable @inline(__always)

@@ -174,13 +174,11 @@ final class TraceWriter: @unchecked Sendable {
         if drops != reportedDrops {
             reportedDrops = drops
             out.reserve(256)
-            out.appendASCII("{\"ph\":\"C\",\"cat\":\"cctrace.session\",\"name\":\"cctrace.dropped\",\"pid\":")
-            out.appendUInt(UInt64(pid))
-            out.appendASCII(",\"tid\":")
-            out.appendUInt(UInt64(pid))
-            out.appendASCII(",\"ts\":")
-            out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
-            out.appendASCII(",\"args\":{\"events\":")
+            out.appendEventHeader(
+                phase: "C", category: TraceVocabulary.Category.session.text,
+                name: .text(TraceVocabulary.Event.dropped.text), pid: pid, tid: pid,
+                nanoseconds: Int64(cctrace_monotonic_ns()))
+            out.appendFirstArgument(TraceVocabulary.Arg.events)
             out.appendUInt(drops)
             out.appendASCII("}},\n")
             eventsWritten += 1
@@ -312,11 +310,10 @@ final class TraceWriter: @unchecked Sendable {
             out.appendASCII("},\n")
             eventsWritten += 1
         case EventKind.threadName:
-            out.appendASCII("{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":")
-            out.appendUInt(UInt64(pid))
-            out.appendASCII(",\"tid\":")
-            out.appendUInt(UInt64(buffer.tid))
-            out.appendASCII(",\"args\":{\"name\":")
+            out.appendEventHeader(
+                phase: "M", category: nil, name: .text(TraceVocabulary.Chrome.threadName.text), pid: pid,
+                tid: buffer.tid, nanoseconds: nil)
+            out.appendFirstArgument(TraceVocabulary.Arg.name)
             let (p, n) = NameTable.shared.bytes(of: UInt32(truncatingIfNeeded: e.name))
             out.appendString(p, n)
             out.appendASCII("}},\n")
@@ -348,26 +345,19 @@ final class TraceWriter: @unchecked Sendable {
         _ ph: StaticString, category: Int, e: cctrace_event, interned: Bool?, nameID: UInt32, tid: UInt32,
         ts: Int64
     ) {
-        out.appendASCII("{\"ph\":\"")
-        out.appendASCII(ph)
-        out.appendASCII("\",\"cat\":\"")
-        out.appendASCII(EventCategory.names[min(category, EventCategory.names.count - 1)])
-        out.appendASCII("\",\"name\":")
+        let name: TraceLineWriter.EventName
         let isInterned = interned ?? (e.flags & UInt8(CCTRACE_FLAG_INTERNED) != 0)
         if isInterned {
             let (p, n) = NameTable.shared.bytes(of: interned == nil ? UInt32(truncatingIfNeeded: e.name) : nameID)
-            out.appendString(p, n)
+            name = .bytes(p, n)
         } else if let p = UnsafePointer<UInt8>(bitPattern: UInt(e.name)) {
-            out.appendString(p, Int(e.name_len))
+            name = .bytes(p, Int(e.name_len))
         } else {
-            out.appendASCII("\"\"")
+            name = .text("")
         }
-        out.appendASCII(",\"pid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"tid\":")
-        out.appendUInt(UInt64(tid))
-        out.appendASCII(",\"ts\":")
-        out.appendMicroseconds(nanoseconds: ts)
+        out.appendEventHeader(
+            phase: ph, category: EventCategory.names[min(category, EventCategory.names.count - 1)], name: name,
+            pid: pid, tid: tid, nanoseconds: ts)
     }
 
     private func appendID(_ id: UInt64) {
@@ -384,10 +374,10 @@ final class TraceWriter: @unchecked Sendable {
         // it) is not where the app waited: start at the first frame outside them.
         let firstOwn = frames.firstIndex { !StackSymbolizer.isRecorderFrame($0) } ?? 0
         frames.removeFirst(firstOwn)
-        out.appendASCII(",\"frames\":")
+        out.appendArgumentKey(TraceVocabulary.Arg.frames)
         out.appendStringArray(frames)
         // For file:line at report time (llvm-symbolizer on the images, when present).
-        out.appendASCII(",\"locations\":")
+        out.appendArgumentKey(TraceVocabulary.Arg.locations)
         out.appendStringArray(addresses.dropFirst(firstOwn).map { symbolizer.location(returnAddress: $0) })
     }
 
@@ -399,13 +389,17 @@ final class TraceWriter: @unchecked Sendable {
         out.appendASCII(",\"args\":{")
         var first = true
         if taskID != 0 {
-            out.appendASCII("\"task_id\":")
+            out.appendASCII("\"")
+            out.appendASCII(TraceVocabulary.Arg.taskID.text)
+            out.appendASCII("\":")
             out.appendUInt(taskID)
             first = false
         }
         if demoted {
             if !first { out.append(0x2C) }
-            out.appendASCII("\"cctrace_overlap\":true")
+            out.appendASCII("\"")
+            out.appendASCII(TraceVocabulary.Arg.overlap.text)
+            out.appendASCII("\":true")
             first = false
         }
         if hasStored {
@@ -466,33 +460,34 @@ final class TraceWriter: @unchecked Sendable {
     // MARK: - Metadata
 
     private func writeSessionMetadata() {
+        typealias Key = TraceVocabulary.Session
         let name = configuration.processName ?? ProcessInfoLite.executableName()
-        out.appendASCII("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"tid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"args\":{\"name\":")
+        out.appendEventHeader(
+            phase: "M", category: nil, name: .text(TraceVocabulary.Chrome.processName.text), pid: pid, tid: pid,
+            nanoseconds: nil)
+        out.appendFirstArgument(TraceVocabulary.Arg.name)
         out.appendString(name)
         out.appendASCII("}},\n")
-        out.appendASCII("{\"ph\":\"M\",\"name\":\"cctrace.session\",\"pid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"tid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"args\":{\"cctrace_version\":")
-        out.appendString(CCTrace.version)
-        out.appendASCII(",\"cores\":")
+        out.appendEventHeader(
+            phase: "M", category: TraceVocabulary.Category.session.text,
+            name: .text(TraceVocabulary.Event.session.text), pid: pid, tid: pid, nanoseconds: nil)
+        out.appendFirstArgument(Key.version)
+        out.appendString(TraceVocabulary.version)
+        out.appendArgumentKey(Key.cores)
         out.appendUInt(UInt64(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1)))
-        out.appendASCII(",\"host\":")
+        out.appendArgumentKey(Key.host)
         out.appendString(ProcessInfoLite.hostName())
-        out.appendASCII(",\"clock\":")
+        out.appendArgumentKey(Key.clock)
         out.appendString(clock.name)
-        out.appendASCII(",\"clock_domain\":\"CLOCK_MONOTONIC\",\"start_ts\":")
+        out.appendArgumentKey(Key.clockDomain)
+        out.appendASCII("\"CLOCK_MONOTONIC\"")
+        out.appendArgumentKey(Key.startTs)
         out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
-        out.appendASCII(",\"flush_interval_ms\":")
+        out.appendArgumentKey(Key.flushIntervalMs)
         out.appendUInt(UInt64(configuration.flushInterval.wholeNanoseconds / 1_000_000))
-        out.appendASCII(",\"cpu_sample_interval_ms\":")
+        out.appendArgumentKey(Key.cpuSampleIntervalMs)
         out.appendUInt(UInt64((configuration.cpuSampleInterval?.wholeNanoseconds ?? 0) / 1_000_000))
-        out.appendASCII(",\"command_line\":")
+        out.appendArgumentKey(Key.commandLine)
         out.appendString(ProcessInfoLite.commandLine())
         out.appendASCII("}},\n")
         eventsWritten += 2
@@ -502,19 +497,20 @@ final class TraceWriter: @unchecked Sendable {
     private func finishLocked(reason: StaticString, signal: Int32) {
         finished = true
         out.reserve(512)
-        out.appendASCII("{\"ph\":\"M\",\"name\":\"cctrace.session_end\",\"pid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"tid\":")
-        out.appendUInt(UInt64(pid))
-        out.appendASCII(",\"args\":{\"reason\":\"")
+        out.appendEventHeader(
+            phase: "M", category: TraceVocabulary.Category.session.text,
+            name: .text(TraceVocabulary.Event.sessionEnd.text), pid: pid, tid: pid, nanoseconds: nil)
+        out.appendFirstArgument(TraceVocabulary.Session.reason)
+        out.append(0x22)
         out.appendASCII(reason)
-        out.appendASCII("\",\"signal\":")
+        out.append(0x22)
+        out.appendArgumentKey(TraceVocabulary.Session.signal)
         out.appendInt(Int64(signal))
-        out.appendASCII(",\"dropped_events\":")
+        out.appendArgumentKey(TraceVocabulary.Session.droppedEvents)
         out.appendUInt(reportedDrops)
-        out.appendASCII(",\"events_written\":")
+        out.appendArgumentKey(TraceVocabulary.Session.eventsWritten)
         out.appendUInt(eventsWritten)
-        out.appendASCII(",\"end_ts\":")
+        out.appendArgumentKey(TraceVocabulary.Session.endTs)
         out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
         out.appendASCII("}}\n")
         out.endArray()

@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 
 #if canImport(Glibc)
@@ -32,9 +33,11 @@ public final class TracedChannel: @unchecked Sendable {
         self.readFD = readFD
         self.writeFD = writeFD
         let table = NameTable.shared
+        typealias Event = TraceVocabulary.Event
         names = (
-            table.intern("serialize \(name)"), table.intern("send \(name)"), table.intern("receive \(name)"),
-            table.intern("deserialize \(name)"), table.intern("message \(name)")
+            table.intern(Event.serializePrefix.string + name), table.intern(Event.sendPrefix.string + name),
+            table.intern(Event.receivePrefix.string + name),
+            table.intern(Event.deserializePrefix.string + name), table.intern(Event.messagePrefix.string + name)
         )
         channelArgument = IPCTrace.channelArgument(name)
     }

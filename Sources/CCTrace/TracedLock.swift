@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import CCTraceUnwind
 import Synchronization
@@ -35,8 +36,8 @@ public final class TracedLock: @unchecked Sendable {
         self.id = Self.nextID.add(1, ordering: .relaxed).oldValue
         _raw = .allocate(capacity: 1)
         cctrace_lock_init(_raw)
-        waitName = NameTable.shared.intern("lock wait")
-        holdName = NameTable.shared.intern("lock hold")
+        waitName = NameTable.shared.intern(TraceVocabulary.Event.lockWait.string)
+        holdName = NameTable.shared.intern(TraceVocabulary.Event.lockHold.string)
         _ = cctrace_unwind_load()
     }
 
@@ -98,7 +99,8 @@ public final class TracedLock: @unchecked Sendable {
         cctrace_lock_wait(_raw)
         let acquired = cctrace_now()
         cctrace_lock_set_owner(_raw, cctrace_current_tid())
-        let aux = Recorder.shared.storeArguments(arguments(extra: ",\"owner_tid\":\(owner)", stack: stack))
+        let aux = Recorder.shared.storeArguments(
+            arguments(extra: ",\"\(TraceVocabulary.Arg.ownerTID)\":\(owner)", stack: stack))
         CCTrace._append(
             EventKind.complete, EventCategory.flags(EventCategory.lock, interned: true), UInt64(waitName), 0, start,
             acquired, aux)
@@ -127,17 +129,17 @@ extension TracedLock {
     func arguments(extra: String, stack: [UInt]) -> [UInt8] {
         var args: [UInt8] = []
         args.reserveCapacity(64 + stack.count * 20)
-        ArgumentEncoder.appendString("lock", to: &args)
+        ArgumentEncoder.appendString(TraceVocabulary.Arg.lock.string, to: &args)
         args.append(0x3A)
         ArgumentEncoder.appendString(name, to: &args)
-        args.append(contentsOf: ",\"lock_id\":\(id)\(extra)".utf8)
+        args.append(contentsOf: ",\"\(TraceVocabulary.Arg.lockID)\":\(id)\(extra)".utf8)
         Self.appendStack(stack, to: &args)
         return args
     }
 
     /// `,"stack":["0x…",…]`.
     static func appendStack(_ stack: [UInt], to args: inout [UInt8]) {
-        args.append(contentsOf: ",\"stack\":[".utf8)
+        args.append(contentsOf: ",\"\(TraceVocabulary.Arg.stack)\":[".utf8)
         for (i, address) in stack.enumerated() {
             if i > 0 { args.append(0x2C) }
             args.append(contentsOf: "\"0x\(String(address, radix: 16))\"".utf8)

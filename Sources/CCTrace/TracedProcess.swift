@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import Synchronization
 
@@ -98,7 +99,9 @@ public final class TracedProcess: Sendable {
         if cctrace_is_enabled() {
             let recorder = Recorder.shared
             let flags = EventCategory.flags(EventCategory.process, interned: true)
-            CCTrace._append(EventKind.complete, flags, UInt64(recorder.intern("wait \(name)")), 0, start, end, 0)
+            CCTrace._append(
+                EventKind.complete, flags, UInt64(recorder.intern(TraceVocabulary.Event.waitPrefix.string + name)), 0,
+                start, end, 0)
             let args =
                 "\"pid\":\(pid),\"status\":\(termination.exitCode ?? -1),\"signal\":\(termination.signal ?? 0)"
             let aux = recorder.storeArguments(Array(args.utf8))
@@ -131,7 +134,9 @@ enum ChildProcessStart {
         let recorder = Recorder.shared
         let flags = EventCategory.flags(EventCategory.process, interned: true, monotonic: true)
         let aux = recorder.storeArguments(Array("\"parent_pid\":\(getppid())".utf8))
-        CCTrace._append(EventKind.complete, flags, UInt64(recorder.intern("process start")), 0, ts, now, aux)
+        CCTrace._append(
+            EventKind.complete, flags, UInt64(recorder.intern(TraceVocabulary.Event.processStart.string)), 0, ts, now,
+            aux)
         CCTrace._append(EventKind.flowEnd, flags, UInt64(recorder.intern("spawn")), 0, ts, flow, 0)
         // Grandchildren get their context from their own parent, not from us.
         unsetenv("CCTRACE_SPAWN_TS")

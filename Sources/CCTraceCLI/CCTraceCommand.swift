@@ -12,7 +12,7 @@ struct CCTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cctrace",
         abstract: "Find what holds a concurrent program back, and which concurrency model fits it.",
-        version: "0.1.0",
+        version: TraceVocabulary.version,
         subcommands: [Report.self, View.self, Record.self]
     )
 }

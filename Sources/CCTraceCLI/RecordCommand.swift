@@ -12,9 +12,9 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Trace a program that does not link CCTrace (any pthread program, CPython included).",
         discussion: """
-            Records contended pthread mutexes, blocking calls over a threshold (sockets, pipes, files, \\
-            poll/epoll/select, sleeps), condition and semaphore waits, per-thread CPU time and thread \\
-            names in the command and every process it starts. Exits with the command's status. \\
+            Records contended pthread mutexes, blocking calls over a threshold (sockets, pipes, files, \
+            poll/epoll/select, sleeps), condition and semaphore waits, per-thread CPU time and thread \
+            names in the command and every process it starts. Exits with the command's status. \
             Thresholds: CCTRACE_LOCK_MIN_US (20), CCTRACE_IO_MIN_US (1000).
             """
     )
@@ -27,6 +27,11 @@ struct Record: ParsableCommand {
 
     func run() throws {
         var command = self.command
+        // Passthrough capture takes everything, `--help` included: before `--`, it asks for help.
+        if let first = command.first, first == "--help" || first == "-h" || first == "help" {
+            Swift.print(Self.helpMessage())
+            return
+        }
         if command.first == "--" { command.removeFirst() }
         guard !command.isEmpty else { throw ValidationError("give the command to record after --") }
         guard let library = PreloadLibrary.locate() else {
@@ -157,6 +162,9 @@ enum PreloadLibrary {
             + "/Sources/CCTracePreload/cctrace_preload.c"
         var st = stat()
         guard stat(source, &st) == 0 else { return nil }
+        // The header the shim includes (generated from CCTraceFormat's vocabulary) is part of it.
+        var header = stat()
+        _ = stat(source.dropLast("cctrace_preload.c".count) + "cctrace_vocabulary.h", &header)
         let home =
             getenv("XDG_CACHE_HOME").map { String(cString: $0) }
             ?? (getenv("HOME").map { String(cString: $0) + "/.cache" } ?? "/tmp")
@@ -164,7 +172,8 @@ enum PreloadLibrary {
         mkdir(home, 0o755)
         mkdir(dir, 0o755)
         // One build per version of the source.
-        let library = "\(dir)/libcctrace-preload-\(st.st_mtim.tv_sec)-\(st.st_size).so"
+        let library =
+            "\(dir)/libcctrace-preload-\(st.st_mtim.tv_sec)-\(st.st_size)-\(header.st_mtim.tv_sec)-\(header.st_size).so"
         if access(library, R_OK) == 0 { return library }
         let arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-ldl", "-lpthread"]
         let argv = arguments.map { strdup($0) } + [nil]

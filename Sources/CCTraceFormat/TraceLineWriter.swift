@@ -71,6 +71,77 @@ public final class TraceLineWriter {
         count = 0
     }
 
+    // MARK: - Event header
+
+    /// The `name` of an event being written: static text, bytes held elsewhere (interned
+    /// names), or static text followed by a number (`cpu 1234`).
+    public enum EventName {
+        /// A name known at compile time (from ``TraceVocabulary`` or a literal).
+        case text(StaticString)
+        /// UTF-8 bytes (escaped as they are written).
+        case bytes(UnsafePointer<UInt8>, Int)
+        /// A prefix and a decimal number, e.g. ``TraceVocabulary/Event/cpuPrefix`` and a tid.
+        case numbered(StaticString, UInt64)
+    }
+
+    /// Starts an event: `{"ph":"X","cat":"…","name":"…","pid":P,"tid":T` and, when given,
+    /// `,"ts":…`. The caller appends the rest (`dur`, `id`, `args`) and the closing `},\n`.
+    ///
+    /// The one header writer of every event cctrace writes (spans, counters, samples,
+    /// metadata), so the field order and spelling are the same everywhere. Never allocates.
+    public func appendEventHeader(
+        phase: StaticString, scope: StaticString? = nil, category: StaticString?, name: EventName, pid: UInt32,
+        tid: UInt32, nanoseconds: Int64?
+    ) {
+        appendASCII("{\"ph\":\"")
+        appendASCII(phase)
+        if let scope {
+            appendASCII("\",\"s\":\"")
+            appendASCII(scope)
+        }
+        if let category {
+            appendASCII("\",\"cat\":\"")
+            appendASCII(category)
+        }
+        appendASCII("\",\"name\":")
+        switch name {
+        case .text(let text):
+            append(0x22)
+            appendASCII(text)
+            append(0x22)
+        case .bytes(let bytes, let length):
+            appendString(bytes, length)
+        case .numbered(let prefix, let number):
+            append(0x22)
+            appendASCII(prefix)
+            appendUInt(number)
+            append(0x22)
+        }
+        appendASCII(",\"pid\":")
+        appendUInt(UInt64(pid))
+        appendASCII(",\"tid\":")
+        appendUInt(UInt64(tid))
+        if let nanoseconds {
+            appendASCII(",\"ts\":")
+            appendMicroseconds(nanoseconds: nanoseconds)
+        }
+    }
+
+    /// `,"args":{"<key>":` — opens `args` with its first member's key; the caller appends the
+    /// value, further members and `}`.
+    public func appendFirstArgument(_ key: DialectName) {
+        appendASCII(",\"args\":{\"")
+        appendASCII(key.text)
+        appendASCII("\":")
+    }
+
+    /// `,"<key>":` — a further member of `args`.
+    public func appendArgumentKey(_ key: DialectName) {
+        appendASCII(",\"")
+        appendASCII(key.text)
+        appendASCII("\":")
+    }
+
     // MARK: - Bytes
 
     /// Appends one byte.

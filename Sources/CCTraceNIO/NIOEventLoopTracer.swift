@@ -1,4 +1,5 @@
 import CCTrace
+import CCTraceFormat
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -36,7 +37,7 @@ public final class NIOEventLoopTracer: NIOEventLoopMetricsDelegate, Sendable {
         let length = max(0, info.endTime.uptimeNanoseconds &- info.startTime.uptimeNanoseconds)
         let end = Self.monotonicNow()
         let monitor = self.monitor(for: info.eventLoopID)
-        monitor.record("tick", startNanoseconds: end - Int64(length), endNanoseconds: end)
+        monitor.record(TraceVocabulary.Event.tick.string, startNanoseconds: end - Int64(length), endNanoseconds: end)
     }
 
     /// Schedules a heartbeat on every loop of `group`; its lateness is the loop's lag.

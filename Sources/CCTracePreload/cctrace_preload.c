@@ -27,6 +27,7 @@
 // spin while dlsym itself takes a mutex; errno preserved; after fork the child reopens its own
 // file and restarts its sampler.
 #define _GNU_SOURCE
+#include "cctrace_vocabulary.h"  // every name and key, generated from CCTraceFormat
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -222,17 +223,17 @@ static void emit_io(const char *name, int fd, uint64_t start) {
   uint64_t end = now_ns();
   if ((long)(end - start) < io_min_ns) return;
   if (fd < 0) {
-    emit_span("cctrace.preload", name, start, end, 0);
+    emit_span(CCTRACE_CAT_PRELOAD, name, start, end, 0);
     return;
   }
   line_t args = {.n = 0};
-  put(&args, "\"fd\":");
+  put(&args, "\"" CCTRACE_ARG_FD "\":");
   put_i(&args, fd);
-  put(&args, ",\"kind\":\"");
+  put(&args, ",\"" CCTRACE_ARG_KIND "\":\"");
   put(&args, fd_kind(fd));
   put(&args, "\"");
   args.b[args.n] = 0;
-  emit_span("cctrace.preload", name, start, end, args.b);
+  emit_span(CCTRACE_CAT_PRELOAD, name, start, end, args.b);
 }
 
 // MARK: - Files, metadata, the sampler
@@ -277,17 +278,19 @@ static void write_metadata(void) {
   const char *base = strrchr(exe, '/');
   base = base ? base + 1 : exe;
   // Only a language the executable names is written (merged traces keep the last one).
-  const char *language = strstr(base, "python") ? ",\"language\":\"python\"" : "";
+  const char *language = strstr(base, "python") ? ",\"" CCTRACE_KEY_LANGUAGE "\":\"python\"" : "";
   char name_json[300];
   json_escape(base, name_json, sizeof name_json);
   char start[32];
   ts_text(now_ns(), start, sizeof start);
-  emit("{\"ph\":\"M\",\"name\":\"cctrace.session\",\"cat\":\"cctrace.session\",\"pid\":%d,\"tid\":%d,\"args\":{"
-       "\"cctrace_version\":\"0.1.0-preload\",\"cores\":%ld,\"clock\":\"CLOCK_MONOTONIC\"%s,"
-       "\"executable\":\"%s\",\"command_line\":\"%s\",\"start_ts\":%s}}",
+  emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_SESSION "\",\"cat\":\"" CCTRACE_CAT_SESSION
+       "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_KEY_VERSION "\":\"" CCTRACE_VERSION "\",\"" CCTRACE_KEY_CORES
+       "\":%ld,\"" CCTRACE_KEY_CLOCK "\":\"CLOCK_MONOTONIC\"%s,\"" CCTRACE_KEY_EXECUTABLE "\":\"%s\",\"" CCTRACE_KEY_COMMAND_LINE
+       "\":\"%s\",\"" CCTRACE_KEY_START_TS "\":%s}}",
        pid_cached, pid_cached, sysconf(_SC_NPROCESSORS_ONLN), language, exe_json, cmd_json, start);
-  emit("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", pid_cached,
-       pid_cached, name_json);
+  emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_PROCESS_NAME "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_ARG_NAME
+       "\":\"%s\"}}",
+       pid_cached, pid_cached, name_json);
 }
 
 #define MAX_THREADS 512
@@ -337,7 +340,8 @@ static void sample_threads(void) {
         snprintf(seen[i].name, sizeof seen[i].name, "%s", comm);
         char escaped[96];
         json_escape(comm, escaped, sizeof escaped);
-        emit("{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}",
+        emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_THREAD_NAME "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_ARG_NAME
+             "\":\"%s\"}}",
              pid_cached, tid, escaped);
       }
     }
@@ -347,8 +351,9 @@ static void sample_threads(void) {
       double runnable = 100.0 * (double)(wait - seen[i].wait) / (double)span;
       char at[32];
       ts_text(seen[i].at, at, sizeof at);
-      emit("{\"ph\":\"C\",\"cat\":\"cctrace.cpu\",\"name\":\"cpu %d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,"
-           "\"args\":{\"running_pct\":%.2f,\"runnable_pct\":%.2f}}",
+      emit("{\"ph\":\"C\",\"cat\":\"" CCTRACE_CAT_CPU "\",\"name\":\"" CCTRACE_EV_CPU_PREFIX
+           "%d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_RUNNING_PCT "\":%.2f,\"" CCTRACE_ARG_RUNNABLE_PCT
+           "\":%.2f}}",
            tid, pid_cached, tid, at, running > 100 ? 100.0 : running, runnable > 100 ? 100.0 : runnable);
     }
     seen[i].run = run;
@@ -364,15 +369,15 @@ static void sample_threads(void) {
     unsigned long calls = __atomic_load_n(&poll_counts[i].calls, __ATOMIC_RELAXED);
     if (tid == 0 || calls == reported[i]) continue;
     reported[i] = calls;
-    emit("{\"ph\":\"C\",\"cat\":\"cctrace.preload\",\"name\":\"polls %d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,"
-         "\"args\":{\"calls\":%lu}}",
+    emit("{\"ph\":\"C\",\"cat\":\"" CCTRACE_CAT_PRELOAD "\",\"name\":\"" CCTRACE_EV_POLLS_PREFIX
+         "%d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_CALLS "\":%lu}}",
          tid, pid_cached, tid, ts, calls);
   }
   // Threads that were here last pass and are gone: they exited (within one sampling period).
   for (int i = seen_count - 1; i >= 0; i--) {
     if (!seen[i].alive) {
-      emit("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cctrace.preload\",\"name\":\"thread exit\",\"pid\":%d,"
-           "\"tid\":%d,\"ts\":%s}",
+      emit("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"" CCTRACE_CAT_PRELOAD "\",\"name\":\"" CCTRACE_EV_THREAD_EXIT
+           "\",\"pid\":%d,\"tid\":%d,\"ts\":%s}",
            pid_cached, seen[i].tid, ts);
       seen[i] = seen[--seen_count];
     } else {
@@ -473,8 +478,8 @@ __attribute__((destructor)) static void preload_fini(void) {
     sample_threads();
     char end[32];
     ts_text(now_ns(), end, sizeof end);
-    emit("{\"ph\":\"M\",\"name\":\"cctrace.session_end\",\"pid\":%d,\"tid\":%d,\"args\":{\"reason\":\"exit\","
-         "\"end_ts\":%s}}",
+    emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_SESSION_END "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_KEY_REASON
+         "\":\"exit\",\"" CCTRACE_KEY_END_TS "\":%s}}",
          pid_cached, pid_cached, end);
   }
 }
@@ -509,7 +514,7 @@ static void append_frames(char *args, size_t size) {
   void *frames[12];
   int n = unwind_backtrace(frames, 12);
   size_t used = strlen(args);
-  used += (size_t)snprintf(args + used, size - used, ",\"frames\":[");
+  used += (size_t)snprintf(args + used, size - used, ",\"" CCTRACE_ARG_FRAMES "\":[");
   int written = 0;
   for (int i = 2; i < n && used + 96 < size; i++) {  // skip this function and the hook
     Dl_info info;
@@ -536,10 +541,10 @@ static void append_frames(char *args, size_t size) {
 static void record_lock_wait(void *lock, const char *kind, int owner, uint64_t start, uint64_t end) {
   if ((long)(end - start) < lock_min_ns) return;
   char args[2600];
-  snprintf(args, 200, "\"lock\":\"%s %p\",\"lock_id\":%lu,\"owner_tid\":%d", kind, lock,
+  snprintf(args, 200, "\"" CCTRACE_ARG_LOCK "\":\"%s %p\",\"" CCTRACE_ARG_LOCK_ID "\":%lu,\"" CCTRACE_ARG_OWNER_TID "\":%d", kind, lock,
            (unsigned long)(uintptr_t)lock, owner);
   if (first_contention(lock)) append_frames(args, sizeof args);
-  emit_span("cctrace.lock", "lock wait", start, end, args);
+  emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_WAIT, start, end, args);
 }
 
 /// The slow path: the mutex was taken (or trylock failed otherwise). Kept out of line so the

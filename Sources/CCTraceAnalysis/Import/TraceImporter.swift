@@ -73,7 +73,8 @@ public enum TraceImporter {
                 case ("metadata", .object(let members)), ("otherData", .object(let members)):
                     for (k, v) in members { builder.session[k] = v }
                 case ("viztracer_metadata", .object(let members)):
-                    builder.session["viztracer_version"] = members.first { $0.0 == "version" }?.1 ?? .string("?")
+                    builder.session[TraceVocabulary.Imported.viztracerVersion] =
+                        members.first { $0.0 == "version" }?.1 ?? .string("?")
                 case ("displayTimeUnit", .string):
                     builder.session["displayTimeUnit"] = value
                 case ("stackFrames", .object(let frames)):
@@ -394,10 +395,12 @@ struct ModelBuilder {
     /// become samples whose frames join the model's stack-frame tree (ids `cctrace:N`).
     private mutating func addStackSample(_ e: RawTraceEvent, ts: Int64) {
         guard case .object(let members)? = e.parsedArgs,
-            case .array(let frames)? = members.first(where: { $0.0 == "frames" })?.1
+            case .array(let frames)? = members.first(where: { $0.0 == TraceVocabulary.Arg.frames.string })?.1
         else { return }
         var locations: [JSONValue] = []
-        if case .array(let l)? = members.first(where: { $0.0 == "locations" })?.1, l.count == frames.count {
+        if case .array(let l)? = members.first(where: { $0.0 == TraceVocabulary.Arg.locations.string })?.1,
+            l.count == frames.count
+        {
             locations = l
         }
         var parent: String?
@@ -464,29 +467,35 @@ struct ModelBuilder {
 
     private mutating func addMetadata(_ e: RawTraceEvent) {
         let args = e.parsedArgs
+        typealias Chrome = TraceVocabulary.Chrome
+        typealias Key = TraceVocabulary.Session
         switch e.name {
-        case "process_name":
+        case Chrome.processName.string:
             if let name = args?["name"]?.stringValue { processNames[e.pid] = name }
-        case "thread_name":
+        case Chrome.threadName.string:
             if let name = args?["name"]?.stringValue { threadNames[thread(e.pid, e.tid)] = name }
-        case "thread_sort_index":
+        case Chrome.threadSortIndex.string:
             if let i = args?["sort_index"]?.intValue { threadSort[thread(e.pid, e.tid)] = Int(i) }
-        case "process_sort_index":
+        case Chrome.processSortIndex.string:
             if let i = args?["sort_index"]?.intValue { processSort[e.pid] = Int(i) }
-        case "process_labels":
+        case Chrome.processLabels.string:
             if let labels = args?["labels"]?.stringValue { processLabels[e.pid] = labels }
-        case TraceEventName.session:
+        case TraceVocabulary.Event.session.string:
             if case .object(let members)? = args {
                 for (k, v) in members { session[k] = v }
             }
-        case "cctrace.session_end":
-            if let dropped = args?["dropped_events"]?.intValue, dropped > 0 {
+        case TraceVocabulary.Event.sessionEnd.string:
+            if let dropped = args?[Key.droppedEvents.string]?.intValue, dropped > 0 {
                 diagnostics.add(
                     .droppedEvents, count: Int(dropped), byteOffset: e.byteOffset,
                     "The recorder dropped \(dropped) events because its buffers were full (pid \(e.pid)).")
             }
-            if let reason = args?["reason"]?.stringValue { session["end_reason"] = .string(reason) }
-            if let signal = args?["signal"]?.intValue, signal != 0 { session["end_signal"] = .number(Double(signal)) }
+            if let reason = args?[Key.reason.string]?.stringValue {
+                session[TraceVocabulary.Imported.endReason] = .string(reason)
+            }
+            if let signal = args?[Key.signal.string]?.intValue, signal != 0 {
+                session[TraceVocabulary.Imported.endSignal] = .number(Double(signal))
+            }
         default:
             break
         }
@@ -494,14 +503,14 @@ struct ModelBuilder {
 
     private mutating func addCounter(_ e: RawTraceEvent, _ ts: Int64) {
         guard case .object(let members)? = e.parsedArgs else { return }
-        if e.category == "cctrace.cpu", e.name.hasPrefix(TraceEventName.cpuPrefix) {
+        if e.category == TraceVocabulary.Category.cpu.string, e.name.hasPrefix(TraceVocabulary.Event.cpuPrefix.string) {
             // Shares of the interval: anything else in a file (or a fuzzer's) is clamped to 0…1.
             func share(_ key: String) -> Double {
                 let v = (members.first { $0.0 == key }?.1.doubleValue ?? 0) / 100
                 return v.isFinite ? max(0, min(1, v)) : 0
             }
-            let running = share("running_pct")
-            let runnable = share("runnable_pct")
+            let running = share(TraceVocabulary.Arg.runningPct.string)
+            let runnable = share(TraceVocabulary.Arg.runnablePct.string)
             cpuPoints[thread(e.pid, e.tid), default: []].append((TraceTimestamp(nanoseconds: ts), running, runnable))
         }
         let numeric = members.filter { $0.1.doubleValue != nil }

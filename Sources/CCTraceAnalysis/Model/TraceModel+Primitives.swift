@@ -61,6 +61,7 @@ extension TraceModel {
     static func primitiveViews(
         slices: [Slice], threads: [ThreadInfo], counters: [CounterSeries], flows: [Flow], arguments: TraceArgumentStore
     ) -> (waits: [LockWait], holds: [LockHold], loops: [EventLoopInfo], messages: [IPCMessage]) {
+        typealias Arg = TraceVocabulary.Arg
         var threadIndex: [ThreadKeyPair: Int] = [:]
         for (i, t) in threads.enumerated() { threadIndex[ThreadKeyPair(pid: t.pid, tid: t.tid)] = i }
         var waits: [LockWait] = []
@@ -70,32 +71,34 @@ extension TraceModel {
             switch s.category {
             case TraceCategory.lock.rawValue:
                 let args = s.args.flatMap { arguments.value($0) }
-                let name = args?["lock"]?.stringValue ?? "?"
-                let id = args?["lock_id"]?.intValue ?? -1
-                if s.name == "lock wait" {
+                let name = args?[Arg.lock.string]?.stringValue ?? "?"
+                let id = args?[Arg.lockID.string]?.intValue ?? -1
+                if s.name == TraceVocabulary.Event.lockWait.string {
                     let pid = threads[s.thread].pid
-                    let owner = args?["owner_tid"]?.intValue.flatMap { threadIndex[ThreadKeyPair(pid: pid, tid: $0)] }
+                    let owner = args?[Arg.ownerTID.string]?.intValue.flatMap {
+                        threadIndex[ThreadKeyPair(pid: pid, tid: $0)]
+                    }
                     var stack: [UInt64] = []
-                    if case .array(let frames)? = args?["stack"] {
+                    if case .array(let frames)? = args?[Arg.stack.string] {
                         stack = frames.compactMap { $0.stringValue.flatMap { UInt64($0.dropFirst(2), radix: 16) } }
                     }
                     var frames: [String] = []
-                    if case .array(let names)? = args?["frames"] { frames = names.compactMap(\.stringValue) }
+                    if case .array(let names)? = args?[Arg.frames.string] { frames = names.compactMap(\.stringValue) }
                     var locations: [String] = []
-                    if case .array(let l)? = args?["locations"] { locations = l.compactMap(\.stringValue) }
+                    if case .array(let l)? = args?[Arg.locations.string] { locations = l.compactMap(\.stringValue) }
                     waits.append(
                         LockWait(
                             slice: i, lock: name, lockID: id, owner: owner, stack: stack, frames: frames,
                             locations: locations))
-                } else if s.name == "lock hold" {
+                } else if s.name == TraceVocabulary.Event.lockHold.string {
                     var frames: [String] = []
-                    if case .array(let names)? = args?["frames"] { frames = names.compactMap(\.stringValue) }
+                    if case .array(let names)? = args?[Arg.frames.string] { frames = names.compactMap(\.stringValue) }
                     var locations: [String] = []
-                    if case .array(let l)? = args?["locations"] { locations = l.compactMap(\.stringValue) }
+                    if case .array(let l)? = args?[Arg.locations.string] { locations = l.compactMap(\.stringValue) }
                     holds.append(LockHold(slice: i, lock: name, lockID: id, frames: frames, locations: locations))
                 }
             case TraceCategory.loop.rawValue:
-                let name = s.args.flatMap { arguments.value($0) }?["loop"]?.stringValue ?? "loop"
+                let name = s.args.flatMap { arguments.value($0) }?[Arg.loop.string]?.stringValue ?? "loop"
                 let pid = threads[s.thread].pid
                 loops["\(pid)\u{0}\(name)", default: EventLoopInfo(name: name, pid: pid, callbacks: [], lag: nil)]
                     .callbacks.append(i)
@@ -103,14 +106,15 @@ extension TraceModel {
                 break
             }
         }
-        for (i, c) in counters.enumerated() where c.counter.hasPrefix("loop lag ") {
-            let name = String(c.counter.dropFirst("loop lag ".count))
+        for (i, c) in counters.enumerated() where c.counter.hasPrefix(TraceVocabulary.Event.loopLagPrefix.string) {
+            let name = String(c.counter.dropFirst(TraceVocabulary.Event.loopLagPrefix.string.count))
             loops["\(c.pid)\u{0}\(name)", default: EventLoopInfo(name: name, pid: c.pid, callbacks: [], lag: nil)].lag =
                 i
         }
         // Messages: the send slice on the sender's thread that encloses the flow's start.
         var sends: [Int: [Int]] = [:]  // by thread index
-        for (i, s) in slices.enumerated() where s.category == TraceCategory.ipc.rawValue && s.name.hasPrefix("send ") {
+        for (i, s) in slices.enumerated()
+        where s.category == TraceCategory.ipc.rawValue && s.name.hasPrefix(TraceVocabulary.Event.sendPrefix.string) {
             sends[s.thread, default: []].append(i)
         }
         var messages: [IPCMessage] = []
@@ -120,8 +124,9 @@ extension TraceModel {
             let args = send.flatMap { slices[$0].args }.flatMap { arguments.value($0) }
             messages.append(
                 IPCMessage(
-                    channel: args?["channel"]?.stringValue ?? String(f.name.dropFirst("message ".count)), flow: i,
-                    bytes: args?["bytes"]?.intValue))
+                    channel: args?[Arg.channel.string]?.stringValue
+                        ?? String(f.name.dropFirst(TraceVocabulary.Event.messagePrefix.string.count)), flow: i,
+                    bytes: args?[Arg.bytes.string]?.intValue))
         }
         return (waits, holds, loops.values.sorted { ($0.pid, $0.name) < ($1.pid, $1.name) }, messages)
     }

@@ -18,8 +18,9 @@ public enum SummaryRenderer {
         out += "\(s.processes.count) process\(s.processes.count == 1 ? "" : "es"), "
         out += "\(s.threads.count) thread\(s.threads.count == 1 ? "" : "s"), "
         out += "\(s.taskCount) task\(s.taskCount == 1 ? "" : "s")\n"
-        if let cores = s.session["cores"]?.intValue, let clock = s.session["clock"]?.stringValue {
-            let version = clip(s.session["cctrace_version"]?.stringValue ?? "?", 20)
+        typealias Key = TraceVocabulary.Session
+        if let cores = s.session[Key.cores.string]?.intValue, let clock = s.session[Key.clock.string]?.stringValue {
+            let version = clip(s.session[Key.version.string]?.stringValue ?? "?", 20)
             out += "recorded by cctrace \(version) on \(cores) cores, clock \(clip(clock, 30))\n"
         }
         out += "\nProcesses\n"

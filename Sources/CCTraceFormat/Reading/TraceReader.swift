@@ -154,7 +154,12 @@ public final class TraceReader {
 
     private func readStart(_ state: inout State) throws(TraceReadError) -> Step {
         skipWhitespace()
-        // A UTF-8 byte order mark.
+        // A UTF-8 byte order mark (possibly split across reads: the gzip sniffer hands over
+        // the first two bytes on their own).
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        if !eof, end - position < 3, (position..<end).allSatisfy({ buffer[$0] == bom[$0 - position] }) {
+            return .needMore
+        }
         if end - position >= 3 && buffer[position] == 0xEF && buffer[position + 1] == 0xBB
             && buffer[position + 2] == 0xBF
         {
@@ -209,7 +214,7 @@ public final class TraceReader {
             events += 1
             if let args = event.args,
                 event.phase == UInt8(ascii: "M") || event.phase == UInt8(ascii: "C")
-                    || (event.phase == UInt8(ascii: "i") && event.category == "cctrace.sample")
+                    || (event.phase == UInt8(ascii: "i") && event.category == TraceVocabulary.Category.sample.string)
             {
                 event.parsedArgs = arguments.value(args)
             }
