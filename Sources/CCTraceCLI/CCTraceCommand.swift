@@ -13,7 +13,7 @@ struct CCTraceCommand: ParsableCommand {
         commandName: "cctrace",
         abstract: "Find what holds a concurrent program back, and which concurrency model fits it.",
         version: TraceVocabulary.version,
-        subcommands: [Report.self, View.self, Record.self]
+        subcommands: [Report.self, View.self, Record.self, HeuristicsCommand.self]
     )
 }
 
@@ -45,6 +45,19 @@ struct Report: ParsableCommand {
             valueName: "ID[:SEVERITY]"))
     var failOn: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The recording machine's cores, when the trace does not say (default: this machine's, marked assumed).",
+            valueName: "N"))
+    var cores: Int?
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a heuristic threshold (see 'cctrace heuristics' for keys and units); repeatable.",
+            valueName: "KEY=VALUE"))
+    var settings: [String] = []
+
     @Flag(help: "Never colour the text output (colour is used only on a terminal; NO_COLOR is honoured too).")
     var noColor = false
 
@@ -56,6 +69,8 @@ struct Report: ParsableCommand {
             throw ValidationError("unknown format '\(format)'; use text, json or markdown")
         }
         guard slowCallback > 0, slowCallback.isFinite else { throw ValidationError("--slow-callback must be > 0") }
+        if let cores, cores < 1 || cores > 1 << 20 { throw ValidationError("--cores must be a positive core count") }
+        _ = try analysisOptions()
         for gate in failOn { _ = try Self.parseGate(gate) }
     }
 
@@ -73,6 +88,26 @@ struct Report: ParsableCommand {
         return (id, severity)
     }
 
+    /// The options the flags set: `--slow-callback`, `--set`, `--cores`, `--top`, and this
+    /// machine's cores as the assumption when neither the trace nor `--cores` says.
+    func analysisOptions() throws -> AnalysisOptions {
+        var options = AnalysisOptions()
+        options.heuristics.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]) else {
+                throw ValidationError("--set takes KEY=VALUE with a number, not '\(setting)'")
+            }
+            do { try options.heuristics.set(parts[0], to: value) } catch {
+                throw ValidationError("--set \(setting): \(error.description)")
+            }
+        }
+        options.cores = cores
+        options.assumedCores = hostCores()
+        options.top = max(top, 1)
+        return options
+    }
+
     func run() throws {
         let reportFormat = ReportFormat(rawValue: format)!
         let progress = ProgressBar(path: trace)
@@ -85,13 +120,13 @@ struct Report: ParsableCommand {
             throw ExitCode(2)
         }
         progress?.finish()
-        var options = AnalysisOptions()
-        options.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
+        try requireEvents(model, path: trace)
+        let options = try analysisOptions()
         var analyzed = model
         if !noSourceLines, let symbolizer = SourceLines.symbolizer() {
             analyzed = SourceLines.resolve(model, symbolizer: symbolizer)
         }
-        let report = AnalysisReport(model: analyzed, options: options, top: max(top, 1))
+        let report = AnalysisReport(model: analyzed, options: options)
         let color = reportFormat == .text && !noColor && isatty(1) != 0 && getenv("NO_COLOR") == nil
         Swift.print(ReportRenderer.render(report, path: trace, format: reportFormat, color: color), terminator: "")
         for gate in failOn {
@@ -140,5 +175,49 @@ enum FileError {
     static func write(_ text: String) {
         var text = text
         text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// This machine's online cores: only ever an assumption about the machine that recorded a
+/// trace, and the report says so.
+func hostCores() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
+/// Exits 2 with "FILE: no events" and the import diagnostics that explain why, when `model`
+/// holds nothing to analyze (an empty array, only metadata, a compressed file cut off early).
+func requireEvents(_ model: TraceModel, path: String) throws {
+    guard !model.hasEvents else { return }
+    FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(path)): no events")
+    for d in model.diagnostics.prefix(5) {
+        var place = ""
+        if d.line > 0 { place += "line \(d.line)" }
+        if d.byteOffset >= 0 { place += (place.isEmpty ? "" : ", ") + "byte \(d.byteOffset)" }
+        FileError.print(
+            "  \(d.kind)\(place.isEmpty ? "" : " at \(place)"): \(SummaryRenderer.terminalSafe(d.message))"
+                + (d.count > 1 ? " (×\(d.count))" : ""))
+    }
+    throw ExitCode(2)
+}
+
+/// `cctrace heuristics`: every threshold the analysis uses, its value, and why.
+struct HeuristicsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heuristics",
+        abstract:
+            "List the analysis thresholds: key, default, unit, what each decides and why (override with report --set)."
+    )
+
+    @Option(help: "Output format: text or markdown.")
+    var format: String = "text"
+
+    func validate() throws {
+        guard format == "text" || format == "markdown" else {
+            throw ValidationError("unknown format '\(format)'; use text or markdown")
+        }
+    }
+
+    func run() throws {
+        Swift.print(format == "markdown" ? HeuristicsTable.markdown() : HeuristicsTable.text(), terminator: "")
     }
 }

@@ -42,9 +42,12 @@ struct View: ParsableCommand {
             FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
             throw ExitCode(2)
         }
+        try requireEvents(model, path: trace)
         var analyzed = model
         if let symbolizer = SourceLines.symbolizer() { analyzed = SourceLines.resolve(model, symbolizer: symbolizer) }
-        let report = AnalysisReport(model: analyzed)
+        var options = AnalysisOptions()
+        options.assumedCores = hostCores()
+        let report = AnalysisReport(model: analyzed, options: options)
         let data = ViewerData.json(model: analyzed, report: report, path: trace)
         if let html {
             guard let page = files.bundle(data: data) else {

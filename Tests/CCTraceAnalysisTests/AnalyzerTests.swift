@@ -38,9 +38,16 @@ struct TraceBuilder {
         )
     }
 
+    /// The report, with 2 cores assumed where the trace does not say (the figures these tests
+    /// were written for) and the analysis invariants checked.
     func report(_ options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisReport {
         let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
-        return AnalysisReport(model: model, options: options)
+        var options = options
+        if options.assumedCores == nil { options.assumedCores = 2 }
+        let report = AnalysisReport(model: model, options: options)
+        let broken = AnalysisInvariants.violations(of: report.analysis, model: model)
+        #expect(broken.isEmpty, "\(broken)")
+        return report
     }
 }
 
@@ -77,8 +84,11 @@ extension AnalysisReport {
         let f = try #require(r.warnings("lock-contention").first)
         #expect(f.inferred)
         #expect(f.subject.contains("update"))
-        #expect(f.metric("waits") == 15)
-        #expect(f.metric("waiters") == 3)
+        let stats = try #require(r.analysis.findings.locks.locks.first)
+        #expect(stats.severity == .warning)
+        #expect(stats.waits == 15)
+        #expect(stats.waiters == 3)
+        #expect(stats.lock == .takenIn("update"))
     }
 
     /// One slow acquire (say at shutdown) is worth knowing, not a warning.
@@ -115,8 +125,13 @@ extension AnalysisReport {
         let r = try b.report()
         let l1 = try #require(r.findings.first { $0.id == "lock-contention" && $0.subject == "L1" })
         #expect(l1.summary.contains("b (12) held it"))
-        let chain = try #require(l1.evidence.first { $0.description.hasPrefix("wait-for chain") })
-        #expect(chain.description.contains("'L2' held by c (13)"))
+        let stats = try #require(r.analysis.findings.locks.locks.first { $0.lock == .named("L1") })
+        let chain = try #require(stats.chain)
+        #expect(chain.map(\.holder) == ["b (12)", "c (13)"])
+        #expect(chain.last?.lock == .named("L2"))
+        let text = ReportRenderer.render(r, path: "t", format: .json)
+        #expect(
+            text.contains("wait-for chain: a (11) waits for 'L1' held by b (12), which waits for 'L2' held by c (13)"))
         let stack = try #require(l1.evidence.first { !$0.stack.isEmpty })
         #expect(stack.stack == ["app.refresh()", "app.main()"])
     }
@@ -152,7 +167,7 @@ extension AnalysisReport {
         let b = asyncioTrace(blocking: 60_000)
         #expect(try b.report().warnings("blocked-event-loop").isEmpty)
         var options = AnalysisOptions()
-        options.slowCallback = TraceDuration(nanoseconds: 50_000_000)
+        options.heuristics.slowCallback = TraceDuration(nanoseconds: 50_000_000)
         #expect(try !b.report(options).warnings("blocked-event-loop").isEmpty)
     }
 
@@ -175,7 +190,7 @@ extension AnalysisReport {
         let f = try #require(r.warnings("blocked-event-loop").first)
         #expect(f.subject == "main")
         #expect(f.summary.contains("'render'"))
-        #expect(f.metric("lag_max_ms") == 118)
+        #expect(r.analysis.findings.loops.loops.first?.lag?.max == 118_000_000)
     }
 }
 
@@ -198,7 +213,8 @@ extension AnalysisReport {
         let r = try b.report()
         let f = try #require(r.findings.first { $0.id == "ipc-overhead" && $0.subject == "jobs" })
         // serialize 1 ms + send 1 ms + receive 1 ms (of 92 ms, 91 of them waiting).
-        #expect(f.metric("ipc_ms") == 3)
+        let jobs = try #require(r.analysis.findings.ipc.channels.first { $0.name == "jobs" })
+        #expect(jobs.total == 3_000_000)
         #expect(f.severity == .info)
     }
 
@@ -221,10 +237,11 @@ extension AnalysisReport {
         let r = try b.report()
         let f = try #require(r.warnings("ipc-overhead").first)
         #expect(f.inferred)
-        #expect(f.metric("serialize_ms") == 80)
-        #expect(f.metric("deserialize_ms") == 40)
+        let pipes = try #require(r.analysis.findings.ipc.channels.first)
+        #expect(pipes.serialize == 80_000_000)
+        #expect(pipes.deserialize == 40_000_000)
         // send 4 × 30 ms; receive 4 × (60 − 40 waiting) ms.
-        #expect(f.metric("transfer_ms") == 200)
+        #expect(pipes.transfer == 200_000_000)
     }
 }
 
@@ -251,9 +268,11 @@ extension AnalysisReport {
         let r = try b.report()
         let f = try #require(r.warnings("cpu-serialized").first)
         #expect(f.subject == "lock 'gil'")
-        #expect((f.metric("parallelism") ?? 9) < 1.1)
+        let serialized = try #require(r.analysis.findings.serialization.serialized.first)
+        #expect(serialized.parallelism < 1.1)
+        #expect(serialized.cause == .lock(name: "gil"))
         #expect(r.recommendation.model == .processes)
-        #expect(r.recommendation.current == .threads)
+        #expect(r.recommendation.current.model == .threads)
     }
 
     /// The same threads without the lock run in parallel: keep threads.
@@ -311,5 +330,95 @@ extension AnalysisReport {
         let r = try b.report()
         #expect(r.profile.waits?.maxInFlight == 200)
         #expect(r.recommendation.model == .async)
+    }
+}
+
+/// The invariants every analysis keeps (``AnalysisInvariants``), on traces built to break them
+/// in the way real programs did.
+@Suite struct InvariantTests {
+    /// A thread that computes without spans (only CPU readings) is inside the work window, and
+    /// the window's parallelism counts it without exceeding the cores.
+    @Test func windowCoversThreadsWithoutSpans() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.slice("tick", tid: 1, ts: 0, dur: 1_000)
+        b.cpu(tid: 1, from: 0, to: 20_000, running: { _ in 0.05 })
+        for tid in [2, 3, 4] { b.cpu(tid: tid, from: 0, to: 1_000_000, running: { _ in 1 }) }
+        let r = try b.report()
+        #expect(r.profile.window >= 1_000_000_000)
+        #expect(r.profile.parallelism <= 2)
+        #expect(r.profile.parallelism > 1.8)
+    }
+
+    /// Spans are wall time, not CPU: four threads inside work spans on a 2-core machine ran
+    /// two at a time, and the rest of their span time was queued for a core.
+    @Test func inferredRunningIsCappedAtTheCores() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for tid in 2...5 { b.slice("work", tid: tid, ts: 0, dur: 100_000) }
+        let r = try b.report()
+        #expect(abs(r.profile.parallelism - 2) < 0.01)
+        let total = r.profile.threadTotal
+        #expect(abs(Double(total.running) - 200e6) < 1e6)
+        #expect(abs(Double(total.runnable) - 200e6) < 1e6)
+        #expect(r.recommendation.expectedSpeedup <= 2 / r.recommendation.currentParallelism + 1e-9)
+    }
+
+    /// Waits seconds apart are not a chain, even if their owners form a cycle.
+    @Test func chainsLinkOnlyWaitsInProgressTogether() throws {
+        var b = TraceBuilder()
+        b.threadName("a", tid: 11)
+        b.threadName("b", tid: 12)
+        for i in 0..<3 {
+            b.slice(
+                "lock wait", tid: 11, ts: Double(i * 10_000), dur: 5_000, cat: "cctrace.lock",
+                args: #"{"lock":"L1","lock_id":1,"owner_tid":12}"#)
+        }
+        // b waits for L2 (held by a) two seconds later.
+        b.slice(
+            "lock wait", tid: 12, ts: 2_000_000, dur: 5_000, cat: "cctrace.lock",
+            args: #"{"lock":"L2","lock_id":2,"owner_tid":11}"#)
+        let r = try b.report()
+        #expect(r.analysis.findings.locks.locks.allSatisfy { $0.chain == nil })
+    }
+
+    /// A holder cannot wait for the lock it holds: an owner recorded at another moment does
+    /// not make a chain through one lock.
+    @Test func noChainThroughTheLockItsHolderWaitsFor() throws {
+        var b = TraceBuilder()
+        for (tid, owner) in [(11, 12), (12, 13)] {
+            b.slice(
+                "lock wait", tid: tid, ts: 0, dur: 50_000, cat: "cctrace.lock",
+                args: #"{"lock":"L","lock_id":1,"owner_tid":\#(owner)}"#)
+        }
+        let r = try b.report()
+        #expect(r.analysis.findings.locks.locks.allSatisfy { $0.chain == nil })
+    }
+
+    /// The cores come from the trace, else the options, else the assumption — never from the
+    /// machine running the analysis — and the report says which.
+    @Test func coresComeFromTheTraceOrTheOptions() throws {
+        var b = TraceBuilder()
+        b.slice("work", tid: 1, ts: 0, dur: 10_000)
+        var options = AnalysisOptions()
+        options.assumedCores = 3
+        #expect(try b.report(options).profile.coreCount == CoreCount(count: 3, source: .assumed))
+        options.cores = 12
+        #expect(try b.report(options).profile.coreCount == CoreCount(count: 12, source: .option))
+        b.session(cores: 6)
+        #expect(try b.report(options).profile.coreCount == CoreCount(count: 6, source: .trace))
+    }
+
+    /// A threshold is set by its key, in its unit; a bad key or value is refused.
+    @Test func heuristicsAreSetByKey() throws {
+        var h = Heuristics()
+        try h.set("slow-callback", to: 20)
+        #expect(h.slowCallback == TraceDuration(nanoseconds: 20_000_000))
+        try h.set("many-waits", to: 50)
+        #expect(h.manyWaits == 50)
+        #expect(throws: HeuristicError.self) { try h.set("cpu-bound", to: 2) }
+        #expect(throws: HeuristicError.self) { try h.set("nope", to: 1) }
+        #expect(Set(Heuristics.all.map(\.key)).count == Heuristics.all.count)
+        #expect(Heuristics.all.allSatisfy { !$0.reason.isEmpty && !$0.source.isEmpty && !$0.meaning.isEmpty })
     }
 }

@@ -5,6 +5,18 @@ import Testing
 
 let reportFixtures = fixtures.appendingPathComponent("reports")
 
+/// The analysis of a recorded fixture, on any machine: traces that do not say their cores are
+/// analyzed with 2 assumed (the reports say "assumed"), and the invariants are checked.
+func fixtureReport(_ name: String) throws -> AnalysisReport {
+    let model = try TraceImporter.importTrace(path: reportFixtures.appendingPathComponent(name + ".json.gz").path)
+    var options = AnalysisOptions()
+    options.assumedCores = 2
+    let report = AnalysisReport(model: model, options: options)
+    let broken = AnalysisInvariants.violations(of: report.analysis, model: model)
+    #expect(broken.isEmpty, "\(name): \(broken)")
+    return report
+}
+
 /// Recorded traces — of the samples (cctrace) and of small Python programs (viztracer 1.1.1;
 /// the programs are in `Fixtures/reports/python`, `record.sh` re-records everything) — and the
 /// verdicts an expert gives them.
@@ -51,10 +63,8 @@ let reportFixtures = fixtures.appendingPathComponent("reports")
 
     @Test(arguments: cases)
     func verdict(_ c: Case) throws {
-        let model = try TraceImporter.importTrace(
-            path: reportFixtures.appendingPathComponent(c.fixture + ".json.gz").path)
-        let report = AnalysisReport(model: model)
-        #expect(report.recommendation.model == c.model, "\(report.recommendation.reasons)")
+        let report = try fixtureReport(c.fixture)
+        #expect(report.recommendation.model == c.model, "\(report.reasons)")
         let warned = Set(report.findings.filter { $0.severity == .warning }.map(\.id))
         #expect(warned == Set(c.warnings), "\(report.findings.map { "\($0.severity) \($0.id): \($0.summary)" })")
         if let change = c.change { #expect(report.recommendation.change == change) }
@@ -64,8 +74,7 @@ let reportFixtures = fixtures.appendingPathComponent("reports")
     /// (CCTRACE_UPDATE_GOLDEN=1 rewrites them; review the diff).
     @Test(arguments: cases.map(\.fixture))
     func textReportMatchesGolden(_ name: String) throws {
-        let model = try TraceImporter.importTrace(path: reportFixtures.appendingPathComponent(name + ".json.gz").path)
-        let actual = ReportRenderer.render(AnalysisReport(model: model), path: name + ".json.gz", format: .text)
+        let actual = ReportRenderer.render(try fixtureReport(name), path: name + ".json.gz", format: .text)
         let golden = fixtures.appendingPathComponent("golden/reports/\(name).txt")
         if ProcessInfo.processInfo.environment["CCTRACE_UPDATE_GOLDEN"] == "1" {
             try FileManager.default.createDirectory(
@@ -83,9 +92,7 @@ let reportFixtures = fixtures.appendingPathComponent("reports")
 /// The JSON report's documented schema (docs/report-schema.md).
 @Suite struct ReportSchemaTests {
     @Test func jsonHasTheDocumentedShape() throws {
-        let model = try TraceImporter.importTrace(
-            path: reportFixtures.appendingPathComponent("swift-blocked-loop.json.gz").path)
-        let text = ReportRenderer.render(AnalysisReport(model: model), path: "x", format: .json)
+        let text = ReportRenderer.render(try fixtureReport("swift-blocked-loop"), path: "x", format: .json)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(json["schema_version"] as? Int == ReportRenderer.schemaVersion)
         let rec = try #require(json["recommendation"] as? [String: Any])

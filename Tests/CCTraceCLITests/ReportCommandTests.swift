@@ -43,7 +43,7 @@ func writeTemporary(_ text: String) throws -> String {
         let json = try cctrace(["report", "--format", "json", path])
         #expect(json.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
-        #expect(object?["schema_version"] as? Int == 2)
+        #expect(object?["schema_version"] as? Int == 3)
         #expect((object?["recommendation"] as? [String: Any])?["model"] is String)
         #expect(object?["event_count"] as? Int == 2)
     }
@@ -137,5 +137,93 @@ func writeTemporary(_ text: String) throws -> String {
         if hasSymbolizer { #expect(with.stdout.contains("refreshEntry(Swift.Int) -> Swift.UInt64 at main.swift:")) }
         #expect(!without.stdout.contains("at main.swift:"))
         #expect(without.stdout.contains("refreshEntry"))
+    }
+}
+
+@Suite struct AnalysisOptionsCommandTests {
+    /// A file with nothing to analyze is an error naming the file, with the diagnostics that
+    /// say why — not a verdict.
+    @Test(arguments: [
+        "[]", #"{"traceEvents":[{"ph":"Q"}]}"#, #"[{"ph":"M","name":"process_name","pid":1,"args":{"name":"p"}}]"#,
+    ])
+    func noEventsIsExitTwo(_ text: String) throws {
+        let path = try writeTemporary(text)
+        for command in ["report", "view"] {
+            let r = try cctrace(
+                command == "view" ? ["view", "--no-open", "--html", path + ".html", path] : [command, path])
+            #expect(r.status == 2, "\(command): \(r.stdout)")
+            #expect(r.stderr.hasPrefix("cctrace: error: \(path): no events"), "\(r.stderr)")
+        }
+        let unknown = try cctrace(["report", try writeTemporary(#"{"traceEvents":[{"ph":"Q","ts":1}]}"#)])
+        #expect(unknown.stderr.contains("unknown-phase"), "\(unknown.stderr)")
+    }
+
+    /// A gzip cut off right after its header holds no events either.
+    @Test func gzipCutAfterItsHeader() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID().uuidString).json.gz")
+        // A gzip member header (magic, deflate, no flags, mtime, xfl, OS) and nothing else.
+        let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]
+        try Data(header).write(to: path)
+        let r = try cctrace(["report", path.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(path.path), "\(r.stderr)")
+    }
+
+    /// `--cores` is used when the trace does not say, and the report says it was given;
+    /// without it this machine's count is marked assumed.
+    @Test func coresOption() throws {
+        let path = try writeTemporary(
+            #"[{"ph":"X","name":"work","ts":0,"dur":50000,"pid":1,"tid":1},{"ph":"X","name":"work","ts":0,"dur":50000,"pid":1,"tid":2}]"#
+        )
+        let given = try cctrace(["report", "--cores", "16", "--format", "json", path])
+        let work = try #require(
+            (try JSONSerialization.jsonObject(with: Data(given.stdout.utf8)) as? [String: Any])?["work"]
+                as? [String: Any])
+        #expect(work["cores"] as? Int == 16)
+        #expect(work["cores_source"] as? String == "option")
+        let assumed = try cctrace(["report", path])
+        #expect(assumed.stdout.contains("(assumed"), "\(assumed.stdout)")
+        #expect(try cctrace(["report", "--cores", "0", path]).status != 0)
+    }
+
+    /// `--set` overrides a heuristic by its key; unknown keys and out-of-range values are
+    /// rejected with the key named.
+    @Test func setOverridesAHeuristic() throws {
+        var events: [String] = []
+        for i in 0..<5 {
+            events.append(
+                #"{"ph":"X","name":"render","cat":"cctrace.loop","ts":\#(i * 100_000),"dur":60000,"pid":1,"tid":1,"args":{"loop":"main"}}"#
+            )
+        }
+        let path = try writeTemporary("[" + events.joined(separator: ",") + "]")
+        let plain = try cctrace(["report", "--fail-on", "blocked-event-loop", path])
+        #expect(plain.status == 0)
+        let lowered = try cctrace(["report", "--set", "slow-callback=50", "--fail-on", "blocked-event-loop", path])
+        #expect(lowered.status == 3, "\(lowered.stdout)")
+        let unknown = try cctrace(["report", "--set", "no-such-thing=1", path])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no-such-thing"))
+        let share = try cctrace(["report", "--set", "cpu-bound=1.5", path])
+        #expect(share.status != 0)
+        #expect(share.stderr.contains("cpu-bound"))
+    }
+
+    /// `cctrace heuristics` lists every threshold with its reason, and docs/heuristics.md is
+    /// that table.
+    @Test func heuristicsTable() throws {
+        let r = try cctrace(["heuristics"])
+        #expect(r.status == 0)
+        for key in ["slow-callback = 100 ms", "cpu-bound = 0.7 share", "assumed-cores = 4", "why:", "from:"] {
+            #expect(r.stdout.contains(key), "\(key)")
+        }
+        let markdown = try cctrace(["heuristics", "--format", "markdown"])
+        var root = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+            root.deleteLastPathComponent()
+        }
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/heuristics.md"), encoding: .utf8)
+        #expect(
+            doc == markdown.stdout,
+            "docs/heuristics.md is stale: cctrace heuristics --format markdown > docs/heuristics.md")
     }
 }

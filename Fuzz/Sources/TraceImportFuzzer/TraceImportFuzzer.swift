@@ -15,6 +15,9 @@ public func traceImportFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // And the whole analysis: work profile, analyzers, recommendation, every renderer.
         let report = AnalysisReport(model: model)
         for format in ReportFormat.all { _ = ReportRenderer.render(report, path: "fuzz", format: format) }
+        // The analysis invariants hold for any input: a violation is a finding of the fuzzer.
+        let broken = AnalysisInvariants.violations(of: report.analysis, model: model)
+        if !broken.isEmpty { fatalError("analysis invariant broken: \(broken.joined(separator: "; "))") }
     }
     return 0
 }

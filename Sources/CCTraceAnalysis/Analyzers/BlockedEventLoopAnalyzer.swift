@@ -1,5 +1,34 @@
 import CCTraceFormat
 
+/// One event loop: how long callbacks held it, what they were, and its heartbeat's lag.
+public struct LoopStats: Sendable {
+    public var name: String
+    /// Whether the loop was recognized by shape (asyncio) rather than recorded.
+    public var inferred: Bool
+    /// Callbacks that reached the slow threshold, and the time they held the loop.
+    public var slowCallbacks: Int
+    public var blocked: Int64
+    /// ``blocked`` ÷ the loop's time (first to last callback).
+    public var blockedShare: Double
+    public var callbacks: Int
+    public var longest: Int64
+    /// The offending work, distinct, worst first.
+    public var offenders: [String]
+    /// The heartbeat's lag percentiles (p50, p99, max), when recorded.
+    public var lag: (p50: Int64, p99: Int64, max: Int64)?
+    public var severity: Severity
+    public var evidence: [Evidence]
+}
+
+/// `blocked-event-loop`: what the analyzer found.
+public struct LoopBlocking: Sendable {
+    /// Per loop, the most serious first.
+    public var loops: [LoopStats]
+    /// How many loops the trace has, and the threshold used.
+    public var loopsFound: Int
+    public var slowCallback: Int64
+}
+
 /// `blocked-event-loop`: callbacks, ticks and jobs that held a loop for at least the slow
 /// threshold, the loop's heartbeat lag, and what the offending work was.
 ///
@@ -9,27 +38,25 @@ import CCTraceFormat
 public enum BlockedEventLoopAnalyzer {
     public static let id = "blocked-event-loop"
 
-    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
-        var findings: [Finding] = []
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> LoopBlocking {
+        var loops: [LoopStats] = []
         for loop in profile.loops {
-            if let f = analyze(loop, model: model, profile: profile, options: options) { findings.append(f) }
+            if let f = analyze(loop, model: model, profile: profile, options: options) { loops.append(f) }
         }
-        if findings.isEmpty {
-            let text =
-                profile.loops.isEmpty
-                ? "No event loop in the trace."
-                : "No callback held an event loop for \(Text.ms(options.slowCallback.nanoseconds)) or more."
-            return [Finding(id: id, severity: .ok, summary: text)]
-        }
-        return findings.sorted {
-            ($0.severity, $0.metric("blocked_ms") ?? 0) > ($1.severity, $1.metric("blocked_ms") ?? 0)
-        }
+        func us(_ ns: Int64) -> Int64 { (ns + 500) / 1000 }
+        loops = loops.enumerated().sorted {
+            ($0.element.severity, us($0.element.blocked), -$0.offset)
+                > ($1.element.severity, us($1.element.blocked), -$1.offset)
+        }.map(\.element)
+        return LoopBlocking(
+            loops: loops, loopsFound: profile.loops.count, slowCallback: options.heuristics.slowCallback.nanoseconds)
     }
 
     static func analyze(_ loop: LoopView, model: TraceModel, profile: WorkProfile, options: AnalysisOptions)
-        -> Finding?
+        -> LoopStats?
     {
-        let slow = options.slowCallback.nanoseconds
+        let h = options.heuristics
+        let slow = h.slowCallback.nanoseconds
         var callbacks = loop.callbacks
         if loop.source == .pool {
             // A task pool: its jobs are the callbacks.
@@ -84,13 +111,15 @@ public enum BlockedEventLoopAnalyzer {
             // A tick (or job, or asyncio iteration) may run several slow handlers back to back:
             // name each child that took a quarter of the threshold or more.
             var parts: [Int] = []
-            let isHandler = loop.source == .cctrace && model.slices[c].name != "tick"
+            let isHandler = loop.source == .cctrace && model.slices[c].name != TraceVocabulary.Event.tick.string
             if !isHandler {
                 let s = model.slices[c]
                 var i = c + 1
                 let range = model.threads[s.thread].sliceRange
                 while i < range.upperBound, model.slices[i].depth > s.depth {
-                    if model.slices[i].parent == c && model.slices[i].duration.nanoseconds >= slow / 4 {
+                    if model.slices[i].parent == c
+                        && Double(model.slices[i].duration.nanoseconds) >= h.slowCallbackPart * Double(slow)
+                    {
                         parts.append(i)
                     }
                     i += 1
@@ -99,54 +128,30 @@ public enum BlockedEventLoopAnalyzer {
             if parts.isEmpty { parts = [c] }
             for part in parts {
                 let (name, stack) = offender(part, loop: loop, model: model, root: c)
-                let kind = nature(of: part, model: model, profile: profile)
+                let kind = nature(of: part, model: model, profile: profile, heuristics: h)
                 if !names.contains(name) { names.append(name) }
                 guard evidence.count < options.evidenceLimit else { continue }
-                var text = "\(name) held the loop \(Text.ms(model.slices[part].duration.nanoseconds)) (\(kind))"
-                if let task = model.slices[c].args.flatMap({ model.arguments.value($0) })?["task_id"] {
-                    text += " in task \(task.stringValue ?? task.intValue.map { String($0) } ?? "?")"
-                }
+                let taskArg = model.slices[c].args.flatMap({ model.arguments.value($0) })?[
+                    TraceVocabulary.Arg.taskID.string]
+                let task = taskArg.map { $0.stringValue ?? $0.intValue.map { String($0) } ?? "?" }
                 // Where the loop was while stuck: the stacks sampled on its thread meanwhile.
                 let p = model.slices[part]
-                if let hot = HotStacks.sampled(on: p.thread, from: p.start, to: p.end, in: model).first {
-                    let place = hot.frames.prefix(2).map { "'\(Self.functionName($0))'" }.joined(separator: " ← ")
-                    text += "; sampled there \(hot.count)× in \(place)"
-                    evidence.append(.slice(part, in: model, text, stack: hot.frames))
-                } else {
-                    evidence.append(.slice(part, in: model, text, stack: stack))
-                }
+                let hot = HotStacks.sampled(on: p.thread, from: p.start, to: p.end, in: model).first
+                let what = EvidenceKind.blockedLoop(
+                    offender: name, held: p.duration.nanoseconds, nature: kind, task: task,
+                    sampledCount: hot?.count ?? 0, sampledIn: hot?.frames.prefix(2).map(Self.functionName) ?? [])
+                evidence.append(.slice(part, in: model, what, stack: hot?.frames ?? stack))
             }
         }
+        let part = Int64(h.slowCallbackPart * Double(slow))
         let severity: Severity =
-            !offending.isEmpty || maxLag >= slow ? .warning : (longest >= slow / 4 || maxLag >= slow / 4) ? .info : .ok
-        var sentence: String
-        if offending.isEmpty {
-            sentence =
-                "Loop '\(loop.name)': no callback reached \(Text.ms(slow)) (longest \(Text.ms(longest)) of \(callbacks.count))"
-        } else {
-            let listed = names.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
-            sentence =
-                "Loop '\(loop.name)' was blocked \(offending.count) time\(offending.count == 1 ? "" : "s") for "
-                + "\(Text.ms(blocked)) (\(Text.pct(share)) of its time) by callbacks of \(Text.ms(slow)) or more: \(listed)"
-        }
-        if !lag.isEmpty {
-            sentence +=
-                "; heartbeat lag p50 \(Text.ms(Statistics.percentile(lag, 0.5))), p99 \(Text.ms(Statistics.percentile(lag, 0.99))), max \(Text.ms(maxLag))"
-        }
-        sentence += "."
-        var metrics: [(String, Double)] = [
-            ("slow_callbacks", Double(offending.count)), ("blocked_ms", Text.millis(blocked)), ("blocked_share", share),
-            ("callbacks", Double(callbacks.count)), ("longest_ms", Text.millis(longest)),
-        ]
-        if !lag.isEmpty {
-            metrics += [
-                ("lag_p50_ms", Text.millis(Statistics.percentile(lag, 0.5))),
-                ("lag_p99_ms", Text.millis(Statistics.percentile(lag, 0.99))), ("lag_max_ms", Text.millis(maxLag)),
-            ]
-        }
-        return Finding(
-            id: id, severity: severity, subject: loop.name, summary: sentence, inferred: loop.source == .asyncio,
-            metrics: metrics, evidence: evidence)
+            !offending.isEmpty || maxLag >= slow ? .warning : (longest >= part || maxLag >= part) ? .info : .ok
+        return LoopStats(
+            name: loop.name, inferred: loop.source == .asyncio, slowCallbacks: offending.count, blocked: blocked,
+            blockedShare: share, callbacks: callbacks.count, longest: longest, offenders: names,
+            lag: lag.isEmpty
+                ? nil : (Statistics.percentile(lag, 0.5), Statistics.percentile(lag, 0.99), maxLag),
+            severity: severity, evidence: evidence)
     }
 
     /// The offending work of a callback: its own name for cctrace callbacks; for ticks, jobs and
@@ -174,10 +179,10 @@ public enum BlockedEventLoopAnalyzer {
         }
         let names = chain.map { String(SliceClassifier.baseName(model.slices[$0].name)) }
         let stack = Array(names.reversed().prefix(12))
-        if loop.source == .cctrace && model.slices[callback].name != "tick" {
+        if loop.source == .cctrace && model.slices[callback].name != TraceVocabulary.Event.tick.string {
             return (model.slices[callback].name, stack)
         }
-        for i in chain.dropFirst() where !isPlumbing(model.slices[i].name) {
+        for i in chain.dropFirst() where !CPython.isLoopPlumbing(model.slices[i].name) {
             return (String(SliceClassifier.baseName(model.slices[i].name)), stack)
         }
         return (model.slices[callback].name, stack)
@@ -199,23 +204,17 @@ public enum BlockedEventLoopAnalyzer {
         return name
     }
 
-    static func isPlumbing(_ name: String) -> Bool {
-        let lower = name.lowercased()
-        return lower.contains("asyncio/") || lower.hasPrefix("_contextvars.") || lower.contains("task.__step")
-            || lower.contains("task_step") || lower.contains("handle._run") || lower.hasPrefix("_asyncio.")
-            || lower.contains("wakeup")
-    }
-
-    /// "CPU work" or "blocking wait", from the thread's CPU accounting or the kinds of its
+    /// CPU work or a blocking wait, from the thread's CPU accounting or the kinds of its
     /// descendants.
-    static func nature(of callback: Int, model: TraceModel, profile: WorkProfile) -> String {
+    static func nature(of callback: Int, model: TraceModel, profile: WorkProfile, heuristics h: Heuristics)
+        -> WorkNature
+    {
         let s = model.slices[callback]
         if let cpu = model.threads[s.thread].cpu, !cpu.samples.isEmpty {
             let usage = cpu.usage(in: s.start...s.end)
             let share =
                 Double(usage.running.nanoseconds + usage.runnable.nanoseconds) / Double(max(s.duration.nanoseconds, 1))
-            return share >= 0.5
-                ? "CPU work, \(Text.pct(min(share, 1))) on CPU" : "blocking wait, \(Text.pct(min(share, 1))) on CPU"
+            return share >= h.cpuWorkShare ? .cpu(share: min(share, 1)) : .blocking(share: min(share, 1))
         }
         var waiting: Int64 = 0
         let range = model.threads[s.thread].sliceRange
@@ -227,7 +226,7 @@ public enum BlockedEventLoopAnalyzer {
             }
             i += 1
         }
-        return Double(waiting) >= 0.5 * Double(s.duration.nanoseconds)
-            ? "blocking wait (inferred)" : "CPU work (inferred)"
+        return Double(waiting) >= (1 - h.cpuWorkShare) * Double(s.duration.nanoseconds)
+            ? .blockingInferred : .cpuInferred
     }
 }

@@ -1,127 +1,143 @@
 import CCTraceFormat
 
+/// CPU-bound work on several threads of one process that did not run in parallel, and why.
+public struct SerializedWork: Sendable {
+    /// What serialized it.
+    public enum Cause: Sendable, Equatable {
+        /// The threads took turns on one lock (its name when the trace has one).
+        case lock(name: String?)
+        /// CPython's global interpreter lock — measured (one core at a time, queueing in
+        /// condition waits) or inferred (Python work on several threads without CPU readings).
+        case gil(inferred: Bool)
+        /// One thread did `share` of the CPU work while the others waited.
+        case oneBusyThread(label: String, share: Double)
+        /// The threads rarely ran at the same time, for no reason the trace shows.
+        case unknown
+    }
+
+    public var pid: Int64
+    /// The process's name and pid.
+    public var process: String
+    public var threads: Int
+    /// Cores the threads ran on at once, and the most they could have.
+    public var parallelism: Double
+    public var potential: Int
+    public var cpuShare: Double
+    /// Lock waits' share of the threads' busy time (measured only).
+    public var lockShare: Double?
+    public var cause: Cause
+    public var evidence: [Evidence]
+
+    /// Whether the verdict was inferred rather than measured.
+    public var inferred: Bool { cause == .gil(inferred: true) }
+}
+
+/// `cpu-serialized`: what the analyzer found.
+public struct CPUSerialization: Sendable {
+    /// Processes whose CPU-bound threads were serialized.
+    public var serialized: [SerializedWork]
+    /// For the all-clear: how many workers, and the window's parallelism.
+    public var workers: Int
+    public var parallelism: Double
+    public var cpuMeasured: Bool
+}
+
 /// `cpu-serialized`: CPU-bound work spread over threads that never actually runs in parallel —
 /// because every thread needs one lock for its work (a global interpreter lock behaves exactly
 /// like this), or because one thread does nearly all of it while the others wait.
 ///
 /// Measured from the scheduler's statistics when the trace has them (threads on a CPU at once,
 /// against the cores). For CPython traces without them, threads running Python code are
-/// serialized by the GIL by construction; the finding says so and is marked inferred.
+/// serialized by the GIL by construction; the result says so and is marked inferred.
 public enum CPUSerializedAnalyzer {
     public static let id = "cpu-serialized"
 
-    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions)
+        -> CPUSerialization
+    {
+        let h = options.heuristics
         let loopThreads = Set(profile.loops.map(\.thread))
-        var findings: [Finding] = []
+        var out: [SerializedWork] = []
         for pid in profile.workerProcesses {
             let workers = profile.workers.filter { $0.pid == pid && !loopThreads.contains($0.thread) }
             guard workers.count >= 2 else { continue }
             let split = workers.reduce(TimeSplit()) { $0 + $1.split }
-            guard split.cpuShare >= options.cpuBound else { continue }
+            guard split.cpuShare >= h.cpuBound else { continue }
             let start = workers.map(\.start.nanoseconds).min()!
             let end = workers.map(\.end.nanoseconds).max()!
             let span = max(end - start, 1)
-            let parallel = Double(split.running) / Double(span)
+            let parallel = min(Double(profile.cores), Double(split.running) / Double(span))
             let potential = min(workers.count, max(profile.cores, 1))
             let label = processLabel(pid, model)
-            let measured = workers.allSatisfy(\.cpuMeasured)
-            if measured {
+            if workers.allSatisfy(\.cpuMeasured) {
                 // CPU-bound means the CPU was busy: at least half a core on average, not a sliver
                 // of CPU between long waits the trace did not name.
-                guard potential >= 2, parallel <= 1.3, Double(split.running + split.runnable) >= 0.5 * Double(span)
+                guard potential >= 2, parallel <= h.serializedParallelism,
+                    Double(split.running + split.runnable) >= h.serializedMinimumCPU * Double(span)
                 else { continue }
                 let lockShare = split.busy > 0 ? Double(split.lockWait) / Double(split.busy) : 0
                 let busiest = workers.max { $0.split.running < $1.split.running }!
                 let busiestShare = split.running > 0 ? Double(busiest.split.running) / Double(split.running) : 0
-                var cause: String
                 var evidence: [Evidence] = []
-                var subject: String
-                if lockShare >= 0.25 {
+                let cause: SerializedWork.Cause
+                if lockShare >= h.serializedLockShare {
                     let lock = topLock(pid: pid, model: model)
-                    subject = lock.map { "lock '\($0.name)'" } ?? "one lock"
-                    cause =
-                        "they took turns on \(subject): \(Text.pct(lockShare)) of their busy time was spent waiting for it"
-                    if let l = lock {
-                        evidence.append(.slice(l.longest, in: model, "the longest wait for '\(l.name)'"))
-                    }
-                } else if busiestShare >= 0.8 {
-                    subject = busiest.label
-                    cause = "\(busiest.label) did \(Text.pct(busiestShare)) of the CPU work while the others waited"
+                    cause = .lock(name: lock?.name)
+                    if let l = lock { evidence.append(.slice(l.longest, in: model, .longestLockWait(lock: l.name))) }
+                } else if busiestShare >= h.oneThreadShare {
+                    cause = .oneBusyThread(label: busiest.label, share: busiestShare)
                 } else if split.runnable > split.running {
                     // Starved by other load on the machine, not serialized by the program.
                     continue
                 } else if profile.language == .python {
-                    subject = "the GIL"
-                    cause =
-                        "CPython's global interpreter lock lets one thread run Python code at a time (they queue "
-                        + "for it in condition waits)"
+                    cause = .gil(inferred: false)
                 } else {
-                    subject = "threads"
-                    cause = "the threads rarely ran at the same time"
+                    cause = .unknown
                 }
                 let workerThreads = Set(workers.map(\.thread))
-                let sampled = model.samples.filter { workerThreads.contains($0.thread) && $0.name != "loop stall" }
+                let stall = TraceVocabulary.Event.loopStall.string
+                let sampled = model.samples.filter { workerThreads.contains($0.thread) && $0.name != stall }
                 if let hot = HotStacks.rank(sampled, in: model, top: 1).first {
                     evidence.append(
-                        Evidence(
-                            "the workers' hottest stack (\(Text.pct(hot.share)) of \(sampled.count) CPU samples)",
-                            stack: hot.frames))
+                        Evidence(.hottestStack(share: hot.share, samples: sampled.count), stack: hot.frames))
                 }
                 for w in workers.prefix(options.evidenceLimit) {
                     evidence.append(
-                        Evidence(
-                            "\(w.label): on CPU \(Text.ms(w.split.running)), lock wait \(Text.ms(w.split.lockWait)), "
-                                + "runnable \(Text.ms(w.split.runnable))", pid: w.pid, tid: w.tid, start: w.start,
-                            duration: TraceDuration(nanoseconds: w.life)))
+                        .thread(
+                            w,
+                            .workerTime(
+                                thread: w.label, running: w.split.running, lockWait: w.split.lockWait,
+                                runnable: w.split.runnable)))
                 }
-                findings.append(
-                    Finding(
-                        id: id, severity: .warning, subject: subject,
-                        summary:
-                            "CPU-bound work on \(workers.count) threads of \(label) ran on \(SummaryRenderer.format3(parallel)) "
-                            + "core\(parallel == 1 ? "" : "s") at a time out of \(potential) available: \(cause).",
-                        metrics: [
-                            ("threads", Double(workers.count)), ("parallelism", parallel),
-                            ("potential_parallelism", Double(potential)), ("cpu_share", split.cpuShare),
-                            ("lock_share", lockShare),
-                        ], evidence: evidence))
-            } else if profile.language == .python, !nativeWorkRanInParallel(workers, model: model, profile: profile) {
-                var evidence: [Evidence] = []
-                for w in workers.prefix(options.evidenceLimit) {
-                    evidence.append(
-                        Evidence(
-                            "\(w.label): \(Text.ms(w.split.running)) in Python work", pid: w.pid, tid: w.tid,
-                            start: w.start, duration: TraceDuration(nanoseconds: w.life)))
+                out.append(
+                    SerializedWork(
+                        pid: pid, process: label, threads: workers.count, parallelism: parallel,
+                        potential: potential, cpuShare: split.cpuShare, lockShare: lockShare, cause: cause,
+                        evidence: evidence))
+            } else if profile.language == .python,
+                !nativeWorkRanInParallel(workers, model: model, profile: profile, heuristics: h)
+            {
+                let evidence = workers.prefix(options.evidenceLimit).map {
+                    Evidence.thread($0, .pythonWork(thread: $0.label, running: $0.split.running))
                 }
-                findings.append(
-                    Finding(
-                        id: id, severity: .warning, subject: "the GIL",
-                        summary:
-                            "CPU-bound Python work on \(workers.count) threads of \(label) (\(Text.pct(split.cpuShare)) "
-                            + "of their busy time is work, not waiting): CPython's global interpreter lock runs one "
-                            + "thread's Python code at a time, so they share one core.",
-                        inferred: true,
-                        metrics: [
-                            ("threads", Double(workers.count)), ("parallelism", 1),
-                            ("potential_parallelism", Double(potential)), ("cpu_share", split.cpuShare),
-                        ], evidence: evidence))
+                out.append(
+                    SerializedWork(
+                        pid: pid, process: label, threads: workers.count, parallelism: 1, potential: potential,
+                        cpuShare: split.cpuShare, lockShare: nil, cause: .gil(inferred: true), evidence: evidence))
             }
         }
-        if findings.isEmpty {
-            let text =
-                profile.workers.count >= 2
-                ? "CPU work ran in parallel where there was any (\(SummaryRenderer.format3(profile.parallelism)) threads on a CPU on average)."
-                : "No CPU-bound work spread over several threads."
-            return [Finding(id: id, severity: .ok, summary: text, inferred: !profile.cpuMeasured)]
-        }
-        return findings
+        return CPUSerialization(
+            serialized: out, workers: profile.workers.count, parallelism: profile.parallelism,
+            cpuMeasured: profile.cpuMeasured)
     }
 
-    /// Whether the workers' CPU work was mostly in native calls (C functions: names without a
-    /// Python `(file:line)`) that overlapped across threads. Native code that releases the GIL
-    /// (hashing, compression, NumPy) runs in parallel; native code that holds it cannot even
-    /// start while another thread runs, so overlapping native calls prove the GIL was released.
-    static func nativeWorkRanInParallel(_ workers: [ThreadWork], model: TraceModel, profile: WorkProfile) -> Bool {
+    /// Whether the workers' CPU work was mostly in native calls (C functions) that overlapped
+    /// across threads. Native code that releases the GIL (hashing, compression, NumPy) runs in
+    /// parallel; native code that holds it cannot even start while another thread runs, so
+    /// overlapping native calls prove the GIL was released.
+    static func nativeWorkRanInParallel(
+        _ workers: [ThreadWork], model: TraceModel, profile: WorkProfile, heuristics h: Heuristics
+    ) -> Bool {
         var intervals: [(Int64, Int64)] = []
         var native: Int64 = 0
         var work: Int64 = 0
@@ -129,13 +145,13 @@ public enum CPUSerializedAnalyzer {
             for i in model.threads[w.thread].sliceRange where profile.sliceKinds[i] == nil {
                 let s = model.slices[i]
                 work += s.selfDuration.nanoseconds
-                if !s.name.hasSuffix(")") && s.selfDuration.nanoseconds >= 100_000 {
+                if CPython.isNativeCall(s.name) && s.selfDuration.nanoseconds >= h.nativeCallMinimum.nanoseconds {
                     native += s.selfDuration.nanoseconds
                     intervals.append((s.start.nanoseconds, s.end.nanoseconds))
                 }
             }
         }
-        guard work > 0, native * 2 >= work, !intervals.isEmpty else { return false }
+        guard work > 0, Double(native) >= h.nativeWorkShare * Double(work), !intervals.isEmpty else { return false }
         // Parallelism of the native calls: their total time over the time any of them ran.
         intervals.sort { $0.0 < $1.0 }
         var union: Int64 = 0
@@ -149,7 +165,7 @@ public enum CPUSerializedAnalyzer {
             }
         }
         union += hi - lo
-        return union > 0 && Double(native) / Double(union) >= 1.3
+        return union > 0 && Double(native) / Double(union) >= h.nativeOverlap
     }
 
     static func processLabel(_ pid: Int64, _ model: TraceModel) -> String {
@@ -167,6 +183,6 @@ public enum CPUSerializedAnalyzer {
             if d > model.slices[t.1].duration.nanoseconds { t.1 = w.slice }
             totals[w.lock] = t
         }
-        return totals.max { $0.value.0 < $1.value.0 }.map { ($0.key, $0.value.1) }
+        return totals.max { ($0.value.0, $1.key) < ($1.value.0, $0.key) }.map { ($0.key, $0.value.1) }
     }
 }

@@ -1,5 +1,59 @@
 import CCTraceFormat
 
+/// One IPC channel's cost against the compute it feeds.
+public struct ChannelStats: Sendable {
+    public var name: String
+    /// Whether it was recognized by name (Python multiprocessing) rather than recorded.
+    public var inferred: Bool
+    /// Time serializing, transferring (send + receive, from the message's arrival) and
+    /// deserializing, nanoseconds.
+    public var serialize: Int64
+    public var transfer: Int64
+    public var deserialize: Int64
+    /// Running time of the processes it connects.
+    public var compute: Int64
+    /// IPC time ÷ compute; `nil` when the processes did no measurable compute (then any IPC
+    /// is all overhead, and no ratio says how much).
+    public var tax: Double?
+    public var messages: Int
+    public var bytes: Int64
+    public var processes: Int
+    public var severity: Severity
+    public var evidence: [Evidence]
+
+    public var total: Int64 { serialize + transfer + deserialize }
+}
+
+/// Child processes' start-up against the work each then did.
+public struct StartupStats: Sendable {
+    public var children: Int
+    public var meanStart: Int64
+    public var meanWork: Int64
+    /// Start-up ÷ work.
+    public var share: Double
+    /// The share from which start-up is a warning (``Heuristics/startupShare``).
+    public var warningShare: Double
+    public var severity: Severity
+    public var evidence: [Evidence]
+}
+
+/// `ipc-overhead`: what the analyzer found.
+public struct IPCOverhead: Sendable {
+    /// Per channel, the most serious first.
+    public var channels: [ChannelStats]
+    public var startup: StartupStats?
+
+    /// The highest tax of any channel (a channel without compute counts as outweighing it).
+    public var worstTax: Double? {
+        var worst: Double?
+        for c in channels {
+            let t = c.tax ?? (c.total > 0 ? .infinity : 0)
+            worst = max(worst ?? t, t)
+        }
+        return worst
+    }
+}
+
 /// `ipc-overhead`: per channel, the time spent serializing, transferring and deserializing
 /// messages against the compute they feed (the IPC tax), the bytes moved, and child processes'
 /// start-up cost against the work they then did.
@@ -26,96 +80,70 @@ public enum IPCOverheadAnalyzer {
         var total: Int64 { serialize + send + receive + deserialize }
     }
 
-    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
-        let arrivals = profile.ipcArrivals
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> IPCOverhead {
+        let c = profile.classification
         var channels: [String: Channel] = [:]
-        var rootOf: [Int: Int] = [:]
-        for (i, s) in model.slices.enumerated() where profile.sliceKinds[i] == .ipc {
-            let r = s.parent >= 0 && profile.sliceKinds[s.parent] == .ipc ? (rootOf[s.parent] ?? s.parent) : i
-            rootOf[i] = r
+        for (i, s) in model.slices.enumerated() where c.kinds[i] == .ipc {
+            let r = c.ipcRoot(of: i)
             let top = model.slices[r]
             let ours = top.category == TraceCategory.ipc.rawValue
             let args = ours ? top.args.flatMap { model.arguments.value($0) } : nil
             let name =
-                args?["channel"]?.stringValue
+                args?[TraceVocabulary.Arg.channel.string]?.stringValue
                 ?? (ours
                     ? String(top.name.split(separator: " ").dropFirst().joined(separator: " "))
-                    : "multiprocessing pipes")
-            var c = channels[name] ?? Channel(name: name)
-            c.inferred = c.inferred || !ours
-            c.pids.insert(model.threads[s.thread].pid)
-            var cost = s.selfDuration.nanoseconds
+                    : CPython.multiprocessingChannel)
+            var ch = channels[name] ?? Channel(name: name)
+            ch.inferred = ch.inferred || !ours
+            ch.pids.insert(model.threads[s.thread].pid)
+            // A receive counts from its message's arrival (stage 1 moved the wait before it).
+            let cost = c.ipcCost(of: i, in: model)
             let step = SliceClassifier.ipcStep(name: top.name)
-            if step == .receive, ours,
-                let arrival = WorkProfile.first(
-                    in: arrivals[s.thread] ?? [], from: s.start.nanoseconds, to: s.end.nanoseconds)
-            {
-                cost -= arrival - s.start.nanoseconds
-            }
             switch step {
-            case .serialize: c.serialize += cost
+            case .serialize: ch.serialize += cost
             case .send:
-                c.send += cost
+                ch.send += cost
                 if r == i {
-                    c.messages += 1
-                    c.bytes += args?["bytes"]?.intValue ?? 0
-                    if c.largest == nil || s.duration > model.slices[c.largest!].duration { c.largest = i }
+                    ch.messages += 1
+                    ch.bytes += args?[TraceVocabulary.Arg.bytes.string]?.intValue ?? 0
+                    if ch.largest == nil || s.duration > model.slices[ch.largest!].duration { ch.largest = i }
                 }
-            case .receive: c.receive += cost
-            case .deserialize: c.deserialize += cost
+            case .receive: ch.receive += cost
+            case .deserialize: ch.deserialize += cost
             }
-            channels[name] = c
+            channels[name] = ch
         }
 
-        var findings: [Finding] = []
         var computeByPid: [Int64: Int64] = [:]
         for t in profile.threads { computeByPid[t.pid, default: 0] += t.split.running }
-        for c in channels.values.sorted(by: { $0.total > $1.total }) {
+        var out: [ChannelStats] = []
+        for c in channels.values.sorted(by: { ($0.total, $1.name) > ($1.total, $0.name) }) {
             let compute = c.pids.reduce(Int64(0)) { $0 + (computeByPid[$1] ?? 0) }
-            let tax = compute > 0 ? Double(c.total) / Double(compute) : (c.total > 0 ? 99 : 0)
-            var sentence =
-                "Channel '\(c.name)' spent \(Text.ms(c.total)) on IPC (serialize \(Text.ms(c.serialize)), "
-                + "transfer \(Text.ms(c.send + c.receive)), deserialize \(Text.ms(c.deserialize))) "
-                + "against \(Text.ms(compute)) of compute in the \(c.pids.count) process\(c.pids.count == 1 ? "" : "es") it connects: "
-                + "an IPC tax of \(Text.pct(tax))"
-            if c.messages > 0 {
-                sentence += "; \(c.messages) message\(c.messages == 1 ? "" : "s")"
-                if c.bytes > 0 {
-                    sentence += ", \(formatBytes(c.bytes)) (\(formatBytes(c.bytes / Int64(c.messages))) each)"
-                }
-            }
-            sentence += "."
+            let tax: Double? = compute > 0 ? Double(c.total) / Double(compute) : (c.total > 0 ? nil : 0)
             var evidence: [Evidence] = []
-            if let l = c.largest { evidence.append(.slice(l, in: model, "the longest send")) }
-            let severity: Severity = tax >= options.ipcTax ? .warning : .info
-            findings.append(
-                Finding(
-                    id: id, severity: severity, subject: c.name, summary: sentence, inferred: c.inferred,
-                    metrics: [
-                        ("ipc_ms", Text.millis(c.total)), ("serialize_ms", Text.millis(c.serialize)),
-                        ("transfer_ms", Text.millis(c.send + c.receive)),
-                        ("deserialize_ms", Text.millis(c.deserialize)),
-                        ("compute_ms", Text.millis(compute)), ("ipc_tax", tax), ("messages", Double(c.messages)),
-                        ("bytes", Double(c.bytes)),
-                    ], evidence: evidence))
+            if let l = c.largest { evidence.append(.slice(l, in: model, .longestSend)) }
+            out.append(
+                ChannelStats(
+                    name: c.name, inferred: c.inferred, serialize: c.serialize, transfer: c.send + c.receive,
+                    deserialize: c.deserialize, compute: compute, tax: tax, messages: c.messages, bytes: c.bytes,
+                    processes: c.pids.count,
+                    severity: (tax ?? .infinity) >= options.heuristics.ipcTax ? .warning : .info,
+                    evidence: evidence))
         }
-        if let start = startupFinding(model, profile: profile) { findings.append(start) }
-        if findings.isEmpty {
-            return [
-                Finding(id: id, severity: .ok, summary: "No inter-process messages or child processes in the trace.")
-            ]
-        }
-        return findings.sorted { $0.severity > $1.severity }
+        return IPCOverhead(
+            channels: out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
+                .map(\.element),
+            startup: startup(model, profile: profile, heuristics: options.heuristics))
     }
 
     /// Child processes' start-up (`process start`: spawn to the child's first instruction)
     /// against the work each then did.
-    static func startupFinding(_ model: TraceModel, profile: WorkProfile) -> Finding? {
+    static func startup(_ model: TraceModel, profile: WorkProfile, heuristics h: Heuristics) -> StartupStats? {
         var busyByPid: [Int64: Int64] = [:]
         for t in profile.threads { busyByPid[t.pid, default: 0] += t.split.busy }
         var starts: [(slice: Int, start: Int64, work: Int64)] = []
         for (i, s) in model.slices.enumerated()
-        where s.category == TraceCategory.process.rawValue && s.name == "process start" {
+        where s.category == TraceCategory.process.rawValue && s.name == TraceVocabulary.Event.processStart.string {
             let pid = model.threads[s.thread].pid
             starts.append((i, s.duration.nanoseconds, max(0, (busyByPid[pid] ?? 0) - s.duration.nanoseconds)))
         }
@@ -123,27 +151,11 @@ public enum IPCOverheadAnalyzer {
         let totalStart = starts.reduce(Int64(0)) { $0 + $1.start }
         let totalWork = starts.reduce(Int64(0)) { $0 + $1.work }
         let ratio = totalWork > 0 ? Double(totalStart) / Double(totalWork) : 1
-        let mean = totalStart / Int64(starts.count)
-        let severity: Severity = ratio >= 0.1 ? .warning : .info
         let worst = starts.max { $0.start < $1.start }!
-        return Finding(
-            id: id, severity: severity, subject: "process start-up",
-            summary:
-                "\(starts.count) child process\(starts.count == 1 ? "" : "es") took \(Text.ms(mean)) each to start "
-                + "against \(Text.ms(totalWork / Int64(starts.count))) of work each: start-up is \(Text.pct(ratio)) of the work"
-                + (ratio >= 0.1 ? " (tasks should be at least 10× the start cost)." : "."),
-            metrics: [
-                ("children", Double(starts.count)), ("start_mean_ms", Text.millis(mean)),
-                ("work_mean_ms", Text.millis(totalWork / Int64(starts.count))), ("start_share", ratio),
-            ], evidence: [.slice(worst.slice, in: model, "the slowest start")])
-    }
-
-    static func formatBytes(_ b: Int64) -> String {
-        let v = Double(b)
-        switch v {
-        case 1_048_576...: return SummaryRenderer.format3(v / 1_048_576) + " MiB"
-        case 1024...: return SummaryRenderer.format3(v / 1024) + " KiB"
-        default: return "\(b) B"
-        }
+        return StartupStats(
+            children: starts.count, meanStart: totalStart / Int64(starts.count),
+            meanWork: totalWork / Int64(starts.count), share: ratio, warningShare: h.startupShare,
+            severity: ratio >= h.startupShare ? .warning : .info,
+            evidence: [.slice(worst.slice, in: model, .slowestStart)])
     }
 }

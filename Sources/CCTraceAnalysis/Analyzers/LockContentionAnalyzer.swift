@@ -1,5 +1,50 @@
 import CCTraceFormat
 
+/// A lock as the trace names it.
+public enum LockName: Sendable, Hashable {
+    /// Recorded with a name (cctrace's locks, or a name in the trace).
+    case named(String)
+    /// Recognized by an acquire call inside this function (or at the top level: `nil`).
+    case takenIn(String?)
+    /// Entered with a Python `with` block in this function (its acquire was not traced).
+    case withBlockIn(String)
+}
+
+/// One lock's contention: how long threads waited for it, who held it meanwhile, and where.
+public struct LockStats: Sendable {
+    /// The lock's name (or, for locks recognized by shape, where it was taken).
+    public var lock: LockName
+    public var pid: Int64
+    /// Whether the waits were recognized by name rather than recorded by cctrace.
+    public var inferred: Bool
+    public var waits: Int
+    /// Distinct threads that waited.
+    public var waiters: Int
+    /// Waiting in total, and its percentiles, nanoseconds.
+    public var total: Int64
+    public var p50: Int64
+    public var p95: Int64
+    public var max: Int64
+    /// Waiting ÷ the waiters' busy time.
+    public var waitersBusyShare: Double
+    /// The thread that held it for most of the waiting, and its share of the waiting.
+    public var topHolder: String?
+    public var topHolderShare: Double
+    /// The longest chain of waits through this lock (every wait in it overlaps the others in
+    /// time), when one has two links or more.
+    public var chain: [ChainLink]?
+    public var severity: Severity
+    public var evidence: [Evidence]
+}
+
+/// `lock-contention`: what the analyzer found.
+public struct LockContention: Sendable {
+    /// Per lock, the most serious first.
+    public var locks: [LockStats]
+    /// For the all-clear: whether lock waits were looked for by name too.
+    public var namesInferred: Bool
+}
+
 /// `lock-contention`: per lock, how long threads waited for it, who held it meanwhile, and
 /// where the waiters were.
 ///
@@ -20,13 +65,13 @@ public enum LockContentionAnalyzer {
     }
 
     struct Group {
-        var lock: String
+        var lock: LockName
         var pid: Int64
         var inferred: Bool
         var waits: [Wait] = []
     }
 
-    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> [Finding] {
+    public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> LockContention {
         var groups: [String: Group] = [:]
         var order: [String] = []
         func add(_ key: String, _ make: @autoclosure () -> Group, _ wait: Wait) {
@@ -39,19 +84,19 @@ public enum LockContentionAnalyzer {
         for w in model.lockWaits {
             let pid = model.threads[model.slices[w.slice].thread].pid
             add(
-                "\(pid)/\(w.lockID)/\(w.lock)", Group(lock: w.lock, pid: pid, inferred: false),
+                "\(pid)/\(w.lockID)/\(w.lock)", Group(lock: .named(w.lock), pid: pid, inferred: false),
                 Wait(
                     slice: w.slice, owner: w.owner, frames: w.frames))
         }
-        let minimum: Int64 = 10_000
+        let minimum = options.heuristics.inferredLockWait.nanoseconds
         for (i, s) in model.slices.enumerated()
         where profile.sliceKinds[i] == .lockWait && s.category != TraceCategory.lock.rawValue
             && (s.parent < 0 || profile.sliceKinds[s.parent] != .lockWait) && s.duration.nanoseconds >= minimum
         {
-            let caller = s.parent >= 0 ? String(SliceClassifier.baseName(model.slices[s.parent].name)) : "top level"
+            let caller = s.parent >= 0 ? String(SliceClassifier.baseName(model.slices[s.parent].name)) : nil
             let pid = model.threads[s.thread].pid
             add(
-                "\(pid)/inferred/\(caller)", Group(lock: "lock taken in \(caller)", pid: pid, inferred: true),
+                "\(pid)/inferred/\(caller ?? "")", Group(lock: .takenIn(caller), pid: pid, inferred: true),
                 Wait(
                     slice: i, owner: nil, frames: []))
         }
@@ -61,32 +106,30 @@ public enum LockContentionAnalyzer {
             let pid = model.threads[s.thread].pid
             add(
                 "\(pid)/with/\(function)",
-                Group(lock: "lock entered with `with` in \(function)", pid: pid, inferred: true),
+                Group(lock: .withBlockIn(function), pid: pid, inferred: true),
                 Wait(
                     slice: i, owner: nil, frames: [], duration: wait))
         }
-        guard !order.isEmpty else {
-            return [
-                Finding(
-                    id: id, severity: .ok, summary: "No thread waited for a lock another thread held.",
-                    inferred: profile.namesInferred)
-            ]
-        }
         var busyByThread: [Int: Int64] = [:]
         for t in profile.threads { busyByThread[t.thread] = t.split.busy }
-        var findings: [Finding] = []
+        var locks: [LockStats] = []
         for key in order {
             let g = groups[key]!
-            findings.append(finding(for: g, model: model, busy: busyByThread, profile: profile, options: options))
+            locks.append(stats(for: g, model: model, busy: busyByThread, profile: profile, options: options))
         }
-        return findings.sorted {
-            ($0.severity, $0.metric("total_wait_ms") ?? 0) > ($1.severity, $1.metric("total_wait_ms") ?? 0)
-        }
+        // Most serious first; equal totals (to the microsecond) keep the order they were found in.
+        func us(_ ns: Int64) -> Int64 { (ns + 500) / 1000 }
+        locks = locks.enumerated().sorted {
+            ($0.element.severity, us($0.element.total), -$0.offset)
+                > ($1.element.severity, us($1.element.total), -$1.offset)
+        }.map(\.element)
+        return LockContention(locks: locks, namesInferred: profile.namesInferred)
     }
 
-    static func finding(
+    static func stats(
         for g: Group, model: TraceModel, busy: [Int: Int64], profile: WorkProfile, options: AnalysisOptions
-    ) -> Finding {
+    ) -> LockStats {
+        let h = options.heuristics
         func length(_ w: Wait) -> Int64 { w.duration ?? model.slices[w.slice].duration.nanoseconds }
         let durations = g.waits.map(length).sorted()
         let total = durations.reduce(0, +)
@@ -100,16 +143,6 @@ public enum LockContentionAnalyzer {
             if let o = w.owner { byOwner[o, default: 0] += length(w) }
         }
         let topOwner = byOwner.max { ($0.value, $1.key) < ($1.value, $0.key) }
-        var sentence =
-            "Lock '\(g.lock)' made \(waiters.count) thread\(waiters.count == 1 ? "" : "s") wait \(Text.ms(total)) "
-            + "in \(g.waits.count) wait\(g.waits.count == 1 ? "" : "s") (p50 \(Text.ms(Statistics.percentile(durations, 0.5))), "
-            + "p95 \(Text.ms(Statistics.percentile(durations, 0.95))), max \(Text.ms(durations.last ?? 0))): "
-            + "\(Text.pct(share)) of the waiters' busy time"
-        if let (owner, held) = topOwner {
-            sentence +=
-                "; \(model.threads[owner].label) held it for \(Text.pct(Double(held) / Double(max(total, 1)))) of that"
-        }
-        sentence += "."
         var evidence: [Evidence] = []
         // Where the waiters were: the most common stack.
         var stacks: [[String]: Int64] = [:]
@@ -117,65 +150,57 @@ public enum LockContentionAnalyzer {
             stacks[Array(appFrames(w.frames).prefix(6)), default: 0] += model.slices[w.slice].duration.nanoseconds
         }
         if let (frames, time) = stacks.max(by: { $0.value < $1.value }) {
-            evidence.append(
-                Evidence("waiters' most common stack (\(Text.ms(time)) of waiting)", stack: frames.map(shortFrame)))
+            evidence.append(Evidence(.waitersStack(waiting: time), stack: frames.map(shortFrame)))
         } else if g.inferred {
             // Foreign traces: the callers' chain of spans is the stack.
             let longest = g.waits.max { length($0) < length($1) }!
-            evidence.append(
-                Evidence(
-                    "the waiter's enclosing spans", slice: longest.slice,
-                    stack: spanStack(longest.slice, in: model)))
+            evidence.append(.slice(longest.slice, in: model, .waiterSpans, stack: spanStack(longest.slice, in: model)))
         }
         // The longest waits, with what the holder was doing.
         let longest = g.waits.sorted { length($0) > length($1) }
         for w in longest.prefix(max(1, options.evidenceLimit - 2)) {
             let s = model.slices[w.slice]
-            var text = "\(model.threads[s.thread].label) waited \(Text.ms(length(w)))"
-            if let o = w.owner {
-                text += " while \(model.threads[o].label) held it"
-                if let doing = innermostWork(on: o, at: s.start, in: model) { text += " in \(doing)" }
-            }
-            evidence.append(.slice(w.slice, in: model, text, stack: appFrames(w.frames).prefix(4).map(shortFrame)))
+            let kind = EvidenceKind.lockWait(
+                waiter: model.threads[s.thread].label, waited: length(w),
+                holder: w.owner.map { model.threads[$0].label },
+                holderDoing: w.owner.flatMap { innermostWork(on: $0, at: s.start, in: model) })
+            evidence.append(.slice(w.slice, in: model, kind, stack: appFrames(w.frames).prefix(4).map(shortFrame)))
             // The holder's side: where it released the lock this waiter was waiting for.
             if let o = w.owner,
                 let hold = model.lockHolds.first(where: {
                     let h = model.slices[$0.slice]
-                    return h.thread == o && $0.lock == g.lock && h.start <= s.end && h.end >= s.start
+                    return h.thread == o && LockName.named($0.lock) == g.lock && h.start <= s.end && h.end >= s.start
                         && !$0.frames.isEmpty
                 })
             {
                 evidence.append(
                     .slice(
-                        hold.slice, in: model, "\(model.threads[o].label) held it until here",
+                        hold.slice, in: model, .heldUntilHere(holder: model.threads[o].label),
                         stack: appFrames(hold.frames).prefix(4).map(shortFrame)))
             }
         }
-        if let chain = longestChain(g, model: model) { evidence.append(Evidence(chain)) }
-        let window = max(profile.window, 1)
+        let chain = longestChain(g, model: model)
+        if let chain { evidence.append(Evidence(.waitForChain(chain))) }
+        let window = Double(max(profile.window, 1))
         // Contention is threads queueing for a lock again and again; one slow acquire (say at
         // shutdown) is worth knowing, not a warning.
-        let repeated = g.waits.count >= 3
+        let repeated = g.waits.count >= h.contentionWaits
         let severity: Severity =
-            repeated && (share >= 0.1 || (share >= 0.05 && Double(total) >= 0.1 * Double(window)))
-            ? .warning : total >= 1_000_000 ? .info : .ok
-        return Finding(
-            id: id, severity: severity, subject: g.lock, summary: sentence, inferred: g.inferred,
-            metrics: [
-                ("total_wait_ms", Text.millis(total)), ("waits", Double(g.waits.count)),
-                ("waiters", Double(waiters.count)), ("p50_ms", Text.millis(Statistics.percentile(durations, 0.5))),
-                ("p95_ms", Text.millis(Statistics.percentile(durations, 0.95))),
-                ("max_ms", Text.millis(durations.last ?? 0)), ("waiters_busy_share", share),
-            ], evidence: evidence)
+            repeated
+                && (share >= h.contentionShare
+                    || (share >= h.contentionShareLow && Double(total) >= h.contentionWindowShare * window))
+            ? .warning : total >= h.contentionInfo.nanoseconds ? .info : .ok
+        return LockStats(
+            lock: g.lock, pid: g.pid, inferred: g.inferred, waits: g.waits.count, waiters: waiters.count,
+            total: total, p50: Statistics.percentile(durations, 0.5), p95: Statistics.percentile(durations, 0.95),
+            max: durations.last ?? 0, waitersBusyShare: share, topHolder: topOwner.map { model.threads[$0.key].label },
+            topHolderShare: topOwner.map { Double($0.value) / Double(max(total, 1)) } ?? 0, chain: chain,
+            severity: severity, evidence: evidence)
     }
 
     /// The frames worth showing: the app's, without compiler thunks and cctrace's own wrappers.
     static func appFrames(_ frames: [String]) -> [String] {
-        let kept = frames.filter { f in
-            !(f.hasPrefix("partial apply forwarder") || f.hasPrefix("reabstraction thunk")
-                || f.hasPrefix("thunk for") || f.hasPrefix("static CCTrace.CCTrace.") || f.hasPrefix("CCTrace.Traced")
-                || f.contains("(libCCTrace") || f.hasPrefix("merged ") || f.hasPrefix("0x"))
-        }
+        let kept = frames.filter { !SwiftRuntime.isPlumbingFrame($0) && !SwiftRuntime.isRecorderFrame($0) }
         return kept.isEmpty ? frames : kept
     }
 
@@ -206,34 +231,48 @@ public enum LockContentionAnalyzer {
             if s.category == TraceCategory.lock.rawValue { continue }
             if best == nil || s.depth > best!.depth { best = s }
         }
-        return best.map { "'\($0.name)'" }
+        return best.map(\.name)
     }
 
-    /// The longest wait-for chain: a waiter whose lock's holder was itself waiting for a lock.
-    static func longestChain(_ g: Group, model: TraceModel) -> String? {
+    /// The longest wait-for chain: at the moment a waiter began waiting (when the trace
+    /// recorded who held the lock), that holder was itself waiting for another lock, whose
+    /// holder was waiting too, and so on. Every link is a wait in progress at that one moment,
+    /// for a lock other than the one its thread was said to hold (a thread cannot wait for a
+    /// lock it holds: such a link comes from an owner recorded at another moment, and waits
+    /// that never coexisted are not a chain — a cycle of them is not a deadlock).
+    static func longestChain(_ g: Group, model: TraceModel) -> [ChainLink]? {
         var waitsByThread: [Int: [LockWait]] = [:]
         for w in model.lockWaits { waitsByThread[model.slices[w.slice].thread, default: []].append(w) }
-        var best: [String] = []
+        let ids = Dictionary(model.lockWaits.map { ($0.slice, $0.lockID) }, uniquingKeysWith: { a, _ in a })
+        var best: [ChainLink] = []
         for w in g.waits {
-            guard let first = w.owner else { continue }
-            let at = model.slices[w.slice].start
-            var steps = [
-                "\(model.threads[model.slices[w.slice].thread].label) waits for '\(g.lock)' held by \(model.threads[first].label)"
+            guard let first = w.owner, let firstID = ids[w.slice] else { continue }
+            let s0 = model.slices[w.slice]
+            let at = s0.start
+            var links = [
+                ChainLink(
+                    waiter: model.threads[s0.thread].label, lock: g.lock, holder: model.threads[first].label,
+                    slice: w.slice)
             ]
             var current = first
-            var seen: Set<Int> = [model.slices[w.slice].thread]
-            while steps.count < 5, !seen.contains(current),
+            var held = firstID
+            var seen: Set<Int> = [s0.thread]
+            while links.count < 5, !seen.contains(current),
                 let next = waitsByThread[current]?.first(where: {
                     let s = model.slices[$0.slice]
-                    return s.start <= at && s.end >= at
+                    return s.start <= at && s.end >= at && $0.lockID != held
                 }), let owner = next.owner
             {
                 seen.insert(current)
-                steps.append("which waits for '\(next.lock)' held by \(model.threads[owner].label)")
+                links.append(
+                    ChainLink(
+                        waiter: model.threads[current].label, lock: .named(next.lock),
+                        holder: model.threads[owner].label, slice: next.slice))
                 current = owner
+                held = next.lockID
             }
-            if steps.count > best.count { best = steps }
+            if links.count > best.count { best = links }
         }
-        return best.count >= 2 ? "wait-for chain: " + best.joined(separator: ", ") : nil
+        return best.count >= 2 ? best : nil
     }
 }

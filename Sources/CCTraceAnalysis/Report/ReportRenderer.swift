@@ -2,12 +2,12 @@ import CCTraceFormat
 
 /// Renders an ``AnalysisReport`` as terminal text, Markdown or JSON.
 ///
-/// The JSON schema (`schema_version` 2) is documented in `docs/report-schema.md` and checked by
+/// The JSON schema (`schema_version` 3) is documented in `docs/report-schema.md` and checked by
 /// tests: top level `recommendation` (with `model`), `findings` (each with `id`, `severity`),
 /// `work`, and the summary's fields.
 public enum ReportRenderer {
     /// The JSON schema version of `cctrace report --format json`.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     /// The report in `format`; `color` adds ANSI colours to text (only on a terminal).
     public static func render(_ r: AnalysisReport, path: String, format: ReportFormat, color: Bool = false) -> String {
@@ -33,18 +33,18 @@ public enum ReportRenderer {
         }
         var out = head.joined(separator: "\n") + "\n\n"
         let title = "Recommendation: \(rec.model.rawValue.uppercased())"
-        var headline = wrap(title + " — " + rec.headline, indent: "", hanging: "  ")
+        var headline = wrap(title + " — " + r.headline, indent: "", hanging: "  ")
         if color { headline = paint(title, "1") + String(headline.dropFirst(title.count)) }
         out += headline
         out += wrap(
-            "now: \(rec.current.rawValue) (\(SummaryRenderer.terminalSafe(rec.currentDetail))) · change: "
+            "now: \(rec.current.model.rawValue) (\(SummaryRenderer.terminalSafe(r.currentDetail))) · change: "
                 + "\(rec.change ? "yes" : "no") · confidence: \(rec.confidence.rawValue) · expected speedup "
                 + "≈ \(SummaryRenderer.format3(rec.expectedSpeedup))×"
                 + (rec.inferred ? " · some figures inferred" : ""),
             indent: "  ")
-        out += wrap("how: " + SummaryRenderer.terminalSafe(rec.advice), indent: "  ", hanging: "       ")
+        out += wrap("how: " + SummaryRenderer.terminalSafe(r.advice), indent: "  ", hanging: "       ")
         out += "  why:\n"
-        for reason in rec.reasons {
+        for reason in r.reasons {
             out += wrap("• " + SummaryRenderer.terminalSafe(reason), indent: "    ", hanging: "      ")
         }
         out += "\nFindings\n"
@@ -59,7 +59,7 @@ public enum ReportRenderer {
             out += block
             for e in f.evidence {
                 out += wrap(
-                    "- " + SummaryRenderer.terminalSafe(e.description) + location(e), indent: "      ",
+                    "- " + SummaryRenderer.terminalSafe(FindingText.describe(e)) + location(e), indent: "      ",
                     hanging: "        ")
                 if !e.stack.isEmpty {
                     for frame in e.stack.prefix(6) {
@@ -163,13 +163,13 @@ public enum ReportRenderer {
         }
         let rec = r.recommendation
         var out = "## cctrace report — `\(String(path.map { $0 == "`" ? "'" : $0 }))`\n\n"
-        out += "**Recommendation: \(rec.model.rawValue)** — \(esc(rec.headline))\n\n"
-        out += "- Now: \(rec.current.rawValue) (\(esc(rec.currentDetail)))\n"
+        out += "**Recommendation: \(rec.model.rawValue)** — \(esc(r.headline))\n\n"
+        out += "- Now: \(rec.current.model.rawValue) (\(esc(r.currentDetail)))\n"
         out += "- Change: \(rec.change ? "yes" : "no") · confidence: \(rec.confidence.rawValue) · expected speedup ≈ "
         out += "\(SummaryRenderer.format3(rec.expectedSpeedup))×\(rec.inferred ? " · some figures inferred" : "")\n"
-        out += "- How: \(esc(rec.advice))\n\n"
+        out += "- How: \(esc(r.advice))\n\n"
         out += "Why:\n\n"
-        for reason in rec.reasons { out += "- \(esc(reason))\n" }
+        for reason in r.reasons { out += "- \(esc(reason))\n" }
         out += "\n### Findings\n\n| severity | finding | summary |\n|---|---|---|\n"
         for f in r.findings {
             out += "| \(f.severity.rawValue) | `\(f.id)`\(f.inferred ? " (inferred)" : "") | \(esc(f.summary)) |\n"
@@ -180,7 +180,7 @@ public enum ReportRenderer {
             for f in details {
                 out += "**\(f.id)**\(f.subject.isEmpty ? "" : " — \(esc(f.subject))")\n\n"
                 for e in f.evidence {
-                    out += "- \(esc(e.description))\n"
+                    out += "- \(esc(FindingText.describe(e)))\n"
                     if !e.stack.isEmpty { out += "  - stack: \(e.stack.prefix(6).map(esc).joined(separator: " ← "))\n" }
                 }
                 out += "\n"
@@ -211,11 +211,11 @@ public enum ReportRenderer {
             (
                 "recommendation",
                 .object([
-                    ("model", .string(rec.model.rawValue)), ("current_model", .string(rec.current.rawValue)),
-                    ("current_detail", .string(rec.currentDetail)), ("change", .bool(rec.change)),
+                    ("model", .string(rec.model.rawValue)), ("current_model", .string(rec.current.model.rawValue)),
+                    ("current_detail", .string(r.currentDetail)), ("change", .bool(rec.change)),
                     ("confidence", .string(rec.confidence.rawValue)), ("expected_speedup", num(rec.expectedSpeedup)),
-                    ("headline", .string(rec.headline)), ("advice", .string(rec.advice)),
-                    ("reasons", .array(rec.reasons.map(JSONValue.string))), ("inferred", .bool(rec.inferred)),
+                    ("headline", .string(r.headline)), ("advice", .string(r.advice)),
+                    ("reasons", .array(r.reasons.map(JSONValue.string))), ("inferred", .bool(rec.inferred)),
                 ])
             ))
         members.append(
@@ -227,7 +227,7 @@ public enum ReportRenderer {
                             ("id", .string(f.id)), ("severity", .string(f.severity.rawValue)),
                             ("subject", .string(f.subject)), ("summary", .string(f.summary)),
                             ("inferred", .bool(f.inferred)),
-                            ("metrics", .object(f.metrics.map { ($0.0, num($0.1)) })),
+                            ("metrics", .object(f.metrics.map { ($0.0, $0.1.map(num) ?? .null) })),
                             ("evidence", .array(f.evidence.map(evidence))),
                         ])
                     })
@@ -241,6 +241,7 @@ public enum ReportRenderer {
         }
         var work: [(String, JSONValue)] = [
             ("window_ms", ms(p.window)), ("cores", .number(Double(p.cores))), ("cores_known", .bool(p.coresKnown)),
+            ("cores_source", .string(p.coreCount.source.rawValue)),
             ("parallelism", num(p.parallelism)), ("cpu_share", num(p.cpuShare)), ("cpu_measured", .bool(p.cpuMeasured)),
             ("names_inferred", .bool(p.namesInferred)), ("language", .string(p.language.rawValue)),
             ("critical_path_ms", ms(p.criticalPath)), ("critical_path_share", num(p.criticalPathShare)),
@@ -252,7 +253,8 @@ public enum ReportRenderer {
                 (
                     "waits",
                     .object([
-                        ("source", .string(w.source)), ("count", .number(Double(w.count))),
+                        ("source", .string(RecommendationText.waitSource(w.source))),
+                        ("count", .number(Double(w.count))),
                         ("max_in_flight", .number(Double(w.maxInFlight))), ("mean_in_flight", num(w.meanInFlight)),
                         ("p50_ms", ms(w.p50)), ("p95_ms", ms(w.p95)), ("inferred", .bool(w.inferred)),
                     ])
@@ -317,7 +319,7 @@ public enum ReportRenderer {
     }
 
     static func evidence(_ e: Evidence) -> JSONValue {
-        var m: [(String, JSONValue)] = [("description", .string(e.description))]
+        var m: [(String, JSONValue)] = [("description", .string(FindingText.describe(e)))]
         if let pid = e.pid { m.append(("pid", .number(Double(pid)))) }
         if let tid = e.tid { m.append(("tid", .number(Double(tid)))) }
         if let s = e.start { m.append(("ts_us", .number((s.microseconds * 1000).rounded() / 1000))) }

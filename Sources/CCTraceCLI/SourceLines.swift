@@ -1,3 +1,4 @@
+import CCTraceAnalysis
 import CCTraceFormat
 
 #if canImport(Glibc)
@@ -10,14 +11,25 @@ import CCTraceFormat
 /// `image+0xoffset` next to its name; this turns `f() + 0x1c (app)` into
 /// `f() + 0x1c (app) at main.swift:42`.
 public enum SourceLines {
-    /// `llvm-symbolizer` on `PATH` or next to the Swift toolchain, or `nil`.
+    /// `llvm-symbolizer`: `$CCTRACE_SYMBOLIZER`, else on `PATH`, else next to the `swift` found
+    /// on `PATH` (the toolchain ships one), or `nil`.
     public static func symbolizer() -> String? {
-        var candidates: [String] = []
-        if let path = getenv("PATH").map({ String(cString: $0) }) {
-            candidates += path.split(separator: ":").map { "\($0)/llvm-symbolizer" }
+        if let chosen = getenv("CCTRACE_SYMBOLIZER").map({ String(cString: $0) }), !chosen.isEmpty {
+            return access(chosen, X_OK) == 0 ? chosen : nil
         }
-        candidates += ["/opt/swift/usr/bin/llvm-symbolizer", "/usr/bin/llvm-symbolizer"]
-        return candidates.first { access($0, X_OK) == 0 }
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        let folders = path.split(separator: ":").map(String.init)
+        var candidates = folders.map { "\($0)/llvm-symbolizer" }
+        for folder in folders where access("\(folder)/swift", X_OK) == 0 {
+            // The toolchain's folder: where `swift` really is (PATH may hold a link to it).
+            if let real = realpath("\(folder)/swift", nil) {
+                let resolved = String(cString: real)
+                free(real)
+                candidates.append(
+                    "/" + resolved.split(separator: "/").dropLast().joined(separator: "/") + "/llvm-symbolizer")
+            }
+        }
+        return candidates.first { $0.hasPrefix("/") && access($0, X_OK) == 0 }
     }
 
     /// `model` with `at file:line` appended to every frame whose location resolved.

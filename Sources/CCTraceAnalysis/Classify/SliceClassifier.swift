@@ -28,11 +28,11 @@ public enum SliceClassifier {
     public static func classify(name: String, category: String) -> (kind: SliceKind, inferred: Bool)? {
         switch category {
         case TraceCategory.lock.rawValue:
-            return name == "lock wait" ? (.lockWait, false) : nil
+            return name == TraceVocabulary.Event.lockWait.string ? (.lockWait, false) : nil
         case TraceCategory.ipc.rawValue:
             return (.ipc, false)
         case TraceCategory.process.rawValue:
-            if name.hasPrefix("wait ") { return (.resultWait, false) }
+            if name.hasPrefix(TraceVocabulary.Event.waitPrefix.string) { return (.resultWait, false) }
             return nil
         default:
             break
@@ -75,8 +75,11 @@ public enum SliceClassifier {
         guard let last = components.last.map(String.init) else { return nil }
         let owner = components.count >= 2 ? String(components[components.count - 2]) : ""
 
+        let calls = BlockingCalls.known
+        func known(_ table: Set<String>) -> Bool { table.contains(last) || table.contains("\(owner).\(last)") }
+
         // Waiting for results and for work to arrive.
-        if resultCalls.contains(last) || resultCalls.contains("\(owner).\(last)") { return .resultWait }
+        if known(calls.result) { return .resultWait }
         if last == "wait" && !owner.isEmpty && !owner.lowercased().contains("lock") { return .resultWait }
         if last == "get" && (owner.hasSuffix("Queue") || owner.hasSuffix("Result") || owner.hasSuffix("Future")) {
             return .resultWait
@@ -84,54 +87,22 @@ public enum SliceClassifier {
         if last == "result" && owner.hasSuffix("Future") { return .resultWait }
 
         // Inter-process transfer (before sockets: multiprocessing's connections use pipes).
-        if ipcCalls.contains(last) || ipcCalls.contains("\(owner).\(last)") { return .ipc }
+        if known(calls.ipc) { return .ipc }
         if owner.hasSuffix("Pickler") && (last == "dumps" || last == "dump") { return .ipc }
         if (owner == "_pickle" || owner == "pickle") && (last == "dumps" || last == "loads") { return .ipc }
 
         // Locks (only the acquiring side; what the lock protects is work).
-        if lockCalls.contains(last) || lockCalls.contains("\(owner).\(last)") { return .lockWait }
+        if known(calls.lock) { return .lockWait }
         if last == "acquire" && (owner.lowercased().contains("lock") || owner.isEmpty) { return .lockWait }
 
         // Blocking I/O and sleeps.
-        if ioCalls.contains(last) || ioCalls.contains("\(owner).\(last)") {
-            // `asyncio.sleep` and friends suspend a coroutine; they do not block a thread.
-            if name.lowercased().contains("asyncio") { return nil }
+        if known(calls.io) {
+            if CPython.isCoroutineSuspension(name) { return nil }
             return .ioWait
         }
         if owner == "socket" || owner.hasSuffix("Socket") || owner.hasSuffix("socket") {
-            if socketCalls.contains(last) { return .ioWait }
+            if calls.socket.contains(last) { return .ioWait }
         }
         return nil
     }
-
-    static let resultCalls: Set<String> = [
-        "join", "wait", "pthread_join", "_wait_for_tstate_lock", "waitpid", "wait4", "waitid", "pthread_cond_wait",
-        "pthread_cond_timedwait", "as_completed", "wait_for", "Popen.wait", "Popen.communicate", "Barrier.wait",
-        "Event.wait", "Condition.wait", "Condition.wait_for", "Semaphore.acquire", "BoundedSemaphore.acquire",
-        "sem_wait", "sem_timedwait", "Pool.map", "Pool.starmap", "Pool.imap", "Pool.join", "Process.join",
-        "ThreadPoolExecutor.shutdown", "ProcessPoolExecutor.shutdown", "Executor.shutdown", "Executor.map",
-        "_result_or_cancel", "DispatchGroup.wait", "DispatchSemaphore.wait", "waitUntilExit",
-    ]
-    static let ipcCalls: Set<String> = [
-        "send_bytes", "recv_bytes", "_send_bytes", "_recv_bytes", "recv_bytes_into", "Connection._send",
-        "Connection._recv", "Connection.send", "Connection.recv", "_ConnectionBase.send", "_ConnectionBase.recv",
-        "ForkingPickler.dumps", "ForkingPickler.dump",
-    ]
-    static let lockCalls: Set<String> = [
-        "pthread_mutex_lock", "pthread_rwlock_rdlock", "pthread_rwlock_wrlock", "pthread_spin_lock",
-        "lock.acquire", "RLock.acquire", "Lock.acquire", "_thread.lock.acquire", "lock.__enter__", "RLock.__enter__",
-        "Mutex.lock", "NSLock.lock",
-        "os_unfair_lock_lock", "futex_lock",
-    ]
-    static let ioCalls: Set<String> = [
-        "sleep", "nanosleep", "usleep", "clock_nanosleep", "time.sleep", "read", "write", "pread", "pwrite",
-        "readv", "writev", "recv", "recvfrom", "recvmsg", "recv_into", "send", "sendall", "sendto", "sendmsg",
-        "accept", "connect", "select", "poll", "epoll_wait", "epoll.poll", "poll.poll", "devpoll.poll",
-        "kqueue.control", "getaddrinfo", "urlopen", "fsync", "fdatasync", "posix.read", "posix.write",
-        "os.read", "os.write", "readline", "readinto", "BufferedReader.read", "FileIO.read", "FileIO.write",
-    ]
-    static let socketCalls: Set<String> = [
-        "recv", "recv_into", "recvfrom", "send", "sendall", "sendto", "accept", "connect", "create_connection",
-        "makefile",
-    ]
 }

@@ -27,7 +27,7 @@ public struct LoopView: Sendable {
     public var readyBurst: Int
 
     /// Every loop in `model`.
-    public static func find(in model: TraceModel) -> [LoopView] {
+    public static func find(in model: TraceModel, heuristics h: Heuristics) -> [LoopView] {
         var loops: [LoopView] = []
         for info in model.eventLoops {
             let thread = info.callbacks.first.map { model.slices[$0].thread } ?? -1
@@ -41,7 +41,7 @@ public struct LoopView: Sendable {
         var byThread: [Int: [Int]] = [:]
         for (i, s) in model.slices.enumerated() where s.category != TraceCategory.loop.rawValue {
             let base = SliceClassifier.baseName(s.name)
-            if base.hasSuffix("Handle._run") { byThread[s.thread, default: []].append(i) }
+            if CPython.isLoopCallback(base) { byThread[s.thread, default: []].append(i) }
         }
         for (thread, callbacks) in byThread.sorted(by: { $0.key < $1.key }) where callbacks.count >= 2 {
             var perIteration: [Int: Int] = [:]
@@ -52,16 +52,17 @@ public struct LoopView: Sendable {
                     name: "asyncio loop on \(t.label)", pid: t.pid, thread: thread, source: .asyncio,
                     callbacks: callbacks, lagCounter: nil, readyBurst: perIteration.values.max() ?? 0))
         }
-        loops += pollingLoops(in: model, known: Set(loops.map(\.thread)))
+        loops += pollingLoops(in: model, known: Set(loops.map(\.thread)), heuristics: h)
         return loops
     }
 
-    /// Event loops seen from outside (preload traces): a thread that polled often (at least 10
-    /// `epoll_wait`/`poll`/`select` calls, or 20 % of its life in recorded ones) and also does at
-    /// least 30 % of its process's CPU work (a pool's housekeeping thread polls too, but does
-    /// nothing else).
-    static func pollingLoops(in model: TraceModel, known: Set<Int>) -> [LoopView] {
-        let pollNames: Set<String> = ["epoll_wait", "epoll_pwait", "poll", "select"]
+    /// Event loops seen from outside (preload traces): a thread that polled often
+    /// (``Heuristics/loopPollCalls`` poll-family calls, or ``Heuristics/loopPollShare`` of its
+    /// life in recorded ones) and also did ``Heuristics/loopCPUShare`` of its process's CPU
+    /// work (a pool's housekeeping thread polls too, but does nothing else).
+    static func pollingLoops(in model: TraceModel, known: Set<Int>, heuristics h: Heuristics) -> [LoopView] {
+        let pollNames = POSIXCalls.pollCalls
+        let pollsPrefix = TraceVocabulary.Event.pollsPrefix.string
         var cpuByPid: [Int64: Double] = [:]
         var cpuByThread: [Int: Double] = [:]
         for (i, t) in model.threads.enumerated() {
@@ -73,8 +74,8 @@ public struct LoopView: Sendable {
         var pollCalls: [Int: Double] = [:]
         var threadIndex: [String: Int] = [:]
         for (i, t) in model.threads.enumerated() { threadIndex["\(t.pid)/\(t.tid)"] = i }
-        for c in model.counters where c.counter.hasPrefix("polls ") {
-            if let tid = Int64(c.counter.dropFirst("polls ".count)), let i = threadIndex["\(c.pid)/\(tid)"] {
+        for c in model.counters where c.counter.hasPrefix(pollsPrefix) {
+            if let tid = Int64(c.counter.dropFirst(pollsPrefix.count)), let i = threadIndex["\(c.pid)/\(tid)"] {
                 pollCalls[i] = max(pollCalls[i] ?? 0, c.points.map(\.1).max() ?? 0)
             }
         }
@@ -88,15 +89,18 @@ public struct LoopView: Sendable {
                 let s = model.slices[k]
                 lo = min(lo, s.start.nanoseconds)
                 hi = max(hi, s.end.nanoseconds)
-                guard s.depth == 0, s.category == "cctrace.preload" else { continue }
+                guard s.depth == 0, s.category == TraceCategory.preload.rawValue else { continue }
                 if pollNames.contains(s.name) { polling += s.duration.nanoseconds } else { others.append(k) }
             }
             if let samples = t.cpu?.samples, let first = samples.first, let last = samples.last {
                 lo = min(lo, first.start.nanoseconds)
                 hi = max(hi, last.end.nanoseconds)
             }
-            let polledOften = (pollCalls[i] ?? 0) >= 10 || (polling > 0 && hi > lo && polling * 5 >= hi - lo)
-            guard polledOften, let mine = cpuByThread[i], let all = cpuByPid[t.pid], all > 0, mine >= 0.3 * all
+            let polledOften =
+                (pollCalls[i] ?? 0) >= Double(h.loopPollCalls)
+                || (polling > 0 && hi > lo && Double(polling) >= h.loopPollShare * Double(hi - lo))
+            guard polledOften, let mine = cpuByThread[i], let all = cpuByPid[t.pid], all > 0,
+                mine >= h.loopCPUShare * all
             else { continue }
             loops.append(
                 LoopView(

@@ -29,7 +29,8 @@ public struct HotStacks: Sendable {
 
     public init(model: TraceModel, top: Int = 3) {
         var byThread: [Int: [Int]] = [:]
-        for (i, s) in model.samples.enumerated() where s.thread >= 0 && s.name != "loop stall" {
+        for (i, s) in model.samples.enumerated() where s.thread >= 0 && s.name != TraceVocabulary.Event.loopStall.string
+        {
             byThread[s.thread, default: []].append(i)
         }
         threads = byThread.map { thread, indexes in
@@ -65,7 +66,9 @@ public struct HotStacks: Sendable {
         var i = lower
         while i < model.samples.count, model.samples[i].timestamp <= end {
             let s = model.samples[i]
-            if s.thread == thread { if s.name == "loop stall" { stalls.append(s) } else { cpu.append(s) } }
+            if s.thread == thread {
+                if s.name == TraceVocabulary.Event.loopStall.string { stalls.append(s) } else { cpu.append(s) }
+            }
             i += 1
         }
         return rank(stalls.isEmpty ? cpu : stalls, in: model, top: 2)
@@ -97,11 +100,7 @@ public struct HotStacks: Sendable {
             frames.removeFirst(firstOwn)
         }
         let names = frames.map(LockContentionAnalyzer.shortFrame)
-        let kept = names.filter {
-            !($0.hasPrefix("partial apply forwarder") || $0.hasPrefix("reabstraction thunk")
-                || $0.hasPrefix("thunk for")
-                || $0.hasPrefix("0x") || $0.hasPrefix("merged "))
-        }
+        let kept = names.filter { !SwiftRuntime.isPlumbingFrame($0) }
         return kept.isEmpty ? names : kept
     }
 }

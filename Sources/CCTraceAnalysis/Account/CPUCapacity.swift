@@ -1,0 +1,109 @@
+import CCTraceFormat
+
+/// No more threads run at once than the machine has cores.
+///
+/// Running time comes from two sources that can both claim more than the machine had: span
+/// time classified as work (a thread inside a span is not necessarily on a CPU — CPython
+/// threads spend their spans queueing for the GIL) and CPU readings extrapolated over a
+/// thread's first and last span. Wherever the threads' summed running rate R(t) exceeds the
+/// cores k, each thread keeps the share k/R(t) of its rate as running and the rest was
+/// runnable (it wanted a core and none was free). The result is the capped rate over time,
+/// from which the work window's parallelism is read, so parallelism ≤ cores by construction.
+struct CPUCapacity: Sendable {
+    /// A stretch during which `thread` (an index into the accounted threads) ran at `rate`
+    /// cores (a nested slice adds its rate and removes its parent's, so rates can be negative).
+    struct Segment: Sendable {
+        var thread: Int
+        var start: Int64
+        var end: Int64
+        var rate: Double
+    }
+
+    /// Times where the capped total rate changes, and the rate from each until the next.
+    private(set) var times: [Int64] = []
+    private(set) var rates: [Double] = []
+    /// The running time integrated up to each of ``times``.
+    private var cumulative: [Double] = []
+
+    /// Caps the running of `works` against `cores` and records the capped total rate.
+    init(capping works: inout [ThreadWork], segments: [Segment], cores: Int) {
+        guard !segments.isEmpty else { return }
+        let k = Double(max(cores, 1))
+        var edges: [(time: Int64, delta: Double)] = []
+        edges.reserveCapacity(segments.count * 2)
+        for s in segments where s.end > s.start {
+            edges.append((s.start, s.rate))
+            edges.append((s.end, -s.rate))
+        }
+        edges.sort { $0.time < $1.time }
+        // The sweep: after each distinct time, the total rate R; F(t) = ∫ max(0, 1 − k/R) is
+        // the share of each thread's running that did not fit, integrated.
+        var overflow: [Double] = []  // F at each of `times`
+        var total = 0.0
+        var f = 0.0
+        var area = 0.0
+        var i = 0
+        times.reserveCapacity(edges.count)
+        while i < edges.count {
+            let t = edges[i].time
+            if let last = times.last {
+                let dt = Double(t - last)
+                let r = rates[rates.count - 1]
+                let uncapped = max(0, total)
+                if uncapped > k { f += dt * (1 - k / uncapped) }
+                area += dt * r
+            }
+            while i < edges.count && edges[i].time == t {
+                total += edges[i].delta
+                i += 1
+            }
+            times.append(t)
+            overflow.append(f)
+            cumulative.append(area)
+            rates.append(min(k, max(0, total)))
+        }
+        guard f > 0 else { return }
+        var excess = [Double](repeating: 0, count: works.count)
+        for s in segments where s.end > s.start && s.thread < works.count {
+            let a = Self.index(of: s.start, in: times)
+            let b = Self.index(of: s.end, in: times)
+            excess[s.thread] += s.rate * (overflow[b] - overflow[a])
+        }
+        for (w, e) in excess.enumerated() where e > 0 {
+            let moved = min(works[w].split.running, Int64(e.rounded()))
+            works[w].split.running -= moved
+            works[w].split.runnable += moved
+            works[w].overCapacity = moved
+        }
+    }
+
+    /// Running time (core-nanoseconds) between `from` and `to`, capped at the cores.
+    func running(from: Int64, to: Int64) -> Double {
+        guard to > from, !times.isEmpty else { return 0 }
+        return integral(at: to) - integral(at: from)
+    }
+
+    private func integral(at t: Int64) -> Double {
+        // The last change at or before `t`.
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] <= t { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return 0 }
+        let i = lo - 1
+        return cumulative[i] + Double(t - times[i]) * rates[i]
+    }
+
+    /// The index of `t`, which is one of the sorted `times`.
+    private static func index(of t: Int64, in times: [Int64]) -> Int {
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return min(lo, times.count - 1)
+    }
+}

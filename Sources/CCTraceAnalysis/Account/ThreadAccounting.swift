@@ -1,0 +1,168 @@
+import CCTraceFormat
+
+/// Stage 2 — accounting: each thread's life split into running · runnable · lock wait · I/O
+/// wait · IPC · idle (parts that add up to the life), from the classification and, where the
+/// trace has them, the scheduler's CPU readings.
+///
+/// With CPU readings (cctrace's `cpu <tid>` counters) running and runnable are measured and
+/// the rest of the span time a thread was not on a CPU is waiting; without them, span time
+/// classified as work is running (inferred). Either way no more threads run at once than the
+/// machine has cores (``CPUCapacity``). cctrace's own writer thread and launcher processes
+/// (shims that ran before the program and waited for it) are left out.
+public struct Accounting: Sendable {
+    /// Threads that did anything, busiest first.
+    public var threads: [ThreadWork]
+    /// Sum over ``threads``.
+    public var threadTotal: TimeSplit
+    /// Processes left out as launchers.
+    public var launcherProcesses: Int
+    /// Whether any figure came from names of calls rather than cctrace's categories.
+    public var namesInferred: Bool
+    /// Per accounted thread (index into ``TraceModel/threads``): the first and last moment it
+    /// did work — a top-level span that is not a wait for results, or a CPU reading with the
+    /// thread on a CPU.
+    public var activity: [Int: (from: Int64, to: Int64)]
+    /// The threads' running over time, capped at the cores.
+    var cpu: CPUCapacity
+
+    /// Accounts every thread of `model`.
+    public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
+        var works: [ThreadWork] = []
+        var activity: [Int: (from: Int64, to: Int64)] = [:]
+        var rates: [CPUCapacity.Segment] = []
+        for (index, thread) in model.threads.enumerated() where !SwiftRuntime.isRecorderThread(thread.name) {
+            var sums = SliceClassification.SelfTime()
+            var covered: Int64 = 0
+            var start = Int64.max
+            var end = Int64.min
+            var active = (from: Int64.max, to: Int64.min)
+            let slot = works.count
+            for i in thread.sliceRange {
+                let s = model.slices[i]
+                start = min(start, s.start.nanoseconds)
+                end = max(end, s.end.nanoseconds)
+                let t = c.selfTime(of: i, in: model)
+                sums.work += t.work
+                sums.lockWait += t.lockWait
+                sums.ioWait += t.ioWait
+                sums.resultWait += t.resultWait
+                sums.ipcSerde += t.ipcSerde
+                sums.ipcTransfer += t.ipcTransfer
+                if s.depth == 0 {
+                    covered += s.duration.nanoseconds
+                    if c.kinds[i] != .resultWait {
+                        active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
+                    }
+                }
+                if thread.cpu == nil, s.duration.nanoseconds > 0 {
+                    // Inferred CPU: the thread runs wherever its innermost slice is work, so a
+                    // slice adds its own rate and takes away its parent's while it lasts.
+                    let delta = Self.workRate(i, model, c) - (s.parent >= 0 ? Self.workRate(s.parent, model, c) : 0)
+                    if delta != 0 {
+                        rates.append(
+                            .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: delta))
+                    }
+                }
+            }
+            let spanStart = start
+            let spanEnd = end
+            let samples = thread.cpu?.samples ?? []
+            if let first = samples.first, let last = samples.last {
+                start = min(start, first.start.nanoseconds)
+                end = max(end, last.end.nanoseconds)
+            }
+            guard start < end else { continue }
+            let life = end - start
+            var split = TimeSplit()
+            split.lockWait = sums.lockWait
+            split.ioWait = sums.ioWait
+            split.ipc = sums.ipcSerde + sums.ipcTransfer
+            let measured = !samples.isEmpty
+            if let first = samples.first, let last = samples.last, let cpu = thread.cpu {
+                let usage = cpu.usage(in: TraceTimestamp(nanoseconds: start)...TraceTimestamp(nanoseconds: end))
+                var running = Double(usage.running.nanoseconds)
+                var runnable = Double(usage.runnable.nanoseconds)
+                for s in samples where s.running > 0 && s.end > s.start {
+                    rates.append(
+                        .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: s.running))
+                    if s.running >= h.windowCPUShare {
+                        active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
+                    }
+                }
+                // The sampler reads every ~20 ms: spans before the thread's first reading or
+                // after its last (it exited in between) ran at the rates of the nearest reading.
+                if spanStart < first.start.nanoseconds {
+                    let gap = Double(first.start.nanoseconds - spanStart)
+                    running += gap * first.running
+                    runnable += gap * first.runnable
+                    rates.append(
+                        .init(thread: slot, start: spanStart, end: first.start.nanoseconds, rate: first.running))
+                }
+                if spanEnd > last.end.nanoseconds {
+                    let gap = Double(spanEnd - last.end.nanoseconds)
+                    running += gap * last.running
+                    runnable += gap * last.runnable
+                    rates.append(.init(thread: slot, start: last.end.nanoseconds, end: spanEnd, rate: last.running))
+                }
+                // IPC time is IPC, whether it copied (CPU) or waited for the other side.
+                split.running = max(0, Int64(running) - split.ipc)
+                split.runnable = min(Int64(runnable), life)
+                // Span time classified as work that was not on a CPU waited for something the
+                // trace does not name.
+                split.ioWait += max(0, sums.work - split.running - split.runnable)
+            } else {
+                split.running = sums.work
+            }
+            split = split.fitted(to: life)
+            if active.from < active.to { activity[index] = active }
+            works.append(
+                ThreadWork(
+                    thread: index, pid: thread.pid, tid: thread.tid,
+                    label: model.processes.count > 1
+                        ? thread.name.map { "\($0) (\(thread.pid)/\(thread.tid))" }
+                            ?? "tid \(thread.tid) (pid \(thread.pid))"
+                        : thread.label,
+                    start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
+                    cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
+                    ipcTransfer: sums.ipcTransfer))
+        }
+        cpu = CPUCapacity(capping: &works, segments: rates, cores: cores.count)
+        works.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
+        let launchers = Self.launchers(works, heuristics: h)
+        threads = works.filter { !launchers.contains($0.pid) }
+        launcherProcesses = launchers.count
+        threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
+        namesInferred = threads.contains { $0.namesInferred }
+        let kept = Set(threads.map(\.thread))
+        self.activity = activity.filter { kept.contains($0.key) }
+    }
+
+    /// The share of slice `i`'s own time that is work.
+    static func workRate(_ i: Int, _ model: TraceModel, _ c: SliceClassification) -> Double {
+        let own = model.slices[i].selfDuration.nanoseconds
+        return own > 0 ? Double(c.selfTime(of: i, in: model).work) / Double(own) : 0
+    }
+
+    /// Launchers — shell wrappers and shims that ran before the program (python3 behind
+    /// pyenv, say) and were gone before its work: processes that lived less than
+    /// ``Heuristics/launcherOverlap`` of their life alongside the busiest one.
+    static func launchers(_ works: [ThreadWork], heuristics h: Heuristics) -> Set<Int64> {
+        var span: [Int64: (lo: Int64, hi: Int64, busy: Int64)] = [:]
+        for t in works {
+            var e = span[t.pid] ?? (Int64.max, Int64.min, 0)
+            e.lo = min(e.lo, t.start.nanoseconds)
+            e.hi = max(e.hi, t.end.nanoseconds)
+            e.busy += t.split.busy
+            span[t.pid] = e
+        }
+        guard span.count > 1, let main = span.max(by: { ($0.value.busy, $1.key) < ($1.value.busy, $0.key) }) else {
+            return []
+        }
+        var out: Set<Int64> = []
+        for (pid, e) in span where pid != main.key {
+            let overlap = min(e.hi, main.value.hi) - max(e.lo, main.value.lo)
+            if Double(overlap) < h.launcherOverlap * Double(e.hi - e.lo) { out.insert(pid) }
+        }
+        return out
+    }
+}

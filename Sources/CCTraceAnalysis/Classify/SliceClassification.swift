@@ -1,0 +1,178 @@
+import CCTraceFormat
+
+/// Stage 1 — classification: what every slice's own time was spent on.
+///
+/// A slice takes its kind from cctrace's category (exact) or from the name of a blocking call
+/// (inferred, ``SliceClassifier``); a slice without one inherits its parent's (a `read` inside
+/// `recv_bytes` is IPC, a call inside a lock wait is waiting). Where a tracer leaves a shape
+/// instead of a call (CPython's `with lock:`, a C call under library code, a receive that
+/// waited for its message), part of a slice's own time is moved to the kind it really was.
+public struct SliceClassification: Sendable {
+    /// Per-slice effective kind (`nil` = work), indexed like ``TraceModel/slices``.
+    public var kinds: [SliceKind?]
+    /// Lock waits inferred inside slices (CPython's untraced `with lock:` acquire): the slice
+    /// and the waiting at its start, nanoseconds.
+    public var inferredLockWaits: [(slice: Int, wait: Int64)]
+    /// When IPC messages arrived, per receiving thread (sorted): a receive is transfer only
+    /// from its message's arrival.
+    public var ipcArrivals: [Int: [Int64]]
+    /// Per thread (index into ``TraceModel/threads``): whether any of its time was classified
+    /// from names rather than cctrace's categories.
+    public var threadNamesInferred: [Bool]
+    /// Part of a slice's own time that is another kind than the slice: (kind, nanoseconds).
+    var moved: [Int: (kind: SliceKind, time: Int64)]
+    /// The outermost IPC slice of every IPC slice.
+    var ipcRoot: [Int: Int]
+    /// How many children each slice has.
+    var childCount: [Int32]
+
+    /// Classifies every slice of `model`.
+    public init(model: TraceModel, heuristics h: Heuristics) {
+        let slices = model.slices
+        var kinds = [SliceKind?](repeating: nil, count: slices.count)
+        var childCount = [Int32](repeating: 0, count: slices.count)
+        var firstChild = [Int64](repeating: Int64.max, count: slices.count)
+        var withLock = [Bool](repeating: false, count: slices.count)
+        for s in slices where s.parent >= 0 {
+            childCount[s.parent] += 1
+            firstChild[s.parent] = min(firstChild[s.parent], s.start.nanoseconds)
+            if CPython.isWithLockExit(s.name) { withLock[s.parent] = true }
+        }
+        var arrivals: [Int: [Int64]] = [:]
+        for f in model.flows where f.category == TraceCategory.ipc.rawValue {
+            arrivals[f.to.thread, default: []].append(f.to.timestamp.nanoseconds)
+        }
+        for k in arrivals.keys { arrivals[k]!.sort() }
+        var moved: [Int: (kind: SliceKind, time: Int64)] = [:]
+        var ipcRoot: [Int: Int] = [:]
+        var lockGaps: [(slice: Int, wait: Int64)] = []
+        var inferredThreads = [Bool](repeating: false, count: model.threads.count)
+        var waitLeafTaken: Set<Int> = []
+
+        for (i, s) in slices.enumerated() {
+            let own = SliceClassifier.classify(name: s.name, category: s.category)
+            let parentKind: SliceKind? = s.parent >= 0 ? kinds[s.parent] : nil
+            var kind: SliceKind?
+            if let p = parentKind {
+                if own?.kind == .ipc && p != .ipc {
+                    kind = .ipc
+                    ipcRoot[i] = i
+                } else if p == .ipc, let root = ipcRoot[s.parent] {
+                    ipcRoot[i] = root
+                    // A foreign receive's first read is the wait for the message to arrive.
+                    if childCount[i] == 0, !waitLeafTaken.contains(root),
+                        SliceClassifier.kind(ofCall: s.name) == .ioWait,
+                        SliceClassifier.ipcStep(name: slices[root].name) == .receive
+                    {
+                        waitLeafTaken.insert(root)
+                        kind = .resultWait
+                    } else {
+                        kind = .ipc
+                    }
+                } else {
+                    kind = p
+                }
+            } else {
+                kind = own?.kind
+                if kind == .ipc { ipcRoot[i] = i }
+            }
+            if let own, own.inferred, kind == own.kind { inferredThreads[s.thread] = true }
+            kinds[i] = kind
+            let selfTime = s.selfDuration.nanoseconds
+            switch kind {
+            case nil, .work?:
+                if childCount[i] > 0, selfTime > h.untracedCallGap.nanoseconds, selfTime * 2 > s.duration.nanoseconds,
+                    CPython.isLibraryFunction(s.name)
+                {
+                    // Long gaps between a library function's calls are a call the tracer did
+                    // not see (a C function called from C): waiting, not work.
+                    moved[i] = (.resultWait, selfTime)
+                    inferredThreads[s.thread] = true
+                } else if withLock[i], kind == nil, firstChild[i] != Int64.max,
+                    firstChild[i] - s.start.nanoseconds >= h.withLockMinimumWait.nanoseconds
+                {
+                    // The stretch before the first traced call of a `with lock:` block is
+                    // the (untraced) acquire.
+                    let wait = min(selfTime, firstChild[i] - s.start.nanoseconds)
+                    moved[i] = (.lockWait, wait)
+                    lockGaps.append((i, wait))
+                    inferredThreads[s.thread] = true
+                }
+            case .ipc?:
+                let root = ipcRoot[i] ?? i
+                if SliceClassifier.ipcStep(name: slices[root].name) == .receive,
+                    s.category == TraceCategory.ipc.rawValue, childCount[i] == 0,
+                    let arrival = Self.first(
+                        in: arrivals[s.thread] ?? [], from: s.start.nanoseconds, to: s.end.nanoseconds)
+                {
+                    // cctrace's receive: waiting until the message arrived is idle.
+                    moved[i] = (.resultWait, min(selfTime, arrival - s.start.nanoseconds))
+                }
+            default:
+                break
+            }
+        }
+        self.kinds = kinds
+        self.childCount = childCount
+        self.moved = moved
+        self.ipcRoot = ipcRoot
+        self.ipcArrivals = arrivals
+        self.inferredLockWaits = lockGaps
+        self.threadNamesInferred = inferredThreads
+    }
+
+    /// How slice `index`'s own time splits by kind.
+    public struct SelfTime: Sendable {
+        public var work: Int64 = 0
+        public var lockWait: Int64 = 0
+        public var ioWait: Int64 = 0
+        public var resultWait: Int64 = 0
+        /// IPC spent serializing/deserializing (CPU) and transferring.
+        public var ipcSerde: Int64 = 0
+        public var ipcTransfer: Int64 = 0
+    }
+
+    /// The split of slice `index`'s own time.
+    public func selfTime(of index: Int, in model: TraceModel) -> SelfTime {
+        let s = model.slices[index]
+        var out = SelfTime()
+        var rest = s.selfDuration.nanoseconds
+        func add(_ kind: SliceKind?, _ t: Int64) {
+            switch kind {
+            case nil, .work?: out.work += t
+            case .lockWait?: out.lockWait += t
+            case .ioWait?: out.ioWait += t
+            case .resultWait?: out.resultWait += t
+            case .ipc?:
+                let step = SliceClassifier.ipcStep(name: model.slices[ipcRoot[index] ?? index].name)
+                if step == .serialize || step == .deserialize { out.ipcSerde += t } else { out.ipcTransfer += t }
+            }
+        }
+        if let m = moved[index] {
+            add(m.kind, m.time)
+            rest -= m.time
+        }
+        add(kinds[index], rest)
+        return out
+    }
+
+    /// The IPC cost of slice `index` (its own time minus any wait for the message to arrive).
+    func ipcCost(of index: Int, in model: TraceModel) -> Int64 {
+        let t = selfTime(of: index, in: model)
+        return t.ipcSerde + t.ipcTransfer
+    }
+
+    /// The outermost IPC slice enclosing IPC slice `index`.
+    func ipcRoot(of index: Int) -> Int { ipcRoot[index] ?? index }
+
+    /// The first of `sorted` within `from…to`.
+    static func first(in sorted: [Int64], from: Int64, to: Int64) -> Int64? {
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < from { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] <= to ? sorted[lo] : nil
+    }
+}

@@ -1,0 +1,128 @@
+import CCTraceFormat
+
+/// Every threshold the analysis uses, in one value: what each decides, its default, why the
+/// default is what it is, and where it came from (``Heuristics/all`` describes them all;
+/// `cctrace heuristics` prints that table and `cctrace report --set KEY=VALUE` overrides one).
+///
+/// A threshold that is not here is a bug: stages read these fields, never literals. Defaults
+/// were chosen from how programs behave in general, stated next to each — none is fitted to
+/// one trace.
+public struct Heuristics: Sendable {
+    // MARK: - Classification
+
+    /// A Python library function whose own time (between its traced calls) is at least this
+    /// long and over half its span called something the tracer did not see (a C function
+    /// called from C, e.g. a queue `get` behind `iter()`): that gap is waiting, not work.
+    public var untracedCallGap = TraceDuration(nanoseconds: 1_000_000)
+    /// The stretch before the first traced call of a `with lock:` block longer than this is
+    /// the (untraced) acquire.
+    public var withLockMinimumWait = TraceDuration(nanoseconds: 10_000)
+
+    // MARK: - Accounting and window
+
+    /// A process that shared less than this share of its life with the busiest one ran before
+    /// or after the program's work (a launcher): left out.
+    public var launcherOverlap = 0.5
+    /// A thread is a worker when its busy time is at least this share of the window.
+    public var workerBusyShare = 0.1
+    /// A process is part of the work when its threads' busy time (lock waits excluded) is at
+    /// least this share of the window.
+    public var workerProcessShare = 0.02
+    /// CPU readings below this running share do not make a thread part of the work window
+    /// (an idle thread's scheduler noise).
+    public var windowCPUShare = 0.01
+
+    // MARK: - Program shape
+
+    /// Top-level spans that repeat at least this many times, with few distinct names, are
+    /// independent items rather than steps of one chain.
+    public var repeatedItems = 4
+    /// …and with at most this many distinct names per span.
+    public var repeatedItemsDistinctShare = 0.5
+    /// …and each worth a task: at least this long on average.
+    public var independentItem = TraceDuration(nanoseconds: 200_000)
+    /// While one span holds this share of a level's time, the units of work are its children.
+    public var dominantSpanShare = 0.9
+    /// This many traced tasks alive at once make the program async (without an event loop).
+    public var asyncTasksInFlight = 8
+    /// Evidence of CPython among the first ``languageScanSlices`` slice names.
+    public var languageNameEvidence = 3
+    public var languageScanSlices = 20_000
+    /// A thread is an event loop seen from outside when it made this many poll-family calls…
+    public var loopPollCalls = 10
+    /// …or spent this share of its life in recorded polls…
+    public var loopPollShare = 0.2
+    /// …and did at least this share of its process's CPU work.
+    public var loopCPUShare = 0.3
+
+    // MARK: - Analyzers
+
+    /// A callback/tick/job at least this long blocks its loop.
+    public var slowCallback = TraceDuration(nanoseconds: 100_000_000)
+    /// A part of a slow tick at least this share of ``slowCallback`` is named as an offender;
+    /// a loop whose longest callback reaches it is worth an info.
+    public var slowCallbackPart = 0.25
+    /// A callback is CPU work when at least this share of it was on a CPU.
+    public var cpuWorkShare = 0.5
+    /// CPU-bound threads that ran on at most this many cores at once were serialized.
+    public var serializedParallelism = 1.3
+    /// Serialized CPU work must have kept at least this many cores busy on average.
+    public var serializedMinimumCPU = 0.5
+    /// Lock waits at least this share of the workers' busy time make a lock the cause.
+    public var serializedLockShare = 0.25
+    /// One thread doing this share of the CPU work is the cause.
+    public var oneThreadShare = 0.8
+    /// Native (C) calls at least this long count when telling whether a GIL was released.
+    public var nativeCallMinimum = TraceDuration(nanoseconds: 100_000)
+    /// …native calls must be at least this share of the work…
+    public var nativeWorkShare = 0.5
+    /// …and overlap across threads by at least this factor.
+    public var nativeOverlap = 1.3
+    /// Acquires of a lock recognized by name shorter than this are not waits.
+    public var inferredLockWait = TraceDuration(nanoseconds: 10_000)
+    /// Contention is a warning only when threads queued at least this many times…
+    public var contentionWaits = 3
+    /// …and waiting was this share of the waiters' busy time…
+    public var contentionShare = 0.1
+    /// …or this share, when the waiting was also ``contentionWindowShare`` of the window.
+    public var contentionShareLow = 0.05
+    public var contentionWindowShare = 0.1
+    /// Less waiting than this in total is not worth an info.
+    public var contentionInfo = TraceDuration(nanoseconds: 1_000_000)
+    /// IPC time ÷ compute at or above which IPC is a warning.
+    public var ipcTax = 0.2
+    /// Child start-up ÷ the work each child then did at or above which start-up is a warning.
+    public var startupShare = 0.1
+
+    // MARK: - Recommendation
+
+    /// CPU share at or above which work is CPU-bound.
+    public var cpuBound = 0.7
+    /// CPU share at or below which work is wait-bound.
+    public var waitBound = 0.3
+    /// CPU-bound work must have kept at least this many cores busy on average.
+    public var cpuBoundMinimumParallelism = 0.3
+    /// Waits in flight at which an event loop beats threads.
+    public var manyWaits = 100
+    /// A wait at least this long (p50) is slow…
+    public var slowWait = TraceDuration(nanoseconds: 50_000_000)
+    /// …and slow waits favour an event loop from this many in flight.
+    public var slowWaitsInFlight = 16
+    /// IPC costing at least this many times the compute it feeds outweighs the processes.
+    public var ipcOutweighs = 1.0
+    /// A critical path at least this share of the window, one chain, leaves nothing to overlap.
+    public var sequentialCriticalPath = 0.9
+    /// Lock waits over this share of the busy time of wait-bound threads earn advice.
+    public var lockShareAdvice = 0.3
+    /// A window shorter than this gives low confidence.
+    public var minimumWindow = TraceDuration(nanoseconds: 20_000_000)
+    /// What offloading leaves of a blocked loop's window, at least (the loop still dispatches).
+    public var offloadFloor = 0.05
+    /// How much of the ideal scaling CPU-bound threads keep.
+    public var threadEfficiency = 0.9
+    /// Cores assumed when neither the trace nor the options say.
+    public var assumedCores = 4
+
+    /// The defaults.
+    public init() {}
+}

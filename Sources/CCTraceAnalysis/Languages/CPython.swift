@@ -1,0 +1,71 @@
+/// What CPython programs look like in a trace (viztracer's and other Python tracers' names,
+/// and `cctrace record`'s view of the interpreter): the names of its blocking calls, the
+/// shapes its tracers leave (`with lock:` blocks, untraced C calls, generator resumes), its
+/// event loop and its global interpreter lock.
+enum CPython {
+    static let calls = BlockingCalls(
+        result: [
+            "join", "wait", "_wait_for_tstate_lock", "as_completed", "wait_for", "Popen.wait", "Popen.communicate",
+            "Barrier.wait", "Event.wait", "Condition.wait", "Condition.wait_for", "Semaphore.acquire",
+            "BoundedSemaphore.acquire", "Pool.map", "Pool.starmap", "Pool.imap", "Pool.join", "Process.join",
+            "ThreadPoolExecutor.shutdown", "ProcessPoolExecutor.shutdown", "Executor.shutdown", "Executor.map",
+            "_result_or_cancel",
+        ],
+        ipc: [
+            "send_bytes", "recv_bytes", "_send_bytes", "_recv_bytes", "recv_bytes_into", "Connection._send",
+            "Connection._recv", "Connection.send", "Connection.recv", "_ConnectionBase.send", "_ConnectionBase.recv",
+            "ForkingPickler.dumps", "ForkingPickler.dump",
+        ],
+        lock: [
+            "lock.acquire", "RLock.acquire", "Lock.acquire", "_thread.lock.acquire", "lock.__enter__",
+            "RLock.__enter__",
+        ],
+        io: [
+            "time.sleep", "recv_into", "sendall", "epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control",
+            "urlopen", "posix.read", "posix.write", "os.read", "os.write", "readline", "readinto",
+            "BufferedReader.read", "FileIO.read", "FileIO.write",
+        ],
+        socket: [
+            "recv", "recv_into", "recvfrom", "send", "sendall", "sendto", "accept", "connect", "create_connection",
+            "makefile",
+        ])
+
+    /// What multiprocessing's pipes are called when the trace has no channel names.
+    static let multiprocessingChannel = "multiprocessing pipes"
+
+    /// A name only Python tracers write: `f (file.py:12)`, `builtins.len`, `_thread.lock`.
+    static func isPythonShaped(_ name: String) -> Bool {
+        name.contains(".py:") || name.hasPrefix("builtins.") || name.hasPrefix("_thread.")
+    }
+
+    /// `lock.__exit__` / `RLock.__exit__`: the traced end of a `with lock:` block, whose
+    /// acquire (`__enter__`, called from C) the tracer did not see.
+    static func isWithLockExit(_ name: String) -> Bool {
+        name.hasSuffix("lock.__exit__") || name.hasSuffix("RLock.__exit__")
+    }
+
+    /// A function of the Python standard library (its self time between traced calls is
+    /// plumbing, so long stretches of it are calls the tracer could not see).
+    static func isLibraryFunction(_ name: String) -> Bool { name.contains("/lib/python") }
+
+    /// A generator resume (`<genexpr>`): not a unit of work of its own.
+    static func isGeneratorResume(_ name: String) -> Bool { name.hasPrefix("<genexpr>") }
+
+    /// A C function (viztracer names Python functions `f (file:line)`, C ones without a
+    /// location): whether it can run without the GIL is what the threads verdict hangs on.
+    static func isNativeCall(_ name: String) -> Bool { !name.hasSuffix(")") }
+
+    /// asyncio's callback runner: each `Handle._run` is one callback of the loop.
+    static func isLoopCallback(_ baseName: Substring) -> Bool { baseName.hasSuffix("Handle._run") }
+
+    /// asyncio's plumbing between the loop and the coroutine it steps (never the offender).
+    static func isLoopPlumbing(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower.contains("asyncio/") || lower.hasPrefix("_contextvars.") || lower.contains("task.__step")
+            || lower.contains("task_step") || lower.contains("handle._run") || lower.hasPrefix("_asyncio.")
+            || lower.contains("wakeup")
+    }
+
+    /// `asyncio.sleep` and friends suspend a coroutine; they do not block a thread.
+    static func isCoroutineSuspension(_ name: String) -> Bool { name.lowercased().contains("asyncio") }
+}

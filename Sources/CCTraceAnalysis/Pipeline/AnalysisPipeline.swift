@@ -1,0 +1,95 @@
+import CCTraceFormat
+
+/// What the analysis concluded about a trace, stage by stage, before anything is put in words.
+public struct Analysis: Sendable {
+    /// Stages 1–3: classification, accounting, window and shape.
+    public var profile: WorkProfile
+    /// Stage 4: each analyzer's typed result.
+    public var findings: Findings
+    /// Stage 5.
+    public var recommendation: Recommendation
+    public var options: AnalysisOptions
+    /// Whether the trace was too long to analyze (``AnalysisPipeline/longestAnalyzedTrace``):
+    /// then only its processes and threads were.
+    public var tooLong: Bool
+}
+
+/// The analysis, assembled in one place. Each stage is one type in its own folder, reads the
+/// stages before it and nothing else:
+///
+/// 1. `Classify/` — ``SliceClassification``: what every slice's own time was (work, lock wait,
+///    I/O wait, waiting for a result, IPC), from cctrace's categories or call names
+///    (`Languages/` holds each language's names and shapes).
+/// 2. `Account/` — ``Accounting``: each thread's life split into running · runnable · lock ·
+///    I/O · IPC · idle, with measured CPU where the trace has it, capped at the cores.
+/// 3. `Window/` — ``WorkWindow`` (the window, workers, parallelism), ``LoopView`` (event
+///    loops), ``ProgramShape`` (tasks, waits in flight, critical path, current model).
+/// 4. `Analyzers/` — ``CPUSerializedAnalyzer``, ``LockContentionAnalyzer``,
+///    ``BlockedEventLoopAnalyzer``, ``IPCOverheadAnalyzer``: typed results.
+/// 5. `Recommend/` — ``Recommender``: the model that fits, the action, the reasons.
+///
+/// Words come after, in `Report/` (``AnalysisReport``, ``ReportRenderer``). Every threshold is
+/// in ``Heuristics``; facts the trace lacks (cores) come from ``AnalysisOptions``.
+public enum AnalysisPipeline {
+    /// The longest trace the analysis takes on (about 27 hours): beyond it, figures summed over
+    /// many threads and spans could leave 64-bit nanoseconds, and such a file is almost always a
+    /// mix of clocks rather than a day of recording.
+    public static let longestAnalyzedTrace = TraceDuration(nanoseconds: 100_000_000_000_000)
+
+    /// Runs every stage on `model`.
+    public static func run(_ model: TraceModel, options: AnalysisOptions = AnalysisOptions()) -> Analysis {
+        let tooLong = model.duration > longestAnalyzedTrace
+        let model = tooLong ? model.withoutActivity() : model
+        let h = options.heuristics
+        let cores = CoreCount.resolve(model, options: options)
+        let classification = SliceClassification(model: model, heuristics: h)
+        let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
+        let window = WorkWindow(model: model, accounting: accounting, cores: cores, heuristics: h)
+        let loops = LoopView.find(in: model, heuristics: h)
+        let shape = ProgramShape(
+            model: model, classification: classification, window: window, loops: loops, heuristics: h)
+        let profile = WorkProfile(
+            classification: classification, accounting: accounting, workWindow: window, shape: shape, loops: loops,
+            language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
+        let findings = Findings(
+            serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),
+            locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
+            loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
+            ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
+        var recommendation = Recommender.recommend(profile: profile, findings: findings, options: options)
+        if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }
+        return Analysis(
+            profile: profile, findings: findings, recommendation: recommendation, options: options, tooLong: tooLong)
+    }
+}
+
+extension TraceModel {
+    /// Whether the model holds anything to analyze: a slice, task, instant, counter, flow or
+    /// sample (metadata alone is not a trace of a program).
+    public var hasEvents: Bool {
+        !(slices.isEmpty && asyncSlices.isEmpty && instants.isEmpty && counters.isEmpty && flows.isEmpty
+            && samples.isEmpty)
+    }
+
+    /// The model with its processes and threads but no activity (slices, tasks, counters, flows).
+    func withoutActivity() -> TraceModel {
+        var m = self
+        m.slices = []
+        m.asyncSlices = []
+        m.instants = []
+        m.counters = []
+        m.flows = []
+        m.samples = []
+        m.lockWaits = []
+        m.lockHolds = []
+        m.eventLoops = []
+        m.ipcMessages = []
+        m.threads = threads.map {
+            var t = $0
+            t.sliceRange = 0..<0
+            t.cpu = nil
+            return t
+        }
+        return m
+    }
+}

@@ -1,0 +1,255 @@
+import CCTraceFormat
+
+/// The analyzers' results in words: each becomes one or more ``Finding``s (an all-clear when
+/// there is nothing to say), and each piece of evidence a line.
+enum FindingText {
+    static func findings(_ f: Findings, profile: WorkProfile) -> [Finding] {
+        var out = serialization(f.serialization) + locks(f.locks) + loops(f.loops) + ipc(f.ipc)
+        // Warnings first, then info, then ok; stable within a severity.
+        out = out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
+            .map(\.element)
+        return out
+    }
+
+    // MARK: - cpu-serialized
+
+    static func serialization(_ r: CPUSerialization) -> [Finding] {
+        let id = CPUSerializedAnalyzer.id
+        guard !r.serialized.isEmpty else {
+            let text =
+                r.workers >= 2
+                ? "CPU work ran in parallel where there was any (\(SummaryRenderer.format3(r.parallelism)) threads on a CPU on average)."
+                : "No CPU-bound work spread over several threads."
+            return [Finding(id: id, severity: .ok, summary: text, inferred: !r.cpuMeasured)]
+        }
+        return r.serialized.map { s in
+            if s.inferred {
+                return Finding(
+                    id: id, severity: .warning, subject: "the GIL",
+                    summary:
+                        "CPU-bound Python work on \(s.threads) threads of \(s.process) (\(Text.pct(s.cpuShare)) "
+                        + "of their busy time is work, not waiting): CPython's global interpreter lock runs one "
+                        + "thread's Python code at a time, so they share one core.",
+                    inferred: true,
+                    metrics: [
+                        ("threads", Double(s.threads)), ("parallelism", 1),
+                        ("potential_parallelism", Double(s.potential)), ("cpu_share", s.cpuShare),
+                    ], evidence: s.evidence)
+            }
+            let (subject, cause) = Self.cause(s)
+            return Finding(
+                id: id, severity: .warning, subject: subject,
+                summary:
+                    "CPU-bound work on \(s.threads) threads of \(s.process) ran on \(SummaryRenderer.format3(s.parallelism)) "
+                    + "core\(s.parallelism == 1 ? "" : "s") at a time out of \(s.potential) available: \(cause).",
+                metrics: [
+                    ("threads", Double(s.threads)), ("parallelism", s.parallelism),
+                    ("potential_parallelism", Double(s.potential)), ("cpu_share", s.cpuShare),
+                    ("lock_share", s.lockShare),
+                ], evidence: s.evidence)
+        }
+    }
+
+    static func cause(_ s: SerializedWork) -> (subject: String, cause: String) {
+        switch s.cause {
+        case .lock(let name):
+            let subject = name.map { "lock '\($0)'" } ?? "one lock"
+            return (
+                subject,
+                "they took turns on \(subject): \(Text.pct(s.lockShare ?? 0)) of their busy time was spent waiting for it"
+            )
+        case .oneBusyThread(let label, let share):
+            return (label, "\(label) did \(Text.pct(share)) of the CPU work while the others waited")
+        case .gil:
+            return (
+                "the GIL",
+                "CPython's global interpreter lock lets one thread run Python code at a time (they queue "
+                    + "for it in condition waits)"
+            )
+        case .unknown:
+            return ("threads", "the threads rarely ran at the same time")
+        }
+    }
+
+    // MARK: - lock-contention
+
+    static func lockName(_ l: LockName) -> String {
+        switch l {
+        case .named(let n): n
+        case .takenIn(let caller): "lock taken in \(caller ?? "top level")"
+        case .withBlockIn(let function): "lock entered with `with` in \(function)"
+        }
+    }
+
+    static func locks(_ r: LockContention) -> [Finding] {
+        let id = LockContentionAnalyzer.id
+        guard !r.locks.isEmpty else {
+            return [
+                Finding(
+                    id: id, severity: .ok, summary: "No thread waited for a lock another thread held.",
+                    inferred: r.namesInferred)
+            ]
+        }
+        return r.locks.map { l in
+            let name = lockName(l.lock)
+            var sentence =
+                "Lock '\(name)' made \(l.waiters) \(Text.plural(l.waiters, "thread")) wait \(Text.ms(l.total)) "
+                + "in \(l.waits) \(Text.plural(l.waits, "wait")) (p50 \(Text.ms(l.p50)), p95 \(Text.ms(l.p95)), "
+                + "max \(Text.ms(l.max))): \(Text.pct(l.waitersBusyShare)) of the waiters' busy time"
+            if let holder = l.topHolder { sentence += "; \(holder) held it for \(Text.pct(l.topHolderShare)) of that" }
+            sentence += "."
+            return Finding(
+                id: id, severity: l.severity, subject: name, summary: sentence, inferred: l.inferred,
+                metrics: [
+                    ("total_wait_ms", Text.millis(l.total)), ("waits", Double(l.waits)), ("waiters", Double(l.waiters)),
+                    ("p50_ms", Text.millis(l.p50)), ("p95_ms", Text.millis(l.p95)), ("max_ms", Text.millis(l.max)),
+                    ("waiters_busy_share", l.waitersBusyShare),
+                ], evidence: l.evidence)
+        }
+    }
+
+    // MARK: - blocked-event-loop
+
+    static func loops(_ r: LoopBlocking) -> [Finding] {
+        let id = BlockedEventLoopAnalyzer.id
+        guard !r.loops.isEmpty else {
+            let text =
+                r.loopsFound == 0
+                ? "No event loop in the trace."
+                : "No callback held an event loop for \(Text.ms(r.slowCallback)) or more."
+            return [Finding(id: id, severity: .ok, summary: text)]
+        }
+        return r.loops.map { l in
+            var metrics: [(String, Double?)] = [
+                ("slow_callbacks", Double(l.slowCallbacks)), ("blocked_ms", Text.millis(l.blocked)),
+                ("blocked_share", l.blockedShare), ("callbacks", Double(l.callbacks)),
+                ("longest_ms", Text.millis(l.longest)),
+            ]
+            if let lag = l.lag {
+                metrics += [
+                    ("lag_p50_ms", Text.millis(lag.p50)), ("lag_p99_ms", Text.millis(lag.p99)),
+                    ("lag_max_ms", Text.millis(lag.max)),
+                ]
+            }
+            return Finding(
+                id: id, severity: l.severity, subject: l.name, summary: loopSummary(l, slow: r.slowCallback),
+                inferred: l.inferred, metrics: metrics, evidence: l.evidence)
+        }
+    }
+
+    static func loopSummary(_ l: LoopStats, slow: Int64) -> String {
+        var sentence: String
+        if l.slowCallbacks == 0 {
+            sentence =
+                "Loop '\(l.name)': no callback reached \(Text.ms(slow)) (longest \(Text.ms(l.longest)) of \(l.callbacks))"
+        } else {
+            let listed = l.offenders.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
+            sentence =
+                "Loop '\(l.name)' was blocked \(l.slowCallbacks) \(Text.plural(l.slowCallbacks, "time")) for "
+                + "\(Text.ms(l.blocked)) (\(Text.pct(l.blockedShare)) of its time) by callbacks of \(Text.ms(slow)) or more: \(listed)"
+        }
+        if let lag = l.lag {
+            sentence +=
+                "; heartbeat lag p50 \(Text.ms(lag.p50)), p99 \(Text.ms(lag.p99)), max \(Text.ms(lag.max))"
+        }
+        return sentence + "."
+    }
+
+    // MARK: - ipc-overhead
+
+    static func ipc(_ r: IPCOverhead) -> [Finding] {
+        let id = IPCOverheadAnalyzer.id
+        var out: [Finding] = r.channels.map { c in
+            var sentence =
+                "Channel '\(c.name)' spent \(Text.ms(c.total)) on IPC (serialize \(Text.ms(c.serialize)), "
+                + "transfer \(Text.ms(c.transfer)), deserialize \(Text.ms(c.deserialize))) "
+                + "against \(Text.ms(c.compute)) of compute in the \(c.processes) \(Text.plural(c.processes, "process", "processes")) it connects: "
+                + (c.tax.map { "an IPC tax of \(Text.pct($0))" } ?? "all overhead (no compute measured)")
+            if c.messages > 0 {
+                sentence += "; \(c.messages) \(Text.plural(c.messages, "message"))"
+                if c.bytes > 0 {
+                    sentence += ", \(Text.bytes(c.bytes)) (\(Text.bytes(c.bytes / Int64(c.messages))) each)"
+                }
+            }
+            sentence += "."
+            return Finding(
+                id: id, severity: c.severity, subject: c.name, summary: sentence, inferred: c.inferred,
+                metrics: [
+                    ("ipc_ms", Text.millis(c.total)), ("serialize_ms", Text.millis(c.serialize)),
+                    ("transfer_ms", Text.millis(c.transfer)), ("deserialize_ms", Text.millis(c.deserialize)),
+                    ("compute_ms", Text.millis(c.compute)), ("ipc_tax", c.tax), ("messages", Double(c.messages)),
+                    ("bytes", Double(c.bytes)),
+                ], evidence: c.evidence)
+        }
+        if let s = r.startup {
+            // Start-up stays small when each task is worth 1 ÷ the warning share of it.
+            let factor = SummaryRenderer.format3(1 / max(s.warningShare, 1e-9))
+            out.append(
+                Finding(
+                    id: id, severity: s.severity, subject: "process start-up",
+                    summary:
+                        "\(s.children) child \(Text.plural(s.children, "process", "processes")) took \(Text.ms(s.meanStart)) each to start "
+                        + "against \(Text.ms(s.meanWork)) of work each: start-up is \(Text.pct(s.share)) of the work"
+                        + (s.severity == .warning ? " (tasks should be at least \(factor)× the start cost)." : "."),
+                    metrics: [
+                        ("children", Double(s.children)), ("start_mean_ms", Text.millis(s.meanStart)),
+                        ("work_mean_ms", Text.millis(s.meanWork)), ("start_share", s.share),
+                    ], evidence: s.evidence))
+        }
+        if out.isEmpty {
+            return [
+                Finding(id: id, severity: .ok, summary: "No inter-process messages or child processes in the trace.")
+            ]
+        }
+        return out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
+            .map(\.element)
+    }
+
+    // MARK: - Evidence
+
+    /// What a piece of evidence shows, one line.
+    static func describe(_ e: Evidence) -> String {
+        switch e.kind {
+        case .longestLockWait(let lock): return "the longest wait for '\(lock)'"
+        case .hottestStack(let share, let samples):
+            return "the workers' hottest stack (\(Text.pct(share)) of \(samples) CPU samples)"
+        case .workerTime(let thread, let running, let lockWait, let runnable):
+            return
+                "\(thread): on CPU \(Text.ms(running)), lock wait \(Text.ms(lockWait)), runnable \(Text.ms(runnable))"
+        case .pythonWork(let thread, let running): return "\(thread): \(Text.ms(running)) in Python work"
+        case .waitersStack(let waiting): return "waiters' most common stack (\(Text.ms(waiting)) of waiting)"
+        case .waiterSpans: return "the waiter's enclosing spans"
+        case .lockWait(let waiter, let waited, let holder, let doing):
+            var text = "\(waiter) waited \(Text.ms(waited))"
+            if let holder {
+                text += " while \(holder) held it"
+                if let doing { text += " in '\(doing)'" }
+            }
+            return text
+        case .heldUntilHere(let holder): return "\(holder) held it until here"
+        case .waitForChain(let links):
+            let steps = links.enumerated().map { i, l in
+                (i == 0 ? "\(l.waiter) waits for" : "which waits for") + " '\(lockName(l.lock))' held by \(l.holder)"
+            }
+            return "wait-for chain: " + steps.joined(separator: ", ")
+        case .blockedLoop(let offender, let held, let nature, let task, let count, let functions):
+            var text = "\(offender) held the loop \(Text.ms(held)) (\(Self.nature(nature)))"
+            if let task { text += " in task \(task)" }
+            if count > 0 {
+                text += "; sampled there \(count)× in " + functions.map { "'\($0)'" }.joined(separator: " ← ")
+            }
+            return text
+        case .longestSend: return "the longest send"
+        case .slowestStart: return "the slowest start"
+        }
+    }
+
+    static func nature(_ n: WorkNature) -> String {
+        switch n {
+        case .cpu(let share): "CPU work, \(Text.pct(share)) on CPU"
+        case .blocking(let share): "blocking wait, \(Text.pct(share)) on CPU"
+        case .cpuInferred: "CPU work (inferred)"
+        case .blockingInferred: "blocking wait (inferred)"
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import CCTraceFormat
+
+/// A concurrency model: how a program spreads its work.
+public enum ConcurrencyModel: String, Sendable, CaseIterable {
+    /// A pool of processes (no shared memory; data moves by IPC).
+    case processes
+    /// Several threads in one process.
+    case threads
+    /// One event loop (or a few) multiplexing many concurrent waits.
+    case async
+    /// An event loop in front with blocking or CPU work offloaded to a thread or process pool.
+    case hybrid
+    /// One thread of control.
+    case sequential
+}
+
+/// The model a program uses now, with what shows it.
+public enum CurrentModel: Sendable, Equatable {
+    /// An event loop (or many tasks) with work on `offloadThreads` other threads, or several
+    /// worker processes.
+    case hybrid(offloadThreads: Int)
+    /// Event loops (their names) and/or traced tasks.
+    case async(loops: [String], tasks: Int, maxTasksInFlight: Int)
+    /// Worker processes, `children` of them children of the first process.
+    case processes(count: Int, children: Int)
+    /// Worker threads.
+    case threads(count: Int)
+    /// One busy thread (its label), or none.
+    case sequential(thread: String?)
+
+    /// The model.
+    public var model: ConcurrencyModel {
+        switch self {
+        case .hybrid: .hybrid
+        case .async: .async
+        case .processes: .processes
+        case .threads: .threads
+        case .sequential: .sequential
+        }
+    }
+}
+
+/// What was counted as operations in flight.
+public enum WaitSource: Sendable, Equatable {
+    /// Threads blocked in I/O calls (inferred from the calls' names or categories).
+    case threadsInIO
+    /// Traced tasks alive.
+    case tasksAlive
+    /// Async spans other than tasks (open requests, futures).
+    case asyncOperations
+    /// Callbacks one iteration of this loop ran together (the waits that completed at once).
+    case readyCallbacks(loop: String)
+}
+
+/// Operations in flight at once: threads blocked in I/O, suspended tasks, open async spans.
+public struct WaitConcurrency: Sendable {
+    /// What was counted.
+    public var source: WaitSource
+    /// How many waits were seen.
+    public var count: Int
+    /// The most in flight at one moment.
+    public var maxInFlight: Int
+    /// The time-weighted mean in flight over the work window.
+    public var meanInFlight: Double
+    /// Wait latency percentiles, nanoseconds.
+    public var p50: Int64
+    public var p95: Int64
+    /// Whether it was inferred from names/shapes.
+    public var inferred: Bool
+}
+
+/// Stage 3 (continued) — the program's shape: its tasks and waits in flight, its critical
+/// path, and the concurrency model it uses now.
+public struct ProgramShape: Sendable {
+    /// Tasks (cctrace task lives) and the most alive at once.
+    public var taskCount: Int
+    public var maxTasksInFlight: Int
+    /// Time traced tasks spent suspended (alive but not running on a thread), nanoseconds.
+    public var suspendedTaskTime: Int64
+    /// Waits in flight (the source with the most at once).
+    public var waits: WaitConcurrency?
+    /// What no model can shorten, estimated, and its share of the window.
+    public var criticalPath: Int64
+    public var criticalPathShare: Double
+    /// Whether the busiest chain is one dependent chain (one span, or distinct steps) rather
+    /// than repeated independent items.
+    public var chainLike: Bool
+    /// The model the program uses now.
+    public var current: CurrentModel
+
+    public init(
+        model: TraceModel, classification c: SliceClassification, window w: WorkWindow, loops: [LoopView],
+        heuristics h: Heuristics
+    ) {
+        let slices = model.slices
+        let taskCategory = TraceCategory.task.rawValue
+        let tasks = model.asyncSlices.filter { $0.depth == 0 && $0.category == taskCategory }
+        taskCount = tasks.count
+        // A task's life minus its runs on threads is time it was suspended: awaiting something
+        // (I/O, a timer, another task) — counted as waiting, inferred.
+        var taskLives: Int64 = 0
+        for t in tasks { taskLives += t.duration.nanoseconds }
+        var taskRuns: Int64 = 0
+        for s in slices where s.category == taskCategory && s.depth == 0 { taskRuns += s.duration.nanoseconds }
+        suspendedTaskTime = max(0, taskLives - taskRuns)
+        let taskIntervals = tasks.map { ($0.start.nanoseconds, $0.end.nanoseconds) }
+        maxTasksInFlight = Self.concurrency(taskIntervals, window: 1).max
+
+        var candidates: [WaitConcurrency] = []
+        var ioIntervals: [(Int64, Int64)] = []
+        for (i, s) in slices.enumerated()
+        where c.kinds[i] == .ioWait && (s.parent < 0 || c.kinds[s.parent] != .ioWait) {
+            ioIntervals.append((s.start.nanoseconds, s.end.nanoseconds))
+        }
+        if !ioIntervals.isEmpty {
+            candidates.append(Self.waits(ioIntervals, source: .threadsInIO, window: w.length, inferred: true))
+        }
+        if !tasks.isEmpty {
+            candidates.append(Self.waits(taskIntervals, source: .tasksAlive, window: w.length, inferred: false))
+        }
+        let other = model.asyncSlices.filter { $0.depth == 0 && $0.category != taskCategory }
+        if !other.isEmpty {
+            candidates.append(
+                Self.waits(
+                    other.map { ($0.start.nanoseconds, $0.end.nanoseconds) }, source: .asyncOperations,
+                    window: w.length, inferred: true))
+        }
+        for loop in loops where loop.readyBurst > 0 {
+            candidates.append(
+                WaitConcurrency(
+                    source: .readyCallbacks(loop: loop.name), count: loop.callbacks.count,
+                    maxInFlight: loop.readyBurst, meanInFlight: Double(loop.readyBurst), p50: 0, p95: 0,
+                    inferred: true))
+        }
+        waits = candidates.max { $0.maxInFlight < $1.maxInFlight }
+
+        // The critical path: the longest thread demand (its CPU — running or queued for a core,
+        // which another machine's load causes — I/O and IPC; not waits for locks others hold);
+        // for repeated independent items, the longest item.
+        var path: Int64 = 0
+        var chain = false
+        for worker in w.workers {
+            let demand = worker.split.running + worker.split.runnable + worker.split.ioWait + worker.split.ipc
+            let units = Self.units(of: model.threads[worker.thread].sliceRange, slices: slices, c: c, heuristics: h)
+            let repeated =
+                units.count >= h.repeatedItems
+                && Double(units.distinct) <= h.repeatedItemsDistinctShare * Double(units.count)
+                && units.mean >= h.independentItem.nanoseconds
+            let length = repeated ? min(units.longest, demand) : demand
+            if length > path {
+                path = length
+                chain = !repeated
+            }
+        }
+        criticalPath = path
+        criticalPathShare = min(1, Double(path) / Double(max(w.length, 1)))
+        chainLike = chain
+        current = Self.currentModel(
+            model: model, window: w, loops: loops, tasks: taskCount,
+            maxTasks: maxTasksInFlight, heuristics: h)
+    }
+
+    /// The model in use now: loops or many tasks make it async (hybrid with other busy threads
+    /// or several worker processes); several worker processes, processes; several worker
+    /// threads, threads.
+    static func currentModel(
+        model: TraceModel, window w: WorkWindow, loops: [LoopView], tasks: Int, maxTasks: Int, heuristics h: Heuristics
+    ) -> CurrentModel {
+        let realLoops = loops.filter { $0.source != .pool }
+        let loopThreads = Set(realLoops.map(\.thread))
+        let nonLoopWorkers = w.workers.filter { !loopThreads.contains($0.thread) }
+        if !realLoops.isEmpty || maxTasks >= h.asyncTasksInFlight {
+            let offload = nonLoopWorkers.filter { !SwiftRuntime.isPoolThread($0.label) }
+            if (offload.count >= 1 && !realLoops.isEmpty) || w.workerProcesses.count >= 2 {
+                return .hybrid(offloadThreads: offload.count)
+            }
+            return .async(loops: realLoops.map(\.name), tasks: tasks, maxTasksInFlight: maxTasks)
+        }
+        if w.workerProcesses.count >= 2 {
+            let mainPid = model.processes.first?.pid
+            return .processes(
+                count: w.workerProcesses.count, children: w.workerProcesses.filter { $0 != mainPid }.count)
+        }
+        if w.workers.count >= 2 { return .threads(count: w.workers.count) }
+        return .sequential(thread: w.workers.first?.label)
+    }
+
+    /// The units of work of a thread: its top-level spans — or, while one span holds
+    /// ``Heuristics/dominantSpanShare`` of a level's time, that span's children (a Python trace
+    /// nests everything under `<module>`). Generator resumes are not units.
+    static func units(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
+        -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
+    {
+        var level = 0
+        var parent = -1
+        while true {
+            var count = 0
+            var largest = -1
+            var covered: Int64 = 0
+            var distinct: Set<String> = []
+            var longest: Int64 = 0
+            for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
+                let d = slices[i].duration.nanoseconds
+                covered += d
+                if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
+                if CPython.isGeneratorResume(slices[i].name) { continue }
+                count += 1
+                longest = max(longest, d)
+                if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
+            }
+            if largest >= 0, c.childCount[largest] > 0, level < 32,
+                Double(slices[largest].duration.nanoseconds) >= h.dominantSpanShare * Double(covered)
+            {
+                // Descend only when the children cover most of the dominant span.
+                var childTime: Int64 = 0
+                for j in range where slices[j].parent == largest { childTime += slices[j].duration.nanoseconds }
+                if childTime * 2 >= slices[largest].duration.nanoseconds {
+                    level += 1
+                    parent = largest
+                    continue
+                }
+            }
+            return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
+        }
+    }
+
+    /// Most intervals open at once, and the time-weighted mean over `window`.
+    static func concurrency(_ intervals: [(Int64, Int64)], window: Int64) -> (max: Int, mean: Double) {
+        var edges: [(Int64, Int)] = []
+        edges.reserveCapacity(intervals.count * 2)
+        var area: Double = 0
+        for (a, b) in intervals where b >= a {
+            edges.append((a, 1))
+            edges.append((b, -1))
+            area += Double(b - a)
+        }
+        edges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        var current = 0
+        var best = 0
+        for e in edges {
+            current += e.1
+            best = max(best, current)
+        }
+        return (best, window > 0 ? area / Double(window) : 0)
+    }
+
+    static func waits(_ intervals: [(Int64, Int64)], source: WaitSource, window: Int64, inferred: Bool)
+        -> WaitConcurrency
+    {
+        let c = concurrency(intervals, window: window)
+        let lengths = intervals.map { $0.1 - $0.0 }.sorted()
+        return WaitConcurrency(
+            source: source, count: intervals.count, maxInFlight: c.max, meanInFlight: c.mean,
+            p50: Statistics.percentile(lengths, 0.5), p95: Statistics.percentile(lengths, 0.95), inferred: inferred)
+    }
+}
+
+/// Percentiles and friends.
+enum Statistics {
+    /// The `q` quantile of sorted values (nearest rank), 0 for none.
+    static func percentile(_ sorted: [Int64], _ q: Double) -> Int64 {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[max(0, min(sorted.count - 1, rank))]
+    }
+}
