@@ -51,7 +51,28 @@ import Testing
         report.waitUntilExit()
         #expect(report.terminationStatus == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        Self.checkInvariants(json, name)
         return Report(json: json, text: String(decoding: data, as: UTF8.self))
+    }
+
+    /// The analysis invariants, as the JSON report shows them: parallelism within the cores,
+    /// the expected speedup within the cores over the parallelism now, each thread's shares
+    /// adding up to its life.
+    static func checkInvariants(_ json: [String: Any], _ name: String) {
+        let work = json["work"] as? [String: Any] ?? [:]
+        let rec = json["recommendation"] as? [String: Any] ?? [:]
+        let cores = work["cores"] as? Double ?? 0
+        let parallelism = work["parallelism"] as? Double ?? .infinity
+        #expect(parallelism <= cores + 0.001, "\(name): parallelism \(parallelism) of \(cores) cores")
+        let now = rec["current_parallelism"] as? Double ?? 0
+        let speedup = rec["expected_speedup"] as? Double ?? 0
+        if now > 0 { #expect(speedup <= max(1, cores / now) * 1.001 + 0.001, "\(name): speedup \(speedup)") }
+        for t in work["threads"] as? [[String: Any]] ?? [] {
+            let parts = ["running_ms", "runnable_ms", "lock_wait_ms", "io_wait_ms", "ipc_ms", "idle_ms"]
+            let sum = parts.reduce(0.0) { $0 + (t[$1] as? Double ?? 0) }
+            let life = t["life_ms"] as? Double ?? 0
+            #expect(abs(sum - life) <= 0.01, "\(name): \(t["label"] ?? "?") shares \(sum) ms, life \(life) ms")
+        }
     }
 
     @Test func cpuGlobalLockMovesToProcesses() throws {

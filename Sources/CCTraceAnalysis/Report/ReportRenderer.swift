@@ -214,6 +214,7 @@ public enum ReportRenderer {
                     ("model", .string(rec.model.rawValue)), ("current_model", .string(rec.current.model.rawValue)),
                     ("current_detail", .string(r.currentDetail)), ("change", .bool(rec.change)),
                     ("confidence", .string(rec.confidence.rawValue)), ("expected_speedup", num(rec.expectedSpeedup)),
+                    ("current_parallelism", num(rec.currentParallelism)),
                     ("headline", .string(r.headline)), ("advice", .string(r.advice)),
                     ("reasons", .array(r.reasons.map(JSONValue.string))), ("inferred", .bool(rec.inferred)),
                 ])
