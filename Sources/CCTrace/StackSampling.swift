@@ -42,7 +42,9 @@ final class StackSampler {
         watchdogNs = watchdog
         self.writerTID = Int32(bitPattern: writerTID)
         buffer = .allocate(capacity: Self.bufferCapacity)
-        installed = cctrace_sampler_install(Int32(configuration.stackDepth), 4096) == 1
+        // 512 slots: the writer drains every ≤ 10 ms, so up to ~50 000 samples a second fit.
+        installed =
+            cctrace_sampler_install(Int32(configuration.stackDepth), 512, Int32(configuration.stackBytes)) == 1
     }
 
     deinit { buffer.deallocate() }

@@ -28,7 +28,8 @@ public struct TraceConfiguration: Sendable {
     /// counters are the cheap alternative. Default off.
     public var threadCPUTime: Bool
     /// Stack samples per second of each thread's CPU time (a per-thread CPU-clock timer whose
-    /// signal handler unwinds with libunwind); 0 turns the profiler off. Default 0. The kernel
+    /// signal handler copies the top of the stack; the writer unwinds it); 0 turns the
+    /// profiler off. Default 0. The kernel
     /// delivers CPU-time timers at up to ~250 Hz here.
     public var sampleFrequency: Int
     /// A loop callback, executor job or overdue loop heartbeat older than this gets the stack of
@@ -37,6 +38,10 @@ public struct TraceConfiguration: Sendable {
     public var watchdogThreshold: Duration?
     /// Deepest stack a sample keeps (1…64). Default 32.
     public var stackDepth: Int
+    /// Bytes of each sampled thread's stack the signal handler copies for the writer to unwind
+    /// (frames beyond them are cut off). Default 16 KiB: Swift and C frames are tens to a few
+    /// hundred bytes, so 32 frames fit with room to spare.
+    public var stackBytes: Int
 
     /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
     public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
@@ -74,6 +79,7 @@ public struct TraceConfiguration: Sendable {
         self.sampleFrequency = 0
         self.watchdogThreshold = .milliseconds(100)
         self.stackDepth = 32
+        self.stackBytes = 16 << 10
     }
 
     /// The configuration the environment asks for, or `nil` when `CCTRACE_OUTPUT` is unset.
@@ -91,6 +97,7 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_SAMPLE_HZ` | stack samples per second of CPU time per thread, 0 = off | 0 |
     /// | `CCTRACE_WATCHDOG_MS` | capture a stuck loop's stack after this many ms, 0 = off | 100 |
     /// | `CCTRACE_STACK_DEPTH` | frames per sample (1…64) | 32 |
+    /// | `CCTRACE_STACK_KB` | stack copied per sample, KiB (1…1024) | 16 |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
     /// variable write their own files.
@@ -122,6 +129,7 @@ public struct TraceConfiguration: Sendable {
             watchdogThreshold = ms > 0 ? .milliseconds(ms) : nil
         }
         if let depth = environment["CCTRACE_STACK_DEPTH"].flatMap(Int.init) { stackDepth = max(1, min(depth, 64)) }
+        if let kb = environment["CCTRACE_STACK_KB"].flatMap(Int.init), kb > 0 { stackBytes = min(kb, 1024) << 10 }
     }
 
     /// The configuration from this process's environment, or `nil` when `CCTRACE_OUTPUT` is unset.

@@ -1,7 +1,7 @@
 // cctrace_sampler.c — see cctrace_sampler.h.
 #define _GNU_SOURCE
 #include "cctrace_sampler.h"
-#include "cctrace_unwind.h"
+#include "cctrace_cfi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,25 +12,33 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+// A ring slot: the sample's header, the interrupted registers and a copy of the top of the
+// interrupted stack (`stack_bytes` long; slots are `slot_stride` apart).
 typedef struct {
-  uint32_t state;  // 0 empty, 1 being written, 2 ready
-  uint32_t pad;
-  cctrace_sample sample;
+  uint32_t state;   // 0 empty, 1 being written, 2 ready
+  uint32_t length;  // stack bytes copied
+  uint64_t base;    // the interrupted rsp
+  uint64_t registers[CCTRACE_CFI_REGS];
+  cctrace_sample sample;  // frames are filled when drained
+  uint8_t stack[];
 } slot_t;
 
-static slot_t *ring = 0;
+static uint8_t *ring = 0;
+static size_t slot_stride = 0;
+static uint32_t stack_bytes = 0;
 static uint32_t ring_mask = 0;
 static uint32_t ring_head = 0;
 static uint64_t ring_dropped = 0;
 static int sample_depth = 32;
 static int installed = 0;
+static int can_copy = 0;
 
-typedef int (*backtrace_fn)(void **, int);
-static backtrace_fn unwind = 0;
+static inline slot_t *slot_at(uint32_t i) { return (slot_t *)(ring + (size_t)i * slot_stride); }
 
 static inline uint64_t now_ns(void) {
   struct timespec ts;
@@ -38,12 +46,33 @@ static inline uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+// Copies up to `length` bytes at `address` of this process into `out`; returns the bytes
+// copied, stopping at the first unmapped page (the end of the thread's stack) without a fault.
+static long copy_memory(void *out, uint64_t address, size_t length) {
+  struct iovec local = {out, length};
+  struct iovec remote = {(void *)(uintptr_t)address, length};
+  return syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL);
+}
+
+// The SIGPROF handler. It runs on the interrupted thread, at any instruction of any code —
+// inside malloc, the loader, a lock's slow path — so it calls nothing that can take a lock,
+// allocate or touch lazily allocated thread-local storage. What it calls, and why each is
+// async-signal-safe:
+// - clock_gettime(CLOCK_MONOTONIC): listed async-signal-safe by POSIX; the vDSO reads
+//   shared memory only.
+// - syscall(SYS_gettid), syscall(SYS_getpid): plain system calls (getpid is listed).
+// - syscall(SYS_process_vm_readv): a system call; the kernel copies the stack and stops at the
+//   first unmapped page, so reading past the top of the stack returns short instead of
+//   faulting. No user-space state is involved.
+// - __atomic builtins on the preallocated ring (mmap'd at install): lock-free.
+// errno is saved and restored. No unwinding happens here: the writer unwinds the copy later
+// (cctrace_cfi.c), where the loader's lock and the unwind tables can be used safely.
 static void on_sigprof(int signo, siginfo_t *info, void *context) {
   (void)signo;
   int saved = errno;
   uint64_t start = now_ns();
   uint32_t index = __atomic_fetch_add(&ring_head, 1, __ATOMIC_RELAXED) & ring_mask;
-  slot_t *s = &ring[index];
+  slot_t *s = slot_at(index);
   uint32_t expected = 0;
   if (!__atomic_compare_exchange_n(&s->state, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
     __atomic_fetch_add(&ring_dropped, 1, __ATOMIC_RELAXED);
@@ -53,32 +82,33 @@ static void on_sigprof(int signo, siginfo_t *info, void *context) {
   s->sample.tid = (int32_t)syscall(SYS_gettid);
   s->sample.kind = info && info->si_code == SI_TIMER ? 0 : 1;
   s->sample.timestamp = start;
-  int n = unwind(s->sample.frames, sample_depth);
-  if (n < 0) n = 0;
-  // Start the stack at the interrupted instruction: drop this handler and the signal
-  // trampoline (an unexported libc symbol no symbolizer names).
-  void *pc = context ? (void *)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP] : 0;
-  int first = 0;
-  for (int i = 0; i < n; i++)
-    if (s->sample.frames[i] == pc) {
-      first = i;
-      break;
+  s->sample.depth = 0;
+  s->length = 0;
+  s->base = 0;
+  memset(s->registers, 0, sizeof s->registers);
+  if (context) {
+    const greg_t *g = ((const ucontext_t *)context)->uc_mcontext.gregs;
+    s->registers[0] = (uint64_t)g[REG_RIP];
+    s->registers[1] = (uint64_t)g[REG_RSP];
+    s->registers[2] = (uint64_t)g[REG_RBP];
+    s->registers[3] = (uint64_t)g[REG_RBX];
+    s->registers[4] = (uint64_t)g[REG_R12];
+    s->registers[5] = (uint64_t)g[REG_R13];
+    s->registers[6] = (uint64_t)g[REG_R14];
+    s->registers[7] = (uint64_t)g[REG_R15];
+    s->base = s->registers[1];
+    if (can_copy) {
+      long n = copy_memory(s->stack, s->base, stack_bytes);
+      s->length = n > 0 ? (uint32_t)n : 0;
     }
-  if (first > 0) {
-    for (int i = first; i < n; i++) s->sample.frames[i - first] = s->sample.frames[i];
-    n -= first;
   }
-  s->sample.depth = (int16_t)n;
   s->sample.cost = now_ns() - start;
   __atomic_store_n(&s->state, 2, __ATOMIC_RELEASE);
   errno = saved;
 }
 
-int cctrace_sampler_install(int depth, int capacity) {
+int cctrace_sampler_install(int depth, int capacity, int bytes) {
   if (installed) return 1;
-  if (!cctrace_unwind_load()) return 0;
-  unwind = (backtrace_fn)cctrace_unwind_function();
-  if (!unwind) return 0;
   struct sigaction old;
   if (sigaction(SIGPROF, 0, &old) != 0) return 0;
   if ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != 0 : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
@@ -86,12 +116,21 @@ int cctrace_sampler_install(int depth, int capacity) {
   if (capacity < 64) capacity = 64;
   uint32_t cap = 1;
   while (cap < (uint32_t)capacity) cap <<= 1;
-  size_t bytes = sizeof(slot_t) * cap;
-  void *memory = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bytes < 1024) bytes = 1024;
+  if (bytes > 1 << 20) bytes = 1 << 20;
+  stack_bytes = (uint32_t)bytes;
+  slot_stride = (sizeof(slot_t) + stack_bytes + 63) & ~(size_t)63;
+  size_t total = slot_stride * cap;
+  // Reserved up front, touched only as slots are used: the handler never allocates.
+  void *memory = mmap(0, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) return 0;
-  ring = (slot_t *)memory;
+  ring = (uint8_t *)memory;
   ring_mask = cap - 1;
   sample_depth = depth < 1 ? 1 : depth > CCTRACE_SAMPLE_MAX_DEPTH ? CCTRACE_SAMPLE_MAX_DEPTH : depth;
+  // Whether the kernel lets us copy our own memory (a seccomp profile may forbid
+  // process_vm_readv): without it samples keep only the interrupted instruction.
+  uint64_t probe = 0x5a5a5a5a5a5a5a5aull, copy = 0;
+  can_copy = copy_memory(&copy, (uint64_t)(uintptr_t)&probe, sizeof probe) == (long)sizeof probe && copy == probe;
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = on_sigprof;
@@ -101,6 +140,8 @@ int cctrace_sampler_install(int depth, int capacity) {
   __atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
   return 1;
 }
+
+int cctrace_sampler_copies_stacks(void) { return can_copy; }
 
 int cctrace_sampler_installed(void) { return __atomic_load_n(&installed, __ATOMIC_ACQUIRE); }
 
@@ -181,12 +222,18 @@ int cctrace_sampler_capture(int tid) {
 int cctrace_sampler_drain(cctrace_sample *out, int max) {
   if (!ring) return 0;
   int n = 0;
+  cctrace_cfi_begin();
   for (uint32_t i = 0; i <= ring_mask && n < max; i++) {
-    slot_t *s = &ring[i];
+    slot_t *s = slot_at(i);
     if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2) continue;
-    out[n++] = s->sample;
+    cctrace_sample *o = &out[n++];
+    *o = s->sample;
+    cctrace_cfi_stack stack = {(uintptr_t)s->base, s->length, s->stack, {0}};
+    memcpy(stack.registers, s->registers, sizeof stack.registers);
+    o->depth = (int16_t)(s->registers[0] ? cctrace_cfi_unwind(&stack, o->frames, sample_depth) : 0);
     __atomic_store_n(&s->state, 0, __ATOMIC_RELEASE);
   }
+  cctrace_cfi_end();
   return n;
 }
 

@@ -1,7 +1,8 @@
 // cctrace_sampler.h — stacks captured in a signal handler: a CPU-time sampling profiler
 // (per-thread CPU-clock timers) and on-demand captures of one thread (the blocked-loop
-// watchdog). The handler is async-signal-safe: no allocation, no locks, errno saved; it
-// unwinds with libunwind into a preallocated ring that the recorder's writer drains.
+// watchdog). The handler is async-signal-safe: no allocation, no locks, errno saved; it copies
+// the interrupted registers and the top of the stack into a preallocated ring, and the
+// recorder's writer unwinds the copies when it drains them (cctrace_cfi.h).
 #ifndef CCTRACE_SAMPLER_H
 #define CCTRACE_SAMPLER_H
 
@@ -27,10 +28,15 @@ typedef struct {
   void *frames[CCTRACE_SAMPLE_MAX_DEPTH];
 } cctrace_sample;
 
-/// Installs the SIGPROF handler and allocates the ring (`capacity` samples, a power of two).
-/// `depth` is clamped to 1…CCTRACE_SAMPLE_MAX_DEPTH. Returns 1 on success; 0 when libunwind is
-/// missing or the program already handles SIGPROF (cctrace then leaves it alone).
-int cctrace_sampler_install(int depth, int capacity);
+/// Installs the SIGPROF handler and reserves the ring (`capacity` samples, rounded up to a
+/// power of two, each with room for `stack_bytes` of copied stack). `depth` is clamped to
+/// 1…CCTRACE_SAMPLE_MAX_DEPTH. Returns 1 on success; 0 when the program already handles
+/// SIGPROF (cctrace then leaves it alone) or memory cannot be reserved.
+int cctrace_sampler_install(int depth, int capacity, int stack_bytes);
+
+/// Whether samples carry their stack (the kernel allows process_vm_readv on ourselves); when
+/// not, a sample has only the interrupted instruction.
+int cctrace_sampler_copies_stacks(void);
 
 /// Whether the handler is installed.
 int cctrace_sampler_installed(void);
@@ -43,7 +49,8 @@ int cctrace_sampler_sync_threads(long period_ns, int exclude_tid);
 /// Asks thread `tid` of this process to capture its stack now (kind 1). Returns 1 if sent.
 int cctrace_sampler_capture(int tid);
 
-/// Moves up to `max` captured samples into `out` (in no particular order). Returns the count.
+/// Moves up to `max` captured samples into `out` (in no particular order), unwinding each
+/// copied stack. Not async-signal-safe: call it from the writer thread. Returns the count.
 int cctrace_sampler_drain(cctrace_sample *out, int max);
 
 /// Samples lost because the ring was full.
