@@ -5,11 +5,11 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint bench fuzz perfetto-check clean viewer-test viewer-bench install preload-bench
+.PHONY: demo test deps build lint bench fuzz stress perfetto-check clean viewer-test viewer-bench install preload-bench
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
-DEB_PACKAGES := libunwind-dev zlib1g-dev
+DEB_PACKAGES := libunwind-dev zlib1g-dev gdb
 # The viewer's tests: node (node --test) and Chromium (headless, end to end).
 VIEWER_PACKAGES := nodejs chromium
 deps:
@@ -42,7 +42,16 @@ test: deps
 	$(SWIFT) test --skip "SampleVerdictTests|RecordCommandTests"
 	$(SWIFT) test --filter SampleVerdictTests
 	$(SWIFT) test --filter RecordCommandTests
+	scripts/stress.sh $(STRESS_CI_RUNS) 8 40
 	$(MAKE) --no-print-directory viewer-test
+
+# Never hang: cctrace-stress under the sampler at 1000 Hz and a 2 ms watchdog, many times; a
+# run that hangs prints every thread's stack and fails (make test runs a short one).
+STRESS_RUNS ?= 200
+STRESS_CI_RUNS ?= 10
+stress: deps
+	$(SWIFT) build -c release --product cctrace-stress
+	scripts/stress.sh $(STRESS_RUNS) 8 40
 
 # The viewer: its logic under node, then the real page in headless Chromium on a sample trace
 # and on a hostile one, and the self-contained --html file.

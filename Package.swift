@@ -92,6 +92,9 @@ let package = Package(
             name: "lock-contention", dependencies: ["CCTrace", "SampleSupport"], path: "samples/lock-contention"),
         // C++ that throws and catches, for the tests that sample stacks meanwhile.
         .target(name: "CxxExceptions", path: "Tests/Helpers/CxxExceptions"),
+        // What has hung or crashed profilers, done hard, for `make stress` and the hang tests.
+        .executableTarget(
+            name: "cctrace-stress", dependencies: ["CCTrace", "CxxExceptions"], path: "Tests/Helpers/CCTraceStress"),
         .testTarget(name: "CCTraceFormatTests", dependencies: ["CCTraceFormat"]),
         // Every test that records lives here, in one serialized suite (a session is
         // process-wide), the NIO tracer's included.

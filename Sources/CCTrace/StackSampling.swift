@@ -26,6 +26,15 @@ final class StackSampler {
     private static let bufferCapacity = 1024
     private var lastSync: Int64 = 0
     private var lastCapture = [Int64](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
+    /// Per watch slot: the stall being captured (when it began), how many captures it had and
+    /// the wait before the next one. A stall that lasts gets captured ever less often, and not
+    /// at all after ``maxCapturesPerStall``: a thread stuck for hours must not fill the disk
+    /// with the same stack.
+    private var stallStart = [Int64](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
+    private var stallCaptures = [Int](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
+    private var stallInterval = [Int64](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
+    static let maxCapturesPerStall = 12
+    private var stopped = false
     /// Why a thread was asked for its stack: tid → (loop label, stuck since, ns).
     private var stalls: [Int32: (label: UInt32, since: Int64)] = [:]
     /// Stalls of blocked threads, written at the next drain.
@@ -51,6 +60,7 @@ final class StackSampler {
 
     /// Every writer tick: keeps the timers in step with the threads, and captures stuck threads.
     func tick(now: Int64, clock: ClockCalibration, lock: () -> Void, unlock: () -> Void) {
+        guard !stopped else { return }
         if installed && periodNs > 0 && now - lastSync >= 50_000_000 {
             cctrace_sampler_sync_threads(periodNs, writerTID)
             lastSync = now
@@ -65,8 +75,18 @@ final class StackSampler {
             guard raw != 0, tid > 0, tid != writerTID else { continue }
             let since = monotonic != 0 ? Int64(bitPattern: raw) : clock.nanoseconds(raw)
             let stuck = now - since
-            // Capture once past the threshold, then every half threshold while it lasts.
-            guard stuck >= threshold, now - lastCapture[i] >= threshold / 2, lastCapture[i] < now else { continue }
+            // Capture once past the threshold, then after half the threshold, and each wait
+            // twice the last while the same stall lasts (at most 12 captures of one stall).
+            if stallStart[i] != since {
+                stallStart[i] = since
+                stallCaptures[i] = 0
+                stallInterval[i] = max(threshold / 2, 1)
+            }
+            guard stuck >= threshold, stallCaptures[i] < Self.maxCapturesPerStall,
+                stallCaptures[i] == 0 || now - lastCapture[i] >= stallInterval[i], lastCapture[i] < now
+            else { continue }
+            if stallCaptures[i] > 0 { stallInterval[i] = min(stallInterval[i] * 2, 60_000_000_000) }
+            stallCaptures[i] += 1
             lastCapture[i] = now
             var syscall = -1
             var pc: UInt64 = 0
@@ -119,8 +139,22 @@ final class StackSampler {
         return written
     }
 
-    /// Stops the timers.
+    /// Drains what was captured without writing it (the trace is full); returns how many.
+    func discard() -> UInt64 {
+        var n: UInt64 = UInt64(blocked.count)
+        blocked.removeAll(keepingCapacity: true)
+        while true {
+            let k = Int(cctrace_sampler_drain(buffer, Int32(Self.bufferCapacity)))
+            n += UInt64(k)
+            if k < Self.bufferCapacity { break }
+        }
+        stalls.removeAll()
+        return n
+    }
+
+    /// Stops the timers and the watchdog.
     func stop() {
+        stopped = true
         if installed && periodNs > 0 { cctrace_sampler_sync_threads(0, writerTID) }
     }
 

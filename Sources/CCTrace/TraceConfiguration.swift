@@ -42,6 +42,11 @@ public struct TraceConfiguration: Sendable {
     /// (frames beyond them are cut off). Default 16 KiB: Swift and C frames are tens to a few
     /// hundred bytes, so 32 frames fit with room to spare.
     public var stackBytes: Int
+    /// The most the trace file may grow to, in bytes; `nil` for no limit. Past it, events are
+    /// dropped (and counted: the trace says how many) and stack sampling stops, so a program
+    /// left running — or stuck — never fills the disk. Default: a quarter of the free space
+    /// where the trace is written when recording starts, between 256 MiB and 16 GiB.
+    public var maxBytes: Int?
 
     /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
     public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
@@ -80,6 +85,16 @@ public struct TraceConfiguration: Sendable {
         self.watchdogThreshold = .milliseconds(100)
         self.stackDepth = 32
         self.stackBytes = 16 << 10
+        self.maxBytes = Self.defaultMaxBytes(for: outputPath)
+    }
+
+    /// A quarter of the free space of `path`'s file system, between 256 MiB and 16 GiB.
+    static func defaultMaxBytes(for path: String) -> Int {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        var info = statvfs()
+        guard statvfs(directory.isEmpty ? "/" : directory, &info) == 0 else { return 1 << 30 }
+        let free = Int(info.f_bavail) &* Int(info.f_frsize)
+        return min(max(free / 4, 256 << 20), 16 << 30)
     }
 
     /// The configuration the environment asks for, or `nil` when `CCTRACE_OUTPUT` is unset.
@@ -98,6 +113,7 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_WATCHDOG_MS` | capture a stuck loop's stack after this many ms, 0 = off | 100 |
     /// | `CCTRACE_STACK_DEPTH` | frames per sample (1…64) | 32 |
     /// | `CCTRACE_STACK_KB` | stack copied per sample, KiB (1…1024) | 16 |
+    /// | `CCTRACE_MAX_MB` | largest trace file in MiB, 0 = no limit | ¼ of free space, 256 MiB…16 GiB |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
     /// variable write their own files.
@@ -129,6 +145,7 @@ public struct TraceConfiguration: Sendable {
             watchdogThreshold = ms > 0 ? .milliseconds(ms) : nil
         }
         if let depth = environment["CCTRACE_STACK_DEPTH"].flatMap(Int.init) { stackDepth = max(1, min(depth, 64)) }
+        if let mb = environment["CCTRACE_MAX_MB"].flatMap(Int.init), mb >= 0 { maxBytes = mb > 0 ? mb << 20 : nil }
         if let kb = environment["CCTRACE_STACK_KB"].flatMap(Int.init), kb > 0 { stackBytes = min(kb, 1024) << 10 }
     }
 

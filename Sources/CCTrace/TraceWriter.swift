@@ -34,6 +34,10 @@ final class TraceWriter: @unchecked Sendable {
     /// check: only the thread holding `drainLock` touches them.
     @exclusivity(unchecked) private(set) var eventsWritten: UInt64 = 0
     private var reportedDrops: UInt64 = 0
+    /// Past ``TraceConfiguration/maxBytes``: events are counted as dropped, not written.
+    private var full = false
+    private var droppedWhenFull: UInt64 = 0
+    private let limit: Int
 
     init(configuration: TraceConfiguration, fileDescriptor: Int32, clock: ClockCalibration) {
         self.configuration = configuration
@@ -41,6 +45,18 @@ final class TraceWriter: @unchecked Sendable {
         self.clock = clock
         self.pid = UInt32(getpid())
         self.cpu = configuration.cpuSampleInterval.map { _ in CPUSampler() }
+        // Room kept for the closing events (the drop count, the session's end) past the limit.
+        self.limit = configuration.maxBytes.map { max($0 - (64 << 10), 64 << 10) } ?? Int.max
+    }
+
+    /// Whether the file reached its limit; once it has, sampling stops (the program may be
+    /// stuck in a loop that keeps producing the same samples).
+    private func checkFull() -> Bool {
+        if !full && out.bytesAppended >= limit {
+            full = true
+            stacks?.stop()
+        }
+        return full
     }
 
     // MARK: - Lifecycle
@@ -121,7 +137,7 @@ final class TraceWriter: @unchecked Sendable {
             guard sample || drain else { continue }
             lockDrain()
             if !finished {
-                if sample {
+                if sample && !checkFull() {
                     eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: false) ?? 0)
                     lastSample = now
                 }
@@ -155,7 +171,13 @@ final class TraceWriter: @unchecked Sendable {
             guard let buffer = recorder.registry[i]?.takeUnretainedValue(), !buffer.retired else { continue }
             scan(buffer)
         }
-        if let stacks, symbolizing { eventsWritten += stacks.drain(into: out, pid: pid, symbolizer: symbolizer) }
+        if let stacks, symbolizing {
+            if checkFull() {
+                droppedWhenFull &+= stacks.discard()
+            } else {
+                eventsWritten += stacks.drain(into: out, pid: pid, symbolizer: symbolizer)
+            }
+        }
         var drops = recorder.unbufferedDrops.load(ordering: .relaxed)
         for i in 0..<count {
             guard let buffer = recorder.registry[i]?.takeUnretainedValue(), !buffer.retired else { continue }
@@ -171,6 +193,7 @@ final class TraceWriter: @unchecked Sendable {
                 if !final && buffer.readIndex == committed { retire(buffer) }
             }
         }
+        drops &+= droppedWhenFull
         if drops != reportedDrops {
             reportedDrops = drops
             out.reserve(256)
@@ -214,9 +237,17 @@ final class TraceWriter: @unchecked Sendable {
             let end = isLimit ? buffer.limitIndex : Int(cctrace_load_acquire_u64(&chunk.pointee.committed))
             let events = chunk.pointee.events!
             var index = buffer.readIndex
+            if checkFull() {
+                droppedWhenFull &+= UInt64(max(0, end - index))
+                index = end
+            }
             while index < end {
                 write(events[index], chunk: chunk, buffer: buffer)
                 index += 1
+                if index & 255 == 0 && checkFull() {
+                    droppedWhenFull &+= UInt64(end - index)
+                    index = end
+                }
             }
             buffer.readIndex = index
             if isLimit { return }

@@ -23,6 +23,8 @@ public final class TraceLineWriter {
     @exclusivity(unchecked) private var count = 0
     /// Bytes handed to the file so far.
     public private(set) var bytesWritten = 0
+    /// Bytes handed to the file and buffered: the file's size once flushed.
+    public var bytesAppended: Int { bytesWritten + count }
     /// The first write error (`errno`), if any. Writing stops after an error.
     public private(set) var writeError: Int32 = 0
 

@@ -101,6 +101,7 @@ static struct sigaction previous[FATAL_COUNT];
 static int installed = 0;
 static void (*flush_fn)(int) = 0;
 static int flushing = 0;
+static unsigned crash_flush_seconds = 2;
 
 static int signal_index(int signo) {
   for (int i = 0; i < FATAL_COUNT; i++)
@@ -108,10 +109,42 @@ static int signal_index(int signo) {
   return -1;
 }
 
+static volatile sig_atomic_t pending_signal = 0;
+
+// The flush ran out of time: it is waiting for something the interrupted code holds (a crash
+// inside malloc leaves the allocator's lock taken, and formatting the last events allocates).
+// Give up on the flush and let the original signal take its default course, so a dying
+// program never hangs on its way out. Calls only async-signal-safe functions (signal, kill,
+// sigprocmask, _exit).
+static void flush_timed_out(int unused) {
+  (void)unused;
+  int signo = pending_signal;
+  signal(signo, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  sigprocmask(SIG_UNBLOCK, &set, 0);
+  kill(getpid(), signo);
+  _exit(128 + signo);
+}
+
 static void fatal_handler(int signo, siginfo_t *info, void *context) {
   int saved_errno = errno;
   int index = signal_index(signo);
-  if (flush_fn && !__atomic_exchange_n(&flushing, 1, __ATOMIC_SEQ_CST)) flush_fn(signo);
+  if (flush_fn && !__atomic_exchange_n(&flushing, 1, __ATOMIC_SEQ_CST)) {
+    // The flush is best effort and not async-signal-safe (it formats and writes the buffered
+    // events): it gets CCTRACE_CRASH_FLUSH_S seconds (default 2), after which the alarm ends
+    // the process the way the signal would have. sigaction and alarm are async-signal-safe.
+    pending_signal = signo;
+    struct sigaction timeout;
+    memset(&timeout, 0, sizeof timeout);
+    timeout.sa_handler = flush_timed_out;
+    sigemptyset(&timeout.sa_mask);
+    sigaction(SIGALRM, &timeout, 0);
+    alarm(crash_flush_seconds);
+    flush_fn(signo);
+    alarm(0);
+  }
   if (index >= 0) {
     struct sigaction *prev = &previous[index];
     if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
@@ -143,6 +176,8 @@ static void fatal_handler(int signo, siginfo_t *info, void *context) {
 
 void cctrace_install_signal_handlers(void (*flush)(int signo)) {
   flush_fn = flush;
+  const char *limit = getenv("CCTRACE_CRASH_FLUSH_S");
+  if (limit && atoi(limit) > 0) crash_flush_seconds = (unsigned)atoi(limit);
   if (installed) return;
   installed = 1;
   for (int i = 0; i < FATAL_COUNT; i++) {

@@ -122,7 +122,7 @@ int cctrace_sampler_install(int depth, int capacity, int bytes) {
   slot_stride = (sizeof(slot_t) + stack_bytes + 63) & ~(size_t)63;
   size_t total = slot_stride * cap;
   // Reserved up front, touched only as slots are used: the handler never allocates.
-  void *memory = mmap(0, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *memory = mmap(0, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (memory == MAP_FAILED) return 0;
   ring = (uint8_t *)memory;
   ring_mask = cap - 1;

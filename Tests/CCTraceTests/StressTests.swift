@@ -1,6 +1,7 @@
 import CCTrace
 import CCTraceAnalysis
 import CCTraceFormat
+import Foundation
 import Testing
 
 extension RecorderTests {
@@ -38,6 +39,29 @@ extension RecorderTests {
                     })
             }
             #expect(model.diagnostics.isEmpty, "\(model.diagnostics)")
+        }
+
+        /// A trace never grows past its limit: past it, events are counted as dropped, the
+        /// file stays a valid trace, and every span is either in it or in the count.
+        @Test func traceSizeIsCapped() throws {
+            let (model, path) = try recordAndImport { c in
+                c.bufferLimit = 512 << 20
+                c.maxBytes = 2 << 20
+            } body: {
+                runThreads(Self.threads) { _ in
+                    for _ in 0..<Self.spansPerThread { CCTrace.withSpan("s") {} }
+                }
+            }
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            #expect(size <= 2 << 20, "\(size) bytes")
+            let present = model.slices.filter { $0.name == "s" }.count
+            let dropped = model.diagnostics.first { $0.kind == .droppedEvents }?.count ?? 0
+            #expect(present > 0 && dropped > 0)
+            // The count includes the few other events dropped with the spans (thread names).
+            let total = Self.threads * Self.spansPerThread
+            #expect(
+                present + dropped >= total && present + dropped <= total + 2 * Self.threads, "\(present) + \(dropped)")
+            #expect(!model.diagnostics.contains { $0.kind == .truncatedFile || $0.kind == .partialEvent })
         }
 
         /// With a buffer far too small and the writer asleep, spans are dropped — and the
