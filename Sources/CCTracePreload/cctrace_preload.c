@@ -25,7 +25,12 @@
 // write); the hooks build their lines without stdio or allocation (a hooked read or write may
 // run in a signal handler); real functions resolved with dlsym(RTLD_NEXT) in the constructor, with a trylock
 // spin while dlsym itself takes a mutex; errno preserved; after fork the child reopens its own
-// file and restarts its sampler.
+// file and restarts its sampler. The shim installs no signal handler. What a hook may run in a
+// signal handler (the read/write/poll/sleep family, which POSIX lists as async-signal-safe)
+// uses only the raw system call, clock_gettime, snprintf-free formatting and write(2); the
+// stack of a contended mutex (libunwind, dladdr, snprintf — none async-signal-safe) is taken
+// only inside the pthread_mutex_lock and rwlock hooks, which no correct program calls from a
+// signal handler (those functions are not async-signal-safe themselves).
 #define _GNU_SOURCE
 #include "cctrace_vocabulary.h"  // every name and key, generated from CCTraceFormat
 #include <dirent.h>
