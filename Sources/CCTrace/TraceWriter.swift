@@ -41,7 +41,9 @@ final class TraceWriter: @unchecked Sendable {
 
     init(configuration: TraceConfiguration, fileDescriptor: Int32, clock: ClockCalibration) {
         self.configuration = configuration
-        self.out = TraceLineWriter(fileDescriptor: fileDescriptor)
+        // `….gz`: written as gzip on the fly, with a sync point at every flush.
+        self.out = TraceLineWriter(
+            fileDescriptor: fileDescriptor, gzip: configuration.outputPath.hasSuffix(".gz"))
         self.clock = clock
         self.pid = UInt32(getpid())
         self.cpu = configuration.cpuSampleInterval.map { _ in CPUSampler() }
@@ -545,7 +547,7 @@ final class TraceWriter: @unchecked Sendable {
         out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
         out.appendASCII("}}\n")
         out.endArray()
-        out.flush()
+        out.finish()
         close(out.fileDescriptor)
     }
 }

@@ -1,3 +1,5 @@
+import CZlib
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -28,15 +30,69 @@ public final class TraceLineWriter {
     /// The first write error (`errno`), if any. Writing stops after an error.
     public private(set) var writeError: Int32 = 0
 
-    /// A writer over an open file descriptor. It does not close the descriptor.
-    public init(fileDescriptor: Int32, bufferSize: Int = 1 << 20) {
+    /// Bytes the file holds (compressed when writing gzip).
+    public private(set) var fileBytes = 0
+    /// The gzip stream and its output buffer, when writing gzip.
+    private var stream: UnsafeMutablePointer<z_stream>?
+    private var compressed: UnsafeMutablePointer<UInt8>?
+    private let compressedCapacity = 256 << 10
+
+    /// A writer over an open file descriptor. It does not close the descriptor. With `gzip`,
+    /// the file is a gzip stream: every ``flush()`` ends with a sync point, so a file cut off
+    /// (a crash, SIGKILL) decompresses up to the last flush; ``finish()`` ends the stream.
+    public init(fileDescriptor: Int32, bufferSize: Int = 1 << 20, gzip: Bool = false) {
         self.fileDescriptor = fileDescriptor
         self.capacity = max(bufferSize, 4096)
         self.storage = .allocate(capacity: capacity)
+        if gzip {
+            let s = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            s.initialize(to: z_stream())
+            // Level 1: the writer must keep up with the program; 15 + 16: a gzip wrapper.
+            if deflateInit2_(
+                s, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK
+            {
+                stream = s
+                compressed = .allocate(capacity: compressedCapacity)
+            } else {
+                s.deallocate()
+            }
+        }
     }
 
     deinit {
         storage.deallocate()
+        if let stream {
+            deflateEnd(stream)
+            stream.deallocate()
+        }
+        compressed?.deallocate()
+    }
+
+    /// Ends a gzip stream (after the last event); nothing for plain files.
+    public func finish() {
+        flush(mode: Z_FINISH)
+        if let stream {
+            deflateEnd(stream)
+            stream.deallocate()
+            self.stream = nil
+        }
+    }
+
+    /// Writes `length` bytes at `bytes` to the file, retrying short writes and EINTR.
+    private func writeAll(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Int {
+        var offset = 0
+        while offset < length && writeError == 0 {
+            let n = Glibc.write(fileDescriptor, bytes + offset, length - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                writeError = errno
+                break
+            }
+            offset += n
+        }
+        fileBytes += offset
+        return offset
     }
 
     // MARK: - Framing
@@ -58,18 +114,27 @@ public final class TraceLineWriter {
     }
 
     /// Hands everything buffered to the file (retrying short writes and EINTR).
-    public func flush() {
-        var offset = 0
-        while offset < count && writeError == 0 {
-            let n = Glibc.write(fileDescriptor, storage + offset, count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                writeError = errno
-                break
-            }
-            offset += n
+    public func flush() { flush(mode: Z_SYNC_FLUSH) }
+
+    private func flush(mode: Int32) {
+        guard let stream, let compressed else {
+            bytesWritten += writeAll(storage, count)
+            count = 0
+            return
         }
-        bytesWritten += offset
+        stream.pointee.next_in = storage
+        stream.pointee.avail_in = UInt32(count)
+        while true {
+            stream.pointee.next_out = compressed
+            stream.pointee.avail_out = UInt32(compressedCapacity)
+            let status = deflate(stream, mode)
+            let produced = compressedCapacity - Int(stream.pointee.avail_out)
+            if produced > 0 { _ = writeAll(compressed, produced) }
+            if status == Z_STREAM_END || (status < 0 && status != Z_BUF_ERROR) { break }
+            if stream.pointee.avail_in == 0 && stream.pointee.avail_out != 0 && mode != Z_FINISH { break }
+            if status == Z_BUF_ERROR && produced == 0 { break }
+        }
+        bytesWritten += count
         count = 0
     }
 

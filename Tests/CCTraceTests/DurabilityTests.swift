@@ -137,9 +137,11 @@ extension RecorderTests {
         }
 
         /// SIGKILL runs no handler: the file is cut off, but everything recorded more than a
-        /// flush interval (100 ms) before the kill is there.
-        @Test func sigkillLosesAtMostTheLastFlushInterval() throws {
-            let path = makeTemporaryDirectory().appendingPathComponent("kill.json").path
+        /// flush interval (100 ms) before the kill is there — plain, and as gzip (`….json.gz`,
+        /// every flush a sync point, so the cut-off stream decompresses up to the last flush).
+        @Test(arguments: ["kill.json", "kill.json.gz"])
+        func sigkillLosesAtMostTheLastFlushInterval(_ file: String) throws {
+            let path = makeTemporaryDirectory().appendingPathComponent(file).path
             let run = try runProduct(
                 "cctrace-crashtest", ["kill", "\(Self.spans)"], environment: ["CRASHTEST_OUTPUT": path]
             ) { process, output in
@@ -157,7 +159,14 @@ extension RecorderTests {
             let model = try TraceImporter.importTrace(path: path)
             #expect(model.slices.filter { $0.name == "before" }.count == 2 * Self.spans)
             #expect(model.slices.contains { $0.name == "after" })
-            #expect(model.diagnostics.contains { $0.kind == .truncatedFile })
+            #expect(
+                model.diagnostics.contains {
+                    $0.kind == (file.hasSuffix(".gz") ? .truncatedCompression : .truncatedFile)
+                }, "\(model.diagnostics)")
+            if file.hasSuffix(".gz") {
+                let head = try #require(FileHandle(forReadingAtPath: path)?.readData(ofLength: 2))
+                #expect(Array(head) == [0x1f, 0x8b])
+            }
         }
     }
 }
