@@ -50,6 +50,14 @@ public enum CCTrace {
         Recorder.shared.flush()
     }
 
+    /// In flight-recorder mode (``TraceConfiguration/ring``, `CCTRACE_MODE=ring`), writes the
+    /// events kept in memory as a trace of their own and returns its path (`nil` when not
+    /// recording in that mode, or when the file could not be written). Recording goes on.
+    @discardableResult
+    public static func dump() -> String? {
+        Recorder.shared.dump()
+    }
+
     /// Whether a session is recording.
     public static var isRecording: Bool { cctrace_is_enabled() }
 

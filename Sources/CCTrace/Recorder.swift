@@ -44,7 +44,11 @@ final class Recorder: @unchecked Sendable {
     func start(_ configuration: TraceConfiguration) throws(TraceSessionError) {
         try lifecycle.withLock { _ throws(TraceSessionError) in
             guard session == nil else { throw .alreadyRecording }
-            let fd = open(configuration.outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            // A flight recorder writes only its dumps (each a file of its own).
+            let fd =
+                configuration.ring != nil
+                ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                : open(configuration.outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw .cannotOpen(path: configuration.outputPath, errno: errno)
             }
@@ -65,7 +69,22 @@ final class Recorder: @unchecked Sendable {
             cctrace_set_enabled(configuration.threadCPUTime ? 3 : 1)
             cctrace_install_signal_handlers { signo in Recorder.shared.flushFromSignal(signo) }
             cctrace_register_atexit { Recorder.shared.stopAtExit() }
+            if let signal = configuration.ring?.signal { _ = cctrace_install_dump_signal(signal) }
         }
+    }
+
+    /// Asks the flight recorder for a dump and waits (up to 5 s) for it; the path written.
+    func dump() -> String? {
+        guard let s = lifecycle.withLock({ _ in session }), s.configuration.ring != nil else { return nil }
+        let before = s.writer.dumpPaths.count
+        cctrace_request_dump()
+        for _ in 0..<1000 {
+            let paths = s.writer.dumpPaths
+            if paths.count > before { return paths.last }
+            var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+            nanosleep(&ts, nil)
+        }
+        return nil
     }
 
     func stop() {
@@ -79,6 +98,7 @@ final class Recorder: @unchecked Sendable {
             }
             s.writer.stopAndFinish(mergingChildren: ended.map { s.configuration.outputPath + ".\($0)" })
             cctrace_uninstall_signal_handlers()
+            cctrace_uninstall_dump_signal()
             session = nil
         }
     }

@@ -34,6 +34,8 @@ final class StackSampler {
     private var stallCaptures = [Int](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
     private var stallInterval = [Int64](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
     static let maxCapturesPerStall = 12
+    /// Watchdog captures written so far (the flight recorder dumps on a new one).
+    private(set) var stallsWritten = 0
     private var stopped = false
     /// Why a thread was asked for its stack: tid → (loop label, stuck since, ns).
     private var stalls: [Int32: (label: UInt32, since: Int64)] = [:]
@@ -112,6 +114,7 @@ final class StackSampler {
                 label: b.label,
                 stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames, locations: [])
             written += 1
+            stallsWritten += 1
         }
         blocked.removeAll(keepingCapacity: true)
         while true {
@@ -125,6 +128,7 @@ final class StackSampler {
                         out, name: TraceVocabulary.Event.loopStall.text, pid: pid, tid: s.tid, at: at, kind: "watchdog",
                         label: stall.label,
                         stuckNs: at - stall.since, syscall: nil, cost: s.cost, frames: frames, locations: locations)
+                    stallsWritten += 1
                 } else {
                     writeEvent(
                         out, name: TraceVocabulary.Event.sample.text, pid: pid, tid: s.tid, at: at, kind: "cpu",

@@ -47,6 +47,28 @@ public struct TraceConfiguration: Sendable {
     /// left running — or stuck — never fills the disk. Default: a quarter of the free space
     /// where the trace is written when recording starts, between 256 MiB and 16 GiB.
     public var maxBytes: Int?
+    /// Flight-recorder mode: keep the last ``ringBytes`` of formatted events in memory and
+    /// write nothing until a trigger, then the window as a trace of its own
+    /// (`app.trace.dump1.json`, `…dump2…`). `nil`: stream to ``outputPath`` (the default).
+    public var ring: Ring?
+
+    /// What the flight recorder keeps and what makes it write.
+    public struct Ring: Sendable, Hashable {
+        /// Bytes of formatted events kept. Default 64 MiB.
+        public var bytes = 64 << 20
+        /// A signal that asks for a dump (`nil`: none). Default SIGUSR2.
+        public var signal: Int32? = SIGUSR2
+        /// A lock wait at least this long triggers a dump (`nil`: never). Default 100 ms.
+        public var lockWait: Duration? = .milliseconds(100)
+        /// A stall the watchdog captures triggers a dump. Default on.
+        public var onStall = true
+        /// A fatal signal writes the window (best effort, bounded like the crash flush).
+        public var onCrash = true
+        /// Automatic triggers (stall, lock wait) are at least this far apart. Default 10 s.
+        public var cooldown: Duration = .seconds(10)
+
+        public init() {}
+    }
 
     /// What to do when a thread's buffer is full and no memory is left under ``bufferLimit``.
     public struct OverflowPolicy: Hashable, Sendable, CustomStringConvertible {
@@ -86,6 +108,7 @@ public struct TraceConfiguration: Sendable {
         self.stackDepth = 32
         self.stackBytes = 16 << 10
         self.maxBytes = Self.defaultMaxBytes(for: outputPath)
+        self.ring = nil
     }
 
     /// A quarter of the free space of `path`'s file system, between 256 MiB and 16 GiB.
@@ -113,6 +136,10 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_WATCHDOG_MS` | capture a stuck loop's stack after this many ms, 0 = off | 100 |
     /// | `CCTRACE_STACK_DEPTH` | frames per sample (1…64) | 32 |
     /// | `CCTRACE_STACK_KB` | stack copied per sample, KiB (1…1024) | 16 |
+    /// | `CCTRACE_MODE` | `stream`, or `ring` (flight recorder: dumps on a trigger) | stream |
+    /// | `CCTRACE_RING_MB` | flight recorder's window, MiB | 64 |
+    /// | `CCTRACE_RING_SIGNAL` | signal number that dumps, 0 = none | SIGUSR2 (12) |
+    /// | `CCTRACE_RING_LOCK_MS` | a lock wait this long dumps, 0 = never | 100 |
     /// | `CCTRACE_MAX_MB` | largest trace file in MiB, 0 = no limit | ¼ of free space, 256 MiB…16 GiB |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
@@ -145,6 +172,17 @@ public struct TraceConfiguration: Sendable {
             watchdogThreshold = ms > 0 ? .milliseconds(ms) : nil
         }
         if let depth = environment["CCTRACE_STACK_DEPTH"].flatMap(Int.init) { stackDepth = max(1, min(depth, 64)) }
+        if environment["CCTRACE_MODE"] == "ring" {
+            var ring = Ring()
+            if let mb = environment["CCTRACE_RING_MB"].flatMap(Int.init), mb > 0 { ring.bytes = min(mb, 1 << 16) << 20 }
+            if let n = environment["CCTRACE_RING_SIGNAL"].flatMap(Int32.init) {
+                ring.signal = n > 0 && n < 65 ? n : nil
+            }
+            if let ms = environment["CCTRACE_RING_LOCK_MS"].flatMap(Int.init) {
+                ring.lockWait = ms > 0 ? .milliseconds(ms) : nil
+            }
+            self.ring = ring
+        }
         if let mb = environment["CCTRACE_MAX_MB"].flatMap(Int.init), mb >= 0 { maxBytes = mb > 0 ? mb << 20 : nil }
         if let kb = environment["CCTRACE_STACK_KB"].flatMap(Int.init), kb > 0 { stackBytes = min(kb, 1024) << 10 }
     }

@@ -38,17 +38,28 @@ final class TraceWriter: @unchecked Sendable {
     private var full = false
     private var droppedWhenFull: UInt64 = 0
     private let limit: Int
+    /// The flight recorder, in ring mode; and the last automatic trigger, the dumps written.
+    private let ring: FlightRecorder?
+    private var lastAutomaticDump: Int64 = Int64.min / 2
+    private var pendingAutomaticDump = false
+    private let lockWaitName: UInt32 = NameTable.shared.intern(TraceVocabulary.Event.lockWait.string)
+    private let dumpLock = Mutex<[String]>([])
 
     init(configuration: TraceConfiguration, fileDescriptor: Int32, clock: ClockCalibration) {
         self.configuration = configuration
         // `….gz`: written as gzip on the fly, with a sync point at every flush.
+        let ring = configuration.ring.map { FlightRecorder(capacity: $0.bytes) }
+        self.ring = ring
         self.out = TraceLineWriter(
-            fileDescriptor: fileDescriptor, gzip: configuration.outputPath.hasSuffix(".gz"))
+            fileDescriptor: fileDescriptor, gzip: ring == nil && configuration.outputPath.hasSuffix(".gz"))
+        if let ring { out.redirect = { ring.append($0, $1) } }
         self.clock = clock
         self.pid = UInt32(getpid())
         self.cpu = configuration.cpuSampleInterval.map { _ in CPUSampler() }
         // Room kept for the closing events (the drop count, the session's end) past the limit.
-        self.limit = configuration.maxBytes.map { max($0 - (64 << 10), 64 << 10) } ?? Int.max
+        self.limit =
+            configuration.ring != nil
+            ? Int.max : configuration.maxBytes.map { max($0 - (64 << 10), 64 << 10) } ?? Int.max
     }
 
     /// Whether the file reached its limit; once it has, sampling stops (the program may be
@@ -64,7 +75,8 @@ final class TraceWriter: @unchecked Sendable {
     // MARK: - Lifecycle
 
     func start() {
-        out.beginArray()
+        // A flight recorder's dumps write their own `[`.
+        if ring == nil { out.beginArray() }
         writeSessionMetadata()
         eventsWritten += UInt64(cpu?.sample(into: out, pid: pid, final: false) ?? 0)  // baseline
         out.flush()
@@ -113,7 +125,32 @@ final class TraceWriter: @unchecked Sendable {
         guard !finished else { return }
         symbolizing = false
         drainLocked()
+        if ring != nil && configuration.ring?.onCrash == true { _ = dumpLocked(reason: "signal", signal: signo) }
         finishLocked(reason: "signal", signal: signo)
+    }
+
+    // MARK: - Flight recorder
+
+    /// Writes the ring's window as a trace of its own. Caller holds `drainLock`.
+    private func dumpLocked(reason: StaticString, signal: Int32 = 0) -> String? {
+        guard let ring else { return nil }
+        out.flush()
+        let path = ring.dump(outputPath: configuration.outputPath) { w in
+            self.writeSessionEnd(into: w, reason: reason, signal: signal)
+            w.endArray()
+        }
+        if let path { dumpLock.withLock { $0.append(path) } }
+        return path
+    }
+
+    /// The dumps written so far.
+    var dumpPaths: [String] { dumpLock.withLock { $0 } }
+
+    /// An automatic trigger (a stall, a long lock wait): a dump unless one was made within the
+    /// cooldown.
+    private func automaticTrigger() {
+        guard ring != nil else { return }
+        pendingAutomaticDump = true
     }
 
     private func run() {
@@ -135,7 +172,9 @@ final class TraceWriter: @unchecked Sendable {
             stacks?.tick(
                 now: now, clock: clock, lock: { self.lockDrain() }, unlock: { cctrace_spin_unlock(&self.drainLock) })
             let sample = sampleNs.map { now - lastSample >= $0 - tickNs / 2 } ?? false
-            let drain = now - lastDrain >= flushNs - tickNs / 2
+            var drain = now - lastDrain >= flushNs - tickNs / 2
+            let asked = ring != nil && cctrace_take_dump_request() != 0
+            if asked || pendingAutomaticDump { drain = true }
             guard sample || drain else { continue }
             lockDrain()
             if !finished {
@@ -148,6 +187,16 @@ final class TraceWriter: @unchecked Sendable {
                     out.flush()
                     lastDrain = now
                 }
+                if asked {
+                    _ = dumpLocked(reason: "dump")
+                } else if pendingAutomaticDump,
+                    let cooldown = configuration.ring?.cooldown.wholeNanoseconds,
+                    now - lastAutomaticDump >= cooldown
+                {
+                    _ = dumpLocked(reason: "trigger")
+                    lastAutomaticDump = now
+                }
+                pendingAutomaticDump = false
             }
             cctrace_spin_unlock(&drainLock)
         }
@@ -177,7 +226,9 @@ final class TraceWriter: @unchecked Sendable {
             if checkFull() {
                 droppedWhenFull &+= stacks.discard()
             } else {
+                let stalls = stacks.stallsWritten
                 eventsWritten += stacks.drain(into: out, pid: pid, symbolizer: symbolizer)
+                if stacks.stallsWritten != stalls && configuration.ring?.onStall == true { automaticTrigger() }
             }
         }
         var drops = recorder.unbufferedDrops.load(ordering: .relaxed)
@@ -288,6 +339,11 @@ final class TraceWriter: @unchecked Sendable {
             }
             let cpu = buffer.pendingCPU.flatMap { $0.0 == e.ts ? ($0.1, $0.2) : nil }
             buffer.pendingCPU = nil
+            if ring != nil, category == Int(EventCategory.lock), interned, nameID == lockWaitName,
+                let threshold = configuration.ring?.lockWait?.wholeNanoseconds, end - begin >= threshold
+            {
+                automaticTrigger()
+            }
             if buffer.admitNested(begin: begin, end: end) {
                 head("X", category: category, e: e, interned: interned, nameID: nameID, tid: buffer.tid, ts: begin)
                 out.appendASCII(",\"dur\":")
@@ -529,26 +585,31 @@ final class TraceWriter: @unchecked Sendable {
     /// The closing event (written without a trailing comma) and `]`.
     private func finishLocked(reason: StaticString, signal: Int32) {
         finished = true
-        out.reserve(512)
-        out.appendEventHeader(
-            phase: "M", category: TraceVocabulary.Category.session.text,
-            name: .text(TraceVocabulary.Event.sessionEnd.text), pid: pid, tid: pid, nanoseconds: nil)
-        out.appendFirstArgument(TraceVocabulary.Session.reason)
-        out.append(0x22)
-        out.appendASCII(reason)
-        out.append(0x22)
-        out.appendArgumentKey(TraceVocabulary.Session.signal)
-        out.appendInt(Int64(signal))
-        out.appendArgumentKey(TraceVocabulary.Session.droppedEvents)
-        out.appendUInt(reportedDrops)
-        out.appendArgumentKey(TraceVocabulary.Session.eventsWritten)
-        out.appendUInt(eventsWritten)
-        out.appendArgumentKey(TraceVocabulary.Session.endTs)
-        out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
-        out.appendASCII("}}\n")
+        writeSessionEnd(into: out, reason: reason, signal: signal)
         out.endArray()
         out.finish()
         close(out.fileDescriptor)
+    }
+
+    /// The session's closing event, without a trailing comma.
+    private func writeSessionEnd(into w: TraceLineWriter, reason: StaticString, signal: Int32) {
+        w.reserve(512)
+        w.appendEventHeader(
+            phase: "M", category: TraceVocabulary.Category.session.text,
+            name: .text(TraceVocabulary.Event.sessionEnd.text), pid: pid, tid: pid, nanoseconds: nil)
+        w.appendFirstArgument(TraceVocabulary.Session.reason)
+        w.append(0x22)
+        w.appendASCII(reason)
+        w.append(0x22)
+        w.appendArgumentKey(TraceVocabulary.Session.signal)
+        w.appendInt(Int64(signal))
+        w.appendArgumentKey(TraceVocabulary.Session.droppedEvents)
+        w.appendUInt(reportedDrops)
+        w.appendArgumentKey(TraceVocabulary.Session.eventsWritten)
+        w.appendUInt(eventsWritten)
+        w.appendArgumentKey(TraceVocabulary.Session.endTs)
+        w.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
+        w.appendASCII("}}\n")
     }
 }
 

@@ -32,6 +32,11 @@ enum RecordBenchmark {
         let directory = temporaryDirectory()
         let written = writerThroughput(path: directory + "/writer.trace.json")
         unlink(directory + "/writer.trace.json")
+        // The flight recorder: the same spans, formatted into the in-memory ring.
+        let ringSpan = withSession(path: directory + "/ring.trace.json", clock: .automatic, ring: true) {
+            best { warmSpanRound() }
+        }
+        let ringWritten = writerThroughput(path: directory + "/ring.trace.json", ring: true)
         rmdir(directory)
         print("clock: \(clock)")
         print("floor_ns: \(format(floor)) ns")
@@ -45,6 +50,9 @@ enum RecordBenchmark {
         print("floor_monotonic_ns: \(format(floorMono)) ns")
         print("span_monotonic_ns: \(format(spanMono)) ns")
         print("events_per_s_written: \(Int(written)) events/s")
+        print("span_ring_ns: \(format(ringSpan)) ns")
+        print("span_ring_over_stream: \(format(ringSpan / warm)) x")
+        print("events_per_s_ring: \(Int(ringWritten)) events/s")
         print("ipc_message_untraced_ns: \(format(ipcPlain)) ns")
         print("ipc_record_overhead_ns: \(format(ipcTraced - ipcPlain)) ns")
         print("mutex_plain_ns: \(format(plainMutex)) ns")
@@ -158,8 +166,9 @@ enum RecordBenchmark {
 
     /// Events per second the writer formats and writes to a real file: records spans with the
     /// writer asleep, then times the final drain in `stop()`.
-    static func writerThroughput(path: String) -> Double {
+    static func writerThroughput(path: String, ring: Bool = false) -> Double {
         var configuration = TraceConfiguration(outputPath: path)
+        if ring { configuration.ring = TraceConfiguration.Ring() }
         configuration.flushInterval = .seconds(3600)
         configuration.cpuSampleInterval = nil
         configuration.bufferLimit = 256 << 20
@@ -171,8 +180,11 @@ enum RecordBenchmark {
         return Double(2 * spansPerRound) / (Double(t1 - t0) / 1e9)
     }
 
-    static func withSession<R>(path: String, clock: TraceConfiguration.ClockChoice, _ body: () -> R) -> R {
+    static func withSession<R>(
+        path: String, clock: TraceConfiguration.ClockChoice, ring: Bool = false, _ body: () -> R
+    ) -> R {
         var configuration = TraceConfiguration(outputPath: path)
+        if ring { configuration.ring = TraceConfiguration.Ring() }
         configuration.clock = clock
         if let ms = getenv("CCTRACE_BENCH_FLUSH_MS").flatMap({ Int(String(cString: $0)) }) {
             configuration.flushInterval = .milliseconds(ms)

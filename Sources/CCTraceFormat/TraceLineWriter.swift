@@ -79,8 +79,15 @@ public final class TraceLineWriter {
         }
     }
 
+    /// Where flushed bytes go instead of the file (a flight recorder's ring), when set.
+    public var redirect: ((UnsafePointer<UInt8>, Int) -> Void)?
+
     /// Writes `length` bytes at `bytes` to the file, retrying short writes and EINTR.
     private func writeAll(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Int {
+        if let redirect {
+            redirect(bytes, length)
+            return length
+        }
         var offset = 0
         while offset < length && writeError == 0 {
             let n = Glibc.write(fileDescriptor, bytes + offset, length - offset)

@@ -226,3 +226,42 @@ void cctrace_lock_wait(cctrace_lock *l) {
 }
 
 void cctrace_lock_wake(cctrace_lock *l) { syscall(SYS_futex, &l->word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0); }
+
+// MARK: - Flight-recorder dump requests
+
+// A dump request is one flag the writer thread polls. The signal handler only stores to it
+// (async-signal-safe: a lock-free atomic store).
+static int dump_requested = 0;
+static int dump_signal = 0;
+static struct sigaction dump_previous;
+
+static void dump_signal_handler(int signo) {
+  (void)signo;
+  __atomic_store_n(&dump_requested, 1, __ATOMIC_RELEASE);
+}
+
+int cctrace_install_dump_signal(int signo) {
+  struct sigaction current;
+  if (signo <= 0 || sigaction(signo, 0, &current) != 0) return 0;
+  // Leave a signal the program handles alone.
+  if ((current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != 0
+                                      : (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN))
+    return 0;
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = dump_signal_handler;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(signo, &action, &dump_previous) != 0) return 0;
+  dump_signal = signo;
+  return 1;
+}
+
+void cctrace_uninstall_dump_signal(void) {
+  if (dump_signal) sigaction(dump_signal, &dump_previous, 0);
+  dump_signal = 0;
+}
+
+void cctrace_request_dump(void) { __atomic_store_n(&dump_requested, 1, __ATOMIC_RELEASE); }
+
+int cctrace_take_dump_request(void) { return __atomic_exchange_n(&dump_requested, 0, __ATOMIC_ACQ_REL); }

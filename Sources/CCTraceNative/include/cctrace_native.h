@@ -368,6 +368,15 @@ static inline uint64_t cctrace_watch_read(int index, int32_t *tid, uint32_t *lab
 
 static inline int cctrace_watch_slots(void) { return __atomic_load_n(&cctrace_watch_count, __ATOMIC_ACQUIRE); }
 
+/// Flight recorder: installs a handler for `signo` that asks the writer for a dump (only when
+/// the program does not handle that signal itself). Returns 1 when installed.
+int cctrace_install_dump_signal(int signo);
+void cctrace_uninstall_dump_signal(void);
+/// Asks the writer for a dump (from any thread, or a signal handler).
+void cctrace_request_dump(void);
+/// Whether a dump was asked for since the last call (clears the request).
+int cctrace_take_dump_request(void);
+
 #ifdef __cplusplus
 }
 #endif
