@@ -9,7 +9,9 @@ SWIFT ?= swift
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
-DEB_PACKAGES := libunwind-dev zlib1g-dev gdb
+DEB_PACKAGES := libunwind-dev zlib1g-dev
+# Only for diagnosis (the stress run prints a hung program's stacks with it): best effort.
+OPTIONAL_PACKAGES := gdb
 # The viewer's tests: node (node --test) and Chromium (headless, end to end).
 VIEWER_PACKAGES := nodejs chromium
 deps:
@@ -18,6 +20,10 @@ deps:
 		echo "installing$$missing (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@for p in $(OPTIONAL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null 2>&1) || \
+		 echo "($$p not installed: a hung stress run will show /proc state instead of stacks)"); done
 
 build: deps
 	$(SWIFT) build
