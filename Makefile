@@ -5,7 +5,7 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint bench fuzz stress perfetto-check clean viewer-test viewer-bench install preload-bench
+.PHONY: demo test deps build lint bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
@@ -50,6 +50,12 @@ test: deps
 	$(SWIFT) test --filter RecordCommandTests
 	scripts/stress.sh $(STRESS_CI_RUNS) 8 40
 	$(MAKE) --no-print-directory viewer-test
+
+# Real programs this project did not write, under load on loopback, expected vs got
+# (realworld/README.md). Slow and installs what it needs: not part of `make test`.
+realworld: deps
+	$(SWIFT) build -c release --product cctrace
+	realworld/run.sh
 
 # Never hang: cctrace-stress under the sampler at 1000 Hz and a 2 ms watchdog, many times; a
 # run that hangs prints every thread's stack and fails (make test runs a short one).

@@ -1,0 +1,7 @@
+NAME="zstd -T2"
+LOAD="compresses 96 MiB of text at level 9 with 2 worker threads"
+EXPECT_MODEL=threads
+EXPECT_WARN=""
+WHY="zstd's worker threads compress independent blocks in parallel on both cores: threads fit, keep"
+setup_case() { [ -s "$WORK/data.txt" ] || "$HERE/programs/make-data.sh" 96 "$WORK/data.txt"; }
+run_case() { record zstd -T2 -9 -q -f "$WORK/data.txt" -o "$WORK/data.zst"; }
