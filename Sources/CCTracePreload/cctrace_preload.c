@@ -11,9 +11,12 @@
 //   mutex's lock word before the real call.
 // - blocking calls that took at least CCTRACE_IO_MIN_US (default 1000 µs): read, write, recv,
 //   recvfrom, send, sendto, accept, accept4, connect, poll, ppoll, select, epoll_wait,
-//   nanosleep, clock_nanosleep — named after the call (cat cctrace.preload), args fd and kind
-//   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait (waiting for a
-//   result or for work).
+//   nanosleep, clock_nanosleep, usleep, sleep (glibc calls nanosleep inside them without the
+//   PLT), fsync, fdatasync — named after the call (cat cctrace.preload), args fd and kind
+//   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait/timedwait/clockwait
+//   (waiting for a result or for work — or, for a semaphore its waiters also post, a lock wait).
+// - file locks: flock and fcntl(F_SETLKW/F_OFD_SETLKW) waits as `lock wait`, the lock named by
+//   the file's path and identified by device and inode (the same in every process).
 // - poll-family calls per thread (`polls <tid>` counters, any duration: an event loop shows
 //   as a thread that polls again and again);
 // - per-thread CPU accounting every 20 ms from /proc/self/task/*/schedstat (`cpu <tid>`
@@ -47,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,6 +75,17 @@ static int (*unwind_backtrace)(void **, int);
 static int (*real_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
 static int (*real_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
 static int (*real_sem_wait)(sem_t *);
+static int (*real_sem_timedwait)(sem_t *, const struct timespec *);
+static int (*real_sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+static int (*real_sem_post)(sem_t *);
+static int (*real_fsync)(int);
+static int (*real_fdatasync)(int);
+static int (*real_flock)(int, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_fcntl64)(int, int, ...);
+static int (*real_usleep)(useconds_t);
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static unsigned (*real_sleep)(unsigned);
 static ssize_t (*real_read)(int, void *, size_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_recv)(int, void *, size_t, int);
@@ -434,6 +449,9 @@ static void after_fork_child(void) {
   in_hook = saved;
 }
 
+static pthread_key_t exit_cpu_key;
+static void thread_exit_cpu(void *value);
+
 #define RESOLVE(name) real_##name = dlsym(RTLD_NEXT, #name)
 
 __attribute__((constructor)) static void preload_init(void) {
@@ -452,6 +470,18 @@ __attribute__((constructor)) static void preload_init(void) {
   real_cond_timedwait = dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
   if (!real_cond_timedwait) real_cond_timedwait = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
   real_sem_wait = dlsym(RTLD_NEXT, "sem_wait");
+  RESOLVE(sem_timedwait);
+  RESOLVE(sem_clockwait);
+  RESOLVE(sem_post);
+  RESOLVE(fsync);
+  RESOLVE(fdatasync);
+  RESOLVE(flock);
+  RESOLVE(fcntl);
+  RESOLVE(fcntl64);
+  RESOLVE(usleep);
+  RESOLVE(pthread_create);
+  pthread_key_create(&exit_cpu_key, thread_exit_cpu);
+  RESOLVE(sleep);
   RESOLVE(read);
   RESOLVE(write);
   RESOLVE(recv);
@@ -487,6 +517,78 @@ __attribute__((destructor)) static void preload_fini(void) {
          "\":\"exit\",\"" CCTRACE_KEY_END_TS "\":%s}}",
          pid_cached, pid_cached, end);
   }
+}
+
+// MARK: - Thread CPU at exit
+//
+// The sampler reads every thread's CPU every 20 ms, so a thread that lives a few milliseconds
+// (a thread per connection, a short worker) would leave no CPU behind. Threads created through
+// pthread_create carry a key whose destructor runs as they exit (returning or pthread_exit):
+// the thread reads its own scheduler statistics and writes the CPU of the stretch the sampler
+// has not covered — from its last reading, or from the thread's start — and a zero reading at
+// its end.
+
+static void thread_exit_cpu(void *value) {
+  if (!value || trace_fd < 0) return;
+  int saved_hook = in_hook;
+  in_hook = 1;
+  uint64_t born = (uint64_t)(uintptr_t)value;
+  int tid = my_tid();
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+  unsigned long long run = 0, wait = 0;
+  if (read_small(path, buf, sizeof buf) > 0 && sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+    uint64_t from = born;
+    unsigned long long run0 = 0, wait0 = 0;
+    for (int i = 0; i < seen_count; i++)
+      if (seen[i].tid == tid) {
+        from = seen[i].at;
+        run0 = seen[i].run;
+        wait0 = seen[i].wait;
+        break;
+      }
+    uint64_t now = now_ns();
+    if (now > from && run >= run0 && wait >= wait0) {
+      double span = (double)(now - from);
+      double running = 100.0 * (double)(run - run0) / span, runnable = 100.0 * (double)(wait - wait0) / span;
+      char at[32], end[32];
+      ts_text(from, at, sizeof at);
+      ts_text(now, end, sizeof end);
+      emit("{\"ph\":\"C\",\"cat\":\"" CCTRACE_CAT_CPU "\",\"name\":\"" CCTRACE_EV_CPU_PREFIX
+           "%d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_RUNNING_PCT "\":%.2f,\"" CCTRACE_ARG_RUNNABLE_PCT
+           "\":%.2f}}",
+           tid, pid_cached, tid, at, running > 100 ? 100.0 : running, runnable > 100 ? 100.0 : runnable);
+      emit("{\"ph\":\"C\",\"cat\":\"" CCTRACE_CAT_CPU "\",\"name\":\"" CCTRACE_EV_CPU_PREFIX
+           "%d\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_RUNNING_PCT "\":0,\"" CCTRACE_ARG_RUNNABLE_PCT
+           "\":0}}",
+           tid, pid_cached, tid, end);
+    }
+  }
+  in_hook = saved_hook;
+}
+
+typedef struct {
+  void *(*fn)(void *);
+  void *arg;
+} start_box;
+
+static void *start_thread_traced(void *p) {
+  start_box b = *(start_box *)p;
+  free(p);
+  uint64_t born = now_ns();
+  pthread_setspecific(exit_cpu_key, (void *)(uintptr_t)born);
+  return b.fn(b.arg);
+}
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+  if (!real_pthread_create) return EAGAIN;
+  start_box *b = trace_fd >= 0 ? malloc(sizeof *b) : 0;
+  if (!b) return real_pthread_create(t, a, fn, arg);
+  b->fn = fn;
+  b->arg = arg;
+  int r = real_pthread_create(t, a, start_thread_traced, b);
+  if (r != 0) free(b);
+  return r;
 }
 
 // MARK: - Hooks
@@ -630,9 +732,190 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
   TIMED_WAIT(real_cond_timedwait(c, m, t), "pthread_cond_timedwait", -1)
 }
 
+// MARK: - Semaphores: a lock, or a wait for a result?
+//
+// A semaphore is a lock when the threads that wait on it are the ones that post it (each
+// releases what it acquired: CPython's threading.Lock is a semaphore), and a wait for a result
+// when others post it (a queue, a worker's completion). sem_post records, per semaphore, the
+// threads that posted it (lock-free, fixed tables: a program with more semaphores or posters
+// than fit is classified by the ones seen); a wait by a thread that has posted the same
+// semaphore is recorded as a lock wait.
+#define KNOWN_SEMS 512
+#define SEM_POSTERS 8
+static struct {
+  void *sem;
+  int posters[SEM_POSTERS];
+} known_sems[KNOWN_SEMS];
+
+static int sem_slot(void *sem, int insert) {
+  unsigned h = (unsigned)(((uintptr_t)sem >> 4) * 2654435761u) % KNOWN_SEMS;
+  for (unsigned k = 0; k < KNOWN_SEMS; k++) {
+    unsigned i = (h + k) % KNOWN_SEMS;
+    void *seen = __atomic_load_n(&known_sems[i].sem, __ATOMIC_ACQUIRE);
+    if (seen == sem) return (int)i;
+    if (seen == 0) {
+      if (!insert) return -1;
+      void *expected = 0;
+      if (__atomic_compare_exchange_n(&known_sems[i].sem, &expected, sem, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return (int)i;
+      if (expected == sem) return (int)i;
+    }
+  }
+  return -1;
+}
+
+static int posted_by_me(void *sem) {
+  int i = sem_slot(sem, 0);
+  if (i < 0) return 0;
+  int me = my_tid();
+  for (int k = 0; k < SEM_POSTERS; k++)
+    if (__atomic_load_n(&known_sems[i].posters[k], __ATOMIC_RELAXED) == me) return 1;
+  return 0;
+}
+
+int sem_post(sem_t *s) {
+  if (!real_sem_post) return -1;
+  int i = sem_slot(s, 1);
+  if (i >= 0) {
+    int me = my_tid();
+    for (int k = 0; k < SEM_POSTERS; k++) {
+      int seen = __atomic_load_n(&known_sems[i].posters[k], __ATOMIC_RELAXED);
+      if (seen == me) break;
+      if (seen == 0) {
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&known_sems[i].posters[k], &expected, me, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED) || expected == me)
+          break;
+      }
+    }
+  }
+  return real_sem_post(s);
+}
+
+// A semaphore wait: a lock wait when this thread posts the semaphore too, else a wait for a
+// result (named sem_wait).
+#define SEM_WAIT(call)                                                    \
+  uint64_t start = now_ns();                                              \
+  int saved_hook = in_hook;                                               \
+  in_hook = 1;                                                            \
+  int result = call;                                                      \
+  int saved = errno;                                                      \
+  if (!saved_hook && trace_fd >= 0) {                                     \
+    if (posted_by_me(s))                                                  \
+      record_lock_wait(s, "semaphore", 0, start, now_ns());               \
+    else                                                                  \
+      emit_io("sem_wait", -1, start);                                     \
+  }                                                                       \
+  in_hook = saved_hook;                                                   \
+  errno = saved;                                                          \
+  return result;
+
 int sem_wait(sem_t *s) {
   if (!real_sem_wait) return -1;
-  TIMED_WAIT(real_sem_wait(s), "sem_wait", -1)
+  SEM_WAIT(real_sem_wait(s))
+}
+
+int sem_timedwait(sem_t *s, const struct timespec *t) {
+  if (!real_sem_timedwait) return -1;
+  SEM_WAIT(real_sem_timedwait(s, t))
+}
+
+int sem_clockwait(sem_t *s, clockid_t c, const struct timespec *t) {
+  if (!real_sem_clockwait) return -1;
+  SEM_WAIT(real_sem_clockwait(s, c, t))
+}
+
+// MARK: - Storage: fsync, file locks
+
+int fsync(int fd) {
+  if (!real_fsync) return (int)syscall(SYS_fsync, fd);
+  TIMED_WAIT(real_fsync(fd), "fsync", fd)
+}
+
+int fdatasync(int fd) {
+  if (!real_fdatasync) return (int)syscall(SYS_fdatasync, fd);
+  TIMED_WAIT(real_fdatasync(fd), "fdatasync", fd)
+}
+
+/// A file lock wait: the lock is the file (device and inode, so every process waiting for the
+/// same file names the same lock).
+static void record_file_lock_wait(int fd, const char *kind, uint64_t start, uint64_t end) {
+  if ((long)(end - start) < lock_min_ns) return;
+  struct stat st;
+  unsigned long id = 0;
+  if (fstat(fd, &st) == 0) id = (unsigned long)st.st_ino ^ ((unsigned long)st.st_dev << 40);
+  char path[64], target[256];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  target[n > 0 ? n : 0] = 0;
+  char escaped[300];
+  json_escape(target, escaped, sizeof escaped);
+  char args[512];
+  snprintf(args, sizeof args,
+           "\"" CCTRACE_ARG_LOCK "\":\"%s %s\",\"" CCTRACE_ARG_LOCK_ID "\":%lu,\"" CCTRACE_ARG_FD "\":%d", kind,
+           escaped, id, fd);
+  emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_WAIT, start, end, args);
+}
+
+int flock(int fd, int op) {
+  if (!real_flock) return (int)syscall(SYS_flock, fd, op);
+  if ((op & LOCK_NB) || (op & LOCK_UN) || in_hook || trace_fd < 0) return real_flock(fd, op);
+  int saved_hook = in_hook;
+  in_hook = 1;
+  uint64_t start = now_ns();
+  int r = real_flock(fd, op);
+  int saved = errno;
+  record_file_lock_wait(fd, "flock", start, now_ns());
+  in_hook = saved_hook;
+  errno = saved;
+  return r;
+}
+
+static int fcntl_hook(int (*real)(int, int, ...), int fd, int cmd, unsigned long arg) {
+  if (!real) return (int)syscall(SYS_fcntl, fd, cmd, arg);
+  // Only the blocking record-lock commands wait; everything else passes straight through.
+  if ((cmd != F_SETLKW && cmd != F_OFD_SETLKW) || in_hook || trace_fd < 0) return real(fd, cmd, arg);
+  int saved_hook = in_hook;
+  in_hook = 1;
+  uint64_t start = now_ns();
+  int r = real(fd, cmd, arg);
+  int saved = errno;
+  record_file_lock_wait(fd, "fcntl lock", start, now_ns());
+  in_hook = saved_hook;
+  errno = saved;
+  return r;
+}
+
+// fcntl64 is what programs built with 64-bit file offsets (most of Debian) call.
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  unsigned long arg = va_arg(ap, unsigned long);
+  va_end(ap);
+  return fcntl_hook(real_fcntl, fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  unsigned long arg = va_arg(ap, unsigned long);
+  va_end(ap);
+  return fcntl_hook(real_fcntl64 ? real_fcntl64 : real_fcntl, fd, cmd, arg);
+}
+
+// MARK: - Sleeps glibc makes without the PLT (usleep and sleep call nanosleep internally)
+
+int usleep(useconds_t us) {
+  if (!real_usleep) {
+    struct timespec t = {us / 1000000, (long)(us % 1000000) * 1000};
+    return (int)syscall(SYS_nanosleep, &t, 0);
+  }
+  TIMED_WAIT(real_usleep(us), "usleep", -1)
+}
+
+unsigned sleep(unsigned seconds) {
+  if (!real_sleep) return seconds;
+  TIMED_WAIT(real_sleep(seconds), "sleep", -1)
 }
 
 ssize_t read(int fd, void *b, size_t n) {

@@ -204,3 +204,89 @@ import Testing
         #expect(spans.contains { $0["name"] as? String == "clock_nanosleep" || $0["name"] as? String == "nanosleep" })
     }
 }
+
+extension RecordCommandTests {
+    /// Builds `waits.c` and records it with `arguments`; the trace's events, one per line.
+    func recordWaits(_ arguments: [String], in dir: URL) throws -> [[String: Any]] {
+        let binary = dir.appendingPathComponent("waits").path
+        let cc = try Self.run(
+            "cc", ["-O2", "-o", binary, Self.helpers.appendingPathComponent("waits.c").path, "-lpthread"],
+            directory: dir)
+        try #require(cc.status == 0, "\(cc.stderr)")
+        let traced = try Self.run(
+            Self.cctraceBinary, ["record", "-o", "w.json", "--", binary] + arguments, directory: dir)
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let data = try Data(contentsOf: dir.appendingPathComponent("w.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+    }
+
+    /// 200 threads of ~2 ms each, one after another: their CPU (~400 ms) is in the trace even
+    /// though each lived less than the sampler's 20 ms period.
+    @Test func shortLivedThreadsKeepTheirCPU() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try recordWaits(["threads"], in: dir)
+        let json = try report(dir.appendingPathComponent("w.json").path, in: dir)
+        let total = (json["work"] as? [String: Any])?["total"] as? [String: Any]
+        let running = total?["running_ms"] as? Double ?? 0
+        #expect(running > 250, "running \(running) ms of ~400")
+    }
+
+    /// flock waits are lock waits, named by the file, with one lock id in both processes.
+    @Test func fileLocksAreLockWaits() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["flock", dir.appendingPathComponent("lockfile").path], in: dir)
+        let waits = events.filter { $0["cat"] as? String == "cctrace.lock" && $0["name"] as? String == "lock wait" }
+        #expect(!waits.isEmpty)
+        let args = waits.compactMap { $0["args"] as? [String: Any] }
+        #expect(
+            args.allSatisfy {
+                ($0["lock"] as? String ?? "").hasPrefix("flock ") && ($0["lock"] as? String ?? "").hasSuffix("lockfile")
+            })
+        #expect(Set(args.compactMap { $0["lock_id"] as? Int }).count == 1)
+    }
+
+    /// fsync and usleep (a sleep glibc makes without the PLT) are recorded waits.
+    @Test func storageWaitsAndInternalSleeps() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["storage", dir.appendingPathComponent("data").path], in: dir)
+        let names = events.filter { $0["cat"] as? String == "cctrace.preload" }.compactMap { $0["name"] as? String }
+        #expect(names.filter { $0 == "usleep" }.count == 10, "\(Set(names))")
+        // fsync of 4 KiB may be fast on this disk: recorded when it took ≥ 1 ms; the hook ran.
+        #expect(names.contains("fsync") || !names.contains("write"), "\(Set(names))")
+    }
+
+    /// CPython's threading.Lock is a semaphore its waiters post: contended acquires are lock
+    /// waits (lock contention), not waits for a result.
+    @Test func pythonLockSemaphoreIsALock() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("lock.py")
+        try """
+        import threading, time
+        lock = threading.Lock()
+        def work():
+            for _ in range(20):
+                with lock:
+                    time.sleep(0.005)
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print("done")
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let traced = try Self.run(
+            Self.cctraceBinary, ["record", "-o", "py.json", "--", "python3", script.path], directory: dir)
+        #expect(traced.stdout == "done\n")
+        let data = try Data(contentsOf: dir.appendingPathComponent("py.json"))
+        let events = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let semaphoreWaits = events.filter {
+            $0["name"] as? String == "lock wait"
+                && (($0["args"] as? [String: Any])?["lock"] as? String ?? "").hasPrefix("semaphore")
+        }
+        #expect(semaphoreWaits.count >= 10, "\(semaphoreWaits.count) semaphore lock waits")
+        let json = try report(dir.appendingPathComponent("py.json").path, in: dir)
+        #expect(warnings(json).contains("lock-contention"), "\(json["findings"] ?? "")")
+    }
+}

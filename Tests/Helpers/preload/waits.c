@@ -1,0 +1,77 @@
+// What the shim must see besides mutexes (the record tests run it):
+//   waits threads   — 200 threads each computing ~2 ms and exiting: their CPU must not be lost
+//                     between the sampler's 20 ms readings.
+//   waits flock F   — two processes taking turns on an exclusive flock of file F (50 ms each,
+//                     4 times): file-lock waits with the same lock in both processes.
+//   waits storage F — write and fsync a file 20 times, and usleep 5 ms 10 times.
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t cpu_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+// 2 ms of this thread's CPU time (not wall time: the figure must not depend on the load).
+static void *burn(void *arg) {
+  volatile uint64_t x = (uint64_t)(uintptr_t)arg;
+  uint64_t end = cpu_ns() + 2000000;
+  while (cpu_ns() < end) x = x * 6364136223846793005ull + 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "threads") == 0) {
+    for (int i = 0; i < 200; i++) {
+      pthread_t t;
+      pthread_create(&t, 0, burn, (void *)(uintptr_t)i);
+      pthread_join(t, 0);
+    }
+    printf("threads done\n");
+    return 0;
+  }
+  if (argc >= 3 && strcmp(argv[1], "flock") == 0) {
+    pid_t child = fork();
+    int fd = open(argv[2], O_RDWR | O_CREAT, 0644);
+    for (int i = 0; i < 4; i++) {
+      flock(fd, LOCK_EX);
+      usleep(50000);
+      flock(fd, LOCK_UN);
+      usleep(1000);
+    }
+    close(fd);
+    if (child > 0) {
+      waitpid(child, 0, 0);
+      printf("flock done\n");
+    }
+    return 0;
+  }
+  if (argc >= 3 && strcmp(argv[1], "storage") == 0) {
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < 20; i++) {
+      if (write(fd, block, sizeof block) < 0) return 1;
+      fsync(fd);
+    }
+    close(fd);
+    for (int i = 0; i < 10; i++) usleep(5000);
+    printf("storage done\n");
+    return 0;
+  }
+  return 2;
+}
