@@ -8,5 +8,6 @@ run_case() {
   record memcached -t 2 -p 11311 -U 0 -u root -l 127.0.0.1 &
   local rec=$!
   python3 "$HERE/programs/kv_load.py" 11311 3
-  pkill -TERM -P "$rec" memcached; wait "$rec"
+  # `record` runs in a subshell: stop memcached itself (it exits on SIGTERM), then wait.
+  pkill -TERM -f "memcached -t 2 -p 11311"; wait "$rec"
 }
