@@ -422,3 +422,19 @@ extension AnalysisReport {
         #expect(Heuristics.all.allSatisfy { !$0.reason.isEmpty && !$0.source.isEmpty && !$0.meaning.isEmpty })
     }
 }
+
+@Suite struct ProgramShapeTests {
+    /// Waits of launcher processes (a shell shim that ran before the program) are not the
+    /// program's waits in flight: one chain of work stays sequential.
+    @Test func launcherWaitsAreNotTheProgramsWaits() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.slice("compute", tid: 10, ts: 60_000, dur: 1_000_000, pid: 10)
+        b.cpu(tid: 10, from: 60_000, to: 1_060_000, running: { _ in 1 }, pid: 10)
+        for tid in [20, 21] { b.slice("read", tid: tid, ts: 0, dur: 40_000, pid: 20, cat: "cctrace.preload") }
+        let r = try b.report()
+        #expect(r.profile.launcherProcesses == 1)
+        #expect((r.profile.waits?.maxInFlight ?? 0) <= 1)
+        #expect(r.recommendation.model == .sequential, "\(r.reasons)")
+    }
+}

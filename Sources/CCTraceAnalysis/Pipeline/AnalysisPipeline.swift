@@ -47,7 +47,8 @@ public enum AnalysisPipeline {
         let window = WorkWindow(model: model, accounting: accounting, cores: cores, heuristics: h)
         let loops = LoopView.find(in: model, heuristics: h)
         let shape = ProgramShape(
-            model: model, classification: classification, window: window, loops: loops, heuristics: h)
+            model: model, classification: classification, accounting: accounting, window: window, loops: loops,
+            heuristics: h)
         let profile = WorkProfile(
             classification: classification, accounting: accounting, workWindow: window, shape: shape, loops: loops,
             language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)

@@ -89,8 +89,8 @@ public struct ProgramShape: Sendable {
     public var current: CurrentModel
 
     public init(
-        model: TraceModel, classification c: SliceClassification, window w: WorkWindow, loops: [LoopView],
-        heuristics h: Heuristics
+        model: TraceModel, classification c: SliceClassification, accounting a: Accounting, window w: WorkWindow,
+        loops: [LoopView], heuristics h: Heuristics
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
@@ -107,9 +107,12 @@ public struct ProgramShape: Sendable {
         maxTasksInFlight = Self.concurrency(taskIntervals, window: 1).max
 
         var candidates: [WaitConcurrency] = []
+        // Only the program's threads: a launcher's waits (a shell shim waiting for the program)
+        // and the recorder's are not operations of the program.
+        let accounted = Set(a.threads.map(\.thread))
         var ioIntervals: [(Int64, Int64)] = []
         for (i, s) in slices.enumerated()
-        where c.kinds[i] == .ioWait && (s.parent < 0 || c.kinds[s.parent] != .ioWait) {
+        where c.kinds[i] == .ioWait && (s.parent < 0 || c.kinds[s.parent] != .ioWait) && accounted.contains(s.thread) {
             ioIntervals.append((s.start.nanoseconds, s.end.nanoseconds))
         }
         if !ioIntervals.isEmpty {
