@@ -9,5 +9,5 @@ run_case() {
   local rec=$!
   python3 "$HERE/programs/kv_load.py" 11311 3
   # `record` runs in a subshell: stop memcached itself (it exits on SIGTERM), then wait.
-  pkill -TERM -f "memcached -t 2 -p 11311"; wait "$rec"
+  pkill -TERM -x memcached; wait "$rec"
 }
