@@ -438,3 +438,25 @@ extension AnalysisReport {
         #expect(r.recommendation.model == .sequential, "\(r.reasons)")
     }
 }
+
+extension ProgramShapeTests {
+    /// A server seen from outside: a thread that polls again and again and does the CPU work
+    /// is its event loop; a maintenance thread that only sleeps is housekeeping, not work
+    /// offloaded from the loop; a loop never blocked with cores to spare is kept.
+    @Test func loopWithHousekeepingIsKeptAsync() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for i in 0..<200 {
+            b.slice("epoll_wait", tid: 1, ts: Double(i) * 5_000, dur: 3_000, cat: "cctrace.preload")
+        }
+        b.events.append(
+            #"{"ph":"C","cat":"cctrace.preload","name":"polls 1","pid":1,"tid":1,"ts":999000,"args":{"calls":4000}}"#)
+        b.cpu(tid: 1, from: 0, to: 1_000_000, running: { _ in 0.4 })
+        for i in 0..<99 { b.slice("usleep", tid: 2, ts: Double(i) * 10_000, dur: 9_900, cat: "cctrace.preload") }
+        b.cpu(tid: 2, from: 0, to: 1_000_000, running: { _ in 0.001 })
+        let r = try b.report()
+        #expect(r.recommendation.current.model == .async, "\(r.currentDetail)")
+        #expect(r.recommendation.model == .async)
+        #expect(!r.recommendation.change)
+    }
+}

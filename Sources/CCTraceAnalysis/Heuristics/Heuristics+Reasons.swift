@@ -82,6 +82,13 @@ extension Heuristics {
                 "A program with eight or more tasks in flight multiplexes waits on a runtime; a handful of tasks is a "
                 + "thread pool with extra steps.",
             source: "the point where tasks outnumber the cores of common machines"),
+        share(
+            "housekeeping-wait", \.housekeepingWaitShare,
+            "A thread beside an event loop that spent this share of its busy time sleeping or polling is housekeeping, not offloaded work.",
+            reason:
+                "Maintenance, timer and listener threads wake up, look and sleep again; a thread the loop hands work to "
+                + "computes or blocks in the work's own calls. Nine tenths leaves room for the housekeeping itself.",
+            source: "servers with maintenance threads (memcached's crawler and LRU threads, accept loops)"),
         count(
             "language-evidence", \.languageNameEvidence,
             "CPython is recognized from this many Python-shaped names…",
@@ -269,6 +276,13 @@ extension Heuristics {
             "What offloading leaves of a blocked loop's window, at least.",
             reason: "The loop still dispatches the work and handles the results.",
             source: "a conservative floor for the estimate"),
+        factor(
+            "idle-capacity", \.idleCapacity,
+            "Event loops that never blocked and left at least this many cores idle keep up with their load: keep them.",
+            reason:
+                "A loop that is not blocked and has a free core to grow into is not what holds the program back; half "
+                + "a core is a margin no scheduler noise fills.",
+            source: "event-loop servers under light and moderate load (memcached, asyncio, SwiftNIO)"),
         share(
             "thread-efficiency", \.threadEfficiency,
             "How much of ideal scaling CPU-bound threads keep.",

@@ -45,6 +45,9 @@ public struct Heuristics: Sendable {
     public var dominantSpanShare = 0.9
     /// This many traced tasks alive at once make the program async (without an event loop).
     public var asyncTasksInFlight = 8
+    /// A non-loop thread that spent this share of its busy time sleeping or polling is
+    /// housekeeping (timers, maintenance, a listener), not work offloaded from a loop.
+    public var housekeepingWaitShare = 0.9
     /// Evidence of CPython among the first ``languageScanSlices`` slice names.
     public var languageNameEvidence = 3
     public var languageScanSlices = 20_000
@@ -118,6 +121,8 @@ public struct Heuristics: Sendable {
     public var minimumWindow = TraceDuration(nanoseconds: 20_000_000)
     /// What offloading leaves of a blocked loop's window, at least (the loop still dispatches).
     public var offloadFloor = 0.05
+    /// Event loops that never blocked and left at least this many cores idle keep up: keep them.
+    public var idleCapacity = 0.5
     /// How much of the ideal scaling CPU-bound threads keep.
     public var threadEfficiency = 0.9
     /// Cores assumed when neither the trace nor the options say.

@@ -41,4 +41,7 @@ enum POSIXCalls {
 
     /// The calls an event loop waits in for its descriptors.
     static let pollCalls: Set<String> = ["epoll_wait", "epoll_pwait", "poll", "ppoll", "select"]
+
+    /// Calls a thread makes when it has nothing to do: polls and sleeps.
+    static let idleCalls: Set<String> = pollCalls.union(["nanosleep", "clock_nanosleep", "usleep", "sleep"])
 }

@@ -60,6 +60,8 @@ public enum Reason: Sendable {
     case fewWaits
     case lockShare(Double)
     case mixed(cpuShare: Double)
+    /// Event loops never blocked and left cores idle.
+    case loopsKeepUp(parallelism: Double, cores: Int)
     /// The trace is longer than the analysis takes on.
     case traceTooLong(TraceDuration, limit: TraceDuration)
 }

@@ -89,6 +89,13 @@ public enum Recommender {
             return make(.sequential, speedup: 1, .staySequential)
         }
 
+        // Event loops that never blocked, with cores to spare, keep up with their load: keep
+        // them (advice on scaling out goes with it, for when they saturate).
+        if p.currentModel == .async && Double(k) - p.parallelism >= h.idleCapacity {
+            reasons.append(.loopsKeepUp(parallelism: p.parallelism, cores: k))
+            return make(.async, speedup: 1, .async(keep: true))
+        }
+
         // CPU-bound needs the CPU to have been busy; a sliver of CPU between waits the trace
         // did not name is not CPU-bound work.
         if cpu >= h.cpuBound && (p.parallelism >= h.cpuBoundMinimumParallelism || !p.cpuMeasured) {

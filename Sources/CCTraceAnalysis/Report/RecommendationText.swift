@@ -53,7 +53,9 @@ enum RecommendationText {
         switch m {
         case .hybrid(let n): return "an event loop with work on \(n) other thread(s)"
         case .async(let loops, let tasks, let most):
-            return (loops.isEmpty ? "" : "event loop \(loops.prefix(3).joined(separator: ", "))")
+            // Loops found from outside are already named "event loop on …".
+            let names = loops.prefix(3).map { $0.contains("loop") ? $0 : "event loop \($0)" }
+            return (loops.isEmpty ? "" : names.joined(separator: ", "))
                 + (loops.isEmpty || tasks == 0 ? "" : ", ")
                 + (tasks > 0 ? "\(tasks) tasks (up to \(most) at once)" : "")
         case .processes(let count, let children):
@@ -141,6 +143,10 @@ enum RecommendationText {
         case .lockShare(let share):
             return "Lock waits take \(Text.pct(share)) of the busy time: shorten the critical sections "
                 + "(see lock-contention) before adding threads."
+        case .loopsKeepUp(let parallelism, let cores):
+            return "The event loops were never blocked and kept \(SummaryRenderer.format3(parallelism)) of \(cores) "
+                + "cores busy: they keep up with the load. When they saturate, scale out with one loop per core "
+                + "(processes, or sharding the state), not threads."
         case .mixed(let cpu): return "The work is mixed: \(Text.pct(cpu)) CPU and \(Text.pct(1 - cpu)) waiting."
         case .traceTooLong(let d, let limit):
             return "The trace spans \(SummaryRenderer.formatDuration(d)); cctrace analyzes traces up to "

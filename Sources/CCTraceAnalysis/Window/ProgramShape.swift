@@ -173,7 +173,9 @@ public struct ProgramShape: Sendable {
         let loopThreads = Set(realLoops.map(\.thread))
         let nonLoopWorkers = w.workers.filter { !loopThreads.contains($0.thread) }
         if !realLoops.isEmpty || maxTasks >= h.asyncTasksInFlight {
-            let offload = nonLoopWorkers.filter { !SwiftRuntime.isPoolThread($0.label) }
+            let offload = nonLoopWorkers.filter {
+                !SwiftRuntime.isPoolThread($0.label) && !isHousekeeping($0, model: model, heuristics: h)
+            }
             if (offload.count >= 1 && !realLoops.isEmpty) || w.workerProcesses.count >= 2 {
                 return .hybrid(offloadThreads: offload.count)
             }
@@ -186,6 +188,18 @@ public struct ProgramShape: Sendable {
         }
         if w.workers.count >= 2 { return .threads(count: w.workers.count) }
         return .sequential(thread: w.workers.first?.label)
+    }
+
+    /// Whether `w` spent ``Heuristics/housekeepingWaitShare`` of its busy time in top-level
+    /// polls and sleeps (by name): it waits for time to pass or for something to arrive, and
+    /// does not do work a loop handed it.
+    static func isHousekeeping(_ w: ThreadWork, model: TraceModel, heuristics h: Heuristics) -> Bool {
+        guard w.split.busy > 0 else { return true }
+        var idle: Int64 = 0
+        for i in model.threads[w.thread].sliceRange where model.slices[i].depth == 0 {
+            if POSIXCalls.idleCalls.contains(model.slices[i].name) { idle += model.slices[i].duration.nanoseconds }
+        }
+        return Double(idle) >= h.housekeepingWaitShare * Double(w.split.busy)
     }
 
     /// The units of work of a thread: its top-level spans — or, while one span holds
