@@ -460,3 +460,21 @@ extension ProgramShapeTests {
         #expect(!r.recommendation.change)
     }
 }
+
+extension ProgramShapeTests {
+    /// One event-loop thread waiting in its poll most of the time is not one chain of work:
+    /// the design is kept, not "stay sequential".
+    @Test func idleLoopIsNotAChain() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for i in 0..<100 {
+            b.slice("epoll_wait", tid: 1, ts: Double(i) * 10_000, dur: 9_500, cat: "cctrace.preload")
+        }
+        b.events.append(
+            #"{"ph":"C","cat":"cctrace.preload","name":"polls 1","pid":1,"tid":1,"ts":999000,"args":{"calls":300}}"#)
+        b.cpu(tid: 1, from: 0, to: 1_000_000, running: { _ in 0.05 })
+        let r = try b.report()
+        #expect(r.recommendation.current.model == .async, "\(r.currentDetail)")
+        #expect(r.recommendation.model == .async, "\(r.reasons)")
+    }
+}

@@ -81,19 +81,20 @@ public enum Recommender {
             return make(.threads, speedup: 1 / (1 - ipcShare), .shareDataBetweenThreads)
         }
 
+        // Event loops that never blocked, with cores to spare, keep up with their load: keep
+        // them (with advice on scaling out for when they saturate). Before the chain test: a
+        // loop thread waiting in its poll multiplexes waits, it is not one chain of work.
+        if p.currentModel == .async && Double(k) - p.parallelism >= h.idleCapacity {
+            reasons.append(.loopsKeepUp(parallelism: p.parallelism, cores: k))
+            return make(.async, speedup: 1, .async(keep: true))
+        }
+
         // One dependent chain and nothing to overlap.
         if (p.currentModel == .sequential || p.workers.count <= 1) && p.chainLike
             && p.criticalPathShare >= h.sequentialCriticalPath && (p.waits?.maxInFlight ?? 0) <= 1
         {
             reasons.append(.chain(criticalPath: p.criticalPath, share: p.criticalPathShare))
             return make(.sequential, speedup: 1, .staySequential)
-        }
-
-        // Event loops that never blocked, with cores to spare, keep up with their load: keep
-        // them (advice on scaling out goes with it, for when they saturate).
-        if p.currentModel == .async && Double(k) - p.parallelism >= h.idleCapacity {
-            reasons.append(.loopsKeepUp(parallelism: p.parallelism, cores: k))
-            return make(.async, speedup: 1, .async(keep: true))
         }
 
         // CPU-bound needs the CPU to have been busy; a sliver of CPU between waits the trace
