@@ -77,14 +77,34 @@ static int changed_probe(struct dl_phdr_info *info, size_t size, void *data) {
   return 1;  // the first image is enough: the counters are global
 }
 
-void cctrace_cfi_begin(void) {
-  pthread_mutex_lock(&images_lock);
+typedef struct {
+  void (*body)(void *);
+  void *context;
+  int ran;
+} with_images_t;
+
+// Called by dl_iterate_phdr with the loader's lock held: no image can be unloaded while the
+// body unwinds (an image's tables stay mapped). The body runs once, for the first image.
+static int run_with_images(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)info;
+  (void)size;
+  with_images_t *w = data;
+  if (w->ran) return 1;
+  w->ran = 1;
   int changed = 1;
-  if (image_count >= 0) dl_iterate_phdr(changed_probe, &changed);
+  if (image_count >= 0) dl_iterate_phdr(changed_probe, &changed);  // the loader's lock is recursive
   if (changed) refresh();
+  w->body(w->context);
+  return 1;
 }
 
-void cctrace_cfi_end(void) { pthread_mutex_unlock(&images_lock); }
+void cctrace_cfi_with_images(void (*body)(void *), void *context) {
+  pthread_mutex_lock(&images_lock);
+  with_images_t w = {body, context, 0};
+  dl_iterate_phdr(run_with_images, &w);
+  if (!w.ran) body(context);  // no image at all (cannot happen in a running program)
+  pthread_mutex_unlock(&images_lock);
+}
 
 static const image_t *image_of(uintptr_t pc) {
   for (int i = 0; i < image_count; i++)

@@ -219,22 +219,31 @@ int cctrace_sampler_capture(int tid) {
   return syscall(SYS_tgkill, getpid(), tid, SIGPROF) == 0;
 }
 
-int cctrace_sampler_drain(cctrace_sample *out, int max) {
-  if (!ring) return 0;
-  int n = 0;
-  cctrace_cfi_begin();
-  for (uint32_t i = 0; i <= ring_mask && n < max; i++) {
+typedef struct {
+  cctrace_sample *out;
+  int max;
+  int n;
+} drain_t;
+
+static void drain_body(void *context) {
+  drain_t *d = context;
+  for (uint32_t i = 0; i <= ring_mask && d->n < d->max; i++) {
     slot_t *s = slot_at(i);
     if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2) continue;
-    cctrace_sample *o = &out[n++];
+    cctrace_sample *o = &d->out[d->n++];
     *o = s->sample;
     cctrace_cfi_stack stack = {(uintptr_t)s->base, s->length, s->stack, {0}};
     memcpy(stack.registers, s->registers, sizeof stack.registers);
     o->depth = (int16_t)(s->registers[0] ? cctrace_cfi_unwind(&stack, o->frames, sample_depth) : 0);
     __atomic_store_n(&s->state, 0, __ATOMIC_RELEASE);
   }
-  cctrace_cfi_end();
-  return n;
+}
+
+int cctrace_sampler_drain(cctrace_sample *out, int max) {
+  if (!ring) return 0;
+  drain_t d = {out, max, 0};
+  cctrace_cfi_with_images(drain_body, &d);
+  return d.n;
 }
 
 uint64_t cctrace_sampler_dropped(void) { return __atomic_load_n(&ring_dropped, __ATOMIC_RELAXED); }

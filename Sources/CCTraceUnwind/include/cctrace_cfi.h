@@ -28,10 +28,10 @@ typedef struct {
   uint64_t registers[CCTRACE_CFI_REGS];
 } cctrace_cfi_stack;
 
-/// Takes the image cache's lock and refreshes the cache when the loader added or removed an
-/// image. Call before a batch of `cctrace_cfi_unwind`, then `cctrace_cfi_end`.
-void cctrace_cfi_begin(void);
-void cctrace_cfi_end(void);
+/// Runs `body(context)` with the image cache fresh (rebuilt when the loader added or removed an
+/// image) and the loader's lock held, so no image's unwind tables are unmapped while `body`
+/// calls `cctrace_cfi_unwind`. `body` must not load or unload images.
+void cctrace_cfi_with_images(void (*body)(void *), void *context);
 
 /// Unwinds `stack` into up to `max` frames, innermost first (the first is the interrupted
 /// instruction, the others return addresses). Stops at the outermost frame, at the end of the

@@ -8,8 +8,8 @@
 // Each thread, every round: allocates and frees (arrays, strings, dictionaries), throws and
 // catches Swift errors, throws and catches C++ exceptions several frames deep, starts and joins
 // a thread, runs a task group of Swift tasks, runs a loop callback long enough for the watchdog;
-// one thread also forks (the child computes and exits) and spawns a process. A lock is
-// contended throughout.
+// one thread also forks (the child computes and exits) and spawns a process, another loads
+// and unloads a shared library (libbz2) and runs code in it. A lock is contended throughout.
 import CCTrace
 import CxxExceptions
 import Foundation
@@ -90,6 +90,20 @@ struct UnsafeSendable<T>: @unchecked Sendable {
     return (pid > 0 && status == 0 ? 1 : 0) + (spawned == 0 && spawnStatus == 0 ? 1 : 0)
 }
 
+/// Loads a library, runs code in it and unloads it: images come and go while samples that may
+/// point into them are unwound.
+@inline(never) func loadAndUnload() -> Int {
+    guard let handle = dlopen("libbz2.so.1.0", RTLD_NOW | RTLD_LOCAL) else { return 1 }
+    var n = 1
+    if let symbol = dlsym(handle, "BZ2_bzlibVersion") {
+        typealias Version = @convention(c) () -> UnsafePointer<CChar>?
+        let version = unsafeBitCast(symbol, to: Version.self)
+        for _ in 0..<2000 { n = version() != nil ? 1 : 0 }
+    }
+    dlclose(handle)
+    return n
+}
+
 func worker(_ index: Int, rounds: Int, counter: Counter) -> Int {
     var sum = 0
     // A loop per thread whose callbacks run for milliseconds: the watchdog captures them.
@@ -111,6 +125,7 @@ func worker(_ index: Int, rounds: Int, counter: Counter) -> Int {
             value &+= churn(seed) & 0xff
         }
         if index == 0 && round % 4 == 0 { sum &+= forkAndSpawn(seed) }
+        if index == 1 { sum &+= loadAndUnload() }
     }
     return sum
 }
