@@ -49,10 +49,13 @@ test: deps
 	$(SWIFT) test --filter SampleVerdictTests
 	$(SWIFT) test --filter RecordCommandTests
 	scripts/stress.sh $(STRESS_CI_RUNS) 8 40
+	realworld/run.sh $(REALWORLD_CI)
 	$(MAKE) --no-print-directory viewer-test
 
 # Real programs this project did not write, under load on loopback, expected vs got
 # (realworld/README.md). Slow and installs what it needs: not part of `make test`.
+# The fast, stable subset `make test` runs.
+REALWORLD_CI ?= make-j2 py-cpu-threads py-seq-cpu asyncio-blocking
 realworld: deps
 	$(SWIFT) build -c release --product cctrace
 	realworld/run.sh

@@ -4,6 +4,7 @@ EXPECT_MODEL=processes
 EXPECT_WARN=""
 WHY="make runs a compiler process per file, two at a time on two cores: a process pool, keep"
 setup_case() {
+  command -v gcc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc make) >/dev/null 2>&1
   mkdir -p "$WORK/build" && cd "$WORK/build" || return 1
   for i in $(seq 1 24); do
     python3 - "$i" > "f$i.c" <<'PY'
