@@ -478,3 +478,25 @@ extension ProgramShapeTests {
         #expect(r.recommendation.model == .async, "\(r.reasons)")
     }
 }
+
+extension ProgramShapeTests {
+    /// One thread computing, seen only through its CPU readings: "stay sequential" is all the
+    /// trace supports, with low confidence and the reason said — it could be independent items.
+    @Test func computingWithoutSpansIsSequentialWithLowConfidence() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.cpu(tid: 1, from: 0, to: 1_000_000, running: { _ in 1 })
+        let r = try b.report()
+        #expect(r.recommendation.model == .sequential)
+        #expect(r.recommendation.confidence == .low)
+        #expect(!r.profile.shape.structureKnown)
+        #expect(r.reasons.contains { $0.contains("the trace does not show how it is divided") })
+        var spans = TraceBuilder()
+        spans.session(cores: 2)
+        spans.slice("step", tid: 1, ts: 0, dur: 1_000_000)
+        spans.cpu(tid: 1, from: 0, to: 1_000_000, running: { _ in 1 })
+        let known = try spans.report()
+        #expect(known.recommendation.model == .sequential)
+        #expect(known.recommendation.confidence != .low)
+    }
+}

@@ -48,6 +48,8 @@ public enum Reason: Sendable {
     /// IPC costs `tax` × the compute it feeds (`nil`: there was no compute).
     case ipcOutweighs(tax: Double?)
     case chain(criticalPath: Int64, share: Double)
+    /// The busy thread's spans do not show its structure (a chain, or independent items).
+    case structureUnknown
     case serialized(SerializedWork)
     case ipcTax(Double?, batch: Bool)
     case processesRan(parallelism: Double, cores: Int)

@@ -93,7 +93,13 @@ public enum Recommender {
         if (p.currentModel == .sequential || p.workers.count <= 1) && p.chainLike
             && p.criticalPathShare >= h.sequentialCriticalPath && (p.waits?.maxInFlight ?? 0) <= 1
         {
-            reasons.append(.chain(criticalPath: p.criticalPath, share: p.criticalPathShare))
+            if p.shape.structureKnown {
+                reasons.append(.chain(criticalPath: p.criticalPath, share: p.criticalPathShare))
+            } else {
+                // Seen from outside, one computing thread may be a chain or independent items.
+                reasons.append(.structureUnknown)
+                confidence = .low
+            }
             return make(.sequential, speedup: 1, .staySequential)
         }
 

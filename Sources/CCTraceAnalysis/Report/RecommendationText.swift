@@ -113,6 +113,10 @@ enum RecommendationText {
         case .chain(let path, let share):
             return "The critical path is \(Text.ms(path)) (\(Text.pct(share)) of the window): "
                 + "one chain of dependent steps that no model can overlap."
+        case .structureUnknown:
+            return "One thread did the work, and the trace does not show how it is divided (it has no spans for "
+                + "it): if it is made of independent items, they could run in parallel; record spans around them "
+                + "to tell."
         case .serialized(let s):
             return FindingText.serialization(
                 CPUSerialization(serialized: [s], workers: s.threads, parallelism: s.parallelism, cpuMeasured: true)

@@ -85,6 +85,10 @@ public struct ProgramShape: Sendable {
     /// Whether the busiest chain is one dependent chain (one span, or distinct steps) rather
     /// than repeated independent items.
     public var chainLike: Bool
+    /// Whether the trace shows the busiest chain's structure: its spans cover at least half of
+    /// its thread's busy time. A thread seen only from outside (CPU readings and a few blocking
+    /// calls) could be one chain or many independent items; nothing in the trace tells.
+    public var structureKnown: Bool
     /// The model the program uses now.
     public var current: CurrentModel
 
@@ -142,6 +146,7 @@ public struct ProgramShape: Sendable {
         // for repeated independent items, the longest item.
         var path: Int64 = 0
         var chain = false
+        var known = true
         for worker in w.workers {
             let demand = worker.split.running + worker.split.runnable + worker.split.ioWait + worker.split.ipc
             let units = Self.units(of: model.threads[worker.thread].sliceRange, slices: slices, c: c, heuristics: h)
@@ -153,11 +158,13 @@ public struct ProgramShape: Sendable {
             if length > path {
                 path = length
                 chain = !repeated
+                known = Double(units.mean) * Double(units.count) >= 0.5 * Double(worker.split.busy)
             }
         }
         criticalPath = path
         criticalPathShare = min(1, Double(path) / Double(max(w.length, 1)))
         chainLike = chain
+        structureKnown = known
         current = Self.currentModel(
             model: model, window: w, loops: loops, tasks: taskCount,
             maxTasks: maxTasksInFlight, heuristics: h)
