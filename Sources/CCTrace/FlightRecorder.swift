@@ -55,32 +55,36 @@ final class FlightRecorder {
         }
     }
 
-    /// Keeps `"ph":"M"` lines aside.
+    /// Keeps `"ph":"M"` lines aside. Only a line's first bytes are compared; the rest of a line
+    /// that is not metadata is skipped with memchr (the writer streams every event through here).
     private func scanMetadata(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
         let prefix = Self.metadataPrefix
-        for i in 0..<length {
-            let c = bytes[i]
+        var i = 0
+        while i < length {
             if atLineStart {
                 atLineStart = false
                 pending.removeAll(keepingCapacity: true)
                 pendingMatches = true
             }
+            if !pendingMatches {
+                guard let newline = memchr(bytes + i, 0x0A, length - i) else { return }
+                i = UnsafeRawPointer(newline).assumingMemoryBound(to: UInt8.self) - bytes + 1
+                atLineStart = true
+                continue
+            }
+            let c = bytes[i]
+            i += 1
             if c == 0x0A {
-                if pendingMatches && pending.count >= prefix.count && sticky.count < Self.stickyLimit
-                    && !stickySeen.contains(pending)
-                {
+                if pending.count >= prefix.count && sticky.count < Self.stickyLimit && !stickySeen.contains(pending) {
                     stickySeen.insert(pending)
                     sticky.append(pending)
                 }
                 atLineStart = true
-                continue
-            }
-            guard pendingMatches else { continue }
-            if pending.count < prefix.count && prefix[pending.count] != c {
+            } else if pending.count < prefix.count && prefix[pending.count] != c {
                 pendingMatches = false
-                continue
+            } else {
+                pending.append(c)
             }
-            pending.append(c)
         }
     }
 

@@ -102,6 +102,12 @@ static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
 static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 
+// Called before the constructor ran (another library's constructor), a hook looks the real
+// function up itself rather than failing.
+#define ENSURE(name) \
+  if (__builtin_expect(!real_##name, 0)) real_##name = dlsym(RTLD_NEXT, #name)
+
+
 static inline uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -581,7 +587,7 @@ static void *start_thread_traced(void *p) {
 }
 
 int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
-  if (!real_pthread_create) return EAGAIN;
+  ENSURE(pthread_create);
   start_box *b = trace_fd >= 0 ? malloc(sizeof *b) : 0;
   if (!b) return real_pthread_create(t, a, fn, arg);
   b->fn = fn;
@@ -773,8 +779,13 @@ static int posted_by_me(void *sem) {
   return 0;
 }
 
+static __thread void *last_posted __attribute__((tls_model("initial-exec"))) = 0;
+
 int sem_post(sem_t *s) {
-  if (!real_sem_post) return -1;
+  ENSURE(sem_post);
+  // The common case — a thread releasing the lock it released last time — costs one compare.
+  if (s == last_posted) return real_sem_post(s);
+  last_posted = s;
   int i = sem_slot(s, 1);
   if (i >= 0) {
     int me = my_tid();
@@ -793,35 +804,39 @@ int sem_post(sem_t *s) {
 }
 
 // A semaphore wait: a lock wait when this thread posts the semaphore too, else a wait for a
-// result (named sem_wait).
-#define SEM_WAIT(call)                                                    \
-  uint64_t start = now_ns();                                              \
-  int saved_hook = in_hook;                                               \
-  in_hook = 1;                                                            \
-  int result = call;                                                      \
-  int saved = errno;                                                      \
-  if (!saved_hook && trace_fd >= 0) {                                     \
-    if (posted_by_me(s))                                                  \
-      record_lock_wait(s, "semaphore", 0, start, now_ns());               \
-    else                                                                  \
-      emit_io("sem_wait", -1, start);                                     \
-  }                                                                       \
-  in_hook = saved_hook;                                                   \
-  errno = saved;                                                          \
+// result (named sem_wait). The fast path, like the mutex's: a semaphore that is available is
+// taken by sem_trywait with nothing timed or looked up; only a wait is timed and classified.
+#define SEM_WAIT(call)                                                           \
+  if (sem_trywait(s) == 0) return 0;                                             \
+  uint64_t start = now_ns();                                                     \
+  int saved_hook = in_hook;                                                      \
+  in_hook = 1;                                                                   \
+  int result = call;                                                             \
+  int saved = errno;                                                             \
+  uint64_t end = now_ns();                                                       \
+  long waited = (long)(end - start);                                             \
+  if (!saved_hook && trace_fd >= 0 && (waited >= lock_min_ns || waited >= io_min_ns)) { \
+    if (posted_by_me(s))                                                         \
+      record_lock_wait(s, "semaphore", 0, start, end);                           \
+    else                                                                         \
+      emit_io("sem_wait", -1, start);                                            \
+  }                                                                              \
+  in_hook = saved_hook;                                                          \
+  errno = saved;                                                                 \
   return result;
 
 int sem_wait(sem_t *s) {
-  if (!real_sem_wait) return -1;
+  ENSURE(sem_wait);
   SEM_WAIT(real_sem_wait(s))
 }
 
 int sem_timedwait(sem_t *s, const struct timespec *t) {
-  if (!real_sem_timedwait) return -1;
+  ENSURE(sem_timedwait);
   SEM_WAIT(real_sem_timedwait(s, t))
 }
 
 int sem_clockwait(sem_t *s, clockid_t c, const struct timespec *t) {
-  if (!real_sem_clockwait) return -1;
+  ENSURE(sem_clockwait);
   SEM_WAIT(real_sem_clockwait(s, c, t))
 }
 
@@ -914,7 +929,7 @@ int usleep(useconds_t us) {
 }
 
 unsigned sleep(unsigned seconds) {
-  if (!real_sleep) return seconds;
+  ENSURE(sleep);
   TIMED_WAIT(real_sleep(seconds), "sleep", -1)
 }
 

@@ -141,8 +141,6 @@ int cctrace_sampler_install(int depth, int capacity, int bytes) {
   return 1;
 }
 
-int cctrace_sampler_copies_stacks(void) { return can_copy; }
-
 int cctrace_sampler_installed(void) { return __atomic_load_n(&installed, __ATOMIC_ACQUIRE); }
 
 // MARK: - Per-thread timers (touched only by the writer thread)

@@ -166,7 +166,8 @@ func writeTemporary(_ text: String) throws -> String {
         try Data(header).write(to: path)
         let r = try cctrace(["report", path.path])
         #expect(r.status == 2)
-        #expect(r.stderr.contains(path.path), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("cctrace: error: \(path.path)"), "\(r.stderr)")
+        #expect(r.stderr.contains("no events"), "\(r.stderr)")
     }
 
     /// `--cores` is used when the trace does not say, and the report says it was given;

@@ -11,6 +11,16 @@ import Testing
 extension RecorderTests {
     /// `CCTRACE_MODE=ring`: the last N bytes of events in memory, written only on a trigger.
     @Suite struct FlightRecorder {
+        /// Waits up to 5 s for the writer to write `path`, then a little longer for it to finish.
+        static func waitForDump(_ path: String) {
+            var waited = 0
+            while !FileManager.default.fileExists(atPath: path) && waited < 500 {
+                usleep(10_000)
+                waited += 1
+            }
+            usleep(50_000)
+        }
+
         /// Spans named `phase-<k>`, many, so the ring wraps.
         static func spans(_ phase: Int, count: Int) {
             let name = "phase-\(phase)"
@@ -67,12 +77,7 @@ extension RecorderTests {
                 Self.spans(round, count: 100)
                 kill(getpid(), SIGUSR2)
                 let dump = dir.appendingPathComponent("sig.dump\(round).json.gz").path
-                var waited = 0
-                while !FileManager.default.fileExists(atPath: dump) && waited < 500 {
-                    usleep(10_000)
-                    waited += 1
-                }
-                usleep(50_000)
+                Self.waitForDump(dump)
                 let model = try TraceImporter.importTrace(path: dump)
                 #expect(model.diagnostics.isEmpty, "\(model.diagnostics)")
                 #expect(model.slices.contains { $0.name == "phase-\(round)" })
@@ -99,12 +104,7 @@ extension RecorderTests {
             usleep(10_000)
             lock.withLock { $0 += 1 }
             let dump = dir.appendingPathComponent("lock.dump1.json").path
-            var waited = 0
-            while !FileManager.default.fileExists(atPath: dump) && waited < 300 {
-                usleep(10_000)
-                waited += 1
-            }
-            usleep(50_000)
+            Self.waitForDump(dump)
             let model = try TraceImporter.importTrace(path: dump)
             #expect(model.lockWaits.contains { $0.lock == "slow" })
         }

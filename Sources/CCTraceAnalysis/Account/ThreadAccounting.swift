@@ -32,7 +32,9 @@ public struct Accounting: Sendable {
         var rates: [CPUCapacity.Segment] = []
         for (index, thread) in model.threads.enumerated() where !SwiftRuntime.isRecorderThread(thread.name) {
             var sums = SliceClassification.SelfTime()
-            var covered: Int64 = 0
+            // Each slice's share of its own time that is work, for the inferred-CPU rates (a
+            // slice's parent is on the same thread, earlier in its range).
+            var workRate = [Double](repeating: 0, count: thread.cpu == nil ? thread.sliceRange.count : 0)
             var start = Int64.max
             var end = Int64.min
             var active = (from: Int64.max, to: Int64.min)
@@ -42,23 +44,19 @@ public struct Accounting: Sendable {
                 start = min(start, s.start.nanoseconds)
                 end = max(end, s.end.nanoseconds)
                 let t = c.selfTime(of: i, in: model)
-                sums.work += t.work
-                sums.lockWait += t.lockWait
-                sums.ioWait += t.ioWait
-                sums.resultWait += t.resultWait
-                sums.ipcSerde += t.ipcSerde
-                sums.ipcTransfer += t.ipcTransfer
-                if s.depth == 0 {
-                    covered += s.duration.nanoseconds
-                    if c.kinds[i] != .resultWait {
-                        active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
-                    }
+                sums.add(t)
+                if s.depth == 0 && c.kinds[i] != .resultWait {
+                    active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
                 }
-                if thread.cpu == nil, s.duration.nanoseconds > 0 {
+                if thread.cpu == nil {
+                    let own = s.selfDuration.nanoseconds
+                    let rate = own > 0 ? Double(t.work) / Double(own) : 0
+                    workRate[i - thread.sliceRange.lowerBound] = rate
                     // Inferred CPU: the thread runs wherever its innermost slice is work, so a
                     // slice adds its own rate and takes away its parent's while it lasts.
-                    let delta = Self.workRate(i, model, c) - (s.parent >= 0 ? Self.workRate(s.parent, model, c) : 0)
-                    if delta != 0 {
+                    let parentRate = s.parent >= 0 ? workRate[s.parent - thread.sliceRange.lowerBound] : 0
+                    let delta = rate - parentRate
+                    if delta != 0 && s.duration.nanoseconds > 0 {
                         rates.append(
                             .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: delta))
                     }
@@ -135,12 +133,6 @@ public struct Accounting: Sendable {
         namesInferred = threads.contains { $0.namesInferred }
         let kept = Set(threads.map(\.thread))
         self.activity = activity.filter { kept.contains($0.key) }
-    }
-
-    /// The share of slice `i`'s own time that is work.
-    static func workRate(_ i: Int, _ model: TraceModel, _ c: SliceClassification) -> Double {
-        let own = model.slices[i].selfDuration.nanoseconds
-        return own > 0 ? Double(c.selfTime(of: i, in: model).work) / Double(own) : 0
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

@@ -66,7 +66,7 @@ public enum CPUSerializedAnalyzer {
             let start = workers.map(\.start.nanoseconds).min()!
             let end = workers.map(\.end.nanoseconds).max()!
             let span = max(end - start, 1)
-            let parallel = min(Double(profile.cores), Double(split.running) / Double(span))
+            let parallel = Double(split.running) / Double(span)  // ≤ cores: running is capped (CPUCapacity)
             let potential = min(workers.count, max(profile.cores, 1))
             let label = processLabel(pid, model)
             if workers.allSatisfy(\.cpuMeasured) {

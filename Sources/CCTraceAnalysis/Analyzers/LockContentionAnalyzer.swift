@@ -59,6 +59,8 @@ public enum LockContentionAnalyzer {
     struct Wait {
         var slice: Int
         var owner: Int?
+        /// The lock's id, for cctrace's waits (chains follow ids).
+        var lockID: Int64?
         var frames: [String]
         /// The waiting, when only part of the slice waited (an inferred `with lock:` acquire).
         var duration: Int64?
@@ -85,8 +87,7 @@ public enum LockContentionAnalyzer {
             let pid = model.threads[model.slices[w.slice].thread].pid
             add(
                 "\(pid)/\(w.lockID)/\(w.lock)", Group(lock: .named(w.lock), pid: pid, inferred: false),
-                Wait(
-                    slice: w.slice, owner: w.owner, frames: w.frames))
+                Wait(slice: w.slice, owner: w.owner, lockID: w.lockID, frames: w.frames))
         }
         let minimum = options.heuristics.inferredLockWait.nanoseconds
         for (i, s) in model.slices.enumerated()
@@ -112,10 +113,15 @@ public enum LockContentionAnalyzer {
         }
         var busyByThread: [Int: Int64] = [:]
         for t in profile.threads { busyByThread[t.thread] = t.split.busy }
+        var waitsByThread: [Int: [LockWait]] = [:]
+        for w in model.lockWaits { waitsByThread[model.slices[w.slice].thread, default: []].append(w) }
         var locks: [LockStats] = []
         for key in order {
             let g = groups[key]!
-            locks.append(stats(for: g, model: model, busy: busyByThread, profile: profile, options: options))
+            locks.append(
+                stats(
+                    for: g, model: model, busy: busyByThread, waitsByThread: waitsByThread, profile: profile,
+                    options: options))
         }
         // Most serious first; equal totals (to the microsecond) keep the order they were found in.
         func us(_ ns: Int64) -> Int64 { (ns + 500) / 1000 }
@@ -127,7 +133,8 @@ public enum LockContentionAnalyzer {
     }
 
     static func stats(
-        for g: Group, model: TraceModel, busy: [Int: Int64], profile: WorkProfile, options: AnalysisOptions
+        for g: Group, model: TraceModel, busy: [Int: Int64], waitsByThread: [Int: [LockWait]], profile: WorkProfile,
+        options: AnalysisOptions
     ) -> LockStats {
         let h = options.heuristics
         func length(_ w: Wait) -> Int64 { w.duration ?? model.slices[w.slice].duration.nanoseconds }
@@ -179,7 +186,7 @@ public enum LockContentionAnalyzer {
                         stack: appFrames(hold.frames).prefix(4).map(shortFrame)))
             }
         }
-        let chain = longestChain(g, model: model)
+        let chain = longestChain(g, waitsByThread: waitsByThread, model: model)
         if let chain { evidence.append(Evidence(.waitForChain(chain))) }
         let window = Double(max(profile.window, 1))
         // Contention is threads queueing for a lock again and again; one slow acquire (say at
@@ -240,13 +247,10 @@ public enum LockContentionAnalyzer {
     /// for a lock other than the one its thread was said to hold (a thread cannot wait for a
     /// lock it holds: such a link comes from an owner recorded at another moment, and waits
     /// that never coexisted are not a chain — a cycle of them is not a deadlock).
-    static func longestChain(_ g: Group, model: TraceModel) -> [ChainLink]? {
-        var waitsByThread: [Int: [LockWait]] = [:]
-        for w in model.lockWaits { waitsByThread[model.slices[w.slice].thread, default: []].append(w) }
-        let ids = Dictionary(model.lockWaits.map { ($0.slice, $0.lockID) }, uniquingKeysWith: { a, _ in a })
+    static func longestChain(_ g: Group, waitsByThread: [Int: [LockWait]], model: TraceModel) -> [ChainLink]? {
         var best: [ChainLink] = []
         for w in g.waits {
-            guard let first = w.owner, let firstID = ids[w.slice] else { continue }
+            guard let first = w.owner, let firstID = w.lockID else { continue }
             let s0 = model.slices[w.slice]
             let at = s0.start
             var links = [

@@ -130,6 +130,15 @@ public struct SliceClassification: Sendable {
         /// IPC spent serializing/deserializing (CPU) and transferring.
         public var ipcSerde: Int64 = 0
         public var ipcTransfer: Int64 = 0
+
+        mutating func add(_ o: SelfTime) {
+            work += o.work
+            lockWait += o.lockWait
+            ioWait += o.ioWait
+            resultWait += o.resultWait
+            ipcSerde += o.ipcSerde
+            ipcTransfer += o.ipcTransfer
+        }
     }
 
     /// The split of slice `index`'s own time.

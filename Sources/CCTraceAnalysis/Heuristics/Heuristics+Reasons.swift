@@ -204,7 +204,7 @@ extension Heuristics {
             "Less waiting than this in total is not worth an info.",
             reason: "A millisecond of waiting in a whole run changes nothing.",
             source: "a display guard"),
-        share(
+        factor(
             "ipc-tax", \.ipcTax,
             "IPC time ÷ compute at or above which IPC is a warning.",
             reason:

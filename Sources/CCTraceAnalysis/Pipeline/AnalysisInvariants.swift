@@ -9,7 +9,8 @@ public enum AnalysisInvariants {
         var out: [String] = []
         let p = a.profile
         let cores = Double(p.cores)
-        let slack = 1e-9
+        // Rounding of sums over nanoseconds, relative to the figures compared.
+        let slack = 1e-9 * max(1, cores)
         // Parallelism never exceeds the cores, for the program or any process of it.
         if !(p.parallelism <= cores + slack) { out.append("parallelism \(p.parallelism) > \(p.cores) cores") }
         for s in a.findings.serialization.serialized where !(s.parallelism <= cores + slack) {

@@ -19,7 +19,7 @@ public struct AnalysisReport: Sendable {
     /// Analyzes `model` (``AnalysisPipeline``) and puts the result in words.
     public init(model: TraceModel, options: AnalysisOptions = AnalysisOptions()) {
         analysis = AnalysisPipeline.run(model, options: options)
-        findings = FindingText.findings(analysis.findings, profile: analysis.profile)
+        findings = FindingText.findings(analysis.findings)
         summary = TraceSummary(model: model, top: max(options.top, 1))
         hotStacks = HotStacks(model: analysis.tooLong ? model.withoutActivity() : model)
     }

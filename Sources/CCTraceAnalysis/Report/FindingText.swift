@@ -3,7 +3,7 @@ import CCTraceFormat
 /// The analyzers' results in words: each becomes one or more ``Finding``s (an all-clear when
 /// there is nothing to say), and each piece of evidence a line.
 enum FindingText {
-    static func findings(_ f: Findings, profile: WorkProfile) -> [Finding] {
+    static func findings(_ f: Findings) -> [Finding] {
         var out = serialization(f.serialization) + locks(f.locks) + loops(f.loops) + ipc(f.ipc)
         // Warnings first, then info, then ok; stable within a severity.
         out = out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }

@@ -50,6 +50,7 @@ public struct WorkWindow: Sendable {
         }
         workerProcesses = pids.sorted()
         cpuMeasured = !workers.isEmpty && workers.allSatisfy(\.cpuMeasured)
-        parallelism = min(Double(cores.count), a.cpu.running(from: lo, to: hi) / Double(window))
+        // ≤ cores by construction: the capped rate never exceeds them.
+        parallelism = a.cpu.running(from: lo, to: hi) / Double(window)
     }
 }

@@ -290,8 +290,11 @@ public final class TraceReader {
         skipWhitespaceAndCommas()
         switch state {
         case .start:
+            // A compressed file cut off before any data (just a gzip header) has no events, and
+            // the stream's own notice says why.
             throw TraceReadError(
-                path: path, byteOffset: offset(position), line: line(at: position), reason: "empty file")
+                path: path, byteOffset: offset(position), line: line(at: position),
+                reason: source.notice.map { "no events: \($0)" } ?? "empty file")
         case .topArray, .eventsInObject:
             if position < end {
                 diagnostics.add(

@@ -31,12 +31,11 @@ typedef struct {
 /// Installs the SIGPROF handler and reserves the ring (`capacity` samples, rounded up to a
 /// power of two, each with room for `stack_bytes` of copied stack). `depth` is clamped to
 /// 1…CCTRACE_SAMPLE_MAX_DEPTH. Returns 1 on success; 0 when the program already handles
-/// SIGPROF (cctrace then leaves it alone) or memory cannot be reserved.
+/// SIGPROF (cctrace then leaves it alone) or memory cannot be reserved. Where the kernel
+/// forbids process_vm_readv on ourselves (a seccomp profile), samples keep only the interrupted
+/// instruction.
 int cctrace_sampler_install(int depth, int capacity, int stack_bytes);
 
-/// Whether samples carry their stack (the kernel allows process_vm_readv on ourselves); when
-/// not, a sample has only the interrupted instruction.
-int cctrace_sampler_copies_stacks(void);
 
 /// Whether the handler is installed.
 int cctrace_sampler_installed(void);
