@@ -85,6 +85,14 @@ public enum TraceVocabulary {
         public static let loopStall = DialectName("loop stall")
         /// A thread ended (preload).
         public static let threadExit = DialectName("thread exit")
+        /// One iteration of an event loop seen from outside (preload): from the return of the
+        /// loop's poll call to its next call, written when it reached the slow threshold; args
+        /// ``Arg/site`` (the poll's call site) and ``Arg/cpuMs`` (CPU the thread used in it).
+        public static let loopIteration = DialectName("loop iteration")
+        /// Bytes moved through one descriptor object (preload): `io pipe:[inode]`,
+        /// `io socket:[inode]`; args ``Arg/readBytes``, ``Arg/writtenBytes`` (running totals),
+        /// and for sockets ``Arg/local``/``Arg/peer`` addresses.
+        public static let ioPrefix = DialectName("io ")
         /// IPC span prefixes: `serialize <channel>`, `send …`, `receive …`, `deserialize …`.
         public static let serializePrefix = DialectName("serialize ")
         public static let sendPrefix = DialectName("send ")
@@ -126,6 +134,16 @@ public enum TraceVocabulary {
         public static let costNs = DialectName("cost_ns")
         public static let calls = DialectName("calls")
         public static let fd = DialectName("fd")
+        /// What a descriptor refers to, as /proc names it (`pipe:[123]`, `socket:[456]`).
+        public static let object = DialectName("object")
+        /// A poll call's call site (`0x…`): the same site polling again is the same loop.
+        public static let site = DialectName("site")
+        public static let cpuMs = DialectName("cpu_ms")
+        public static let readBytes = DialectName("read_bytes")
+        public static let writtenBytes = DialectName("written_bytes")
+        /// A socket's own address and its peer's (`127.0.0.1:5000`).
+        public static let local = DialectName("local")
+        public static let peer = DialectName("peer")
         /// Marks a span written as an instant because it overlapped its thread's open span.
         public static let overlap = DialectName("cctrace_overlap")
         /// `name` of Chrome's `thread_name` / `process_name` metadata.
@@ -182,6 +200,11 @@ public enum TraceVocabulary {
         ("CCTRACE_EV_SESSION", Event.session), ("CCTRACE_EV_SESSION_END", Event.sessionEnd),
         ("CCTRACE_EV_CPU_PREFIX", Event.cpuPrefix), ("CCTRACE_EV_POLLS_PREFIX", Event.pollsPrefix),
         ("CCTRACE_EV_LOCK_WAIT", Event.lockWait), ("CCTRACE_EV_THREAD_EXIT", Event.threadExit),
+        ("CCTRACE_EV_LOCK_HOLD", Event.lockHold), ("CCTRACE_EV_LOOP_ITERATION", Event.loopIteration),
+        ("CCTRACE_EV_IO_PREFIX", Event.ioPrefix), ("CCTRACE_ARG_OBJECT", Arg.object), ("CCTRACE_ARG_SITE", Arg.site),
+        ("CCTRACE_ARG_CPU_MS", Arg.cpuMs), ("CCTRACE_ARG_READ_BYTES", Arg.readBytes),
+        ("CCTRACE_ARG_WRITTEN_BYTES", Arg.writtenBytes), ("CCTRACE_ARG_LOCAL", Arg.local),
+        ("CCTRACE_ARG_PEER", Arg.peer),
         ("CCTRACE_EV_PROCESS_NAME", Chrome.processName), ("CCTRACE_EV_THREAD_NAME", Chrome.threadName),
         ("CCTRACE_ARG_LOCK", Arg.lock), ("CCTRACE_ARG_LOCK_ID", Arg.lockID), ("CCTRACE_ARG_OWNER_TID", Arg.ownerTID),
         ("CCTRACE_ARG_FRAMES", Arg.frames), ("CCTRACE_ARG_LOCATIONS", Arg.locations),

@@ -68,7 +68,6 @@ static __thread int in_hook __attribute__((tls_model("initial-exec"))) = 0;
 static __thread int tid_cached __attribute__((tls_model("initial-exec"))) = 0;
 static volatile int sampler_stop = 0;
 
-static int (*real_mutex_lock)(pthread_mutex_t *);
 static int (*real_rwlock_rdlock)(pthread_rwlock_t *);
 static int (*real_rwlock_wrlock)(pthread_rwlock_t *);
 static int (*unwind_backtrace)(void **, int);
@@ -462,7 +461,6 @@ static void thread_exit_cpu(void *value);
 
 __attribute__((constructor)) static void preload_init(void) {
   in_hook = 1;
-  real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
   real_rwlock_rdlock = dlsym(RTLD_NEXT, "pthread_rwlock_rdlock");
   real_rwlock_wrlock = dlsym(RTLD_NEXT, "pthread_rwlock_wrlock");
   // libunwind opened RTLD_LOCAL: its unversioned _Unwind_* must not replace the process's.
@@ -650,46 +648,132 @@ static void append_frames(char *args, size_t size) {
   }
 }
 
-/// Records a contended wait on `lock` (`kind`: mutex or rwlock).
-static void record_lock_wait(void *lock, const char *kind, int owner, uint64_t start, uint64_t end) {
-  if ((long)(end - start) < lock_min_ns) return;
+/// Records a contended wait on `lock` (`kind`: mutex or rwlock); whether it was long enough to.
+static int record_lock_wait(void *lock, const char *kind, int owner, uint64_t start, uint64_t end) {
+  if ((long)(end - start) < lock_min_ns) return 0;
   char args[2600];
   snprintf(args, 200, "\"" CCTRACE_ARG_LOCK "\":\"%s %p\",\"" CCTRACE_ARG_LOCK_ID "\":%lu,\"" CCTRACE_ARG_OWNER_TID "\":%d", kind, lock,
            (unsigned long)(uintptr_t)lock, owner);
   if (first_contention(lock)) append_frames(args, sizeof args);
   emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_WAIT, start, end, args);
+  return 1;
 }
 
-/// The slow path: the mutex was taken (or trylock failed otherwise). Kept out of line so the
-/// fast path needs no stack frame.
-__attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m, int tried) {
-  if (tried != EBUSY) return real_mutex_lock(m);
-  if (in_hook || trace_fd < 0) return real_mutex_lock(m);
+// MARK: - Holds of a contended lock
+//
+// How long a contended lock is held tells a lock around all of the work (a global lock: only
+// one thread runs, whatever the cores) from a critical section around part of it (narrowing it
+// lets the threads overlap). Timing every hold would cost every acquire a clock read; instead a
+// thread times the holds of the lock it last waited for (a recorded wait): its acquires of that
+// lock — contended or not, since an unfair lock is often re-taken by the thread that just
+// released it — and releases compare one thread-local pointer on the way, which is all any
+// other lock pays. After TRACKED_QUIET acquires in a row without a wait the lock is no longer
+// contended for this thread and is dropped. Holds of at least CCTRACE_LOCK_MIN_US are written
+// (`lock hold`), so very short critical sections are not counted.
+#define TRACKED_QUIET 64
+static __thread void *tracked_lock __attribute__((tls_model("initial-exec"))) = 0;
+static __thread const char *tracked_kind __attribute__((tls_model("initial-exec"))) = 0;
+static __thread unsigned tracked_quiet __attribute__((tls_model("initial-exec"))) = 0;
+static __thread uint64_t held_since __attribute__((tls_model("initial-exec"))) = 0;
+
+/// After a recorded wait on `lock`: it is held from `at`, and its next holds are timed.
+static void hold_begin(void *lock, const char *kind, uint64_t at) {
+  tracked_lock = lock;
+  tracked_kind = kind;
+  tracked_quiet = 0;
+  held_since = at;
+}
+
+/// An acquire of the tracked lock that did not wait.
+__attribute__((noinline)) static void tracked_acquired(void) {
+  if (++tracked_quiet > TRACKED_QUIET) {
+    tracked_lock = 0;
+    held_since = 0;
+    return;
+  }
+  held_since = now_ns();
+}
+
+/// A release of the tracked lock: the hold, if long enough to write.
+__attribute__((noinline)) static void hold_end(void *lock) {
+  uint64_t since = held_since;
+  held_since = 0;
+  if (!since || trace_fd < 0 || in_hook) return;
+  uint64_t end = now_ns();
+  if ((long)(end - since) < lock_min_ns) return;
+  int saved = errno;
+  in_hook = 1;
+  line_t args = {.n = 0};
+  put(&args, "\"" CCTRACE_ARG_LOCK "\":\"");
+  put(&args, tracked_kind);
+  char addr[24];
+  snprintf(addr, sizeof addr, " %p", lock);
+  put(&args, addr);
+  put(&args, "\",\"" CCTRACE_ARG_LOCK_ID "\":");
+  put_u(&args, (unsigned long long)(uintptr_t)lock);
+  args.b[args.n] = 0;
+  emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_HOLD, since, end, args.b);
+  in_hook = 0;
+  errno = saved;
+}
+
+extern int __pthread_mutex_unlock(pthread_mutex_t *);
+extern int __pthread_rwlock_unlock(pthread_rwlock_t *);
+
+// Called directly (glibc exports the double-underscore names): no lookup, nothing resolved
+// before the constructor, no indirect call.
+int pthread_mutex_unlock(pthread_mutex_t *m) {
+  if (__builtin_expect((void *)m == tracked_lock, 0)) hold_end(m);
+  return __pthread_mutex_unlock(m);
+}
+
+int pthread_rwlock_unlock(pthread_rwlock_t *l) {
+  if (__builtin_expect((void *)l == tracked_lock, 0)) hold_end(l);
+  return __pthread_rwlock_unlock(l);
+}
+
+extern int __pthread_mutex_lock(pthread_mutex_t *);
+
+/// The slow path: the mutex was taken. Kept out of line so the fast path needs no stack frame.
+__attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m) {
+  if (in_hook || trace_fd < 0) return __pthread_mutex_lock(m);
   int saved = errno;
   in_hook = 1;
   int owner = m->__data.__owner;
   uint64_t start = now_ns();
-  int r = real_mutex_lock(m);
+  int r = __pthread_mutex_lock(m);
   uint64_t end = now_ns();
-  record_lock_wait(m, "mutex", owner, start, end);
+  if (record_lock_wait(m, "mutex", owner, start, end)) hold_begin(m, "mutex", end);
   in_hook = 0;
   errno = saved;
   return r;
 }
 
+// The fast path: a free mutex (glibc's lock word is 0) is taken by the real function with
+// nothing recorded — one load more than without the shim. (A thread that takes it between this
+// load and the real call makes us miss one wait; we never record a wait that was not.) A taken
+// one is tried once more; only EBUSY goes on to wait in the real lock, timed. Any other answer
+// of trylock is the answer of lock too (EOWNERDEAD for a robust mutex — trylock acquired it —,
+// EAGAIN for a recursive count at its limit). glibc exports the double-underscore names, so
+// nothing is looked up, even before the constructor (dlsym itself takes mutexes).
+__attribute__((noinline)) static int mutex_lock_tracked(pthread_mutex_t *m) {
+  int r = __pthread_mutex_lock(m);
+  tracked_acquired();
+  return r;
+}
+
 int pthread_mutex_lock(pthread_mutex_t *m) {
-  if (__builtin_expect(!real_mutex_lock, 0)) {
-    // dlsym itself can take a mutex before the pointer is known: spin on trylock.
-    while (pthread_mutex_trylock(m) == EBUSY) sched_yield();
+  if (__builtin_expect(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0, 1)) {
+    if (__builtin_expect((void *)m == tracked_lock, 0)) return mutex_lock_tracked(m);
+    return __pthread_mutex_lock(m);  // a tail call: the fast path keeps no frame
+  }
+  int r = pthread_mutex_trylock(m);
+  if (r == 0) {
+    if ((void *)m == tracked_lock) tracked_acquired();
     return 0;
   }
-  // The fast path: a free mutex (glibc's lock word is 0) is taken by the real function with
-  // nothing recorded — one load more than without the shim. (A thread that takes it between
-  // this load and the real call makes us miss one wait; we never record a wait that was not.)
-  if (__builtin_expect(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0, 1)) return real_mutex_lock(m);
-  int r = pthread_mutex_trylock(m);
-  if (r == 0) return 0;
-  return mutex_lock_slow(m, r);
+  if (r != EBUSY) return r;
+  return mutex_lock_slow(m);
 }
 
 static int rwlock_slow(pthread_rwlock_t *l, int write_lock) {
@@ -697,7 +781,10 @@ static int rwlock_slow(pthread_rwlock_t *l, int write_lock) {
   in_hook = 1;
   uint64_t start = now_ns();
   int r = write_lock ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
-  record_lock_wait(l, write_lock ? "rwlock (write)" : "rwlock (read)", 0, start, now_ns());
+  uint64_t end = now_ns();
+  // A write hold excludes everyone; read holds overlap each other and are not timed.
+  if (record_lock_wait(l, write_lock ? "rwlock (write)" : "rwlock (read)", 0, start, end) && write_lock)
+    hold_begin(l, "rwlock (write)", end);
   in_hook = 0;
   errno = saved;
   return r;
@@ -712,7 +799,10 @@ int pthread_rwlock_rdlock(pthread_rwlock_t *l) {
 
 int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
   if (!real_rwlock_wrlock) return EINVAL;
-  if (pthread_rwlock_trywrlock(l) == 0) return 0;
+  if (pthread_rwlock_trywrlock(l) == 0) {
+    if (__builtin_expect((void *)l == tracked_lock, 0)) tracked_acquired();
+    return 0;
+  }
   if (in_hook || trace_fd < 0) return real_rwlock_wrlock(l);
   return rwlock_slow(l, 1);
 }
@@ -728,13 +818,16 @@ int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
   errno = saved;                        \
   return result;
 
+// A condition wait releases the mutex: a timed hold of it ends there.
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
   if (!real_cond_wait) return EINVAL;
+  if ((void *)m == tracked_lock) hold_end(m);
   TIMED_WAIT(real_cond_wait(c, m), "pthread_cond_wait", -1)
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
   if (!real_cond_timedwait) return EINVAL;
+  if ((void *)m == tracked_lock) hold_end(m);
   TIMED_WAIT(real_cond_timedwait(c, m, t), "pthread_cond_timedwait", -1)
 }
 
@@ -783,6 +876,7 @@ static __thread void *last_posted __attribute__((tls_model("initial-exec"))) = 0
 
 int sem_post(sem_t *s) {
   ENSURE(sem_post);
+  if (__builtin_expect((void *)s == tracked_lock, 0)) hold_end(s);
   // The common case — a thread releasing the lock it released last time — costs one compare.
   if (s == last_posted) return real_sem_post(s);
   last_posted = s;
@@ -807,7 +901,10 @@ int sem_post(sem_t *s) {
 // result (named sem_wait). The fast path, like the mutex's: a semaphore that is available is
 // taken by sem_trywait with nothing timed or looked up; only a wait is timed and classified.
 #define SEM_WAIT(call)                                                           \
-  if (sem_trywait(s) == 0) return 0;                                             \
+  if (sem_trywait(s) == 0) {                                                     \
+    if (__builtin_expect((void *)s == tracked_lock, 0)) tracked_acquired();      \
+    return 0;                                                                    \
+  }                                                                              \
   uint64_t start = now_ns();                                                     \
   int saved_hook = in_hook;                                                      \
   in_hook = 1;                                                                   \
@@ -816,9 +913,10 @@ int sem_post(sem_t *s) {
   uint64_t end = now_ns();                                                       \
   long waited = (long)(end - start);                                             \
   if (!saved_hook && trace_fd >= 0 && (waited >= lock_min_ns || waited >= io_min_ns)) { \
-    if (posted_by_me(s))                                                         \
-      record_lock_wait(s, "semaphore", 0, start, end);                           \
-    else                                                                         \
+    if (posted_by_me(s)) {                                                       \
+      if (record_lock_wait(s, "semaphore", 0, start, end) && result == 0)        \
+        hold_begin(s, "semaphore", end);                                         \
+    } else                                                                       \
       emit_io("sem_wait", -1, start);                                            \
   }                                                                              \
   in_hook = saved_hook;                                                          \

@@ -291,4 +291,28 @@ extension RecordCommandTests {
         let json = try report(dir.appendingPathComponent("py.json").path, in: dir)
         #expect(warnings(json).contains("lock-contention"), "\(json["findings"] ?? "")")
     }
+
+    /// Holds of a contended lock tell a global lock (held across all the work: processes) from
+    /// a critical section around part of it (threads, narrow the lock).
+    @Test(arguments: [(100, "processes"), (30, "threads")])
+    func lockHoldShareDecides(_ percent: Int, model: String) throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["lockshare", String(percent)], in: dir)
+        let holds = events.filter { $0["cat"] as? String == "cctrace.lock" && $0["name"] as? String == "lock hold" }
+        #expect(holds.count >= 50, "\(holds.count) holds")
+        let json = try report(dir.appendingPathComponent("w.json").path, in: dir)
+        let recommendation = json["recommendation"] as? [String: Any]
+        #expect(recommendation?["model"] as? String == model, "\(recommendation ?? [:])")
+        let serialized = (json["findings"] as? [[String: Any]] ?? []).first { $0["id"] as? String == "cpu-serialized" }
+        let hold = (serialized?["metrics"] as? [String: Any])?["hold_share"] as? Double ?? -1
+        if percent == 100 {
+            #expect(hold >= 0.7, "hold share \(hold)")
+            #expect(warnings(json).contains("cpu-serialized"))
+        } else {
+            // Serialized or not (that depends on the hand-offs), the verdict is not processes.
+            #expect(hold < 0.7, "hold share \(hold)")
+            #expect(!warnings(json).contains("cpu-serialized"))
+        }
+    }
 }

@@ -25,6 +25,14 @@ public struct SerializedWork: Sendable {
     public var cpuShare: Double
     /// Lock waits' share of the threads' busy time (measured only).
     public var lockShare: Double?
+    /// For a lock: the share of the threads' CPU time (running and runnable) spent holding it,
+    /// when the trace has its holds. Near 1 the lock covers all the work (a global lock);
+    /// below, it is a critical section around part of it.
+    public var holdShare: Double? = nil
+    /// Whether the lock guards only part of the work (``holdShare`` below
+    /// ``Heuristics/globalLockHold``), so narrowing it lets threads overlap: then the
+    /// serialization is the lock contention's consequence, reported once, by the lock.
+    public var partialCriticalSection = false
     public var cause: Cause
     public var evidence: [Evidence]
 
@@ -80,10 +88,16 @@ public enum CPUSerializedAnalyzer {
                 let busiestShare = split.running > 0 ? Double(busiest.split.running) / Double(split.running) : 0
                 var evidence: [Evidence] = []
                 let cause: SerializedWork.Cause
+                var holdShare: Double?
                 if lockShare >= h.serializedLockShare {
                     let lock = topLock(pid: pid, model: model)
                     cause = .lock(name: lock?.name)
-                    if let l = lock { evidence.append(.slice(l.longest, in: model, .longestLockWait(lock: l.name))) }
+                    if let l = lock {
+                        evidence.append(.slice(l.longest, in: model, .longestLockWait(lock: l.name)))
+                        holdShare = Self.holdShare(
+                            of: l.name, threads: Set(workers.map(\.thread)),
+                            cpu: split.running + split.runnable, model: model)
+                    }
                 } else if busiestShare >= h.oneThreadShare {
                     cause = .oneBusyThread(label: busiest.label, share: busiestShare)
                 } else if split.runnable > split.running {
@@ -112,8 +126,9 @@ public enum CPUSerializedAnalyzer {
                 out.append(
                     SerializedWork(
                         pid: pid, process: label, threads: workers.count, parallelism: parallel,
-                        potential: potential, cpuShare: split.cpuShare, lockShare: lockShare, cause: cause,
-                        evidence: evidence))
+                        potential: potential, cpuShare: split.cpuShare, lockShare: lockShare,
+                        holdShare: holdShare, partialCriticalSection: holdShare.map { $0 < h.globalLockHold } ?? false,
+                        cause: cause, evidence: evidence))
             } else if profile.language == .python,
                 !nativeWorkRanInParallel(workers, model: model, profile: profile, heuristics: h)
             {
@@ -174,6 +189,45 @@ public enum CPUSerializedAnalyzer {
     }
 
     /// The lock with the most waiting in `pid`, with its longest wait.
+    /// The time `lock` was held while `threads` worked, over their CPU time; nil when the
+    /// trace has no holds of it. A thread's holds are recorded only after it waited for the
+    /// lock (see the shim), and a thread that keeps re-taking an unfair lock may never wait;
+    /// but whenever someone waits for a lock, someone holds it. So the held time is the union
+    /// of the recorded holds and the recorded waits (read and write waits of a read-write lock
+    /// alike, by lock id): a global lock comes out held nearly all the time its threads ran,
+    /// a critical section for its share of the work (plus the hand-offs' latency).
+    static func holdShare(of lock: String, threads: Set<Int>, cpu: Int64, model: TraceModel) -> Double? {
+        guard cpu > 0 else { return nil }
+        let id = model.lockWaits.first { $0.lock == lock }?.lockID ?? -1
+        func same(_ name: String, _ lockID: Int64) -> Bool { id >= 0 ? lockID == id : name == lock }
+        var intervals: [(Int64, Int64)] = []
+        var anyHold = false
+        for hold in model.lockHolds where same(hold.lock, hold.lockID) {
+            let s = model.slices[hold.slice]
+            guard threads.contains(s.thread) else { continue }
+            intervals.append((s.start.nanoseconds, s.end.nanoseconds))
+            anyHold = true
+        }
+        guard anyHold else { return nil }
+        for wait in model.lockWaits where same(wait.lock, wait.lockID) {
+            let s = model.slices[wait.slice]
+            if threads.contains(s.thread) { intervals.append((s.start.nanoseconds, s.end.nanoseconds)) }
+        }
+        intervals.sort { $0.0 < $1.0 }
+        var held: Int64 = 0
+        var current: (Int64, Int64)?
+        for i in intervals {
+            if let c = current, i.0 <= c.1 {
+                current = (c.0, max(c.1, i.1))
+            } else {
+                if let c = current { held += c.1 - c.0 }
+                current = i
+            }
+        }
+        if let c = current { held += c.1 - c.0 }
+        return min(1, Double(held) / Double(cpu))
+    }
+
     static func topLock(pid: Int64, model: TraceModel) -> (name: String, longest: Int)? {
         var totals: [String: (Int64, Int)] = [:]
         for w in model.lockWaits where model.threads[model.slices[w.slice].thread].pid == pid {

@@ -73,6 +73,9 @@ public struct Heuristics: Sendable {
     public var serializedMinimumCPU = 0.5
     /// Lock waits at least this share of the workers' busy time make a lock the cause.
     public var serializedLockShare = 0.25
+    /// A serializing lock held for at least this share of the threads' CPU time covers all the
+    /// work (a global lock: processes); below, it is a critical section to narrow (threads).
+    public var globalLockHold = 0.7
     /// One thread doing this share of the CPU work is the cause.
     public var oneThreadShare = 0.8
     /// Native (C) calls at least this long count when telling whether a GIL was released.

@@ -19,6 +19,9 @@ public enum RecommendedAction: Sendable, Equatable {
     case staySequential
     /// Serialized CPU work: a process pool (`keep` when the program has one).
     case processPool(keep: Bool, serializedByLock: Bool)
+    /// Threads serialized by a lock held across part of their work: move the work out of the
+    /// critical section (`holdShare` of the CPU time is inside it now); `keep` the threads.
+    case narrowCriticalSection(lock: String?, holdShare: Double, keep: Bool)
     /// A process pool that works: size it to the cores.
     case keepProcessPool
     /// CPU-bound threads that ran in parallel.

@@ -111,6 +111,17 @@ public enum Recommender {
                 now = min(now, s.parallelism)
                 let target = Double(min(k, max(p.workers.count, 1)))
                 let speedup = target / max(s.parallelism, 0.5) * (1 - min(0.5, ipcTax))
+                // A critical section around part of the work: threads overlap once the work
+                // moves out of it, and the state it guards stays shared (processes would have to
+                // copy it). At most 1/holdShare threads fit through it as it is.
+                if s.partialCriticalSection, let hold = s.holdShare {
+                    let narrowed = Double(min(k, max(p.workers.count, 1))) / max(s.parallelism, 0.5)
+                    return make(
+                        .threads, speedup: narrowed * h.threadEfficiency,
+                        .narrowCriticalSection(
+                            lock: { if case .lock(let name) = s.cause { return name } else { return nil } }(),
+                            holdShare: hold, keep: p.currentModel == .threads))
+                }
                 var byLock = false
                 if case .lock = s.cause { byLock = true }
                 return make(

@@ -37,15 +37,17 @@ enum FindingText {
                     ], evidence: s.evidence)
             }
             let (subject, cause) = Self.cause(s)
+            // A critical section around part of the work: lock-contention is the finding to act
+            // on; the serialization is its consequence (said, not warned about twice).
             return Finding(
-                id: id, severity: .warning, subject: subject,
+                id: id, severity: s.partialCriticalSection ? .info : .warning, subject: subject,
                 summary:
                     "CPU-bound work on \(s.threads) threads of \(s.process) ran on \(SummaryRenderer.format3(s.parallelism)) "
                     + "core\(s.parallelism == 1 ? "" : "s") at a time out of \(s.potential) available: \(cause).",
                 metrics: [
                     ("threads", Double(s.threads)), ("parallelism", s.parallelism),
                     ("potential_parallelism", Double(s.potential)), ("cpu_share", s.cpuShare),
-                    ("lock_share", s.lockShare),
+                    ("lock_share", s.lockShare), ("hold_share", s.holdShare),
                 ], evidence: s.evidence)
         }
     }
@@ -57,6 +59,7 @@ enum FindingText {
             return (
                 subject,
                 "they took turns on \(subject): \(Text.pct(s.lockShare ?? 0)) of their busy time was spent waiting for it"
+                    + (s.holdShare.map { ", and it was held for \(Text.pct($0)) of their CPU time" } ?? "")
             )
         case .oneBusyThread(let label, let share):
             return (label, "\(label) did \(Text.pct(share)) of the CPU work while the others waited")

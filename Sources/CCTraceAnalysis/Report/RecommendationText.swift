@@ -12,6 +12,9 @@ enum RecommendationText {
         case .staySequential: "Stay sequential: concurrency has nothing to overlap here."
         case .processPool(let keep, _): keep ? "Keep the process pool." : "Move the CPU work to a process pool."
         case .keepProcessPool: "Keep the process pool."
+        case .narrowCriticalSection(let lock, _, let keep):
+            (keep ? "Keep the threads" : "Use threads")
+                + " and narrow the critical section of \(lock.map { "'\($0)'" } ?? "the lock")."
         case .keepThreads: "Keep the threads."
         case .spreadOverProcesses: "Spread the CPU work over a process pool."
         case .spreadOverThreads: "Spread the CPU work over threads."
@@ -40,6 +43,10 @@ enum RecommendationText {
                 + "would only add overhead."
         case .processPool(_, let byLock): return idioms.processes(serializedByLock: byLock)
         case .keepProcessPool: return "Size the pool to the cores (\(r.cores)); keep messages small."
+        case .narrowCriticalSection(_, let hold, _):
+            return "The lock is held for \(Text.pct(hold)) of the threads' CPU time, so at most "
+                + "\(SummaryRenderer.format3(1 / max(hold, 0.01))) threads fit through it: compute outside it and "
+                + "hold it only to publish the result (or shard the state it guards); keep \(r.cores) threads."
         case .keepThreads(let workers): return idioms.keepThreads(workers: workers)
         case .spreadOverProcesses: return idioms.processes(serializedByLock: false)
         case .spreadOverThreads(let workers): return idioms.keepThreads(workers: workers)

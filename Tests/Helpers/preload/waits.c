@@ -4,10 +4,13 @@
 //   waits flock F   — two processes taking turns on an exclusive flock of file F (50 ms each,
 //                     4 times): file-lock waits with the same lock in both processes.
 //   waits storage F — write and fsync a file 20 times, and usleep 5 ms 10 times.
+//   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
+//                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -34,7 +37,36 @@ static void *burn(void *arg) {
   return 0;
 }
 
+// `ns` of this thread's CPU time.
+static void spin_cpu(uint64_t ns) {
+  volatile uint64_t x = 1;
+  uint64_t end = cpu_ns() + ns;
+  while (cpu_ns() < end) x = x * 6364136223846793005ull + 1;
+}
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static int locked_percent = 100;
+
+static void *lock_steps(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 150; i++) {
+    pthread_mutex_lock(&shared_lock);
+    spin_cpu(10000ull * (uint64_t)locked_percent);
+    pthread_mutex_unlock(&shared_lock);
+    spin_cpu(10000ull * (uint64_t)(100 - locked_percent));
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "lockshare") == 0) {
+    locked_percent = atoi(argv[2]);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, lock_steps, 0);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], 0);
+    printf("lockshare done\n");
+    return 0;
+  }
   if (argc >= 2 && strcmp(argv[1], "threads") == 0) {
     for (int i = 0; i < 200; i++) {
       pthread_t t;
