@@ -10,15 +10,22 @@
 //   owner_tid (glibc's owner field, read before waiting). The fast path is one load of the
 //   mutex's lock word before the real call.
 // - blocking calls that took at least CCTRACE_IO_MIN_US (default 1000 µs): read, write, recv,
-//   recvfrom, send, sendto, accept, accept4, connect, poll, ppoll, select, epoll_wait,
+//   recvfrom, send, sendto, accept, accept4, connect, poll, ppoll, select, epoll_wait, epoll_pwait,
 //   nanosleep, clock_nanosleep, usleep, sleep (glibc calls nanosleep inside them without the
 //   PLT), fsync, fdatasync — named after the call (cat cctrace.preload), args fd and kind
 //   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait/timedwait/clockwait
 //   (waiting for a result or for work — or, for a semaphore its waiters also post, a lock wait).
 // - file locks: flock and fcntl(F_SETLKW/F_OFD_SETLKW) waits as `lock wait`, the lock named by
 //   the file's path and identified by device and inode (the same in every process).
+// - `lock hold` (cat cctrace.lock): holds of at least CCTRACE_LOCK_MIN_US of the lock a thread
+//   last waited for (mutex, rwlock for writing, a semaphore used as a lock), timed from its
+//   acquire to its release (pthread_mutex_unlock, pthread_rwlock_unlock, sem_post).
 // - poll-family calls per thread (`polls <tid>` counters, any duration: an event loop shows
-//   as a thread that polls again and again);
+//   as a thread that polls again and again); recorded polls (poll, ppoll, select, epoll_wait,
+//   epoll_pwait) carry their call site (arg site), and a thread's loop poll is told from a
+//   blocking poll inside an iteration by it;
+// - `loop iteration`: from the return of a thread's loop poll to its next call, when at least
+//   CCTRACE_LOOP_ITERATION_MS (default 20), with the CPU the thread used in it (cpu_ms);
 // - per-thread CPU accounting every 20 ms from /proc/self/task/*/schedstat (`cpu <tid>`
 //   counters as the library writes them) and thread names from /proc, from a sampler thread.
 // - session metadata (cores, clock, command line, language when the executable tells).
@@ -62,6 +69,7 @@ static int trace_fd = -1;
 static int pid_cached = 0;
 static long lock_min_ns = 20000;
 static long io_min_ns = 1000000;
+static long loop_iteration_ns = 20000000;
 // Initial-exec TLS: a preloaded library is loaded at start-up, so its thread-locals can live in
 // the static TLS block and cost one instruction instead of a __tls_get_addr call.
 static __thread int in_hook __attribute__((tls_model("initial-exec"))) = 0;
@@ -98,6 +106,7 @@ static int (*real_poll)(struct pollfd *, nfds_t, int);
 static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 static int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
+static int (*real_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 
@@ -119,14 +128,25 @@ static inline int my_tid(void) {
 }
 
 // Poll-family calls per thread (any duration): an event loop polls again and again, even when
-// each call returns at once. Counted with relaxed atomics; the sampler writes the totals.
+// each call returns at once. Counted with relaxed atomics; the sampler writes the totals. The
+// same slot carries the thread's loop iteration for the sampler (see "Event loops seen from
+// outside").
 #define POLL_SLOTS 1024
 static struct {
   int tid;
   unsigned long calls;
+  uint64_t iter_start;  // when the current loop iteration began (0: not in one), by the thread
+  uint64_t seen_start;  // the iteration the sampler last saw, its CPU then and when
+  uint64_t seen_run;
+  uint64_t seen_at;
 } poll_counts[POLL_SLOTS];
+static __thread int poll_slot __attribute__((tls_model("initial-exec"))) = -1;
 
-static void count_poll(void) {
+static int count_poll(void) {
+  if (poll_slot >= 0) {
+    __atomic_fetch_add(&poll_counts[poll_slot].calls, 1, __ATOMIC_RELAXED);
+    return poll_slot;
+  }
   int tid = my_tid();
   for (int probe = 0; probe < 8; probe++) {
     int i = (tid + probe) % POLL_SLOTS;
@@ -139,10 +159,12 @@ static void count_poll(void) {
       seen = tid;
     }
     if (seen == tid) {
+      poll_slot = i;
       __atomic_fetch_add(&poll_counts[i].calls, 1, __ATOMIC_RELAXED);
-      return;
+      return i;
     }
   }
+  return -1;
 }
 
 /// Appends one line (with ",\n") to the trace: a single write(2) on an O_APPEND descriptor.
@@ -330,6 +352,24 @@ static int seen_count = 0;
 static pthread_t sampler_thread;
 static int sampler_tid = 0;
 
+/// A loop iteration of `tid` in progress that the sampler has not seen yet: its CPU now, for
+/// the thread to subtract when the iteration turns out long (see "Event loops seen from
+/// outside"). Only iterations that began before this reading are noted.
+static void note_iteration(int tid, unsigned long long run, uint64_t now) {
+  for (int probe = 0; probe < 8; probe++) {
+    int i = (tid + probe) % POLL_SLOTS;
+    int owner = __atomic_load_n(&poll_counts[i].tid, __ATOMIC_RELAXED);
+    if (owner == 0) return;
+    if (owner != tid) continue;
+    uint64_t start = __atomic_load_n(&poll_counts[i].iter_start, __ATOMIC_ACQUIRE);
+    if (start == 0 || start > now || __atomic_load_n(&poll_counts[i].seen_start, __ATOMIC_RELAXED) == start) return;
+    poll_counts[i].seen_run = run;
+    poll_counts[i].seen_at = now;
+    __atomic_store_n(&poll_counts[i].seen_start, start, __ATOMIC_RELEASE);
+    return;
+  }
+}
+
 /// One pass over /proc/self/task: names of new threads, CPU shares since the last pass.
 static void sample_threads(void) {
   DIR *dir = opendir("/proc/self/task");
@@ -385,6 +425,7 @@ static void sample_threads(void) {
     seen[i].wait = wait;
     seen[i].at = now;
     seen[i].alive = 1;
+    note_iteration(tid, run, now);
   }
   closedir(dir);
   // Poll-family call totals per thread, when they changed.
@@ -445,6 +486,7 @@ static void open_trace(void) {
 
 static void after_fork_child(void) {
   tid_cached = 0;
+  poll_slot = -1;
   memset(poll_counts, 0, sizeof poll_counts);
   if (trace_fd >= 0) close(trace_fd);
   trace_fd = -1;
@@ -499,12 +541,15 @@ __attribute__((constructor)) static void preload_init(void) {
   RESOLVE(ppoll);
   RESOLVE(select);
   RESOLVE(epoll_wait);
+  RESOLVE(epoll_pwait);
   RESOLVE(nanosleep);
   RESOLVE(clock_nanosleep);
   const char *v = getenv("CCTRACE_LOCK_MIN_US");
   if (v) lock_min_ns = atol(v) * 1000;
   v = getenv("CCTRACE_IO_MIN_US");
   if (v) io_min_ns = atol(v) * 1000;
+  v = getenv("CCTRACE_LOOP_ITERATION_MS");
+  if (v) loop_iteration_ns = atol(v) * 1000000;
   pthread_atfork(0, 0, after_fork_child);
   open_trace();
   in_hook = 0;
@@ -1059,23 +1104,165 @@ int accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { TIMED_WAIT(real_a
 
 int connect(int fd, const struct sockaddr *a, socklen_t l) { TIMED_WAIT(real_connect(fd, a, l), "connect", fd) }
 
+// MARK: - Event loops seen from outside
+//
+// An event loop is a thread that polls at one call site again and again; one iteration is the
+// time from the return of that poll to its next call. Each thread keeps a few (call site,
+// descriptor) keys of its polls with their counts; its loop's poll is the key of the highest
+// class (epoll_wait, then a poll or select over several descriptors, then over one: loops
+// multiplex, a blocking client waits on its own socket) and, within a class, the most calls
+// (another key takes over only with twice the calls). A poll at another key inside an
+// iteration is a blocking call made by the loop's work — recorded like any call that waits,
+// with its site, so the analysis tells it from the loop idling. An iteration that reached
+// CCTRACE_LOOP_ITERATION_MS (default 20, below the analysis's slow-callback threshold) is
+// written as `loop iteration` with its CPU time: the thread reads its own CPU clock (a system
+// call) only at the end of a long iteration, and takes the CPU at the iteration's start from
+// the sampler, which notes every thread's CPU when it first sees an iteration in progress;
+// the stretch before that note is counted at the rate after it. Iterations shorter than the
+// sampler's period may end unseen: they are written without cpu_ms.
+#define LOOP_KEYS 4
+typedef struct {
+  void *site;
+  int key;
+  int cls;
+  unsigned calls;
+} poll_key_t;
+static __thread poll_key_t poll_keys[LOOP_KEYS] __attribute__((tls_model("initial-exec")));
+static __thread int loop_key __attribute__((tls_model("initial-exec"))) = -1;
+static __thread uint64_t iteration_start __attribute__((tls_model("initial-exec"))) = 0;
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// Whether a poll at (`site`, `key`) of class `cls` is this thread's loop poll.
+static int is_loop_poll(void *site, int cls, int key) {
+  int i = 0;
+  while (i < LOOP_KEYS && !(poll_keys[i].site == site && poll_keys[i].key == key)) i++;
+  if (i == LOOP_KEYS) {
+    // Replace the key with the fewest calls (never the loop's).
+    int victim = -1;
+    for (int k = 0; k < LOOP_KEYS; k++)
+      if (k != loop_key && (victim < 0 || poll_keys[k].calls < poll_keys[victim].calls)) victim = k;
+    i = victim;
+    poll_keys[i] = (poll_key_t){site, key, cls, 0};
+  }
+  poll_keys[i].calls++;
+  if (i != loop_key && poll_keys[i].calls >= 3) {
+    const poll_key_t *loop = loop_key >= 0 ? &poll_keys[loop_key] : 0;
+    if (!loop || cls > loop->cls || (cls == loop->cls && poll_keys[i].calls >= 2 * loop->calls)) {
+      loop_key = i;
+      iteration_start = 0;
+    }
+  }
+  return i == loop_key;
+}
+
+static void put_ms(line_t *l, uint64_t ns) {
+  put_u(l, ns / 1000000);
+  char frac[5] = {'.', (char)('0' + ns / 100000 % 10), (char)('0' + ns / 10000 % 10), (char)('0' + ns / 1000 % 10), 0};
+  put(l, frac);
+}
+
+static void put_site(line_t *l, void *site) {
+  char hex[24];
+  int k = 0;
+  uintptr_t v = (uintptr_t)site;
+  do {
+    hex[k++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v && k < 20);
+  put(l, "0x");
+  while (k) {
+    char c[2] = {hex[--k], 0};
+    put(l, c);
+  }
+}
+
+/// The end of a loop iteration (the loop polls again at `now`): written if it was long.
+static void iteration_end(int slot, void *site, uint64_t now) {
+  uint64_t start = iteration_start;
+  if (!start || (long)(now - start) < loop_iteration_ns) return;
+  line_t args = {.n = 0};
+  put(&args, "\"" CCTRACE_ARG_SITE "\":\"");
+  put_site(&args, site);
+  put(&args, "\"");
+  if (slot >= 0 && __atomic_load_n(&poll_counts[slot].seen_start, __ATOMIC_ACQUIRE) == start) {
+    uint64_t run0 = poll_counts[slot].seen_run, at = poll_counts[slot].seen_at;
+    uint64_t run1 = thread_cpu_ns();
+    if (run1 >= run0 && now > at && at >= start) {
+      double cpu = (double)(run1 - run0) * (double)(now - start) / (double)(now - at);
+      if (cpu > (double)(now - start)) cpu = (double)(now - start);
+      put(&args, ",\"" CCTRACE_ARG_CPU_MS "\":");
+      put_ms(&args, (uint64_t)cpu);
+    }
+  }
+  args.b[args.n] = 0;
+  emit_span(CCTRACE_CAT_PRELOAD, CCTRACE_EV_LOOP_ITERATION, start, now, args.b);
+}
+
+/// A poll-family call (`cls`: 3 epoll, 2 several descriptors, 1 one), timed; a loop's poll ends
+/// the iteration before it and starts the next when it returns. Recorded when it waited at
+/// least CCTRACE_IO_MIN_US, with its call site.
+#define POLL_WAIT(call, name, cls, key)                                              \
+  void *site = __builtin_return_address(0);                                          \
+  int slot = count_poll();                                                           \
+  uint64_t start = now_ns();                                                         \
+  int saved_hook = in_hook;                                                          \
+  int traced = !saved_hook && trace_fd >= 0;                                         \
+  int loop = traced && is_loop_poll(site, cls, key);                                 \
+  in_hook = 1;                                                                       \
+  if (loop) {                                                                        \
+    iteration_end(slot, site, start);                                                \
+    if (slot >= 0) __atomic_store_n(&poll_counts[slot].iter_start, 0, __ATOMIC_RELAXED); \
+  }                                                                                  \
+  __typeof__(call) result = call;                                                    \
+  int saved = errno;                                                                 \
+  uint64_t end = now_ns();                                                           \
+  if (traced && (long)(end - start) >= io_min_ns) {                                  \
+    line_t args = {.n = 0};                                                          \
+    put(&args, "\"" CCTRACE_ARG_SITE "\":\"");                                       \
+    put_site(&args, site);                                                           \
+    put(&args, "\"");                                                                \
+    args.b[args.n] = 0;                                                              \
+    emit_span(CCTRACE_CAT_PRELOAD, name, start, end, args.b);                        \
+  }                                                                                  \
+  if (loop) {                                                                        \
+    iteration_start = end;                                                           \
+    if (slot >= 0) __atomic_store_n(&poll_counts[slot].iter_start, end, __ATOMIC_RELEASE); \
+  }                                                                                  \
+  in_hook = saved_hook;                                                              \
+  errno = saved;                                                                     \
+  return result;
+
+static int poll_key(struct pollfd *f, nfds_t n) { return n ? f[0].fd + (int)(n << 16) : 0; }
+
 int poll(struct pollfd *f, nfds_t n, int t) {
-  count_poll();
-  TIMED_WAIT(real_poll(f, n, t), "poll", -1) }
+  ENSURE(poll);
+  POLL_WAIT(real_poll(f, n, t), "poll", n > 1 ? 2 : 1, poll_key(f, n))
+}
 
 int ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *s) {
-  count_poll();
-  TIMED_WAIT(real_ppoll(f, n, t, s), "poll", -1)
+  ENSURE(ppoll);
+  POLL_WAIT(real_ppoll(f, n, t, s), "poll", n > 1 ? 2 : 1, poll_key(f, n))
 }
 
 int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) {
-  count_poll();
-  TIMED_WAIT(real_select(n, r, w, e, t), "select", -1)
+  ENSURE(select);
+  POLL_WAIT(real_select(n, r, w, e, t), "select", 2, n)
 }
 
 int epoll_wait(int fd, struct epoll_event *e, int n, int t) {
-  count_poll();
-  TIMED_WAIT(real_epoll_wait(fd, e, n, t), "epoll_wait", -1) }
+  ENSURE(epoll_wait);
+  POLL_WAIT(real_epoll_wait(fd, e, n, t), "epoll_wait", 3, fd)
+}
+
+int epoll_pwait(int fd, struct epoll_event *e, int n, int t, const sigset_t *m) {
+  ENSURE(epoll_pwait);
+  POLL_WAIT(real_epoll_pwait(fd, e, n, t, m), "epoll_pwait", 3, fd)
+}
 
 int nanosleep(const struct timespec *r, struct timespec *rem) {
   TIMED_WAIT(real_nanosleep(r, rem), "nanosleep", -1)

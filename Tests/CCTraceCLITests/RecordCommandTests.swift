@@ -315,4 +315,27 @@ extension RecordCommandTests {
             #expect(!warnings(json).contains("cpu-serialized"))
         }
     }
+
+    /// An epoll loop seen from outside: a 150 ms computing stall and a 150 ms poll on another
+    /// descriptor inside an iteration are both blocked-event-loop, told apart by their CPU.
+    @Test func loopIterationsSeenFromOutside() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["loop"], in: dir)
+        let iterations = events.filter { $0["name"] as? String == "loop iteration" }
+        #expect(iterations.count == 2, "\(iterations)")
+        let cpu = iterations.compactMap { ($0["args"] as? [String: Any])?["cpu_ms"] as? Double }.sorted()
+        #expect(cpu.count == 2 && cpu[0] < 30 && cpu[1] > 100, "\(cpu)")
+        // The nested poll is recorded with a call site other than the loop's.
+        let sites = Set(iterations.compactMap { ($0["args"] as? [String: Any])?["site"] as? String })
+        let nested = events.filter { $0["name"] as? String == "poll" }
+        #expect(sites.count == 1 && nested.count == 1)
+        #expect(!sites.contains(((nested.first?["args"] as? [String: Any])?["site"] as? String) ?? ""))
+        let json = try report(dir.appendingPathComponent("w.json").path, in: dir)
+        #expect(warnings(json).contains("blocked-event-loop"), "\(json["findings"] ?? "")")
+        let loop = (json["findings"] as? [[String: Any]] ?? []).first { $0["id"] as? String == "blocked-event-loop" }
+        let natures = (loop?["evidence"] as? [[String: Any]] ?? []).map { "\($0)" }
+        #expect(natures.contains { $0.contains("poll()") && $0.contains("blocking") }, "\(natures)")
+        #expect(natures.contains { $0.contains("own code") && $0.contains("CPU work") }, "\(natures)")
+    }
 }

@@ -101,6 +101,14 @@ public enum BlockedEventLoopAnalyzer {
             last = max(last, s.end.nanoseconds)
             longest = max(longest, s.duration.nanoseconds)
         }
+        if loop.source == .polling && loop.thread >= 0 {
+            // Seen from outside, only the long iterations are callbacks: the loop's time is
+            // its thread's.
+            for i in model.threads[loop.thread].sliceRange {
+                first = min(first, model.slices[i].start.nanoseconds)
+                last = max(last, model.slices[i].end.nanoseconds)
+            }
+        }
         let span = last > first ? last - first : max(profile.window, 1)
         let share = Double(blocked) / Double(span)
 
@@ -123,6 +131,14 @@ public enum BlockedEventLoopAnalyzer {
                         parts.append(i)
                     }
                     i += 1
+                }
+            }
+            // An iteration seen from outside: the blocking calls inside it are parts, and so is
+            // the loop's own code between them when it took a quarter of the threshold.
+            if Self.isIteration(c, model) {
+                let inner = parts.reduce(Int64(0)) { $0 + model.slices[$1].duration.nanoseconds }
+                if Double(model.slices[c].duration.nanoseconds - inner) >= h.slowCallbackPart * Double(slow) {
+                    parts.append(c)
                 }
             }
             if parts.isEmpty { parts = [c] }
@@ -157,7 +173,27 @@ public enum BlockedEventLoopAnalyzer {
     /// The offending work of a callback: its own name for cctrace callbacks; for ticks, jobs and
     /// asyncio handles, the first descendant along the longest-child chain that is not the
     /// framework's plumbing. Returns the name and the chain (innermost first) as a stack.
+    /// Whether `slice` is a loop iteration the preload shim recorded.
+    static func isIteration(_ slice: Int, _ model: TraceModel) -> Bool {
+        let s = model.slices[slice]
+        return s.category == TraceCategory.preload.rawValue && s.name == TraceVocabulary.Event.loopIteration.string
+    }
+
+    /// The CPU time the shim measured in an iteration (`cpu_ms`), if it did.
+    static func iterationCPU(_ slice: Int, _ model: TraceModel) -> Int64? {
+        guard isIteration(slice, model),
+            let ms = model.slices[slice].args.flatMap({ model.arguments.value($0) })?[
+                TraceVocabulary.Arg.cpuMs.string]?.doubleValue, ms.isFinite, ms >= 0
+        else { return nil }
+        return Int64(min(ms, 86_400_000) * 1e6)
+    }
+
     static func offender(_ callback: Int, loop: LoopView, model: TraceModel, root: Int) -> (String, [String]) {
+        if loop.source == .polling {
+            // Seen from outside: the loop's own code, or the call that blocked it.
+            if isIteration(callback, model) { return ("the loop's own code between two polls", []) }
+            return ("\(model.slices[callback].name)()", [])
+        }
         var chain: [Int] = [callback]
         var current = callback
         let threadSlices = model.threads[model.slices[callback].thread].sliceRange
@@ -210,6 +246,18 @@ public enum BlockedEventLoopAnalyzer {
         -> WorkNature
     {
         let s = model.slices[callback]
+        if let cpu = iterationCPU(callback, model) {
+            // The iteration's CPU over its own time: the blocking calls inside it were off CPU.
+            var own = s.duration.nanoseconds
+            var i = callback + 1
+            let range = model.threads[s.thread].sliceRange
+            while i < range.upperBound, model.slices[i].depth > s.depth {
+                if model.slices[i].parent == callback { own -= model.slices[i].duration.nanoseconds }
+                i += 1
+            }
+            let share = Double(cpu) / Double(max(own, 1))
+            return share >= h.cpuWorkShare ? .cpu(share: min(share, 1)) : .blocking(share: min(share, 1))
+        }
         if let cpu = model.threads[s.thread].cpu, !cpu.samples.isEmpty {
             let usage = cpu.usage(in: s.start...s.end)
             let share =

@@ -59,7 +59,10 @@ public struct LoopView: Sendable {
     /// Event loops seen from outside (preload traces): a thread that polled often
     /// (``Heuristics/loopPollCalls`` poll-family calls, or ``Heuristics/loopPollShare`` of its
     /// life in recorded ones) and also did ``Heuristics/loopCPUShare`` of its process's CPU
-    /// work (a pool's housekeeping thread polls too, but does nothing else).
+    /// work (a pool's housekeeping thread polls too, but does nothing else) or spent
+    /// ``Heuristics/loopPollShare`` of its life in long iterations. Its callbacks are the long
+    /// iterations the shim recorded (`loop iteration`), or, in traces without them, its
+    /// recorded calls other than polls.
     static func pollingLoops(in model: TraceModel, known: Set<Int>, heuristics h: Heuristics) -> [LoopView] {
         let pollNames = POSIXCalls.pollCalls
         let pollsPrefix = TraceVocabulary.Event.pollsPrefix.string
@@ -79,18 +82,30 @@ public struct LoopView: Sendable {
                 pollCalls[i] = max(pollCalls[i] ?? 0, c.points.map(\.1).max() ?? 0)
             }
         }
+        let iterationName = TraceVocabulary.Event.loopIteration.string
         var loops: [LoopView] = []
         for (i, t) in model.threads.enumerated() where !known.contains(i) {
             var polling: Int64 = 0
             var lo = Int64.max
             var hi = Int64.min
             var others: [Int] = []
+            // Iterations the shim recorded (from the loop's poll back to it, when long): the
+            // calls that blocked are inside them, and so is the loop's own computing.
+            var iterations: [Int] = []
+            var iterating: Int64 = 0
             for k in t.sliceRange {
                 let s = model.slices[k]
                 lo = min(lo, s.start.nanoseconds)
                 hi = max(hi, s.end.nanoseconds)
                 guard s.depth == 0, s.category == TraceCategory.preload.rawValue else { continue }
-                if pollNames.contains(s.name) { polling += s.duration.nanoseconds } else { others.append(k) }
+                if s.name == iterationName {
+                    iterations.append(k)
+                    iterating += s.duration.nanoseconds
+                } else if pollNames.contains(s.name) {
+                    polling += s.duration.nanoseconds
+                } else {
+                    others.append(k)
+                }
             }
             if let samples = t.cpu?.samples, let first = samples.first, let last = samples.last {
                 lo = min(lo, first.start.nanoseconds)
@@ -99,13 +114,19 @@ public struct LoopView: Sendable {
             let polledOften =
                 (pollCalls[i] ?? 0) >= Double(h.loopPollCalls)
                 || (polling > 0 && hi > lo && Double(polling) >= h.loopPollShare * Double(hi - lo))
-            guard polledOften, let mine = cpuByThread[i], let all = cpuByPid[t.pid], all > 0,
-                mine >= h.loopCPUShare * all
-            else { continue }
+            // A thread that polls but does nothing else is housekeeping (a pool's timer): a loop
+            // does a share of its process's work — or spent a share of its life in long
+            // iterations (a loop stalled by sleeps or calls does little CPU work, but it is the
+            // program's loop and it was stuck).
+            let mine = cpuByThread[i] ?? 0
+            let all = cpuByPid[t.pid] ?? 0
+            let works = all > 0 && mine >= h.loopCPUShare * all
+            let stalls = hi > lo && Double(iterating) >= h.loopPollShare * Double(hi - lo)
+            guard polledOften, works || stalls else { continue }
             loops.append(
                 LoopView(
-                    name: "event loop on \(t.label)", pid: t.pid, thread: i, source: .polling, callbacks: others,
-                    lagCounter: nil, readyBurst: 0))
+                    name: "event loop on \(t.label)", pid: t.pid, thread: i, source: .polling,
+                    callbacks: iterations.isEmpty ? others : iterations, lagCounter: nil, readyBurst: 0))
         }
         return loops
     }

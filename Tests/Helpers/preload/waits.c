@@ -4,6 +4,9 @@
 //   waits flock F   — two processes taking turns on an exclusive flock of file F (50 ms each,
 //                     4 times): file-lock waits with the same lock in both processes.
 //   waits storage F — write and fsync a file 20 times, and usleep 5 ms 10 times.
+//   waits loop      — an epoll loop over a pipe that a second thread writes every 5 ms, 60
+//                     times; the 20th wake-up computes 150 ms of CPU, the 40th polls another
+//                     pipe (nothing comes) for 150 ms: a computing and a blocking stall.
 //   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
 //                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
@@ -12,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
+__attribute__((unused)) static uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
@@ -58,7 +63,49 @@ static void *lock_steps(void *arg) {
   return 0;
 }
 
+static int wake_pipe[2];
+
+static void *waker(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 60; i++) {
+    usleep(5000);
+    if (write(wake_pipe[1], "x", 1) != 1) break;
+  }
+  close(wake_pipe[1]);
+  return 0;
+}
+
+static int event_loop(void) {
+  if (pipe(wake_pipe) != 0) return 1;
+  int quiet[2];
+  if (pipe(quiet) != 0) return 1;
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_pipe[0]};
+  epoll_ctl(ep, EPOLL_CTL_ADD, wake_pipe[0], &ev);
+  pthread_t t;
+  pthread_create(&t, 0, waker, 0);
+  int wakes = 0;
+  for (;;) {
+    struct epoll_event got;
+    if (epoll_wait(ep, &got, 1, 1000) <= 0) continue;
+    char buf[64];
+    ssize_t n = read(wake_pipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    int before = wakes;
+    wakes += (int)n;
+    if (before < 20 && wakes >= 20) spin_cpu(150000000ull);
+    if (before < 40 && wakes >= 40) {
+      struct pollfd p = {.fd = quiet[0], .events = POLLIN};
+      poll(&p, 1, 150);
+    }
+  }
+  pthread_join(t, 0);
+  printf("loop done %d\n", wakes);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "loop") == 0) return event_loop();
   if (argc >= 3 && strcmp(argv[1], "lockshare") == 0) {
     locked_percent = atoi(argv[2]);
     pthread_t t[4];
