@@ -90,7 +90,8 @@ public enum TraceVocabulary {
         /// ``Arg/site`` (the poll's call site) and ``Arg/cpuMs`` (CPU the thread used in it).
         public static let loopIteration = DialectName("loop iteration")
         /// Bytes moved through one descriptor object (preload): `io pipe:[inode]`,
-        /// `io socket:[inode]`; args ``Arg/readBytes``, ``Arg/writtenBytes`` (running totals),
+        /// `io socket:[inode]`; args ``Arg/readBytes``, ``Arg/writtenBytes``,
+        /// ``Arg/shortCallsMs`` (running totals),
         /// and for sockets ``Arg/local``/``Arg/peer`` addresses.
         public static let ioPrefix = DialectName("io ")
         /// IPC span prefixes: `serialize <channel>`, `send …`, `receive …`, `deserialize …`.
@@ -140,6 +141,10 @@ public enum TraceVocabulary {
         public static let site = DialectName("site")
         public static let cpuMs = DialectName("cpu_ms")
         public static let readBytes = DialectName("read_bytes")
+        /// Time in calls on a channel too short to be recorded one by one (`io` counters).
+        public static let shortCallsMs = DialectName("short_calls_ms")
+        /// The bytes a read asked for (a large request is the middle of a message).
+        public static let size = DialectName("size")
         public static let writtenBytes = DialectName("written_bytes")
         /// A socket's own address and its peer's (`127.0.0.1:5000`).
         public static let local = DialectName("local")
@@ -204,7 +209,8 @@ public enum TraceVocabulary {
         ("CCTRACE_EV_IO_PREFIX", Event.ioPrefix), ("CCTRACE_ARG_OBJECT", Arg.object), ("CCTRACE_ARG_SITE", Arg.site),
         ("CCTRACE_ARG_CPU_MS", Arg.cpuMs), ("CCTRACE_ARG_READ_BYTES", Arg.readBytes),
         ("CCTRACE_ARG_WRITTEN_BYTES", Arg.writtenBytes), ("CCTRACE_ARG_LOCAL", Arg.local),
-        ("CCTRACE_ARG_PEER", Arg.peer),
+        ("CCTRACE_ARG_PEER", Arg.peer), ("CCTRACE_ARG_SIZE", Arg.size),
+        ("CCTRACE_ARG_SHORT_CALLS_MS", Arg.shortCallsMs), ("CCTRACE_ARG_BYTES", Arg.bytes),
         ("CCTRACE_EV_PROCESS_NAME", Chrome.processName), ("CCTRACE_EV_THREAD_NAME", Chrome.threadName),
         ("CCTRACE_ARG_LOCK", Arg.lock), ("CCTRACE_ARG_LOCK_ID", Arg.lockID), ("CCTRACE_ARG_OWNER_TID", Arg.ownerTID),
         ("CCTRACE_ARG_FRAMES", Arg.frames), ("CCTRACE_ARG_LOCATIONS", Arg.locations),

@@ -60,6 +60,9 @@
 #include <sys/file.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -103,6 +106,7 @@ static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_poll)(struct pollfd *, nfds_t, int);
+static int (*real_close)(int);
 static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 static int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
@@ -266,7 +270,23 @@ static const char *fd_kind(int fd) {
   return "other";
 }
 
-static void emit_io(const char *name, int fd, uint64_t start) {
+/// What `fd` refers to as /proc names it (`pipe:[123]`, `socket:[456]`), or "" — a system
+/// call, safe in a signal handler.
+static void fd_object(int fd, char *out, size_t size) {
+  char path[40];
+  line_t l = {.n = 0};
+  put(&l, "/proc/self/fd/");
+  put_i(&l, fd);
+  l.b[l.n] = 0;
+  memcpy(path, l.b, (size_t)l.n + 1);
+  ssize_t n = readlink(path, out, size - 1);
+  out[n > 0 ? n : 0] = 0;
+}
+
+/// A blocking call on `fd` that took at least CCTRACE_IO_MIN_US: args fd, kind, and for pipes
+/// and sockets the object (the same pipe in two processes is one channel); `requested` and
+/// `result` (bytes asked and moved) when ≥ 0.
+static void emit_io_sized(const char *name, int fd, uint64_t start, long requested, long result) {
   uint64_t end = now_ns();
   if ((long)(end - start) < io_min_ns) return;
   if (fd < 0) {
@@ -277,10 +297,172 @@ static void emit_io(const char *name, int fd, uint64_t start) {
   put(&args, "\"" CCTRACE_ARG_FD "\":");
   put_i(&args, fd);
   put(&args, ",\"" CCTRACE_ARG_KIND "\":\"");
-  put(&args, fd_kind(fd));
+  const char *kind = fd_kind(fd);
+  put(&args, kind);
   put(&args, "\"");
+  if (kind[0] == 'p' || kind[0] == 's') {
+    char object[64];
+    fd_object(fd, object, sizeof object);
+    if (object[0]) {
+      put(&args, ",\"" CCTRACE_ARG_OBJECT "\":\"");
+      put(&args, object);
+      put(&args, "\"");
+    }
+  }
+  if (requested >= 0) {
+    put(&args, ",\"" CCTRACE_ARG_SIZE "\":");
+    put_i(&args, requested);
+  }
+  if (result >= 0) {
+    put(&args, ",\"" CCTRACE_ARG_BYTES "\":");
+    put_i(&args, result);
+  }
   args.b[args.n] = 0;
   emit_span(CCTRACE_CAT_PRELOAD, name, start, end, args.b);
+}
+
+static void emit_io(const char *name, int fd, uint64_t start) { emit_io_sized(name, fd, start, -1, -1); }
+
+// MARK: - Bytes through pipes and sockets
+//
+// Every read/write/recv/send adds what it moved to its descriptor's counters (one relaxed
+// atomic add). The sampler harvests them every pass — and close() before the descriptor goes
+// — into per-object totals (`pipe:[inode]`, `socket:[inode]`: a pipe inherited by a child is
+// the same object in both processes, so the analysis sees the channel and its peer) and writes
+// the totals that changed as `io <object>` counters; a socket's own and peer addresses are
+// written once as an instant of the same name.
+/// `127.0.0.1:5000`, `[::1]:5000`, or a Unix socket's path (JSON-safe: quotes and control
+/// characters dropped).
+static void sockaddr_text(const struct sockaddr *a, socklen_t len, char *out, size_t size) {
+  out[0] = 0;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    snprintf(out, size, "%s:%u", ip, ntohs(in->sin_port));
+  } else if (a->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    snprintf(out, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+  } else if (a->sa_family == AF_UNIX && len > sizeof(sa_family_t)) {
+    const struct sockaddr_un *un = (const struct sockaddr_un *)a;
+    size_t o = 0;
+    for (size_t k = 0; k < len - sizeof(sa_family_t) && k < sizeof un->sun_path && o + 1 < size; k++) {
+      char c = un->sun_path[k];
+      if (k == 0 && c == 0) {
+        out[o++] = '@';  // an abstract name
+        continue;
+      }
+      if (c == 0) break;
+      if (c == '"' || c == '\\' || (unsigned char)c < 0x20) continue;
+      out[o++] = c;
+    }
+    out[o] = 0;
+  }
+}
+
+#define FD_SLOTS 4096
+static struct {
+  unsigned long long r, w, ns;  // bytes read and written; time in calls too short to record
+} fd_bytes[FD_SLOTS];
+static int fd_high = 0;
+
+// Whether each descriptor is a pipe or socket (0 not known yet, 1 no, 2 yes): looked up with
+// fstat on its first counted call, forgotten on close. A thread also counts the bytes it moved
+// through pipes and sockets, so a lock hold can say whether it was spent on a channel.
+static unsigned char fd_channel[FD_SLOTS];
+static __thread unsigned long long channel_read __attribute__((tls_model("initial-exec"))) = 0;
+static __thread unsigned long long channel_written __attribute__((tls_model("initial-exec"))) = 0;
+
+static inline void count_bytes(int fd, long n, int written, uint64_t took) {
+  if (n <= 0 || fd < 0 || fd >= FD_SLOTS) return;
+  __atomic_fetch_add(written ? &fd_bytes[fd].w : &fd_bytes[fd].r, (unsigned long long)n, __ATOMIC_RELAXED);
+  if (fd > __atomic_load_n(&fd_high, __ATOMIC_RELAXED)) __atomic_store_n(&fd_high, fd, __ATOMIC_RELAXED);
+  unsigned char channel = __atomic_load_n(&fd_channel[fd], __ATOMIC_RELAXED);
+  if (!channel) {
+    struct stat st;
+    channel = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) ? 2 : 1;
+    __atomic_store_n(&fd_channel[fd], channel, __ATOMIC_RELAXED);
+  }
+  if (channel == 2) {
+    // A call long enough to be recorded is a slice of its own; the short ones' time (copying
+    // through the channel) would otherwise pass for the program's computing.
+    if ((long)took < io_min_ns) __atomic_fetch_add(&fd_bytes[fd].ns, took, __ATOMIC_RELAXED);
+    if (written)
+      channel_written += (unsigned long long)n;
+    else
+      channel_read += (unsigned long long)n;
+  }
+}
+
+#define IO_OBJECTS 256
+static struct {
+  char name[64];
+  unsigned long long r, w, ns;
+  int dirty;
+} io_objects[IO_OBJECTS];
+static int io_object_count = 0;
+static int io_lock = 0;
+
+/// Moves `fd`'s counters to its object's totals (the caller holds io_lock).
+static void harvest_fd(int fd) {
+  unsigned long long r = __atomic_exchange_n(&fd_bytes[fd].r, 0, __ATOMIC_RELAXED);
+  unsigned long long w = __atomic_exchange_n(&fd_bytes[fd].w, 0, __ATOMIC_RELAXED);
+  unsigned long long ns = __atomic_exchange_n(&fd_bytes[fd].ns, 0, __ATOMIC_RELAXED);
+  if (!r && !w) return;
+  char object[64];
+  fd_object(fd, object, sizeof object);
+  int socket = strncmp(object, "socket:", 7) == 0;
+  if (!socket && strncmp(object, "pipe:", 5) != 0) return;  // files and ttys are not channels
+  int i = 0;
+  while (i < io_object_count && strcmp(io_objects[i].name, object) != 0) i++;
+  if (i == io_object_count) {
+    if (io_object_count == IO_OBJECTS) return;
+    io_object_count++;
+    snprintf(io_objects[i].name, sizeof io_objects[i].name, "%s", object);
+    io_objects[i].r = io_objects[i].w = io_objects[i].ns = 0;
+    if (socket) {
+      // Its addresses, once: a loopback connection is matched to the peer process by them.
+      struct sockaddr_storage a, b;
+      socklen_t la = sizeof a, lb = sizeof b;
+      char local[64] = "", peer[64] = "";
+      if (getsockname(fd, (struct sockaddr *)&a, &la) == 0) sockaddr_text((struct sockaddr *)&a, la, local, sizeof local);
+      if (getpeername(fd, (struct sockaddr *)&b, &lb) == 0) sockaddr_text((struct sockaddr *)&b, lb, peer, sizeof peer);
+      char ts[32];
+      ts_text(now_ns(), ts, sizeof ts);
+      emit("{\"ph\":\"i\",\"s\":\"p\",\"cat\":\"" CCTRACE_CAT_PRELOAD "\",\"name\":\"" CCTRACE_EV_IO_PREFIX
+           "%s\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_LOCAL "\":\"%s\",\"" CCTRACE_ARG_PEER
+           "\":\"%s\"}}",
+           object, pid_cached, pid_cached, ts, local, peer);
+    }
+  }
+  io_objects[i].r += r;
+  io_objects[i].w += w;
+  io_objects[i].ns += ns;
+  io_objects[i].dirty = 1;
+}
+
+/// Harvests `fd` (or every descriptor, when -1) and writes the totals that changed.
+static void harvest_io(int only) {
+  while (__atomic_exchange_n(&io_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
+  if (only >= 0) {
+    if (only < FD_SLOTS) harvest_fd(only);
+  } else {
+    int high = __atomic_load_n(&fd_high, __ATOMIC_RELAXED);
+    for (int fd = 0; fd <= high && fd < FD_SLOTS; fd++) harvest_fd(fd);
+  }
+  char ts[32];
+  ts_text(now_ns(), ts, sizeof ts);
+  for (int i = 0; i < io_object_count; i++) {
+    if (!io_objects[i].dirty) continue;
+    io_objects[i].dirty = 0;
+    emit("{\"ph\":\"C\",\"cat\":\"" CCTRACE_CAT_PRELOAD "\",\"name\":\"" CCTRACE_EV_IO_PREFIX
+         "%s\",\"pid\":%d,\"tid\":%d,\"ts\":%s,\"args\":{\"" CCTRACE_ARG_READ_BYTES "\":%llu,\"" CCTRACE_ARG_WRITTEN_BYTES
+         "\":%llu,\"" CCTRACE_ARG_SHORT_CALLS_MS "\":%.3f}}",
+         io_objects[i].name, pid_cached, pid_cached, ts, io_objects[i].r, io_objects[i].w, (double)io_objects[i].ns / 1e6);
+  }
+  __atomic_store_n(&io_lock, 0, __ATOMIC_RELEASE);
 }
 
 // MARK: - Files, metadata, the sampler
@@ -459,6 +641,7 @@ static void *sampler_main(void *arg) {
   sampler_tid = my_tid();
   while (!sampler_stop) {
     sample_threads();
+    harvest_io(-1);
     struct timespec ts = {0, 20 * 1000 * 1000};
     (real_nanosleep ? real_nanosleep : nanosleep)(&ts, 0);
   }
@@ -487,6 +670,9 @@ static void open_trace(void) {
 static void after_fork_child(void) {
   tid_cached = 0;
   poll_slot = -1;
+  memset(fd_bytes, 0, sizeof fd_bytes);
+  io_object_count = 0;
+  io_lock = 0;
   memset(poll_counts, 0, sizeof poll_counts);
   if (trace_fd >= 0) close(trace_fd);
   trace_fd = -1;
@@ -538,6 +724,7 @@ __attribute__((constructor)) static void preload_init(void) {
   RESOLVE(accept4);
   RESOLVE(connect);
   RESOLVE(poll);
+  RESOLVE(close);
   RESOLVE(ppoll);
   RESOLVE(select);
   RESOLVE(epoll_wait);
@@ -560,6 +747,7 @@ __attribute__((destructor)) static void preload_fini(void) {
   if (trace_fd >= 0) {
     in_hook = 1;
     sample_threads();
+    harvest_io(-1);
     char end[32];
     ts_text(now_ns(), end, sizeof end);
     emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_SESSION_END "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_KEY_REASON
@@ -720,6 +908,8 @@ static __thread void *tracked_lock __attribute__((tls_model("initial-exec"))) = 
 static __thread const char *tracked_kind __attribute__((tls_model("initial-exec"))) = 0;
 static __thread unsigned tracked_quiet __attribute__((tls_model("initial-exec"))) = 0;
 static __thread uint64_t held_since __attribute__((tls_model("initial-exec"))) = 0;
+static __thread unsigned long long held_read __attribute__((tls_model("initial-exec"))) = 0;
+static __thread unsigned long long held_written __attribute__((tls_model("initial-exec"))) = 0;
 
 /// After a recorded wait on `lock`: it is held from `at`, and its next holds are timed.
 static void hold_begin(void *lock, const char *kind, uint64_t at) {
@@ -727,6 +917,8 @@ static void hold_begin(void *lock, const char *kind, uint64_t at) {
   tracked_kind = kind;
   tracked_quiet = 0;
   held_since = at;
+  held_read = channel_read;
+  held_written = channel_written;
 }
 
 /// An acquire of the tracked lock that did not wait.
@@ -737,6 +929,8 @@ __attribute__((noinline)) static void tracked_acquired(void) {
     return;
   }
   held_since = now_ns();
+  held_read = channel_read;
+  held_written = channel_written;
 }
 
 /// A release of the tracked lock: the hold, if long enough to write.
@@ -756,6 +950,15 @@ __attribute__((noinline)) static void hold_end(void *lock) {
   put(&args, addr);
   put(&args, "\",\"" CCTRACE_ARG_LOCK_ID "\":");
   put_u(&args, (unsigned long long)(uintptr_t)lock);
+  // What the holder moved through pipes and sockets meanwhile: a lock around a channel.
+  if (channel_read > held_read) {
+    put(&args, ",\"" CCTRACE_ARG_READ_BYTES "\":");
+    put_u(&args, channel_read - held_read);
+  }
+  if (channel_written > held_written) {
+    put(&args, ",\"" CCTRACE_ARG_WRITTEN_BYTES "\":");
+    put_u(&args, channel_written - held_written);
+  }
   args.b[args.n] = 0;
   emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_HOLD, since, end, args.b);
   in_hook = 0;
@@ -1076,26 +1279,63 @@ unsigned sleep(unsigned seconds) {
   TIMED_WAIT(real_sleep(seconds), "sleep", -1)
 }
 
+// A read or write family call: its bytes counted on the descriptor, recorded when it waited.
+#define COUNTED_IO(call, name, fd, requested, written)                         \
+  uint64_t start = now_ns();                                                   \
+  int saved_hook = in_hook;                                                    \
+  in_hook = 1;                                                                 \
+  ssize_t result = call;                                                       \
+  int saved = errno;                                                           \
+  if (!saved_hook && trace_fd >= 0) {                                          \
+    count_bytes(fd, (long)result, written, now_ns() - start);                  \
+    emit_io_sized(name, fd, start, (long)(requested), (long)result);           \
+  }                                                                            \
+  in_hook = saved_hook;                                                        \
+  errno = saved;                                                               \
+  return result;
+
 ssize_t read(int fd, void *b, size_t n) {
   if (!real_read) return syscall(SYS_read, fd, b, n);
-  TIMED_WAIT(real_read(fd, b, n), "read", fd)
+  COUNTED_IO(real_read(fd, b, n), "read", fd, n, 0)
 }
 
 ssize_t write(int fd, const void *b, size_t n) {
   if (!real_write || fd == trace_fd) return syscall(SYS_write, fd, b, n);
-  TIMED_WAIT(real_write(fd, b, n), "write", fd)
+  COUNTED_IO(real_write(fd, b, n), "write", fd, n, 1)
 }
 
-ssize_t recv(int fd, void *b, size_t n, int f) { TIMED_WAIT(real_recv(fd, b, n, f), "recv", fd) }
+ssize_t recv(int fd, void *b, size_t n, int f) {
+  ENSURE(recv);
+  COUNTED_IO(real_recv(fd, b, n, f), "recv", fd, n, 0)
+}
 
 ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) {
-  TIMED_WAIT(real_recvfrom(fd, b, n, f, a, l), "recvfrom", fd)
+  ENSURE(recvfrom);
+  COUNTED_IO(real_recvfrom(fd, b, n, f, a, l), "recvfrom", fd, n, 0)
 }
 
-ssize_t send(int fd, const void *b, size_t n, int f) { TIMED_WAIT(real_send(fd, b, n, f), "send", fd) }
+ssize_t send(int fd, const void *b, size_t n, int f) {
+  ENSURE(send);
+  COUNTED_IO(real_send(fd, b, n, f), "send", fd, n, 1)
+}
 
 ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) {
-  TIMED_WAIT(real_sendto(fd, b, n, f, a, l), "sendto", fd)
+  ENSURE(sendto);
+  COUNTED_IO(real_sendto(fd, b, n, f, a, l), "sendto", fd, n, 1)
+}
+
+// A descriptor about to close: what it moved goes to its object first (the number may be
+// reused at once).
+int close(int fd) {
+  ENSURE(close);
+  if (fd >= 0 && fd < FD_SLOTS) __atomic_store_n(&fd_channel[fd], 0, __ATOMIC_RELAXED);
+  if (fd >= 0 && fd < FD_SLOTS && !in_hook && trace_fd >= 0 && fd != trace_fd &&
+      (__atomic_load_n(&fd_bytes[fd].r, __ATOMIC_RELAXED) || __atomic_load_n(&fd_bytes[fd].w, __ATOMIC_RELAXED))) {
+    in_hook = 1;
+    harvest_io(fd);
+    in_hook = 0;
+  }
+  return real_close(fd);
 }
 
 int accept(int fd, struct sockaddr *a, socklen_t *l) { TIMED_WAIT(real_accept(fd, a, l), "accept", fd) }

@@ -338,4 +338,25 @@ extension RecordCommandTests {
         #expect(natures.contains { $0.contains("poll()") && $0.contains("blocking") }, "\(natures)")
         #expect(natures.contains { $0.contains("own code") && $0.contains("CPU work") }, "\(natures)")
     }
+
+    /// A pipe between a parent and its forked children is an IPC channel (bytes, the processes
+    /// reading from it), and the lock the children take turns on to read it is not contention.
+    @Test func pipesToChildrenAreIPC() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["pipe"], in: dir)
+        let totals = events.filter {
+            ($0["name"] as? String ?? "").hasPrefix("io pipe:[") && $0["ph"] as? String == "C"
+        }
+        #expect(Set(totals.compactMap { $0["pid"] as? Int }).count >= 2, "the parent and a child count bytes")
+        let json = try report(dir.appendingPathComponent("w.json").path, in: dir)
+        let ipc = (json["findings"] as? [[String: Any]] ?? []).first {
+            $0["id"] as? String == "ipc-overhead" && ($0["subject"] as? String ?? "").hasPrefix("pipe:[")
+        }
+        let metrics = ipc?["metrics"] as? [String: Any]
+        #expect((metrics?["bytes"] as? Double ?? 0) >= 96 * 1_048_576, "\(ipc ?? [:])")
+        #expect(warnings(json).contains("ipc-overhead") && !warnings(json).contains("lock-contention"))
+        let recommendation = json["recommendation"] as? [String: Any]
+        #expect(recommendation?["model"] as? String == "threads", "\(recommendation ?? [:])")
+    }
 }

@@ -43,7 +43,9 @@ public struct Accounting: Sendable {
                 let s = model.slices[i]
                 start = min(start, s.start.nanoseconds)
                 end = max(end, s.end.nanoseconds)
-                let t = c.selfTime(of: i, in: model)
+                // A lock hold or a loop iteration says when something was held or iterated, not
+                // what the thread did meanwhile: its own time is left to the CPU readings.
+                let t = Self.isAnnotation(s) ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
                 sums.add(t)
                 if s.depth == 0 && c.kinds[i] != .resultWait {
                     active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
@@ -156,5 +158,12 @@ public struct Accounting: Sendable {
             if Double(overlap) < h.launcherOverlap * Double(e.hi - e.lo) { out.insert(pid) }
         }
         return out
+    }
+
+    /// A `lock hold` or a `loop iteration` (the shim's or the library's): an interval around
+    /// other activity rather than activity of its own.
+    static func isAnnotation(_ s: Slice) -> Bool {
+        (s.category == TraceCategory.lock.rawValue && s.name == TraceVocabulary.Event.lockHold.string)
+            || (s.category == TraceCategory.preload.rawValue && s.name == TraceVocabulary.Event.loopIteration.string)
     }
 }

@@ -18,6 +18,9 @@ public struct ChannelStats: Sendable {
     public var messages: Int
     public var bytes: Int64
     public var processes: Int
+    /// Whether ``compute`` and ``processes`` are the channel's readers only (a pipe seen from
+    /// outside: the compute it feeds is on its reading end), not every process it connects.
+    public var fedOnly = false
     public var severity: Severity
     public var evidence: [Evidence]
 
@@ -75,15 +78,44 @@ public enum IPCOverheadAnalyzer {
         var bytes: Int64 = 0
         var messages = 0
         var pids: Set<Int64> = []
+        /// The processes whose compute the channel feeds, when known (a pipe's readers).
+        var fed: Set<Int64>?
+        /// Channel calls too short to record: transfer time, and the part the readers' running
+        /// time includes.
+        var shortCalls: Int64 = 0
+        var readerShortCalls: Int64 = 0
         var inferred = false
         var largest: Int?
-        var total: Int64 { serialize + send + receive + deserialize }
+        var total: Int64 { serialize + send + receive + deserialize + shortCalls }
     }
 
     public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> IPCOverhead {
         let c = profile.classification
         var channels: [String: Channel] = [:]
         for (i, s) in model.slices.enumerated() where c.kinds[i] == .ipc {
+            let pid = model.threads[s.thread].pid
+            if let d = c.channels.channel(of: s, pid: pid, model: model) {
+                // A pipe or socket between traced processes, seen from outside: a write is a
+                // send, a read in the middle of a message a receive; the bytes are the
+                // channel's totals.
+                var ch = channels[d.name] ?? Channel(name: d.name)
+                ch.pids.formUnion(d.pids)
+                if !d.readers.isEmpty { ch.fed = d.readers }
+                ch.bytes = d.bytes
+                ch.shortCalls = d.shortCalls
+                ch.readerShortCalls = d.readerShortCalls
+                let cost = c.ipcCost(of: i, in: model)
+                // Messages are not counted: a pipe carries bytes, and only the calls that
+                // blocked were recorded.
+                if s.name.hasPrefix("write") || s.name.hasPrefix("send") {
+                    ch.send += cost
+                    if ch.largest == nil || s.duration > model.slices[ch.largest!].duration { ch.largest = i }
+                } else {
+                    ch.receive += cost
+                }
+                channels[d.name] = ch
+                continue
+            }
             let r = c.ipcRoot(of: i)
             let top = model.slices[r]
             let ours = top.category == TraceCategory.ipc.rawValue
@@ -118,15 +150,17 @@ public enum IPCOverheadAnalyzer {
         for t in profile.threads { computeByPid[t.pid, default: 0] += t.split.running }
         var out: [ChannelStats] = []
         for c in channels.values.sorted(by: { ($0.total, $1.name) > ($1.total, $0.name) }) {
-            let compute = c.pids.reduce(Int64(0)) { $0 + (computeByPid[$1] ?? 0) }
+            let compute = max(
+                0, (c.fed ?? c.pids).reduce(Int64(0)) { $0 + (computeByPid[$1] ?? 0) } - c.readerShortCalls)
             let tax: Double? = compute > 0 ? Double(c.total) / Double(compute) : (c.total > 0 ? nil : 0)
             var evidence: [Evidence] = []
             if let l = c.largest { evidence.append(.slice(l, in: model, .longestSend)) }
             out.append(
                 ChannelStats(
-                    name: c.name, inferred: c.inferred, serialize: c.serialize, transfer: c.send + c.receive,
+                    name: c.name, inferred: c.inferred, serialize: c.serialize,
+                    transfer: c.send + c.receive + c.shortCalls,
                     deserialize: c.deserialize, compute: compute, tax: tax, messages: c.messages, bytes: c.bytes,
-                    processes: c.pids.count,
+                    processes: (c.fed ?? c.pids).count, fedOnly: c.fed != nil,
                     severity: (tax ?? .infinity) >= options.heuristics.ipcTax ? .warning : .info,
                     evidence: evidence))
         }

@@ -83,7 +83,9 @@ public enum LockContentionAnalyzer {
             }
             groups[key]!.waits.append(wait)
         }
-        for w in model.lockWaits {
+        // Waits stage 1 found to be waits for work (a consumer's lock around a channel) are not
+        // contention.
+        for w in model.lockWaits where profile.sliceKinds[w.slice] == .lockWait {
             let pid = model.threads[model.slices[w.slice].thread].pid
             add(
                 "\(pid)/\(w.lockID)/\(w.lock)", Group(lock: .named(w.lock), pid: pid, inferred: false),

@@ -25,6 +25,8 @@ public struct SliceClassification: Sendable {
     var ipcRoot: [Int: Int]
     /// How many children each slice has.
     var childCount: [Int32]
+    /// Pipes and sockets between the trace's processes (seen from outside).
+    public var channels: DescriptorChannels
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
@@ -49,8 +51,10 @@ public struct SliceClassification: Sendable {
         var inferredThreads = [Bool](repeating: false, count: model.threads.count)
         var waitLeafTaken: Set<Int> = []
 
+        let channels = DescriptorChannels(model: model)
         for (i, s) in slices.enumerated() {
-            let own = SliceClassifier.classify(name: s.name, category: s.category)
+            var own = SliceClassifier.classify(name: s.name, category: s.category)
+            if let k = channels.kind(of: s, pid: model.threads[s.thread].pid, model: model) { own = (k, false) }
             let parentKind: SliceKind? = s.parent >= 0 ? kinds[s.parent] : nil
             var kind: SliceKind?
             if let p = parentKind {
@@ -112,7 +116,9 @@ public struct SliceClassification: Sendable {
                 break
             }
         }
+        Self.consumerLocks(model: model, kinds: &kinds)
         self.kinds = kinds
+        self.channels = channels
         self.childCount = childCount
         self.moved = moved
         self.ipcRoot = ipcRoot
@@ -169,6 +175,62 @@ public struct SliceClassification: Sendable {
     func ipcCost(of index: Int, in model: TraceModel) -> Int64 {
         let t = selfTime(of: index, in: model)
         return t.ipcSerde + t.ipcTransfer
+    }
+
+    /// A lock held around a channel — most of its recorded holds read from a pipe or socket
+    /// (the shim counts the bytes a holder moved), or were mostly spent waiting for a message
+    /// — is a consumer's lock: the read lock of a queue that several workers take turns to
+    /// read (multiprocessing's), so a worker waiting for it is waiting for work, not contending
+    /// for shared state; its waits become waits for a result. A lock whose holds mostly wrote
+    /// to a channel is a producer's: waiting for it is part of sending (IPC). Locks are known by
+    /// address across processes: a queue's lock lives in memory its forked workers share, at
+    /// the same address in each; forked copies of a private lock sit at the same address too,
+    /// but run the same code, so they play the same part.
+    static func consumerLocks(model: TraceModel, kinds: inout [SliceKind?]) {
+        guard !model.lockHolds.isEmpty else { return }
+        struct Held {
+            var holds = 0
+            var reading = 0
+            var writing = 0
+            var total: Int64 = 0
+            var waiting: Int64 = 0
+        }
+        var held: [String: Held] = [:]
+        let readKey = TraceVocabulary.Arg.readBytes.string
+        let writtenKey = TraceVocabulary.Arg.writtenBytes.string
+        for hold in model.lockHolds {
+            let h = model.slices[hold.slice]
+            let key = "\(hold.lockID)"
+            var waiting: Int64 = 0
+            var i = hold.slice + 1
+            let range = model.threads[h.thread].sliceRange
+            while i < range.upperBound, model.slices[i].depth > h.depth {
+                if model.slices[i].parent == hold.slice, kinds[i] == .resultWait || kinds[i] == .ipc {
+                    waiting += model.slices[i].duration.nanoseconds
+                }
+                i += 1
+            }
+            let args = h.args.flatMap { model.arguments.value($0) }
+            var entry = held[key] ?? Held()
+            entry.holds += 1
+            if (args?[readKey]?.intValue ?? 0) > 0 { entry.reading += 1 }
+            if (args?[writtenKey]?.intValue ?? 0) > 0 { entry.writing += 1 }
+            entry.total += h.duration.nanoseconds
+            entry.waiting += waiting
+            held[key] = entry
+        }
+        var becomes: [String: SliceKind] = [:]
+        for (key, e) in held where e.holds > 0 {
+            if e.reading * 2 >= e.holds || (e.total > 0 && e.waiting * 2 >= e.total) {
+                becomes[key] = .resultWait
+            } else if e.writing * 2 >= e.holds {
+                becomes[key] = .ipc
+            }
+        }
+        guard !becomes.isEmpty else { return }
+        for w in model.lockWaits where kinds[w.slice] == .lockWait {
+            if let k = becomes["\(w.lockID)"] { kinds[w.slice] = k }
+        }
     }
 
     /// The outermost IPC slice enclosing IPC slice `index`.

@@ -166,13 +166,16 @@ enum FindingText {
             var sentence =
                 "Channel '\(c.name)' spent \(Text.ms(c.total)) on IPC (serialize \(Text.ms(c.serialize)), "
                 + "transfer \(Text.ms(c.transfer)), deserialize \(Text.ms(c.deserialize))) "
-                + "against \(Text.ms(c.compute)) of compute in the \(c.processes) \(Text.plural(c.processes, "process", "processes")) it connects: "
+                + "against \(Text.ms(c.compute)) of compute in the \(c.processes) \(Text.plural(c.processes, "process", "processes")) "
+                + (c.fedOnly ? "reading from it: " : "it connects: ")
                 + (c.tax.map { "an IPC tax of \(Text.pct($0))" } ?? "all overhead (no compute measured)")
             if c.messages > 0 {
                 sentence += "; \(c.messages) \(Text.plural(c.messages, "message"))"
                 if c.bytes > 0 {
                     sentence += ", \(Text.bytes(c.bytes)) (\(Text.bytes(c.bytes / Int64(c.messages))) each)"
                 }
+            } else if c.bytes > 0 {
+                sentence += "; \(Text.bytes(c.bytes)) moved"
             }
             sentence += "."
             return Finding(

@@ -7,6 +7,9 @@
 //   waits loop      — an epoll loop over a pipe that a second thread writes every 5 ms, 60
 //                     times; the 20th wake-up computes 150 ms of CPU, the 40th polls another
 //                     pipe (nothing comes) for 150 ms: a computing and a blocking stall.
+//   waits pipe      — a parent writes 96 messages of 1 MiB into a pipe (a 4-byte length
+//                     first); two forked children take turns reading them (a read lock:
+//                     a process-shared mutex) and do almost nothing with them.
 //   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
 //                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,7 +108,57 @@ static int event_loop(void) {
   return 0;
 }
 
+static int pipe_children(void) {
+  int p[2];
+  if (pipe(p) != 0) return 1;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutex_t *rlock = mmap(0, sizeof *rlock, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  pthread_mutex_init(rlock, &attr);
+  static char message[1 << 20];
+  for (int c = 0; c < 2; c++) {
+    if (fork() == 0) {
+      close(p[1]);
+      unsigned long sum = 0;
+      for (;;) {
+        uint32_t size = 0;
+        pthread_mutex_lock(rlock);
+        ssize_t got = read(p[0], &size, sizeof size);
+        size_t have = 0;
+        while (got == (ssize_t)sizeof size && have < size) {
+          ssize_t n = read(p[0], message + have, size - have);
+          if (n <= 0) break;
+          have += (size_t)n;
+        }
+        pthread_mutex_unlock(rlock);
+        if (got != (ssize_t)sizeof size) break;
+        sum += (unsigned char)message[have / 2];
+      }
+      _exit(sum == 12345 ? 1 : 0);
+    }
+  }
+  close(p[0]);
+  memset(message, 7, sizeof message);
+  for (int i = 0; i < 96; i++) {
+    uint32_t size = sizeof message;
+    if (write(p[1], &size, sizeof size) != sizeof size) return 1;
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = write(p[1], message + done, size - done);
+      if (n <= 0) return 1;
+      done += (size_t)n;
+    }
+  }
+  close(p[1]);
+  while (wait(0) > 0) {
+  }
+  printf("pipe done\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "pipe") == 0) return pipe_children();
   if (argc >= 2 && strcmp(argv[1], "loop") == 0) return event_loop();
   if (argc >= 3 && strcmp(argv[1], "lockshare") == 0) {
     locked_percent = atoi(argv[2]);
