@@ -16,7 +16,11 @@
 //   (socket, pipe, file, other); and pthread_cond_wait/timedwait, sem_wait/timedwait/clockwait
 //   (waiting for a result or for work — or, for a semaphore its waiters also post, a lock wait).
 // - file locks: flock and fcntl(F_SETLKW/F_OFD_SETLKW) waits as `lock wait`, the lock named by
-//   the file's path and identified by device and inode (the same in every process).
+//   the file's path and identified by device and inode (the same in every process); a lock
+//   taken by retrying non-blocking attempts (F_SETLK, LOCK_NB: SQLite's busy handler sleeps
+//   between them) is a wait from the first failed attempt to the one that succeeds.
+// - bytes through pipes and sockets (`io <object>` counters per process; see "Bytes through
+//   pipes and sockets"), with the object, size asked and bytes moved on recorded calls.
 // - `lock hold` (cat cctrace.lock): holds of at least CCTRACE_LOCK_MIN_US of the lock a thread
 //   last waited for (mutex, rwlock for writing, a semaphore used as a lock), timed from its
 //   acquire to its release (pthread_mutex_unlock, pthread_rwlock_unlock, sem_post).
@@ -1218,8 +1222,37 @@ static void record_file_lock_wait(int fd, const char *kind, uint64_t start, uint
   emit_span(CCTRACE_CAT_LOCK, CCTRACE_EV_LOCK_WAIT, start, end, args);
 }
 
+// A file lock taken by trying again and again (SQLite's busy handler, lockfile loops): a
+// non-blocking attempt that fails starts a wait — the sleeps and retries that follow are part
+// of it — and the first attempt on the same descriptor that succeeds ends it.
+static __thread int busy_fd __attribute__((tls_model("initial-exec"))) = -1;
+static __thread uint64_t busy_since __attribute__((tls_model("initial-exec"))) = 0;
+
+static void try_lock_result(int fd, int failed, int error, const char *kind, uint64_t start) {
+  if (failed) {
+    if ((error == EAGAIN || error == EACCES || error == EWOULDBLOCK) && (!busy_since || busy_fd != fd)) {
+      busy_fd = fd;
+      busy_since = start;
+    }
+    return;
+  }
+  if (busy_since && busy_fd == fd) record_file_lock_wait(fd, kind, busy_since, now_ns());
+  busy_since = 0;
+  busy_fd = -1;
+}
+
 int flock(int fd, int op) {
   if (!real_flock) return (int)syscall(SYS_flock, fd, op);
+  if ((op & LOCK_NB) && !(op & LOCK_UN) && !in_hook && trace_fd >= 0) {
+    uint64_t start = now_ns();
+    int r = real_flock(fd, op);
+    int saved = errno;
+    in_hook = 1;
+    try_lock_result(fd, r != 0, saved, "flock", start);
+    in_hook = 0;
+    errno = saved;
+    return r;
+  }
   if ((op & LOCK_NB) || (op & LOCK_UN) || in_hook || trace_fd < 0) return real_flock(fd, op);
   int saved_hook = in_hook;
   in_hook = 1;
@@ -1234,6 +1267,18 @@ int flock(int fd, int op) {
 
 static int fcntl_hook(int (*real)(int, int, ...), int fd, int cmd, unsigned long arg) {
   if (!real) return (int)syscall(SYS_fcntl, fd, cmd, arg);
+  // Non-blocking attempts to lock (not to unlock) are followed for retry loops.
+  if ((cmd == F_SETLK || cmd == F_OFD_SETLK) && !in_hook && trace_fd >= 0 && arg &&
+      ((const struct flock *)arg)->l_type != F_UNLCK) {
+    uint64_t start = now_ns();
+    int r = real(fd, cmd, arg);
+    int saved = errno;
+    in_hook = 1;
+    try_lock_result(fd, r != 0, saved, "fcntl lock", start);
+    in_hook = 0;
+    errno = saved;
+    return r;
+  }
   // Only the blocking record-lock commands wait; everything else passes straight through.
   if ((cmd != F_SETLKW && cmd != F_OFD_SETLKW) || in_hook || trace_fd < 0) return real(fd, cmd, arg);
   int saved_hook = in_hook;

@@ -359,4 +359,24 @@ extension RecordCommandTests {
         let recommendation = json["recommendation"] as? [String: Any]
         #expect(recommendation?["model"] as? String == "threads", "\(recommendation ?? [:])")
     }
+
+    /// A file lock taken by trying and sleeping between tries (SQLite's busy handler) is a
+    /// lock wait from the first failed try to the success; processes queueing on it → one
+    /// writer.
+    @Test func retriedFileLockIsALockWait() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["retrylock", dir.appendingPathComponent("db").path], in: dir)
+        let waits = events.filter { $0["name"] as? String == "lock wait" }
+        let pids = Set(waits.compactMap { $0["pid"] as? Int })
+        #expect(waits.count >= 4 && pids.count >= 2, "\(waits.count) waits in \(pids.count) processes")
+        #expect(
+            waits.allSatisfy {
+                (($0["args"] as? [String: Any])?["lock"] as? String ?? "").hasPrefix("fcntl lock ")
+            })
+        let json = try report(dir.appendingPathComponent("w.json").path, in: dir)
+        #expect(warnings(json).contains("lock-contention"), "\(json["findings"] ?? "")")
+        let recommendation = json["recommendation"] as? [String: Any]
+        #expect(recommendation?["model"] as? String == "sequential", "\(recommendation ?? [:])")
+    }
 }

@@ -87,8 +87,11 @@ public enum LockContentionAnalyzer {
         // contention.
         for w in model.lockWaits where profile.sliceKinds[w.slice] == .lockWait {
             let pid = model.threads[model.slices[w.slice].thread].pid
+            // A file lock is the kernel's, one lock for every process that takes it (its id is
+            // the file's device and inode): its waits are grouped across processes.
+            let scope = POSIXCalls.isFileLock(w.lock) ? "file" : "\(pid)"
             add(
-                "\(pid)/\(w.lockID)/\(w.lock)", Group(lock: .named(w.lock), pid: pid, inferred: false),
+                "\(scope)/\(w.lockID)/\(w.lock)", Group(lock: .named(w.lock), pid: pid, inferred: false),
                 Wait(slice: w.slice, owner: w.owner, lockID: w.lockID, frames: w.frames))
         }
         let minimum = options.heuristics.inferredLockWait.nanoseconds

@@ -286,6 +286,15 @@ extension Heuristics {
             "What offloading leaves of a blocked loop's window, at least.",
             reason: "The loop still dispatches the work and handles the results.",
             source: "a conservative floor for the estimate"),
+        share(
+            "file-lock-queue", \.fileLockQueue,
+            "Workers queueing this share of their busy time for one file lock are one writer's work: keep one.",
+            reason:
+                "The kernel grants a file lock (a database's, a cache directory's) to one holder at a time, and a "
+                + "program cannot hold it for less than its update takes: when waiting for it outweighs the work, "
+                + "more writers only queue, and one writer that batches its updates does the same work without "
+                + "the waiting.",
+            source: "SQLite's single-writer lock (sqlite.org/lockingv3.html); half: more queueing than working"),
         factor(
             "idle-capacity", \.idleCapacity,
             "Event loops that never blocked and left at least this many cores idle keep up with their load: keep them.",

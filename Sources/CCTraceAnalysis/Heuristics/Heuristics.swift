@@ -126,6 +126,9 @@ public struct Heuristics: Sendable {
     public var offloadFloor = 0.05
     /// Event loops that never blocked and left at least this many cores idle keep up: keep them.
     public var idleCapacity = 0.5
+    /// Workers that spend this share of their busy time queueing for one file lock are one
+    /// writer's work spread over several: keep one.
+    public var fileLockQueue = 0.5
     /// How much of the ideal scaling CPU-bound threads keep.
     public var threadEfficiency = 0.9
     /// Cores assumed when neither the trace nor the options say.

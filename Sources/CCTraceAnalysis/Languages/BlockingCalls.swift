@@ -42,6 +42,10 @@ enum POSIXCalls {
     /// The calls an event loop waits in for its descriptors.
     static let pollCalls: Set<String> = ["epoll_wait", "epoll_pwait", "poll", "ppoll", "select"]
 
+    /// Whether a lock (as the shim names it) is a file lock: flock or fcntl record locks,
+    /// named by the file.
+    static func isFileLock(_ name: String) -> Bool { name.hasPrefix("flock ") || name.hasPrefix("fcntl lock ") }
+
     /// Calls a thread makes when it has nothing to do: polls and sleeps.
     static let idleCalls: Set<String> = pollCalls.union(["nanosleep", "clock_nanosleep", "usleep", "sleep"])
 }

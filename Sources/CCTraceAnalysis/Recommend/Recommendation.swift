@@ -17,6 +17,8 @@ public enum RecommendedAction: Sendable, Equatable {
     case shareDataBetweenThreads
     /// One chain of dependent steps: nothing to overlap.
     case staySequential
+    /// Several workers queueing for one file lock: one writer, batching its updates.
+    case singleWriter(lock: String)
     /// Serialized CPU work: a process pool (`keep` when the program has one).
     case processPool(keep: Bool, serializedByLock: Bool)
     /// Threads serialized by a lock held across part of their work: move the work out of the
@@ -53,6 +55,8 @@ public enum Reason: Sendable {
     case chain(criticalPath: Int64, share: Double)
     /// The busy thread's spans do not show its structure (a chain, or independent items).
     case structureUnknown
+    /// Workers queued for one file lock for `share` of their busy time.
+    case fileLockQueue(lock: String, waiters: Int, share: Double)
     case serialized(SerializedWork)
     case ipcTax(Double?, batch: Bool)
     case processesRan(parallelism: Double, cores: Int)

@@ -89,6 +89,16 @@ public enum Recommender {
             return make(.async, speedup: 1, .async(keep: true))
         }
 
+        // Workers taking turns on one file lock (a database, a cache directory): the kernel
+        // grants it to one at a time, so more writers only queue — keep one, batching.
+        if let top = f.locks.locks.first, top.severity == .warning, case .named(let name) = top.lock,
+            POSIXCalls.isFileLock(name), top.waiters >= 2, t.busy > 0,
+            Double(t.lockWait) >= h.fileLockQueue * Double(t.busy)
+        {
+            reasons.append(.fileLockQueue(lock: name, waiters: top.waiters, share: Double(t.lockWait) / Double(t.busy)))
+            return make(.sequential, speedup: 1, .singleWriter(lock: name))
+        }
+
         // One dependent chain and nothing to overlap.
         if (p.currentModel == .sequential || p.workers.count <= 1) && p.chainLike
             && p.criticalPathShare >= h.sequentialCriticalPath && (p.waits?.maxInFlight ?? 0) <= 1

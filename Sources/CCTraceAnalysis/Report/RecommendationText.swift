@@ -10,6 +10,7 @@ enum RecommendationText {
         case .dropProcessPool: "Drop the process pool: do the work in one process."
         case .shareDataBetweenThreads: "Use threads that share the data instead of shipping it to processes."
         case .staySequential: "Stay sequential: concurrency has nothing to overlap here."
+        case .singleWriter: "Use one writer: the workers take turns on a file lock."
         case .processPool(let keep, _): keep ? "Keep the process pool." : "Move the CPU work to a process pool."
         case .keepProcessPool: "Keep the process pool."
         case .narrowCriticalSection(let lock, _, let keep):
@@ -38,6 +39,9 @@ enum RecommendationText {
                 ? "Share the payload by reference between threads (a TaskGroup over slices of one buffer) instead "
                     + "of serializing it through pipes to child processes."
                 : "Share the data between threads of one process instead of copying it between processes."
+        case .singleWriter(let lock):
+            return "Let one process (or thread) do the updates under \(lock) and batch them (one transaction for "
+                + "many rows); the other workers hand it their data instead of waiting for the lock."
         case .staySequential:
             return "Make the steps themselves faster (profile the hottest span); adding threads, tasks or processes "
                 + "would only add overhead."
@@ -151,6 +155,9 @@ enum RecommendationText {
             return "Few waits in flight (\(n)) and they are short (p50 \(Text.ms(p50))): "
                 + "a small thread pool overlaps them simply."
         case .fewWaits: return "The waits are few and short: a small thread pool overlaps them simply."
+        case .fileLockQueue(let lock, let waiters, let share):
+            return "\(waiters) workers queued for \(lock) for \(Text.pct(share)) of their busy time: the kernel "
+                + "grants a file lock to one holder at a time, so more writers only wait."
         case .lockShare(let share):
             return "Lock waits take \(Text.pct(share)) of the busy time: shorten the critical sections "
                 + "(see lock-contention) before adding threads."

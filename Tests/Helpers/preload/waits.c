@@ -10,6 +10,8 @@
 //   waits pipe      — a parent writes 96 messages of 1 MiB into a pipe (a 4-byte length
 //                     first); two forked children take turns reading them (a read lock:
 //                     a process-shared mutex) and do almost nothing with them.
+//   waits retrylock F — three processes take turns on an fcntl lock of F by trying and
+//                     sleeping 1 ms between tries (SQLite's busy handler), 6 holds of 20 ms each.
 //   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
 //                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
@@ -190,6 +192,27 @@ int main(int argc, char **argv) {
     if (child > 0) {
       waitpid(child, 0, 0);
       printf("flock done\n");
+    }
+    return 0;
+  }
+  if (argc >= 3 && strcmp(argv[1], "retrylock") == 0) {
+    // Three processes update one file under an fcntl lock taken SQLite's way: try, and on
+    // failure sleep 1 ms and try again; each holds it 20 ms of work, 6 times.
+    pid_t children[2];
+    for (int c = 0; c < 2; c++) children[c] = fork() == 0 ? 0 : 1;
+    (void)children;
+    int fd = open(argv[2], O_RDWR | O_CREAT, 0644);
+    for (int i = 0; i < 6; i++) {
+      struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+      while (fcntl(fd, F_SETLK, &l) != 0) usleep(1000);
+      spin_cpu(5000000ull);
+      usleep(15000);
+      l.l_type = F_UNLCK;
+      fcntl(fd, F_SETLK, &l);
+      usleep(500);
+    }
+    close(fd);
+    while (wait(0) > 0) {
     }
     return 0;
   }
