@@ -141,6 +141,8 @@ public enum TraceVocabulary {
         public static let site = DialectName("site")
         public static let cpuMs = DialectName("cpu_ms")
         public static let readBytes = DialectName("read_bytes")
+        /// A condition variable's address (`0x…`), on recorded condition waits.
+        public static let cond = DialectName("cond")
         /// Time in calls on a channel too short to be recorded one by one (`io` counters).
         public static let shortCallsMs = DialectName("short_calls_ms")
         /// The bytes a read asked for (a large request is the middle of a message).
@@ -209,7 +211,7 @@ public enum TraceVocabulary {
         ("CCTRACE_EV_IO_PREFIX", Event.ioPrefix), ("CCTRACE_ARG_OBJECT", Arg.object), ("CCTRACE_ARG_SITE", Arg.site),
         ("CCTRACE_ARG_CPU_MS", Arg.cpuMs), ("CCTRACE_ARG_READ_BYTES", Arg.readBytes),
         ("CCTRACE_ARG_WRITTEN_BYTES", Arg.writtenBytes), ("CCTRACE_ARG_LOCAL", Arg.local),
-        ("CCTRACE_ARG_PEER", Arg.peer), ("CCTRACE_ARG_SIZE", Arg.size),
+        ("CCTRACE_ARG_PEER", Arg.peer), ("CCTRACE_ARG_SIZE", Arg.size), ("CCTRACE_ARG_COND", Arg.cond),
         ("CCTRACE_ARG_SHORT_CALLS_MS", Arg.shortCallsMs), ("CCTRACE_ARG_BYTES", Arg.bytes),
         ("CCTRACE_EV_PROCESS_NAME", Chrome.processName), ("CCTRACE_EV_THREAD_NAME", Chrome.threadName),
         ("CCTRACE_ARG_LOCK", Arg.lock), ("CCTRACE_ARG_LOCK_ID", Arg.lockID), ("CCTRACE_ARG_OWNER_TID", Arg.ownerTID),

@@ -1070,17 +1070,39 @@ int pthread_rwlock_wrlock(pthread_rwlock_t *l) {
   errno = saved;                        \
   return result;
 
-// A condition wait releases the mutex: a timed hold of it ends there.
+// A condition wait (waiting for a result, or for work) recorded when it took at least
+// CCTRACE_IO_MIN_US, with the condition variable's address (arg cond); the first recorded wait
+// on each condition variable carries its stack, which tells what the variable is for — an
+// interpreter lock built from a mutex and a condition variable (CPython's GIL: take_gil waits
+// on one) is known by the functions that wait on it. A condition wait releases the mutex: a
+// timed hold of it ends there.
+static int cond_wait_hook(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t, const char *name) {
+  if ((void *)m == tracked_lock) hold_end(m);
+  uint64_t start = now_ns();
+  int saved_hook = in_hook;
+  in_hook = 1;
+  int result = t ? real_cond_timedwait(c, m, t) : real_cond_wait(c, m);
+  int saved = errno;
+  uint64_t end = now_ns();
+  if (!saved_hook && trace_fd >= 0 && (long)(end - start) >= io_min_ns) {
+    char args[2600];
+    snprintf(args, 200, "\"" CCTRACE_ARG_COND "\":\"%p\"", (void *)c);
+    if (first_contention(c)) append_frames(args, sizeof args);
+    emit_span(CCTRACE_CAT_PRELOAD, name, start, end, args);
+  }
+  in_hook = saved_hook;
+  errno = saved;
+  return result;
+}
+
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
   if (!real_cond_wait) return EINVAL;
-  if ((void *)m == tracked_lock) hold_end(m);
-  TIMED_WAIT(real_cond_wait(c, m), "pthread_cond_wait", -1)
+  return cond_wait_hook(c, m, 0, "pthread_cond_wait");
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
   if (!real_cond_timedwait) return EINVAL;
-  if ((void *)m == tracked_lock) hold_end(m);
-  TIMED_WAIT(real_cond_timedwait(c, m, t), "pthread_cond_timedwait", -1)
+  return cond_wait_hook(c, m, t, "pthread_cond_timedwait");
 }
 
 // MARK: - Semaphores: a lock, or a wait for a result?

@@ -26,6 +26,7 @@
 #define CCTRACE_ARG_LOCAL "local"
 #define CCTRACE_ARG_PEER "peer"
 #define CCTRACE_ARG_SIZE "size"
+#define CCTRACE_ARG_COND "cond"
 #define CCTRACE_ARG_SHORT_CALLS_MS "short_calls_ms"
 #define CCTRACE_ARG_BYTES "bytes"
 #define CCTRACE_EV_PROCESS_NAME "process_name"

@@ -89,7 +89,15 @@ public enum CPUSerializedAnalyzer {
                 var evidence: [Evidence] = []
                 let cause: SerializedWork.Cause
                 var holdShare: Double?
-                if lockShare >= h.serializedLockShare {
+                // Waits for the GIL (recognized by the interpreter's functions that waited):
+                // when they are most of the lock waits, the GIL is the cause, measured.
+                let workerThreadSet = Set(workers.map(\.thread))
+                let gilWait = profile.classification.gilWaits.reduce(Int64(0)) {
+                    workerThreadSet.contains(model.slices[$1].thread) ? $0 + model.slices[$1].duration.nanoseconds : $0
+                }
+                if gilWait > 0 && gilWait * 2 >= split.lockWait && lockShare >= h.serializedLockShare {
+                    cause = .gil(inferred: false)
+                } else if lockShare >= h.serializedLockShare {
                     let lock = topLock(pid: pid, model: model)
                     cause = .lock(name: lock?.name)
                     if let l = lock {

@@ -85,7 +85,9 @@ public enum LockContentionAnalyzer {
         }
         // Waits stage 1 found to be waits for work (a consumer's lock around a channel) are not
         // contention.
-        for w in model.lockWaits where profile.sliceKinds[w.slice] == .lockWait {
+        // The GIL's waits are the cause of cpu-serialized, not contention on a program's lock.
+        let gil = profile.classification.gilWaits
+        for w in model.lockWaits where profile.sliceKinds[w.slice] == .lockWait && !gil.contains(w.slice) {
             let pid = model.threads[model.slices[w.slice].thread].pid
             // A file lock is the kernel's, one lock for every process that takes it (its id is
             // the file's device and inode): its waits are grouped across processes.
@@ -96,7 +98,7 @@ public enum LockContentionAnalyzer {
         }
         let minimum = options.heuristics.inferredLockWait.nanoseconds
         for (i, s) in model.slices.enumerated()
-        where profile.sliceKinds[i] == .lockWait && s.category != TraceCategory.lock.rawValue
+        where profile.sliceKinds[i] == .lockWait && s.category != TraceCategory.lock.rawValue && !gil.contains(i)
             && (s.parent < 0 || profile.sliceKinds[s.parent] != .lockWait) && s.duration.nanoseconds >= minimum
         {
             let caller = s.parent >= 0 ? String(SliceClassifier.baseName(model.slices[s.parent].name)) : nil

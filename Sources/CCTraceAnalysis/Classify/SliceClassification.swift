@@ -27,6 +27,9 @@ public struct SliceClassification: Sendable {
     var childCount: [Int32]
     /// Pipes and sockets between the trace's processes (seen from outside).
     public var channels: DescriptorChannels
+    /// Waits for CPython's GIL (recognized by the functions that waited, ``CPython/isGILWait``):
+    /// lock waits for the accounting, the cause of serialization rather than lock contention.
+    public var gilWaits: Set<Int>
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
@@ -117,6 +120,9 @@ public struct SliceClassification: Sendable {
             }
         }
         Self.consumerLocks(model: model, kinds: &kinds)
+        let gil = Self.gilWaits(model: model)
+        for i in gil { kinds[i] = .lockWait }
+        self.gilWaits = gil
         self.kinds = kinds
         self.channels = channels
         self.childCount = childCount
@@ -175,6 +181,39 @@ public struct SliceClassification: Sendable {
     func ipcCost(of index: Int, in model: TraceModel) -> Int64 {
         let t = selfTime(of: index, in: model)
         return t.ipcSerde + t.ipcTransfer
+    }
+
+    /// Waits for the GIL: condition waits on a condition variable, and lock waits on a lock,
+    /// whose recorded stack (the first wait on each carries one) shows a GIL function — every
+    /// wait on the same variable or lock of that process.
+    static func gilWaits(model: TraceModel) -> Set<Int> {
+        let condKey = TraceVocabulary.Arg.cond.string
+        let framesKey = TraceVocabulary.Arg.frames.string
+        var condWaits: [(slice: Int, key: String)] = []
+        var gilConds: Set<String> = []
+        for (i, s) in model.slices.enumerated()
+        where s.category == TraceCategory.preload.rawValue && s.name.hasPrefix("pthread_cond_") {
+            guard let args = s.args.flatMap({ model.arguments.value($0) }),
+                let cond = args[condKey]?.stringValue
+            else { continue }
+            let key = "\(model.threads[s.thread].pid)\u{0}\(cond)"
+            condWaits.append((i, key))
+            if case .array(let frames)? = args[framesKey], CPython.isGILWait(frames: frames.compactMap(\.stringValue)) {
+                gilConds.insert(key)
+            }
+        }
+        var out = Set(condWaits.filter { gilConds.contains($0.key) }.map(\.slice))
+        var gilLocks: Set<String> = []
+        for w in model.lockWaits where CPython.isGILWait(frames: w.frames) {
+            gilLocks.insert("\(model.threads[model.slices[w.slice].thread].pid)\u{0}\(w.lockID)")
+        }
+        if !gilLocks.isEmpty {
+            for w in model.lockWaits
+            where gilLocks.contains("\(model.threads[model.slices[w.slice].thread].pid)\u{0}\(w.lockID)") {
+                out.insert(w.slice)
+            }
+        }
+        return out
     }
 
     /// A lock held around a channel — most of its recorded holds read from a pipe or socket

@@ -38,6 +38,21 @@ extension Heuristics {
                 + "thread doing a real part of the work is busy far more.",
             source: "a guard between housekeeping and work; any value from 5 % to 20 % gives the same workers"),
         share(
+            "parked-thread", \.parkedThread,
+            "A thread that spent this share of its busy time in one wait is parked, not a worker.",
+            reason:
+                "I/O-bound work is many waits with work between them; a thread whose busy time is a single wait "
+                + "(reading stdin until shutdown, waiting on an event for the whole run) did no work of its own.",
+            source: "shutdown and signal threads of servers; nine tenths leaves room for its start-up"),
+        count(
+            "transient-workers", \.transientWorkers,
+            "This many threads of one process that lived less than worker-busy of the window, together busy that long, are workers.",
+            reason:
+                "A thread per connection or per task is busy for milliseconds and gone; a program has a few "
+                + "housekeeping threads, not four or more that come and go while together doing a real part of the "
+                + "work.",
+            source: "thread-per-connection servers (ThreadingHTTPServer, Apache's worker MPM)"),
+        share(
             "worker-process", \.workerProcessShare,
             "A process is part of the work when its threads' busy time is at least this share of the window.",
             reason:

@@ -25,6 +25,11 @@ public struct Heuristics: Sendable {
     public var launcherOverlap = 0.5
     /// A thread is a worker when its busy time is at least this share of the window.
     public var workerBusyShare = 0.1
+    /// At least this many short-lived threads of one process, together busy for
+    /// ``workerBusyShare`` of the window, are workers too (a thread per connection).
+    public var transientWorkers = 4
+    /// A thread that spent this share of its busy time in one wait is parked, not a worker.
+    public var parkedThread = 0.9
     /// A process is part of the work when its threads' busy time (lock waits excluded) is at
     /// least this share of the window.
     public var workerProcessShare = 0.02

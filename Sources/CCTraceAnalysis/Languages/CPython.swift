@@ -30,6 +30,27 @@ enum CPython {
             "makefile",
         ])
 
+    /// The interpreter's functions that take or release the GIL: a wait whose innermost
+    /// frames are in one of them (`take_gil` when the library has its symbols; otherwise the
+    /// exported function that called it) is a wait for the GIL. On Linux CPython (3.x before
+    /// the free-threaded build) its locks are semaphores and the GIL is the only user of a
+    /// condition variable, so this is how the GIL is told from the program's own locks.
+    static let gilFunctions: Set<String> = [
+        "take_gil", "drop_gil", "PyEval_RestoreThread", "PyEval_SaveThread", "PyEval_AcquireThread",
+        "PyEval_ReleaseThread", "PyEval_AcquireLock", "PyGILState_Ensure", "_PyEval_EvalFrameDefault",
+        "_Py_HandlePending", "eval_frame_handle_pending",
+    ]
+
+    /// Whether a wait with these frames (innermost first, `function + 0xoff (image)`) waited
+    /// for the GIL: one of the first three frames is a GIL function.
+    static func isGILWait(frames: [String]) -> Bool {
+        for frame in frames.prefix(3) {
+            let function = frame.split(separator: " ", maxSplits: 1).first.map(String.init) ?? frame
+            if gilFunctions.contains(function) { return true }
+        }
+        return false
+    }
+
     /// What multiprocessing's pipes are called when the trace has no channel names.
     static let multiprocessingChannel = "multiprocessing pipes"
 

@@ -44,7 +44,8 @@ public enum AnalysisPipeline {
         let cores = CoreCount.resolve(model, options: options)
         let classification = SliceClassification(model: model, heuristics: h)
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
-        let window = WorkWindow(model: model, accounting: accounting, cores: cores, heuristics: h)
+        let window = WorkWindow(
+            model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
         let loops = LoopView.find(in: model, heuristics: h)
         let shape = ProgramShape(
             model: model, classification: classification, accounting: accounting, window: window, loops: loops,

@@ -23,9 +23,18 @@ public struct WorkProfile: Sendable {
     public var threads: [ThreadWork] { accounting.threads }
     /// Sum over ``threads``.
     public var threadTotal: TimeSplit { accounting.threadTotal }
-    /// The whole program's time: ``threadTotal``, with suspended task time as waiting.
+    /// The whole program's time: ``threadTotal`` without threads parked in one wait the whole
+    /// time (they did no work), with suspended task time as waiting.
     public var total: TimeSplit {
         var t = threadTotal
+        for w in accounting.threads where workWindow.parked.contains(w.thread) {
+            t.running -= w.split.running
+            t.runnable -= w.split.runnable
+            t.lockWait -= w.split.lockWait
+            t.ioWait -= w.split.ioWait
+            t.ipc -= w.split.ipc
+            t.idle += w.split.busy
+        }
         t.ioWait += shape.suspendedTaskTime
         return t
     }

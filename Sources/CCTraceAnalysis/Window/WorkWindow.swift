@@ -21,12 +21,18 @@ public struct WorkWindow: Sendable {
     public var parallelism: Double
     /// Whether CPU figures were measured for every worker.
     public var cpuMeasured: Bool
+    /// Threads parked in one wait for their whole busy time (``parkedThreads``): not part of
+    /// the program's work.
+    public var parked: Set<Int>
 
     /// The end of the window.
     public var end: TraceTimestamp { TraceTimestamp(nanoseconds: start.nanoseconds + length) }
 
     /// The window of `accounting`'s threads.
-    public init(model: TraceModel, accounting a: Accounting, cores: CoreCount, heuristics h: Heuristics) {
+    public init(
+        model: TraceModel, classification c: SliceClassification, accounting a: Accounting, cores: CoreCount,
+        heuristics h: Heuristics
+    ) {
         var lo = Int64.max
         var hi = Int64.min
         for (_, span) in a.activity {
@@ -41,7 +47,26 @@ public struct WorkWindow: Sendable {
         start = TraceTimestamp(nanoseconds: lo)
         length = hi - lo
         let window = length
-        workers = a.threads.filter { Double($0.split.busy) >= max(h.workerBusyShare * Double(window), 1) }
+        let floor = max(h.workerBusyShare * Double(window), 1)
+        let parked = Self.parkedThreads(model: model, classification: c, accounting: a, heuristics: h)
+        self.parked = parked
+        workers = a.threads.filter { Double($0.split.busy) >= floor && !parked.contains($0.thread) }
+        // A thread per connection or per task lives briefly (its whole life shorter than a
+        // worker's busy time): no one of them is busy for long, but together they are the
+        // process's workers (a pool whose threads come and go).
+        var transient: [Int64: [ThreadWork]] = [:]
+        for t in a.threads
+        where Double(t.split.busy) < floor && t.split.busy > 0 && !parked.contains(t.thread)
+            && Double(t.end.nanoseconds - t.start.nanoseconds) < floor
+        {
+            transient[t.pid, default: []].append(t)
+        }
+        for (_, threads) in transient.sorted(by: { $0.key < $1.key })
+        where threads.count >= h.transientWorkers
+            && Double(threads.reduce(Int64(0)) { $0 + $1.split.busy }) >= floor
+        {
+            workers += threads.sorted { $0.split.busy > $1.split.busy }
+        }
         var busyByPid: [Int64: Int64] = [:]
         for t in a.threads { busyByPid[t.pid, default: 0] += t.split.busy - t.split.lockWait }
         var pids = Set(workers.map(\.pid))
@@ -52,5 +77,26 @@ public struct WorkWindow: Sendable {
         cpuMeasured = !workers.isEmpty && workers.allSatisfy(\.cpuMeasured)
         // ≤ cores by construction: the capped rate never exceeds them.
         parallelism = a.cpu.running(from: lo, to: hi) / Double(window)
+    }
+
+    /// Threads whose busy time was one wait (``Heuristics/parkedThread`` of it in a single
+    /// top-level call: reading stdin until shutdown, waiting on an event): parked, not working.
+    /// I/O-bound work is many waits with work between them.
+    static func parkedThreads(
+        model: TraceModel, classification c: SliceClassification, accounting a: Accounting, heuristics h: Heuristics
+    ) -> Set<Int> {
+        var out: Set<Int> = []
+        for t in a.threads where t.split.busy > 0 {
+            var longest: Int64 = 0
+            for i in model.threads[t.thread].sliceRange where model.slices[i].depth == 0 {
+                guard let k = c.kinds[i], k == .ioWait || k == .lockWait || k == .ipc else { continue }
+                longest = max(longest, model.slices[i].duration.nanoseconds)
+            }
+            if Double(longest) >= h.parkedThread * Double(t.split.busy) { out.insert(t.thread) }
+        }
+        // Parked beside others that worked: a process whose threads all waited is waiting,
+        // and its waits are its work.
+        let working = Set(a.threads.filter { $0.split.busy > 0 && !out.contains($0.thread) }.map(\.pid))
+        return out.filter { working.contains(model.threads[$0].pid) }
     }
 }
