@@ -5,6 +5,10 @@ import CCTraceAnalysis
     import Glibc
 #endif
 
+/// The recorded command's pid, for the handler that passes stop signals on (a signal handler
+/// can reach only globals; written before the handlers are installed, read in them).
+nonisolated(unsafe) private var recordedChild: pid_t = 0
+
 /// `cctrace record [-o FILE] -- CMD ARGS…`: runs a program that was never instrumented with
 /// `libcctrace-preload.so` in `LD_PRELOAD` (inherited by every process it starts), then merges
 /// the per-process files into one trace.
@@ -74,8 +78,23 @@ struct Record: ParsableCommand {
             FileError.print("cctrace: error: cannot run \(command[0]): \(String(cString: strerror(rc)))")
             throw ExitCode(127)
         }
+        // A stop request sent to cctrace (timeout(1), systemd, `docker stop`: SIGTERM, SIGHUP,
+        // SIGQUIT) is passed to the command, whose exit cctrace then waits for and records.
+        recordedChild = pid
+        for sig in [SIGTERM, SIGHUP, SIGQUIT] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in if recordedChild > 0 { kill(recordedChild, sig) } }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        recordedChild = 0
         let events = try merge(directory: dir, into: output)
         FileError.print("cctrace: wrote \(output) (\(events) events); next: cctrace report \(output)")
         if status & 0x7f == 0 {
@@ -180,8 +199,23 @@ enum PreloadLibrary {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         guard posix_spawnp(&pid, "cc", nil, nil, argv, environ) == 0 else { return nil }
+        // A stop request sent to cctrace (timeout(1), systemd, `docker stop`: SIGTERM, SIGHUP,
+        // SIGQUIT) is passed to the command, whose exit cctrace then waits for and records.
+        recordedChild = pid
+        for sig in [SIGTERM, SIGHUP, SIGQUIT] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in if recordedChild > 0 { kill(recordedChild, sig) } }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        recordedChild = 0
         return status == 0 && access(library, R_OK) == 0 ? library : nil
     }
 }

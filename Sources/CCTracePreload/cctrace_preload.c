@@ -55,6 +55,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -667,7 +668,15 @@ static void open_trace(void) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // The sampler blocks every signal, from its first instruction (it inherits the mask it is
+  // created with): a signal sent to the process must reach the program's threads. A program
+  // that blocks a signal in its threads and waits for it in sigsuspend (nginx's master) would
+  // otherwise have it handled on the sampler and sleep on.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   pthread_create(&sampler_thread, &attr, sampler_main, 0);
+  pthread_sigmask(SIG_SETMASK, &saved, 0);
   pthread_attr_destroy(&attr);
 }
 

@@ -379,4 +379,20 @@ extension RecordCommandTests {
         let recommendation = json["recommendation"] as? [String: Any]
         #expect(recommendation?["model"] as? String == "sequential", "\(recommendation ?? [:])")
     }
+
+    /// A signal sent to the process reaches the program's threads, not the shim's sampler: a
+    /// program that waits for it in sigsuspend with it blocked elsewhere (nginx's master) does
+    /// not sleep on.
+    @Test func processSignalsReachTheProgram() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("waits").path
+        let cc = try Self.run(
+            "cc", ["-O2", "-o", binary, Self.helpers.appendingPathComponent("waits.c").path, "-lpthread"],
+            directory: dir)
+        try #require(cc.status == 0, "\(cc.stderr)")
+        let traced = try Self.run(
+            "timeout", ["30", Self.cctraceBinary, "record", "-o", "s.json", "--", binary, "sigsuspend"], directory: dir)
+        #expect(traced.status == 0 && traced.stdout == "sigsuspend done\n", "\(traced.status) \(traced.stderr)")
+    }
 }

@@ -20,8 +20,10 @@ http {
 CONF
 }
 run_case() {
+  rm -f "$WORK/nginx.pid"  # a previous run's would name a process that is gone
   record nginx -c "$WORK/nginx.conf" &
   local rec=$!
   python3 "$HERE/programs/http_load.py" 18781 3
+  for _ in $(seq 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
   kill -QUIT "$(cat "$WORK/nginx.pid")"; wait "$rec"
 }

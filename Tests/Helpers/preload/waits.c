@@ -12,10 +12,14 @@
 //                     a process-shared mutex) and do almost nothing with them.
 //   waits retrylock F — three processes take turns on an fcntl lock of F by trying and
 //                     sleeping 1 ms between tries (SQLite's busy handler), 6 holds of 20 ms each.
+//   waits sigsuspend — 20 times: block SIGUSR1, fork a child that sends it to the parent,
+//                     compute 3 ms, then wait for it in sigsuspend (nginx's master does this):
+//                     must not hang (an alarm ends it after 20 s with status 142).
 //   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
 //                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,7 +163,48 @@ static int pipe_children(void) {
   return 0;
 }
 
+static volatile sig_atomic_t got_signal = 0;
+static void on_usr1(int sig) {
+  (void)sig;
+  got_signal = 1;
+}
+
+static int signal_rounds(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, 0);
+  // Whatever mask this process inherited (a test runner blocks many signals): SIGALRM and, in
+  // sigsuspend, SIGUSR1 are unblocked here.
+  sigset_t block, old, alarm_only;
+  sigemptyset(&alarm_only);
+  sigaddset(&alarm_only, SIGALRM);
+  sigprocmask(SIG_UNBLOCK, &alarm_only, 0);
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  sigdelset(&old, SIGUSR1);
+  pid_t parent = getpid();
+  alarm(20);  // a signal lost to another thread would leave sigsuspend waiting: fail, not hang
+  for (int i = 0; i < 20; i++) {
+    got_signal = 0;
+    if (fork() == 0) {
+      kill(parent, SIGUSR1);
+      _exit(0);
+    }
+    // Like nginx's master: busy with SIGUSR1 blocked while it arrives, then sigsuspend and
+    // look at the flag after. A signal handled on another thread meanwhile is never seen here.
+    spin_cpu(3000000ull);
+    do sigsuspend(&old);
+    while (!got_signal);
+    wait(0);
+  }
+  printf("sigsuspend done\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "sigsuspend") == 0) return signal_rounds();
   if (argc >= 2 && strcmp(argv[1], "pipe") == 0) return pipe_children();
   if (argc >= 2 && strcmp(argv[1], "loop") == 0) return event_loop();
   if (argc >= 3 && strcmp(argv[1], "lockshare") == 0) {
