@@ -55,7 +55,7 @@ test: deps
 # Real programs this project did not write, under load on loopback, expected vs got
 # (realworld/README.md). Slow and installs what it needs: not part of `make test`.
 # The fast, stable subset `make test` runs.
-REALWORLD_CI ?= make-j2 py-cpu-threads py-seq-cpu asyncio-blocking
+REALWORLD_CI ?= make-j2 py-cpu-threads py-seq-cpu asyncio-blocking py-mp-payload sqlite-writers c-rwlock
 realworld: deps
 	$(SWIFT) build -c release --product cctrace
 	realworld/run.sh

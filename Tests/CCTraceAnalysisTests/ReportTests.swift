@@ -59,7 +59,27 @@ func fixtureReport(_ name: String) throws -> AnalysisReport {
         // A pool of processes for tiny tasks: the pickling and pipes cost more than the work.
         Case(fixture: "viztracer-mptiny", model: .sequential, warnings: ["ipc-overhead"], change: true),
         Case(fixture: "viztracer-aiocpu", model: .async, change: false),
+        // Per-task rows (--log_async): tasks, not threads; the blocking call is named.
+        Case(fixture: "viztracer-aiotasks", model: .hybrid, warnings: ["blocked-event-loop"]),
+        // A Queue moving 4 MiB payloads: GIL waits while the feeder pickles and the queue's
+        // flow control are not lock contention; the copies outweigh the work.
+        Case(fixture: "viztracer-mpqueue", model: .sequential, warnings: ["ipc-overhead"], change: true),
     ]
+
+    /// viztracer's per-task rows are tasks: the trace has one thread, and the offender of the
+    /// blocked loop is the function the coroutine called, found on the task's row — not the
+    /// loop's plumbing (`Context.run`, `Handle._run`).
+    @Test func asyncioTaskRowsAreTasks() throws {
+        let report = try fixtureReport("viztracer-aiotasks")
+        #expect(report.summary.threads.count - report.summary.taskRowCount == 1)
+        #expect(report.summary.taskCount >= 30)
+        let loop = try #require(report.analysis.findings.loops.loops.first)
+        #expect(loop.offenders == ["render_report"], "\(loop.offenders)")
+        for e in loop.evidence {
+            guard case .blockedLoop(_, _, let nature, let task, _, _) = e.kind else { continue }
+            #expect(nature == .blockingInferred && (task ?? "").hasPrefix("Task-"))
+        }
+    }
 
     @Test(arguments: cases)
     func verdict(_ c: Case) throws {

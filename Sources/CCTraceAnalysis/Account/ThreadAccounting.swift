@@ -30,7 +30,8 @@ public struct Accounting: Sendable {
         var works: [ThreadWork] = []
         var activity: [Int: (from: Int64, to: Int64)] = [:]
         var rates: [CPUCapacity.Segment] = []
-        for (index, thread) in model.threads.enumerated() where !SwiftRuntime.isRecorderThread(thread.name) {
+        for (index, thread) in model.threads.enumerated()
+        where !SwiftRuntime.isRecorderThread(thread.name) && !c.taskRows.contains(index) {
             var sums = SliceClassification.SelfTime()
             // Each slice's share of its own time that is work, for the inferred-CPU rates (a
             // slice's parent is on the same thread, earlier in its range).

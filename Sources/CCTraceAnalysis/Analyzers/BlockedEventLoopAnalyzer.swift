@@ -142,6 +142,11 @@ public enum BlockedEventLoopAnalyzer {
                 }
             }
             if parts.isEmpty { parts = [c] }
+            // asyncio tasks drawn on rows of their own: the step that ran in this callback is
+            // on its task's row — the coroutine that held the loop is named from there.
+            if loop.source == .asyncio, let step = Self.taskStep(during: c, model: model, profile: profile) {
+                parts = [step]
+            }
             for part in parts {
                 let (name, stack) = offender(part, loop: loop, model: model, root: c)
                 let kind = nature(of: part, model: model, profile: profile, heuristics: h)
@@ -149,7 +154,10 @@ public enum BlockedEventLoopAnalyzer {
                 guard evidence.count < options.evidenceLimit else { continue }
                 let taskArg = model.slices[c].args.flatMap({ model.arguments.value($0) })?[
                     TraceVocabulary.Arg.taskID.string]
-                let task = taskArg.map { $0.stringValue ?? $0.intValue.map { String($0) } ?? "?" }
+                let task =
+                    taskArg.map { $0.stringValue ?? $0.intValue.map { String($0) } ?? "?" }
+                    ?? (profile.classification.taskRows.contains(model.slices[part].thread)
+                        ? model.threads[model.slices[part].thread].name : nil)
                 // Where the loop was while stuck: the stacks sampled on its thread meanwhile.
                 let p = model.slices[part]
                 let hot = HotStacks.sampled(on: p.thread, from: p.start, to: p.end, in: model).first
@@ -173,6 +181,25 @@ public enum BlockedEventLoopAnalyzer {
     /// The offending work of a callback: its own name for cctrace callbacks; for ticks, jobs and
     /// asyncio handles, the first descendant along the longest-child chain that is not the
     /// framework's plumbing. Returns the name and the chain (innermost first) as a stack.
+    /// The top-level span of a task row (``SliceClassification/taskRows``) that ran during most
+    /// of `callback`: the task step the callback ran.
+    static func taskStep(during callback: Int, model: TraceModel, profile: WorkProfile) -> Int? {
+        let rows = profile.classification.taskRows
+        guard !rows.isEmpty else { return nil }
+        let c = model.slices[callback]
+        let pid = model.threads[c.thread].pid
+        var best: (slice: Int, overlap: Int64)?
+        for r in rows where model.threads[r].pid == pid {
+            for k in model.threads[r].sliceRange where model.slices[k].depth == 0 {
+                let s = model.slices[k]
+                let overlap = min(s.end.nanoseconds, c.end.nanoseconds) - max(s.start.nanoseconds, c.start.nanoseconds)
+                if overlap > (best?.overlap ?? 0) { best = (k, overlap) }
+            }
+        }
+        guard let b = best, b.overlap * 2 >= c.duration.nanoseconds else { return nil }
+        return b.slice
+    }
+
     /// Whether `slice` is a loop iteration the preload shim recorded.
     static func isIteration(_ slice: Int, _ model: TraceModel) -> Bool {
         let s = model.slices[slice]

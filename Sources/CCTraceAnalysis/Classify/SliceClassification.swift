@@ -30,6 +30,9 @@ public struct SliceClassification: Sendable {
     /// Waits for CPython's GIL (recognized by the functions that waited, ``CPython/isGILWait``):
     /// lock waits for the accounting, the cause of serialization rather than lock contention.
     public var gilWaits: Set<Int>
+    /// Rows that are asyncio tasks rather than threads (``CPython/asyncTaskRows``): their time
+    /// is their loop thread's, so they are not accounted as threads.
+    public var taskRows: Set<Int>
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
@@ -83,6 +86,12 @@ public struct SliceClassification: Sendable {
                 kind = own?.kind
                 if kind == .ipc { ipcRoot[i] = i }
             }
+            // A lock or semaphore wait inside a queue's own method is its flow control.
+            if kind == .lockWait, own?.inferred == true, s.parent >= 0,
+                CPython.isQueueMethod(SliceClassifier.baseName(slices[s.parent].name))
+            {
+                kind = .resultWait
+            }
             if let own, own.inferred, kind == own.kind { inferredThreads[s.thread] = true }
             kinds[i] = kind
             let selfTime = s.selfDuration.nanoseconds
@@ -120,9 +129,12 @@ public struct SliceClassification: Sendable {
             }
         }
         Self.consumerLocks(model: model, kinds: &kinds)
-        let gil = Self.gilWaits(model: model)
+        let gil = Self.gilWaits(model: model).union(Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h))
         for i in gil { kinds[i] = .lockWait }
         self.gilWaits = gil
+        let taskRows = CPython.asyncTaskRows(in: model)
+        self.taskRows = taskRows
+        Self.taskRowWaits(model: model, rows: taskRows, kinds: kinds, moved: &moved)
         self.kinds = kinds
         self.channels = channels
         self.childCount = childCount
@@ -183,6 +195,58 @@ public struct SliceClassification: Sendable {
         return t.ipcSerde + t.ipcTransfer
     }
 
+    /// A task row's steps ran on its loop's thread: what a step waited for (a `time.sleep` in
+    /// a coroutine) is the loop thread's time too. The innermost loop-thread span around each
+    /// top-level span of a task row takes the step's waiting, of its most common kind, as part
+    /// of its own time.
+    static func taskRowWaits(
+        model: TraceModel, rows: Set<Int>, kinds: [SliceKind?], moved: inout [Int: (kind: SliceKind, time: Int64)]
+    ) {
+        guard !rows.isEmpty else { return }
+        var loopSlices: [Int64: [Int]] = [:]  // pid → slices of threads that are not task rows
+        for (t, thread) in model.threads.enumerated() where !rows.contains(t) {
+            loopSlices[thread.pid, default: []] += Array(thread.sliceRange)
+        }
+        for p in loopSlices.keys { loopSlices[p]!.sort { model.slices[$0].start < model.slices[$1].start } }
+        for r in rows.sorted() {
+            let thread = model.threads[r]
+            guard let candidates = loopSlices[thread.pid] else { continue }
+            for k in thread.sliceRange where model.slices[k].depth == 0 {
+                let step = model.slices[k]
+                var waiting: [SliceKind: Int64] = [:]
+                var i = k
+                while i < thread.sliceRange.upperBound, i == k || model.slices[i].depth > step.depth {
+                    if let kind = kinds[i], kind != .work {
+                        waiting[kind, default: 0] += model.slices[i].selfDuration.nanoseconds
+                    }
+                    i += 1
+                }
+                guard let (kind, time) = waiting.max(by: { $0.value < $1.value }), time > 0 else { continue }
+                // The deepest loop-thread span that covers the step: among those that start at
+                // or before it, walking back to the top-level span that covers it.
+                var lo = 0
+                var hi = candidates.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if model.slices[candidates[mid]].start <= step.start { lo = mid + 1 } else { hi = mid }
+                }
+                var host: Int?
+                var j = lo - 1
+                while j >= 0 && lo - j <= 10_000 {
+                    let s = model.slices[candidates[j]]
+                    if s.end >= step.end {
+                        if host == nil || s.depth > model.slices[host!].depth { host = candidates[j] }
+                        if s.depth == 0 { break }
+                    }
+                    j -= 1
+                }
+                if let h = host, moved[h] == nil {
+                    moved[h] = (kind, min(time, model.slices[h].selfDuration.nanoseconds))
+                }
+            }
+        }
+    }
+
     /// Waits for the GIL: condition waits on a condition variable, and lock waits on a lock,
     /// whose recorded stack (the first wait on each carries one) shows a GIL function — every
     /// wait on the same variable or lock of that process.
@@ -212,6 +276,46 @@ public struct SliceClassification: Sendable {
             where gilLocks.contains("\(model.threads[model.slices[w.slice].thread].pid)\u{0}\(w.lockID)") {
                 out.insert(w.slice)
             }
+        }
+        return out
+    }
+
+    /// Python-level lock acquires (a tracer's `lock.acquire` spans) that waited while another
+    /// thread of the process was inside one native call for most of the wait: a C function holds
+    /// the GIL unless it releases it, so the acquire — which needs the GIL back to return — was
+    /// waiting for the interpreter, not for the lock (multiprocessing's feeder thread pickling a
+    /// large payload makes every other thread's acquires long). Native calls that compute count
+    /// (pickling included); those that wait (I/O, sleeps, lock and result waits, transfers)
+    /// release the GIL and do not.
+    static func gilHeldElsewhere(model: TraceModel, kinds: [SliceKind?], heuristics h: Heuristics) -> Set<Int> {
+        var candidates: [Int] = []
+        for (i, s) in model.slices.enumerated()
+        where kinds[i] == .lockWait && s.category != TraceCategory.lock.rawValue
+            && s.category != TraceCategory.preload.rawValue && CPython.isPythonShaped(s.name)
+        {
+            candidates.append(i)
+        }
+        guard !candidates.isEmpty else { return [] }
+        // Long native calls that compute, by process: (start, end, thread).
+        var native: [Int64: [(Int64, Int64, Int)]] = [:]
+        for (i, s) in model.slices.enumerated()
+        where CPython.isNativeCall(s.name) && s.duration.nanoseconds >= h.nativeCallMinimum.nanoseconds
+            && (kinds[i] == nil
+                || (kinds[i] == .ipc
+                    && [.serialize, .deserialize].contains(SliceClassifier.ipcStep(name: s.name))))
+        {
+            native[model.threads[s.thread].pid, default: []].append((s.start.nanoseconds, s.end.nanoseconds, s.thread))
+        }
+        var out: Set<Int> = []
+        for i in candidates {
+            let w = model.slices[i]
+            let pid = model.threads[w.thread].pid
+            guard let calls = native[pid], w.duration.nanoseconds > 0 else { continue }
+            var covered: Int64 = 0
+            for c in calls where c.2 != w.thread {
+                covered = max(covered, min(c.1, w.end.nanoseconds) - max(c.0, w.start.nanoseconds))
+            }
+            if Double(covered) >= h.gilHeldShare * Double(w.duration.nanoseconds) { out.insert(i) }
         }
         return out
     }

@@ -38,6 +38,15 @@ extension Heuristics {
                 + "thread doing a real part of the work is busy far more.",
             source: "a guard between housekeeping and work; any value from 5 % to 20 % gives the same workers"),
         share(
+            "gil-held-share", \.gilHeldShare,
+            "A Python lock acquire is a wait for the GIL when another thread's single native call covered this share of it.",
+            reason:
+                "A C function holds the GIL unless it releases it, and an acquire needs the GIL back to return: "
+                + "an acquire that lasted as long as another thread's pickling or C computation waited for the "
+                + "interpreter, not for the lock, when the C call covered most of it (the rest is the hand-offs "
+                + "at each end, and the holder's own short critical section).",
+            source: "CPython's GIL hand-off (the switch interval is only honoured between bytecodes)"),
+        share(
             "parked-thread", \.parkedThread,
             "A thread that spent this share of its busy time in one wait is parked, not a worker.",
             reason:

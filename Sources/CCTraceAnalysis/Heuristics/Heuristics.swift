@@ -30,6 +30,9 @@ public struct Heuristics: Sendable {
     public var transientWorkers = 4
     /// A thread that spent this share of its busy time in one wait is parked, not a worker.
     public var parkedThread = 0.9
+    /// A Python lock acquire is a wait for the GIL when another thread's one native call
+    /// covered this share of it.
+    public var gilHeldShare = 0.5
     /// A process is part of the work when its threads' busy time (lock waits excluded) is at
     /// least this share of the window.
     public var workerProcessShare = 0.02

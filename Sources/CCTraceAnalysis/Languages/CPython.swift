@@ -1,3 +1,5 @@
+import CCTraceFormat
+
 /// What CPython programs look like in a trace (viztracer's and other Python tracers' names,
 /// and `cctrace record`'s view of the interpreter): the names of its blocking calls, the
 /// shapes its tracers leave (`with lock:` blocks, untraced C calls, generator resumes), its
@@ -51,6 +53,17 @@ enum CPython {
         return false
     }
 
+    /// A queue's own methods (`queue.Queue`, `multiprocessing.Queue`, `SimpleQueue`,
+    /// `JoinableQueue`, asyncio's): the locks and semaphores they wait on are the queue's flow
+    /// control — space for a put, an item (or the reader's turn) for a get — so a wait inside
+    /// them is a wait for the other end, not contention on shared state.
+    static func isQueueMethod(_ baseName: Substring) -> Bool {
+        let lower = baseName.lowercased()
+        guard lower.contains("queue.") else { return false }
+        return lower.hasSuffix(".put") || lower.hasSuffix(".get") || lower.hasSuffix("._feed")
+            || lower.hasSuffix(".put_nowait") || lower.hasSuffix(".get_nowait")
+    }
+
     /// What multiprocessing's pipes are called when the trace has no channel names.
     static let multiprocessingChannel = "multiprocessing pipes"
 
@@ -85,6 +98,46 @@ enum CPython {
         return lower.contains("asyncio/") || lower.hasPrefix("_contextvars.") || lower.contains("task.__step")
             || lower.contains("task_step") || lower.contains("handle._run") || lower.hasPrefix("_asyncio.")
             || lower.contains("wakeup")
+    }
+
+    /// Rows that are asyncio tasks, not threads (viztracer's `--log_async` moves each task's
+    /// frames to a row of its own, named after the task): rows whose every top-level span lies
+    /// inside a `Handle._run` callback of an event-loop thread of the same process — a task
+    /// runs only when its loop steps it. Indexes into ``TraceModel/threads``.
+    static func asyncTaskRows(in model: TraceModel) -> Set<Int> {
+        var callbacks: [Int64: [(Int64, Int64, Int)]] = [:]  // pid → (start, end, loop thread)
+        for s in model.slices where s.category != TraceCategory.loop.rawValue {
+            guard isLoopCallback(SliceClassifier.baseName(s.name)) else { continue }
+            callbacks[model.threads[s.thread].pid, default: []].append(
+                (s.start.nanoseconds, s.end.nanoseconds, s.thread))
+        }
+        guard !callbacks.isEmpty else { return [] }
+        for k in callbacks.keys { callbacks[k]!.sort { $0.0 < $1.0 } }
+        var rows: Set<Int> = []
+        for (i, t) in model.threads.enumerated() {
+            guard let runs = callbacks[t.pid], !t.sliceRange.isEmpty, !runs.contains(where: { $0.2 == i }) else {
+                continue
+            }
+            var any = false
+            var inside = true
+            for k in t.sliceRange where model.slices[k].depth == 0 {
+                any = true
+                let s = model.slices[k]
+                // The last callback that starts at or before the span must cover it.
+                var lo = 0
+                var hi = runs.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if runs[mid].0 <= s.start.nanoseconds { lo = mid + 1 } else { hi = mid }
+                }
+                if lo == 0 || runs[lo - 1].1 < s.end.nanoseconds {
+                    inside = false
+                    break
+                }
+            }
+            if any && inside { rows.insert(i) }
+        }
+        return rows
     }
 
     /// `asyncio.sleep` and friends suspend a coroutine; they do not block a thread.

@@ -68,7 +68,7 @@ enum RecommendationText {
             let names = loops.prefix(3).map { $0.contains("loop") ? $0 : "event loop \($0)" }
             return (loops.isEmpty ? "" : names.joined(separator: ", "))
                 + (loops.isEmpty || tasks == 0 ? "" : ", ")
-                + (tasks > 0 ? "\(tasks) tasks (up to \(most) at once)" : "")
+                + (tasks > 0 ? "\(tasks) tasks" + (most > 0 ? " (up to \(most) at once)" : "") : "")
         case .processes(let count, let children):
             return "\(count) processes (\(children) child process(es) doing work)"
         case .threads(let n): return "\(n) threads doing work"

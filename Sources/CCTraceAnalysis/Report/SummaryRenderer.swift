@@ -16,7 +16,8 @@ public enum SummaryRenderer {
         var out = "cctrace report — \(terminalSafe(path))\n"
         out += "\(s.eventCount) events over \(formatDuration(s.duration)); "
         out += "\(s.processes.count) process\(s.processes.count == 1 ? "" : "es"), "
-        out += "\(s.threads.count) thread\(s.threads.count == 1 ? "" : "s"), "
+        let threads = s.threads.count - s.taskRowCount
+        out += "\(threads) thread\(threads == 1 ? "" : "s"), "
         out += "\(s.taskCount) task\(s.taskCount == 1 ? "" : "s")\n"
         typealias Key = TraceVocabulary.Session
         if let cores = s.session[Key.cores.string]?.intValue, let clock = s.session[Key.clock.string]?.stringValue {

@@ -48,6 +48,8 @@ public struct TraceSummary: Sendable {
     public var processes: [Process]
     public var threads: [Thread]
     public var taskCount: Int
+    /// How many of ``threads`` are task rows (``CPython/asyncTaskRows``), not threads.
+    public var taskRowCount = 0
     public var longestTasks: [Task]
     public var busiestSpans: [SpanTotal]
     public var session: [String: JSONValue]
@@ -92,7 +94,10 @@ public struct TraceSummary: Sendable {
         let tasks = model.asyncSlices.filter {
             $0.depth == 0 && (!hasTaskCategory || $0.category == TraceCategory.task.rawValue)
         }
-        taskCount = tasks.count
+        // asyncio tasks drawn as rows of their own (viztracer --log_async) are tasks, not threads.
+        let taskRows = CPython.asyncTaskRows(in: model)
+        taskCount = tasks.count + taskRows.count
+        taskRowCount = taskRows.count
         longestTasks = tasks.sorted { $0.duration > $1.duration }.prefix(top).map {
             Task(name: $0.name, id: $0.id, pid: $0.pid, duration: $0.duration)
         }

@@ -99,7 +99,8 @@ public struct ProgramShape: Sendable {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
         let tasks = model.asyncSlices.filter { $0.depth == 0 && $0.category == taskCategory }
-        taskCount = tasks.count
+        // asyncio tasks a tracer drew as rows of their own count as tasks too.
+        taskCount = tasks.count + c.taskRows.count
         // A task's life minus its runs on threads is time it was suspended: awaiting something
         // (I/O, a timer, another task) — counted as waiting, inferred.
         var taskLives: Int64 = 0

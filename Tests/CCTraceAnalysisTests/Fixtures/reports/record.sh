@@ -11,7 +11,9 @@ for n in cpu-global-lock cpu-processes cpu-threads io-threads async-connections 
 done
 for p in $here/python/*.py; do
     n=$(basename $p .py)
-    (cd $tmp && viztracer --quiet --tracer_entries 3000000 -o $n.json $OLDPWD/$p >/dev/null)
+    # A first line `# viztracer: OPTIONS` adds options (--log_async for per-task rows).
+    options=$(sed -n '1s/^# viztracer: //p' $p)
+    (cd $tmp && viztracer --quiet --tracer_entries 3000000 $options -o $n.json $OLDPWD/$p >/dev/null)
     # Neutral paths: the recording machine's directories do not belong in the fixtures.
     python_lib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
     sed -e "s#$python_lib/#/usr/lib/python3/#g" -e "s#$(cd $here/python && pwd)/#/home/user/app/#g" \
