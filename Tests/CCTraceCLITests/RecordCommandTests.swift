@@ -355,6 +355,8 @@ extension RecordCommandTests {
         }
         let metrics = ipc?["metrics"] as? [String: Any]
         #expect((metrics?["bytes"] as? Double ?? 0) >= 96 * 1_048_576, "\(ipc ?? [:])")
+        // The peers are named: the parent and the children that read.
+        #expect((ipc?["summary"] as? String ?? "").contains(" between waits ("), "\(ipc ?? [:])")
         #expect(warnings(json).contains("ipc-overhead") && !warnings(json).contains("lock-contention"))
         let recommendation = json["recommendation"] as? [String: Any]
         #expect(recommendation?["model"] as? String == "threads", "\(recommendation ?? [:])")

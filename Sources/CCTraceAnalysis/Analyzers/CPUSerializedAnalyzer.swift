@@ -196,7 +196,6 @@ public enum CPUSerializedAnalyzer {
         return name.map { "\($0) (\(pid))" } ?? "process \(pid)"
     }
 
-    /// The lock with the most waiting in `pid`, with its longest wait.
     /// The time `lock` was held while `threads` worked, over their CPU time; nil when the
     /// trace has no holds of it. A thread's holds are recorded only after it waited for the
     /// lock (see the shim), and a thread that keeps re-taking an unfair lock may never wait;
@@ -236,6 +235,7 @@ public enum CPUSerializedAnalyzer {
         return min(1, Double(held) / Double(cpu))
     }
 
+    /// The lock with the most waiting in `pid`, with its longest wait.
     static func topLock(pid: Int64, model: TraceModel) -> (name: String, longest: Int)? {
         var totals: [String: (Int64, Int)] = [:]
         for w in model.lockWaits where model.threads[model.slices[w.slice].thread].pid == pid {

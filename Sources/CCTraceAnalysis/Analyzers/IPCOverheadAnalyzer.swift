@@ -21,6 +21,8 @@ public struct ChannelStats: Sendable {
     /// Whether ``compute`` and ``processes`` are the channel's readers only (a pipe seen from
     /// outside: the compute it feeds is on its reading end), not every process it connects.
     public var fedOnly = false
+    /// The processes it connects, by name and pid (pipes and sockets seen from outside).
+    public var peers: [String] = []
     public var severity: Severity
     public var evidence: [Evidence]
 
@@ -161,6 +163,7 @@ public enum IPCOverheadAnalyzer {
                     transfer: c.send + c.receive + c.shortCalls,
                     deserialize: c.deserialize, compute: compute, tax: tax, messages: c.messages, bytes: c.bytes,
                     processes: (c.fed ?? c.pids).count, fedOnly: c.fed != nil,
+                    peers: c.fed == nil ? [] : c.pids.sorted().map { CPUSerializedAnalyzer.processLabel($0, model) },
                     severity: (tax ?? .infinity) >= options.heuristics.ipcTax ? .warning : .info,
                     evidence: evidence))
         }

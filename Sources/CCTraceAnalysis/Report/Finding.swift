@@ -34,6 +34,12 @@ public struct Finding: Sendable {
 /// Durations, shares and sizes as report text.
 enum Text {
     static func ms(_ ns: Int64) -> String { SummaryRenderer.formatDuration(TraceDuration(nanoseconds: ns)) }
+    /// `a`, `a and b`, `a, b and c`, or the first three and how many more.
+    static func list(_ items: [String]) -> String {
+        if items.count > 3 { return items.prefix(3).joined(separator: ", ") + " and \(items.count - 3) more" }
+        if items.count <= 1 { return items.first ?? "" }
+        return items.dropLast().joined(separator: ", ") + " and " + items.last!
+    }
     static func pct(_ share: Double) -> String {
         let p = share * 100
         return p >= 10 || p == 0 ? "\(Int(p.rounded())) %" : "\(SummaryRenderer.format3(p)) %"

@@ -164,7 +164,8 @@ enum FindingText {
         let id = IPCOverheadAnalyzer.id
         var out: [Finding] = r.channels.map { c in
             var sentence =
-                "Channel '\(c.name)' spent \(Text.ms(c.total)) on IPC (serialize \(Text.ms(c.serialize)), "
+                "Channel '\(c.name)'" + (c.peers.isEmpty ? "" : " between \(Text.list(c.peers))")
+                + " spent \(Text.ms(c.total)) on IPC (serialize \(Text.ms(c.serialize)), "
                 + "transfer \(Text.ms(c.transfer)), deserialize \(Text.ms(c.deserialize))) "
                 + "against \(Text.ms(c.compute)) of compute in the \(c.processes) \(Text.plural(c.processes, "process", "processes")) "
                 + (c.fedOnly ? "reading from it: " : "it connects: ")
