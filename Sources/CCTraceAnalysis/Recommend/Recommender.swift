@@ -116,7 +116,19 @@ public enum Recommender {
         // CPU-bound needs the CPU to have been busy; a sliver of CPU between waits the trace
         // did not name is not CPU-bound work.
         if cpu >= h.cpuBound && (p.parallelism >= h.cpuBoundMinimumParallelism || !p.cpuMeasured) {
+            // Serialized for a reason processes remove (a lock or interpreter lock each worker
+            // would have its own of) → processes; for no reason the trace shows, or one thread
+            // doing most of it, a pool of processes would be serialized the same way: that is
+            // the program's own structure (a sequential merge phase, say), judged below as
+            // threads.
+            var removable = true
             if let s = serialized {
+                switch s.cause {
+                case .unknown, .oneBusyThread: removable = lang == .python
+                default: break
+                }
+            }
+            if let s = serialized, removable {
                 reasons.append(.serialized(s))
                 now = min(now, s.parallelism)
                 let target = Double(min(k, max(p.workers.count, 1)))

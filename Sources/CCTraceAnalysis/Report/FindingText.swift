@@ -38,9 +38,11 @@ enum FindingText {
             }
             let (subject, cause) = Self.cause(s)
             // A critical section around part of the work: lock-contention is the finding to act
-            // on; the serialization is its consequence (said, not warned about twice).
+            // on; the serialization is its consequence (said, not warned about twice). With no
+            // cause the trace shows, it is a fact about the program's structure, not an alarm.
             return Finding(
-                id: id, severity: s.partialCriticalSection ? .info : .warning, subject: subject,
+                id: id, severity: s.partialCriticalSection || s.cause == .unknown ? .info : .warning,
+                subject: subject,
                 summary:
                     "CPU-bound work on \(s.threads) threads of \(s.process) ran on \(SummaryRenderer.format3(s.parallelism)) "
                     + "core\(s.parallelism == 1 ? "" : "s") at a time out of \(s.potential) available: \(cause).",
