@@ -19,6 +19,8 @@
 //   the file's path and identified by device and inode (the same in every process); a lock
 //   taken by retrying non-blocking attempts (F_SETLK, LOCK_NB: SQLite's busy handler sleeps
 //   between them) is a wait from the first failed attempt to the one that succeeds.
+// - stdio's reads and writes (fread, fgets, getline, fwrite), which glibc makes with its
+//   internal read and write: timed only when the FILE buffer cannot serve the call.
 // - bytes through pipes and sockets (`io <object>` counters per process; see "Bytes through
 //   pipes and sockets"), with the object, size asked and bytes moved on recorded calls.
 // - `lock hold` (cat cctrace.lock): holds of at least CCTRACE_LOCK_MIN_US of the lock a thread
@@ -112,6 +114,10 @@ static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_poll)(struct pollfd *, nfds_t, int);
 static int (*real_close)(int);
+static size_t (*real_fread)(void *, size_t, size_t, FILE *);
+static size_t (*real_fwrite)(const void *, size_t, size_t, FILE *);
+static char *(*real_fgets)(char *, int, FILE *);
+static ssize_t (*real_getline)(char **, size_t *, FILE *);
 static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 static int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
@@ -738,6 +744,10 @@ __attribute__((constructor)) static void preload_init(void) {
   RESOLVE(connect);
   RESOLVE(poll);
   RESOLVE(close);
+  RESOLVE(fread);
+  RESOLVE(fwrite);
+  RESOLVE(fgets);
+  RESOLVE(getline);
   RESOLVE(ppoll);
   RESOLVE(select);
   RESOLVE(epoll_wait);
@@ -1398,6 +1408,67 @@ ssize_t send(int fd, const void *b, size_t n, int f) {
 ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) {
   ENSURE(sendto);
   COUNTED_IO(real_sendto(fd, b, n, f, a, l), "sendto", fd, n, 1)
+}
+
+// MARK: - stdio: reads and writes glibc makes without the PLT
+//
+// fread, fgets, getline and fwrite fill and drain their FILE's buffer with glibc's internal read
+// and write, which the hooks above never see: a program reading a pipe or a socket through
+// stdio would wait unseen. Each is wrapped: while the buffer can serve the call (data to read,
+// room to write — glibc's FILE fields, read before the call) it goes straight to the real
+// function; only a call that will refill or flush is timed, recorded like read/write when it
+// waited, and its bytes counted on the descriptor.
+
+static inline int stdio_reads_ahead(FILE *f, size_t n) {
+  return f->_IO_read_ptr && (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= n;
+}
+
+#define STDIO_IO(call, name, f, requested, written, moved_expr)                      \
+  uint64_t start = now_ns();                                                       \
+  int saved_hook = in_hook;                                                        \
+  in_hook = 1;                                                                     \
+  __typeof__(call) result = call;                                                  \
+  int saved = errno;                                                               \
+  if (!saved_hook && trace_fd >= 0) {                                              \
+    int fd = fileno_unlocked(f);                                                   \
+    long moved = (long)(moved_expr);                                               \
+    count_bytes(fd, moved, written, now_ns() - start);                             \
+    emit_io_sized(name, fd, start, (long)(requested), moved);                      \
+  }                                                                                \
+  in_hook = saved_hook;                                                            \
+  errno = saved;                                                                   \
+  return result;
+
+size_t fread(void *p, size_t size, size_t n, FILE *f) {
+  ENSURE(fread);
+  if (in_hook || trace_fd < 0 || stdio_reads_ahead(f, size * n)) return real_fread(p, size, n, f);
+  STDIO_IO(real_fread(p, size, n, f), "fread", f, size * n, 0, result * size)
+}
+
+char *fgets(char *s, int n, FILE *f) {
+  ENSURE(fgets);
+  // A line already in the buffer (its end is there) needs no read.
+  if (in_hook || trace_fd < 0 || n <= 0 ||
+      (f->_IO_read_ptr && memchr(f->_IO_read_ptr, '\n', (size_t)(f->_IO_read_end - f->_IO_read_ptr))))
+    return real_fgets(s, n, f);
+  STDIO_IO(real_fgets(s, n, f), "fgets", f, n, 0, result ? strlen(result) : 0)
+}
+
+ssize_t getline(char **line, size_t *size, FILE *f) {
+  ENSURE(getline);
+  if (in_hook || trace_fd < 0 ||
+      (f->_IO_read_ptr && memchr(f->_IO_read_ptr, '\n', (size_t)(f->_IO_read_end - f->_IO_read_ptr))))
+    return real_getline(line, size, f);
+  STDIO_IO(real_getline(line, size, f), "getline", f, -1, 0, result > 0 ? result : 0)
+}
+
+size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
+  ENSURE(fwrite);
+  // Room in the buffer: the write is a copy, no system call.
+  if (in_hook || trace_fd < 0 ||
+      (f->_IO_write_ptr && (size_t)(f->_IO_buf_end - f->_IO_write_ptr) > size * n))
+    return real_fwrite(p, size, n, f);
+  STDIO_IO(real_fwrite(p, size, n, f), "fwrite", f, size * n, 1, result * size)
 }
 
 // A descriptor about to close: what it moved goes to its object first (the number may be

@@ -397,4 +397,15 @@ extension RecordCommandTests {
             "timeout", ["30", Self.cctraceBinary, "record", "-o", "s.json", "--", binary, "sigsuspend"], directory: dir)
         #expect(traced.status == 0 && traced.stdout == "sigsuspend done\n", "\(traced.status) \(traced.stderr)")
     }
+
+    /// Reads through stdio (glibc fills the FILE buffer with its internal read, which the read
+    /// hook never sees) are recorded when they wait: fgets on a pipe.
+    @Test func stdioReadsAreSeen() throws {
+        let dir = try temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = try recordWaits(["stdio"], in: dir)
+        let reads = events.filter { $0["name"] as? String == "fgets" }
+        #expect(reads.count >= 4, "\(reads.count) fgets")
+        #expect(reads.allSatisfy { ($0["args"] as? [String: Any])?["kind"] as? String == "pipe" })
+    }
 }

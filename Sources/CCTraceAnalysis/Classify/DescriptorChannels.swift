@@ -114,8 +114,8 @@ public struct DescriptorChannels: Sendable {
             channel(pid: pid, object: object) != nil
         else { return nil }
         switch slice.name {
-        case "write", "send", "sendto", "sendmsg", "writev": return .ipc
-        case "read", "recv", "recvfrom", "recvmsg", "readv":
+        case "write", "send", "sendto", "sendmsg", "writev", "fwrite": return .ipc
+        case "read", "recv", "recvfrom", "recvmsg", "readv", "fread", "fgets", "getline":
             let requested = args[TraceVocabulary.Arg.size.string]?.intValue ?? 0
             return requested >= Int64(Self.largeRead) ? .ipc : .resultWait
         default: return .resultWait

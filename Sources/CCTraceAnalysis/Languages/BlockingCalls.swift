@@ -36,7 +36,8 @@ enum POSIXCalls {
         io: [
             "sleep", "nanosleep", "usleep", "clock_nanosleep", "read", "write", "pread", "pwrite", "readv", "writev",
             "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "accept", "accept4", "connect", "select",
-            "poll", "ppoll", "epoll_wait", "epoll_pwait", "getaddrinfo", "fsync", "fdatasync",
+            "poll", "ppoll", "epoll_wait", "epoll_pwait", "getaddrinfo", "fsync", "fdatasync", "fread", "fwrite",
+            "fgets", "getline",
         ])
 
     /// The calls an event loop waits in for its descriptors.

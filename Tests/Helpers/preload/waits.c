@@ -15,6 +15,8 @@
 //   waits sigsuspend — 20 times: block SIGUSR1, fork a child that sends it to the parent,
 //                     compute 3 ms, then wait for it in sigsuspend (nginx's master does this):
 //                     must not hang (an alarm ends it after 20 s with status 142).
+//   waits stdio     — a child writes 5 lines 50 ms apart into a pipe; the parent reads them with
+//                     fgets (stdio reads with glibc's internal read, not the hooked one).
 //   waits lockshare P — 4 threads × 150 steps of 1 ms CPU each, P % of every step under one
 //                     mutex (100: a global lock around all the work; 30: a critical section).
 #include <fcntl.h>
@@ -203,7 +205,32 @@ static int signal_rounds(void) {
   return 0;
 }
 
+static int stdio_reader(void) {
+  int p[2];
+  if (pipe(p) != 0) return 1;
+  if (fork() == 0) {
+    close(p[0]);
+    for (int i = 0; i < 5; i++) {
+      usleep(50000);
+      char line[32];
+      int n = snprintf(line, sizeof line, "line %d\n", i);
+      if (write(p[1], line, (size_t)n) != n) _exit(1);
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  FILE *in = fdopen(p[0], "r");
+  char line[64];
+  int lines = 0;
+  while (fgets(line, sizeof line, in)) lines++;
+  fclose(in);
+  wait(0);
+  printf("stdio %d\n", lines);
+  return lines == 5 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "stdio") == 0) return stdio_reader();
   if (argc >= 2 && strcmp(argv[1], "sigsuspend") == 0) return signal_rounds();
   if (argc >= 2 && strcmp(argv[1], "pipe") == 0) return pipe_children();
   if (argc >= 2 && strcmp(argv[1], "loop") == 0) return event_loop();
