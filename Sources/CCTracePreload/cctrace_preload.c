@@ -1420,7 +1420,13 @@ ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
 // waited, and its bytes counted on the descriptor.
 
 static inline int stdio_reads_ahead(FILE *f, size_t n) {
-  return f->_IO_read_ptr && (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= n;
+  return f->_IO_read_ptr && f->_IO_read_end >= f->_IO_read_ptr && (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= n;
+}
+
+/// Whether the FILE's buffer already holds the end of a line (then fgets/getline read nothing).
+static inline int buffered_line(FILE *f) {
+  return f->_IO_read_ptr && f->_IO_read_end > f->_IO_read_ptr &&
+         memchr(f->_IO_read_ptr, '\n', (size_t)(f->_IO_read_end - f->_IO_read_ptr)) != 0;
 }
 
 #define STDIO_IO(call, name, f, requested, written, moved_expr)                      \
@@ -1449,7 +1455,7 @@ char *fgets(char *s, int n, FILE *f) {
   ENSURE(fgets);
   // A line already in the buffer (its end is there) needs no read.
   if (in_hook || trace_fd < 0 || n <= 0 ||
-      (f->_IO_read_ptr && memchr(f->_IO_read_ptr, '\n', (size_t)(f->_IO_read_end - f->_IO_read_ptr))))
+      buffered_line(f))
     return real_fgets(s, n, f);
   STDIO_IO(real_fgets(s, n, f), "fgets", f, n, 0, result ? strlen(result) : 0)
 }
@@ -1457,7 +1463,7 @@ char *fgets(char *s, int n, FILE *f) {
 ssize_t getline(char **line, size_t *size, FILE *f) {
   ENSURE(getline);
   if (in_hook || trace_fd < 0 ||
-      (f->_IO_read_ptr && memchr(f->_IO_read_ptr, '\n', (size_t)(f->_IO_read_end - f->_IO_read_ptr))))
+      buffered_line(f))
     return real_getline(line, size, f);
   STDIO_IO(real_getline(line, size, f), "getline", f, -1, 0, result > 0 ? result : 0)
 }
@@ -1466,7 +1472,7 @@ size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
   ENSURE(fwrite);
   // Room in the buffer: the write is a copy, no system call.
   if (in_hook || trace_fd < 0 ||
-      (f->_IO_write_ptr && (size_t)(f->_IO_buf_end - f->_IO_write_ptr) > size * n))
+      (f->_IO_write_ptr && f->_IO_buf_end >= f->_IO_write_ptr && (size_t)(f->_IO_buf_end - f->_IO_write_ptr) > size * n))
     return real_fwrite(p, size, n, f);
   STDIO_IO(real_fwrite(p, size, n, f), "fwrite", f, size * n, 1, result * size)
 }
