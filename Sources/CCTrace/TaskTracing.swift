@@ -6,10 +6,18 @@ import Synchronization
     import Glibc
 #endif
 
-/// The traced task the current Swift task belongs to.
+/// The traced task (or async span) the current Swift task belongs to.
 struct TracedTaskContext: Sendable {
     var id: UInt64
     var nameID: UInt32
+    /// The Swift task it was set in: child tasks inherit task-local values, so a child that
+    /// reads its parent's context must not take its id (concurrent spans would share it).
+    var task: UInt = 0
+}
+
+/// The running Swift task's address, or 0 outside a task.
+func currentTaskAddress() -> UInt {
+    withUnsafeCurrentTask { task in task.map { UInt(bitPattern: unsafeBitCast($0, to: Int.self)) } ?? 0 }
 }
 
 enum TracedTaskLocal {
@@ -35,7 +43,7 @@ extension CCTrace {
         let executor: (any TaskExecutor)? = recording ? TracedTaskExecutor.shared : nil
         if recording { TracedTaskExecutor.shared.startHeartbeat() }
         return Task(executorPreference: executor, priority: priority) {
-            let context = TracedTaskContext(id: id, nameID: nameID)
+            let context = TracedTaskContext(id: id, nameID: nameID, task: currentTaskAddress())
             return try await TracedTaskLocal.$current.withValue(context) {
                 guard cctrace_is_enabled() else { return try await operation() }
                 bindCurrentTask(context)
@@ -56,28 +64,40 @@ extension CCTrace {
         }
     }
 
-    /// Runs async `body` as a span of the current traced task (an async slice nested in the
-    /// task's track), since async code may hop threads between its suspension points.
+    /// Runs async `body` as an async span, since async code may hop threads between its
+    /// suspension points: nested in the current traced task's track when called from that
+    /// task itself, and on a track of its own (a fresh id, which the spans nested in it share)
+    /// when called from another Swift task — a child task of a task group or an `async let`
+    /// inherits its parent's context, and concurrent spans must never share an id.
+    ///
+    /// ```swift
+    /// let user = try await CCTrace.withSpan(named: "fetch user") { try await db.user(id) }
+    /// ```
     @discardableResult
     public static func withSpan<R>(
         named name: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
     ) async rethrows -> R {
         guard cctrace_is_enabled() else { return try await body() }
         let nameID = Recorder.shared.intern(name)
-        let id = TracedTaskLocal.current?.id ?? Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
         let flags = EventCategory.flags(EventCategory.task, interned: true)
+        let here = currentTaskAddress()
+        if let context = TracedTaskLocal.current, context.task == here, here != 0 {
+            _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), context.id, 0)
+            defer { _append(EventKind.asyncEnd, flags, UInt64(nameID), 0, cctrace_now(), context.id, 0) }
+            return try await body()
+        }
+        let id = Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
         _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), id, 0)
         defer { _append(EventKind.asyncEnd, flags, UInt64(nameID), 0, cctrace_now(), id, 0) }
-        return try await body()
+        return try await TracedTaskLocal.$current.withValue(TracedTaskContext(id: id, nameID: nameID, task: here)) {
+            try await body()
+        }
     }
 
     /// Tells the writer which traced task the running Swift task is, so its job runs get the
     /// task's name and id.
     static func bindCurrentTask(_ context: TracedTaskContext) {
-        let pointer: UInt64 = withUnsafeCurrentTask { task in
-            guard let task else { return 0 }
-            return UInt64(UInt(bitPattern: unsafeBitCast(task, to: Int.self)))
-        }
+        let pointer = UInt64(currentTaskAddress())
         guard pointer != 0 else { return }
         _append(
             EventKind.taskBind, EventCategory.flags(EventCategory.task, interned: true), UInt64(context.nameID), 0,

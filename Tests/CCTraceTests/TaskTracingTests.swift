@@ -39,6 +39,36 @@ extension RecorderTests {
             #expect(model.asyncSlices.contains { $0.name == "combine" && $0.id == all.id && $0.depth == 1 })
         }
 
+        /// Child tasks inherit their parent's task-local context: spans in 40 concurrent
+        /// children of one traced task still get 40 ids, and a span nested in a child's span
+        /// shares the child's track.
+        @Test func concurrentSpansNeverShareAnID() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("fan-out.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            let task = CCTrace.task("fan-out") {
+                await withTaskGroup(of: Void.self) { group in
+                    for i in 0..<40 {
+                        group.addTask {
+                            await CCTrace.withSpan(named: "child \(i)") {
+                                try? await Task.sleep(for: .milliseconds(5))
+                                await CCTrace.withSpan(named: "inner") { await Task.yield() }
+                            }
+                        }
+                    }
+                }
+                return 0
+            }
+            _ = try await task.value
+            CCTrace.stop()
+            let model = try TraceImporter.importTrace(path: path)
+            let children = model.asyncSlices.filter { $0.name.hasPrefix("child ") }
+            #expect(children.count == 40)
+            #expect(Set(children.map(\.id)).count == 40)
+            let inner = model.asyncSlices.filter { $0.name == "inner" }
+            #expect(inner.count == 40)
+            #expect(inner.allSatisfy { $0.depth == 1 && Set(children.map(\.id)).contains($0.id) })
+        }
+
         /// When every pool thread is hogged, the pool's heartbeat lag shows it.
         @Test func hoggedPoolShowsLag() async throws {
             let path = makeTemporaryDirectory().appendingPathComponent("pool-lag.json").path
