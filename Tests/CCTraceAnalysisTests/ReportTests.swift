@@ -157,3 +157,23 @@ func fixtureReport(_ name: String) throws -> AnalysisReport {
         #expect(md.contains("&lt;img"))
     }
 }
+
+/// Frames in text reports: the compiler's specialization wrappers dropped, C++ runtime frames
+/// demangled; anything else unchanged.
+@Suite struct ReadableFrameTests {
+    @Test func specializationsAndCxx() {
+        #expect(
+            ReportRenderer.readableFunction("generic specialization <Swift.Array<Swift.Int>> of App.sum<A>(A) -> A")
+                == "App.sum<A>(A) -> A")
+        #expect(
+            ReportRenderer.readableFunction(
+                "function signature specialization <Arg[0] = Dead, Arg[1] = Owned To Guaranteed> of App.f(Swift.Int) -> ()"
+            ) == "App.f(Swift.Int) -> ()")
+        #expect(ReportRenderer.readableFunction("merged App.g() -> ()") == "App.g() -> ()")
+        #expect(
+            ReportRenderer.readableFunction("_ZN5swift9threading5fatalEPKcz + 0x10 (libswiftCore.so)")
+                == "swift::threading::fatal(char const*, ...) + 0x10 (libswiftCore.so)")
+        #expect(ReportRenderer.readableFunction("App.plain() -> ()") == "App.plain() -> ()")
+        #expect(ReportRenderer.readableFunction("_Znot a symbol") == "_Znot a symbol")
+    }
+}

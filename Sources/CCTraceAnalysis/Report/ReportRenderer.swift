@@ -111,13 +111,49 @@ public enum ReportRenderer {
     /// A frame for an 80-column line: without a Swift return type, keeping `at file:line`.
     static func compactFrame(_ frame: String) -> String {
         let at = frame.split(separator: " at ", maxSplits: 1, omittingEmptySubsequences: false)
-        var name = String(at[0])
+        var name = readableFunction(String(at[0]))
         if let arrow = name.split(separator: " -> ", maxSplits: 1, omittingEmptySubsequences: false).first,
             name.contains(" -> "), !name.hasPrefix("closure")
         {
             name = String(arrow)
         }
         return at.count > 1 ? "\(name) at \(at[1])" : name
+    }
+
+    /// A frame's function for reading (text only; JSON keeps the frame whole): the compiler's
+    /// specialization wrappers dropped (`generic specialization <…> of `, `function signature
+    /// specialization <Arg[0] = Dead> of `, `merged `), and a C++ symbol (`_Z…`, the Swift
+    /// runtime's own frames) demangled.
+    public static func readableFunction(_ name: String) -> String {
+        var s = name
+        for wrapper in [
+            "generic specialization ", "function signature specialization ", "merged ", "partial apply for ",
+        ] {
+            while let range = s.firstRange(of: wrapper) {
+                var end = range.upperBound
+                // Skip a balanced `<…>` and the ` of ` after it.
+                if s[end...].hasPrefix("<") {
+                    var depth = 0
+                    var i = end
+                    while i < s.endIndex {
+                        if s[i] == "<" { depth += 1 }
+                        if s[i] == ">" {
+                            depth -= 1
+                            if depth == 0 {
+                                i = s.index(after: i)
+                                break
+                            }
+                        }
+                        i = s.index(after: i)
+                    }
+                    end = i
+                }
+                if s[end...].hasPrefix(" of ") { end = s.index(end, offsetBy: 4) }
+                s.removeSubrange(range.lowerBound..<end)
+            }
+        }
+        if s.hasPrefix("_Z"), let demangled = CxxDemangler.demangle(s) { return demangled }
+        return s
     }
 
     static func location(_ e: Evidence) -> String {
