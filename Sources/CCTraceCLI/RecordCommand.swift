@@ -199,23 +199,8 @@ enum PreloadLibrary {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         guard posix_spawnp(&pid, "cc", nil, nil, argv, environ) == 0 else { return nil }
-        // A stop request sent to cctrace (timeout(1), systemd, `docker stop`: SIGTERM, SIGHUP,
-        // SIGQUIT) is passed to the command, whose exit cctrace then waits for and records.
-        recordedChild = pid
-        for sig in [SIGTERM, SIGHUP, SIGQUIT] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in if recordedChild > 0 { kill(recordedChild, sig) } }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            sigaction(sig, &action, nil)
-        }
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        for sig in [SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&unblock, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        recordedChild = 0
         return status == 0 && access(library, R_OK) == 0 ? library : nil
     }
 }

@@ -235,6 +235,22 @@ static void put_us(line_t *l, uint64_t ns) {
   put(l, frac);
 }
 
+/// An address as `0x…` (what %p prints), without stdio.
+static void put_site(line_t *l, void *site) {
+  char hex[24];
+  int k = 0;
+  uintptr_t v = (uintptr_t)site;
+  do {
+    hex[k++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v && k < 20);
+  put(l, "0x");
+  while (k) {
+    char c[2] = {hex[--k], 0};
+    put(l, c);
+  }
+}
+
 static void line_write(line_t *l) {
   if (trace_fd < 0) return;
   l->b[l->n++] = ',';
@@ -297,8 +313,7 @@ static void fd_object(int fd, char *out, size_t size) {
 /// A blocking call on `fd` that took at least CCTRACE_IO_MIN_US: args fd, kind, and for pipes
 /// and sockets the object (the same pipe in two processes is one channel); `requested` and
 /// `result` (bytes asked and moved) when ≥ 0.
-static void emit_io_sized(const char *name, int fd, uint64_t start, long requested, long result) {
-  uint64_t end = now_ns();
+static void emit_io_sized(const char *name, int fd, uint64_t start, uint64_t end, long requested, long result) {
   if ((long)(end - start) < io_min_ns) return;
   if (fd < 0) {
     emit_span(CCTRACE_CAT_PRELOAD, name, start, end, 0);
@@ -332,7 +347,7 @@ static void emit_io_sized(const char *name, int fd, uint64_t start, long request
   emit_span(CCTRACE_CAT_PRELOAD, name, start, end, args.b);
 }
 
-static void emit_io(const char *name, int fd, uint64_t start) { emit_io_sized(name, fd, start, -1, -1); }
+static void emit_io(const char *name, int fd, uint64_t start) { emit_io_sized(name, fd, start, now_ns(), -1, -1); }
 
 // MARK: - Bytes through pipes and sockets
 //
@@ -968,9 +983,8 @@ __attribute__((noinline)) static void hold_end(void *lock) {
   line_t args = {.n = 0};
   put(&args, "\"" CCTRACE_ARG_LOCK "\":\"");
   put(&args, tracked_kind);
-  char addr[24];
-  snprintf(addr, sizeof addr, " %p", lock);
-  put(&args, addr);
+  put(&args, " ");
+  put_site(&args, lock);  // no stdio: sem_post, which ends a hold, may run in a signal handler
   put(&args, "\",\"" CCTRACE_ARG_LOCK_ID "\":");
   put_u(&args, (unsigned long long)(uintptr_t)lock);
   // What the holder moved through pipes and sockets meanwhile: a lock around a channel.
@@ -1269,30 +1283,31 @@ static void record_file_lock_wait(int fd, const char *kind, uint64_t start, uint
 static __thread int busy_fd __attribute__((tls_model("initial-exec"))) = -1;
 static __thread uint64_t busy_since __attribute__((tls_model("initial-exec"))) = 0;
 
-static void try_lock_result(int fd, int failed, int error, const char *kind, uint64_t start) {
-  if (failed) {
-    if ((error == EAGAIN || error == EACCES || error == EWOULDBLOCK) && (!busy_since || busy_fd != fd)) {
+/// The result `r` of a non-blocking attempt on `fd` that began at `start`: a failure because
+/// the lock is taken starts the wait, a success ends it. Returns `r`, errno untouched.
+static int try_lock_result(int fd, int r, const char *kind, uint64_t start) {
+  int saved = errno;
+  in_hook = 1;
+  if (r != 0) {
+    if ((saved == EAGAIN || saved == EACCES || saved == EWOULDBLOCK) && (!busy_since || busy_fd != fd)) {
       busy_fd = fd;
       busy_since = start;
     }
-    return;
+  } else {
+    if (busy_since && busy_fd == fd) record_file_lock_wait(fd, kind, busy_since, now_ns());
+    busy_since = 0;
+    busy_fd = -1;
   }
-  if (busy_since && busy_fd == fd) record_file_lock_wait(fd, kind, busy_since, now_ns());
-  busy_since = 0;
-  busy_fd = -1;
+  in_hook = 0;
+  errno = saved;
+  return r;
 }
 
 int flock(int fd, int op) {
   if (!real_flock) return (int)syscall(SYS_flock, fd, op);
   if ((op & LOCK_NB) && !(op & LOCK_UN) && !in_hook && trace_fd >= 0) {
     uint64_t start = now_ns();
-    int r = real_flock(fd, op);
-    int saved = errno;
-    in_hook = 1;
-    try_lock_result(fd, r != 0, saved, "flock", start);
-    in_hook = 0;
-    errno = saved;
-    return r;
+    return try_lock_result(fd, real_flock(fd, op), "flock", start);
   }
   if ((op & LOCK_NB) || (op & LOCK_UN) || in_hook || trace_fd < 0) return real_flock(fd, op);
   int saved_hook = in_hook;
@@ -1312,13 +1327,7 @@ static int fcntl_hook(int (*real)(int, int, ...), int fd, int cmd, unsigned long
   if ((cmd == F_SETLK || cmd == F_OFD_SETLK) && !in_hook && trace_fd >= 0 && arg &&
       ((const struct flock *)arg)->l_type != F_UNLCK) {
     uint64_t start = now_ns();
-    int r = real(fd, cmd, arg);
-    int saved = errno;
-    in_hook = 1;
-    try_lock_result(fd, r != 0, saved, "fcntl lock", start);
-    in_hook = 0;
-    errno = saved;
-    return r;
+    return try_lock_result(fd, real(fd, cmd, arg), "fcntl lock", start);
   }
   // Only the blocking record-lock commands wait; everything else passes straight through.
   if ((cmd != F_SETLKW && cmd != F_OFD_SETLKW) || in_hook || trace_fd < 0) return real(fd, cmd, arg);
@@ -1365,6 +1374,14 @@ unsigned sleep(unsigned seconds) {
   TIMED_WAIT(real_sleep(seconds), "sleep", -1)
 }
 
+/// The end of a read or write on `fd` that began at `start`: its bytes counted on the
+/// descriptor (one clock read for both), the call recorded when it waited.
+static void io_done(const char *name, int fd, uint64_t start, long requested, long moved, int written) {
+  uint64_t end = now_ns();
+  count_bytes(fd, moved, written, end - start);
+  emit_io_sized(name, fd, start, end, requested, moved);
+}
+
 // A read or write family call: its bytes counted on the descriptor, recorded when it waited.
 #define COUNTED_IO(call, name, fd, requested, written)                         \
   uint64_t start = now_ns();                                                   \
@@ -1373,8 +1390,7 @@ unsigned sleep(unsigned seconds) {
   ssize_t result = call;                                                       \
   int saved = errno;                                                           \
   if (!saved_hook && trace_fd >= 0) {                                          \
-    count_bytes(fd, (long)result, written, now_ns() - start);                  \
-    emit_io_sized(name, fd, start, (long)(requested), (long)result);           \
+    io_done(name, fd, start, (long)(requested), (long)result, written);        \
   }                                                                            \
   in_hook = saved_hook;                                                        \
   errno = saved;                                                               \
@@ -1436,10 +1452,7 @@ static inline int buffered_line(FILE *f) {
   __typeof__(call) result = call;                                                  \
   int saved = errno;                                                               \
   if (!saved_hook && trace_fd >= 0) {                                              \
-    int fd = fileno_unlocked(f);                                                   \
-    long moved = (long)(moved_expr);                                               \
-    count_bytes(fd, moved, written, now_ns() - start);                             \
-    emit_io_sized(name, fd, start, (long)(requested), moved);                      \
+    io_done(name, fileno_unlocked(f), start, (long)(requested), (long)(moved_expr), written); \
   }                                                                                \
   in_hook = saved_hook;                                                            \
   errno = saved;                                                                   \
@@ -1559,20 +1572,6 @@ static void put_ms(line_t *l, uint64_t ns) {
   put(l, frac);
 }
 
-static void put_site(line_t *l, void *site) {
-  char hex[24];
-  int k = 0;
-  uintptr_t v = (uintptr_t)site;
-  do {
-    hex[k++] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  } while (v && k < 20);
-  put(l, "0x");
-  while (k) {
-    char c[2] = {hex[--k], 0};
-    put(l, c);
-  }
-}
 
 /// The end of a loop iteration (the loop polls again at `now`): written if it was long.
 static void iteration_end(int slot, void *site, uint64_t now) {

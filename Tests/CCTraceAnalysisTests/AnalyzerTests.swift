@@ -247,6 +247,44 @@ extension AnalysisReport {
 
 @Suite struct CPUSerializedTests {
     /// Two CPU-bound threads taking turns on one lock run on one core of two.
+    /// Two Python threads taking turns through condition waits whose stack shows the
+    /// interpreter waiting for the GIL (`cctrace record`'s shape): the GIL is the measured cause,
+    /// and its waits are not lock contention. The same waits called from an extension's own
+    /// code are not the GIL.
+    @Test(arguments: [true, false])
+    func gilRecognizedByItsCallers(_ interpreter: Bool) throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.events.append(
+            #"{"ph":"M","name":"cctrace.session","cat":"cctrace.session","pid":1,"tid":1,"args":{"cores":2,"clock":"test","cctrace_version":"test","language":"python"}}"#
+        )
+        let image = interpreter ? "libpython3.11.so.1.0" : "_mine.cpython-311.so"
+        let frames =
+            #"["0x7f01 (libcctrace-preload-1.so)","0x7f02 (\#(image))","PyEval_RestoreThread + 0xe (libpython3.11.so.1.0)"]"#
+        for tid in [2, 3] {
+            b.threadName("w\(tid)", tid: tid)
+            for k in 0..<20 {
+                let ts = Double(k) * 20_000
+                b.slice("item", tid: tid, ts: ts, dur: 20_000)
+                if (k % 2 == 0) != (tid == 2) {
+                    let first = k < 2 ? #","frames":\#(frames)"# : ""
+                    b.slice(
+                        "pthread_cond_timedwait", tid: tid, ts: ts, dur: 19_900, cat: "cctrace.preload",
+                        args: #"{"cond":"0xc0nd"\#(first)}"#)
+                }
+            }
+            b.cpu(tid: tid, from: 0, to: 400_000, running: { t in (Int(t / 20_000) % 2 == 0) == (tid == 2) ? 1 : 0 })
+        }
+        let r = try b.report()
+        #expect(r.profile.classification.gilWaits.isEmpty != interpreter)
+        #expect(r.warnings("lock-contention").isEmpty)
+        if interpreter {
+            let serialized = try #require(r.analysis.findings.serialization.serialized.first)
+            #expect(serialized.cause == .gil(inferred: false))
+            #expect(r.recommendation.model == .processes)
+        }
+    }
+
     @Test func lockSerializedThreads() throws {
         var b = TraceBuilder()
         b.session(cores: 2)

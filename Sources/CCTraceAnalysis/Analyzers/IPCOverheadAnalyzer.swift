@@ -109,7 +109,7 @@ public enum IPCOverheadAnalyzer {
                 let cost = c.ipcCost(of: i, in: model)
                 // Messages are not counted: a pipe carries bytes, and only the calls that
                 // blocked were recorded.
-                if s.name.hasPrefix("write") || s.name.hasPrefix("send") {
+                if DescriptorChannels.writes.contains(s.name) {
                     ch.send += cost
                     if ch.largest == nil || s.duration > model.slices[ch.largest!].duration { ch.largest = i }
                 } else {

@@ -26,6 +26,9 @@ public struct DescriptorChannels: Sendable {
     }
 
     public var channels: [Channel]
+    /// Per process, the time in calls on its channels too short to record one by one: moving
+    /// data, which its threads' spans do not show.
+    public var shortCallsByPid: [Int64: Int64] = [:]
     /// Channel index by "pid␀object".
     var channelOf: [String: Int]
 
@@ -100,6 +103,11 @@ public struct DescriptorChannels: Sendable {
                     bytes: max(written, read), shortCalls: members.reduce(0) { $0 + $1.end.shortCalls },
                     readerShortCalls: members.filter { $0.end.read > 0 }.reduce(0) { $0 + $1.end.shortCalls }))
         }
+        for (object, byPid) in ends {
+            for (pid, end) in byPid where channelOf["\(pid)\u{0}\(object)"] != nil {
+                shortCallsByPid[pid, default: 0] += end.shortCalls
+            }
+        }
         self.channels = channels
         self.channelOf = channelOf
     }
@@ -113,14 +121,17 @@ public struct DescriptorChannels: Sendable {
             let object = args[TraceVocabulary.Arg.object.string]?.stringValue,
             channel(pid: pid, object: object) != nil
         else { return nil }
-        switch slice.name {
-        case "write", "send", "sendto", "sendmsg", "writev", "fwrite": return .ipc
-        case "read", "recv", "recvfrom", "recvmsg", "readv", "fread", "fgets", "getline":
+        if Self.writes.contains(slice.name) { return .ipc }
+        if Self.reads.contains(slice.name) {
             let requested = args[TraceVocabulary.Arg.size.string]?.intValue ?? 0
             return requested >= Int64(Self.largeRead) ? .ipc : .resultWait
-        default: return .resultWait
         }
+        return .resultWait
     }
+
+    /// The shim's calls that put data into a descriptor, and those that take it out.
+    static let writes: Set<String> = ["write", "send", "sendto", "sendmsg", "writev", "fwrite"]
+    static let reads: Set<String> = ["read", "recv", "recvfrom", "recvmsg", "readv", "fread", "fgets", "getline"]
 
     /// The channel a recorded call was on.
     public func channel(of slice: Slice, pid: Int64, model: TraceModel) -> Channel? {

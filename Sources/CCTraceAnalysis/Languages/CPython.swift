@@ -44,8 +44,18 @@ enum CPython {
     ]
 
     /// Whether a wait with these frames (innermost first, `function + 0xoff (image)`) waited
-    /// for the GIL: one of the first three frames is a GIL function.
+    /// for the GIL: it was called from the interpreter itself (the innermost frame's image is
+    /// python's — a C extension's own condition variables are not the GIL) and one of the
+    /// first three frames is a GIL function.
     static func isGILWait(frames: [String]) -> Bool {
+        // The recorder's own frames (the shim's hook) come first in a recorded stack.
+        let frames = frames.drop { $0.contains("cctrace-preload") }
+        // The interpreter's image: libpython3.x or the python executable — not an extension
+        // module (`_socket.cpython-311-….so`).
+        guard let innermost = frames.first, let open = innermost.lastIndex(of: "("),
+            innermost[innermost.index(after: open)...].hasPrefix("libpython")
+                || innermost[innermost.index(after: open)...].hasPrefix("python")
+        else { return false }
         for frame in frames.prefix(3) {
             let function = frame.split(separator: " ", maxSplits: 1).first.map(String.init) ?? frame
             if gilFunctions.contains(function) { return true }

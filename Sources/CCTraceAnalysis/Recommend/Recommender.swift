@@ -121,14 +121,13 @@ public enum Recommender {
             // doing most of it, a pool of processes would be serialized the same way: that is
             // the program's own structure (a sequential merge phase, say), judged below as
             // threads.
-            var removable = true
-            if let s = serialized {
+            let byProcesses = serialized.flatMap { s -> SerializedWork? in
                 switch s.cause {
-                case .unknown, .oneBusyThread: removable = lang == .python
-                default: break
+                case .unknown, .oneBusyThread: return lang == .python ? s : nil
+                default: return s
                 }
             }
-            if let s = serialized, removable {
+            if let s = byProcesses {
                 reasons.append(.serialized(s))
                 now = min(now, s.parallelism)
                 let target = Double(min(k, max(p.workers.count, 1)))

@@ -20,7 +20,8 @@ public struct AnalysisReport: Sendable {
     public init(model: TraceModel, options: AnalysisOptions = AnalysisOptions()) {
         analysis = AnalysisPipeline.run(model, options: options)
         findings = FindingText.findings(analysis.findings)
-        summary = TraceSummary(model: model, top: max(options.top, 1))
+        summary = TraceSummary(
+            model: model, top: max(options.top, 1), taskRows: analysis.profile.classification.taskRows)
         hotStacks = HotStacks(model: analysis.tooLong ? model.withoutActivity() : model)
     }
 

@@ -56,7 +56,9 @@ public struct TraceSummary: Sendable {
     public var diagnostics: [ImportDiagnostic]
 
     /// Summarizes `model`, keeping the `top` largest entries of each ranking.
-    public init(model: TraceModel, top: Int = 10) {
+    /// `taskRows`: rows of `model` that are tasks, not threads (the classification's
+    /// ``SliceClassification/taskRows``).
+    public init(model: TraceModel, top: Int = 10, taskRows: Set<Int> = []) {
         eventCount = model.eventCount
         duration = model.duration
         processes = model.processes.map { Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count) }
@@ -95,7 +97,6 @@ public struct TraceSummary: Sendable {
             $0.depth == 0 && (!hasTaskCategory || $0.category == TraceCategory.task.rawValue)
         }
         // asyncio tasks drawn as rows of their own (viztracer --log_async) are tasks, not threads.
-        let taskRows = CPython.asyncTaskRows(in: model)
         taskCount = tasks.count + taskRows.count
         taskRowCount = taskRows.count
         longestTasks = tasks.sorted { $0.duration > $1.duration }.prefix(top).map {

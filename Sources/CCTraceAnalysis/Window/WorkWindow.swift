@@ -69,6 +69,9 @@ public struct WorkWindow: Sendable {
         }
         var busyByPid: [Int64: Int64] = [:]
         for t in a.threads { busyByPid[t.pid, default: 0] += t.split.busy - t.split.lockWait }
+        // Moving data through a channel to another traced process is work too, even in calls
+        // too short for a span (a pool worker reading its tasks).
+        for (pid, time) in c.channels.shortCallsByPid { busyByPid[pid, default: 0] += time }
         var pids = Set(workers.map(\.pid))
         for (pid, busy) in busyByPid where Double(busy) >= max(h.workerProcessShare * Double(window), 1) {
             pids.insert(pid)
