@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "blocked-loop", targets: ["blocked-loop"]),
         .executable(name: "ipc-heavy", targets: ["ipc-heavy"]),
         .executable(name: "lock-contention", targets: ["lock-contention"]),
+        .executable(name: "swift-tasks", targets: ["swift-tasks"]),
         .executable(name: "cctrace-crashtest", targets: ["CCTraceCrashTest"]),
     ],
     dependencies: [
@@ -90,6 +91,8 @@ let package = Package(
         .executableTarget(name: "ipc-heavy", dependencies: ["CCTrace", "SampleSupport"], path: "samples/ipc-heavy"),
         .executableTarget(
             name: "lock-contention", dependencies: ["CCTrace", "SampleSupport"], path: "samples/lock-contention"),
+        // Plain Swift Concurrency with no tracing calls: traced by the runtime hooks alone.
+        .executableTarget(name: "swift-tasks", dependencies: ["CCTrace"], path: "samples/swift-tasks"),
         // C++ that throws and catches, for the tests that sample stacks meanwhile.
         .target(name: "CxxExceptions", path: "Tests/Helpers/CxxExceptions"),
         // What has hung or crashed profilers, done hard, for `make stress` and the hang tests.

@@ -38,6 +38,9 @@ struct ClockCalibration {
         }
     }
 
+    /// Ticks per nanosecond (1 on CLOCK_MONOTONIC), for code that dates events ahead of time.
+    var ticksPerNanosecond: Double { usesTSC ? 1 / nsPerTick : 1 }
+
     /// Re-anchors at the current time and refines the rate. Call before converting the events
     /// of a drain. Async-signal-safe.
     mutating func recalibrate() {

@@ -1,3 +1,4 @@
+import CCTraceFormat
 import CCTraceNative
 import Synchronization
 
@@ -70,6 +71,7 @@ final class Recorder: @unchecked Sendable {
             cctrace_install_signal_handlers { signo in Recorder.shared.flushFromSignal(signo) }
             cctrace_register_atexit { Recorder.shared.stopAtExit() }
             if let signal = configuration.ring?.signal { _ = cctrace_install_dump_signal(signal) }
+            if configuration.swiftTasks { installTaskHooks(clock: clock) }
         }
     }
 
@@ -99,8 +101,31 @@ final class Recorder: @unchecked Sendable {
             s.writer.stopAndFinish(mergingChildren: ended.map { s.configuration.outputPath + ".\($0)" })
             cctrace_uninstall_signal_handlers()
             cctrace_uninstall_dump_signal()
+            cctrace_tasks_uninstall()
             session = nil
         }
+    }
+
+    /// Hooks the Swift runtime's global executor so every job it runs is recorded
+    /// (cctrace_tasks.c): no code in the app, and nothing installed while not recording.
+    private func installTaskHooks(clock: ClockCalibration) {
+        cctrace_tasks_set_ticks_per_ns(clock.ticksPerNanosecond)
+        _ = cctrace_tasks_install(
+            NameTable.shared.intern(TraceVocabulary.Event.swiftPoolThreadPrefix.string),
+            { kind, flags, name, length, ts, end, aux in
+                Recorder.shared.appendSlow(
+                    kind: kind, flags: flags, name: name, nameLength: length, ts: ts, end: end, aux: aux)
+            },
+            { Recorder.shared.nameSwiftPoolThread() })
+    }
+
+    private let swiftPoolThreads = Atomic<Int>(0)
+
+    /// Names a thread that runs Swift's global executor's jobs as part of the pool
+    /// (`swift-pool-N`); Dispatch's own name for it (`com.apple.root.default-qos`) says less.
+    func nameSwiftPoolThread() {
+        let n = swiftPoolThreads.add(1, ordering: .relaxed).newValue
+        setThreadName("\(TraceVocabulary.Event.swiftPoolThreadPrefix.string)-\(n)")
     }
 
     func childSpawned(pid: pid_t) {

@@ -69,6 +69,23 @@ final class StackSymbolizer {
         return result
     }
 
+    /// The demangled name of the function that starts at (or contains) `address`, or
+    /// `0x… (image)` when the image has no symbol for it.
+    func function(at address: UInt) -> String {
+        var name = [CChar](repeating: 0, count: 2048)
+        var image: UnsafePointer<CChar>?
+        var offset: UInt = 0
+        let found = name.withUnsafeMutableBufferPointer { buffer in
+            cctrace_symbolize(
+                UnsafeRawPointer(bitPattern: address), buffer.baseAddress, UInt(buffer.count), &image, &offset)
+        }
+        guard found == 1 else {
+            let imageName = image.map { String(cString: $0).split(separator: "/").last.map(String.init) ?? "" } ?? "?"
+            return "0x\(String(address, radix: 16)) (\(imageName))"
+        }
+        return Self.demangle(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
     /// Whether a frame belongs to the recorder's own capture path or the standard library.
     static func isRecorderFrame(_ frame: String) -> Bool {
         frame.hasPrefix("CCTrace.") || frame.hasPrefix("Swift.") || frame.contains(" in CCTrace.")

@@ -33,6 +33,14 @@ enum EventKind {
     @usableFromInline static let flowEnd: UInt8 = 12
     /// A process instant (`s`: `p`) at `ts`.
     @usableFromInline static let processInstant: UInt8 = 13
+    /// A job the Swift runtime's global executor ran (CCTRACE_KIND_SWIFT_JOB, cctrace_tasks.c).
+    static let swiftJob = UInt8(CCTRACE_KIND_SWIFT_JOB)
+    /// When that job became ready and which actor it is (CCTRACE_KIND_SWIFT_JOB_READY).
+    static let swiftJobReady = UInt8(CCTRACE_KIND_SWIFT_JOB_READY)
+    /// A Swift task slept (CCTRACE_KIND_SWIFT_SLEEP).
+    static let swiftSleep = UInt8(CCTRACE_KIND_SWIFT_SLEEP)
+    /// The functions a Swift job's fragment returns to (CCTRACE_KIND_SWIFT_JOB_CALLERS).
+    static let swiftJobCallers = UInt8(CCTRACE_KIND_SWIFT_JOB_CALLERS)
 }
 
 /// Categories packed into the upper four bits of an event's flags.
@@ -91,6 +99,10 @@ final class ThreadBuffer: @unchecked Sendable {
     static let nestingCapacity = 256
     /// Thread CPU time waiting for the span it belongs to: (span begin tick, cpu begin, cpu end).
     @exclusivity(unchecked) var pendingCPU: (UInt64, UInt64, UInt64)?
+    /// The ready record of the Swift job that follows: (ready tick, actor instance or 0, entry).
+    @exclusivity(unchecked) var pendingReady: (UInt64, UInt64, UInt64)?
+    /// The functions the next Swift job's fragment returns to, nearest first.
+    @exclusivity(unchecked) var pendingCallers: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
     var retired = false
 
     init(state: UnsafeMutablePointer<cctrace_thread_state>, firstChunk: UnsafeMutablePointer<cctrace_chunk>) {

@@ -51,6 +51,10 @@ public struct TraceConfiguration: Sendable {
     /// write nothing until a trigger, then the window as a trace of its own
     /// (`app.trace.dump1.json`, `…dump2…`). `nil`: stream to ``outputPath`` (the default).
     public var ring: Ring?
+    /// Records every job Swift's global executor runs (tasks, actors, sleeps) through the
+    /// runtime's executor hooks, with no code in the app. Default on; the hooks are installed
+    /// only while a session records.
+    public var swiftTasks: Bool
 
     /// What the flight recorder keeps and what makes it write.
     public struct Ring: Sendable, Hashable {
@@ -109,6 +113,7 @@ public struct TraceConfiguration: Sendable {
         self.stackBytes = 16 << 10
         self.maxBytes = Self.defaultMaxBytes(for: outputPath)
         self.ring = nil
+        self.swiftTasks = true
     }
 
     /// A quarter of the free space of `path`'s file system, between 256 MiB and 16 GiB.
@@ -140,6 +145,7 @@ public struct TraceConfiguration: Sendable {
     /// | `CCTRACE_RING_MB` | flight recorder's window, MiB | 64 |
     /// | `CCTRACE_RING_SIGNAL` | signal number that dumps, 0 = none | SIGUSR2 (12) |
     /// | `CCTRACE_RING_LOCK_MS` | a lock wait this long dumps, 0 = never | 100 |
+    /// | `CCTRACE_SWIFT_TASKS` | `0`: don't hook Swift's global executor | 1 |
     /// | `CCTRACE_MAX_MB` | largest trace file in MiB, 0 = no limit | ¼ of free space, 256 MiB…16 GiB |
     ///
     /// In `CCTRACE_OUTPUT`, `%p` is replaced by the process id, so children that inherit the
@@ -171,6 +177,7 @@ public struct TraceConfiguration: Sendable {
         if let ms = environment["CCTRACE_WATCHDOG_MS"].flatMap(Int.init) {
             watchdogThreshold = ms > 0 ? .milliseconds(ms) : nil
         }
+        swiftTasks = environment["CCTRACE_SWIFT_TASKS"] != "0"
         if let depth = environment["CCTRACE_STACK_DEPTH"].flatMap(Int.init) { stackDepth = max(1, min(depth, 64)) }
         if environment["CCTRACE_MODE"] == "ring" {
             var ring = Ring()

@@ -1,5 +1,6 @@
 import CCTraceFormat
 import CCTraceNative
+import CCTraceUnwind
 import Synchronization
 
 #if canImport(Glibc)
@@ -418,9 +419,167 @@ final class TraceWriter: @unchecked Sendable {
             eventsWritten += 1
         case EventKind.threadCPU:
             buffer.pendingCPU = (e.name, e.ts, e.end)
+        case EventKind.swiftJobReady:
+            buffer.pendingReady = (e.ts, e.name, e.end)
+        case EventKind.swiftJobCallers:
+            if e.name_len == 0 {
+                buffer.pendingCallers.0 = e.ts
+                buffer.pendingCallers.1 = e.end
+                buffer.pendingCallers.2 = e.name
+            } else {
+                buffer.pendingCallers.3 = e.ts
+                buffer.pendingCallers.4 = e.end
+                buffer.pendingCallers.5 = e.name
+            }
+        case EventKind.swiftJob:
+            writeSwiftJob(e, buffer: buffer)
+        case EventKind.swiftSleep:
+            // On the task's own async track (ids above 2^40 are task ids; spans count from 1).
+            let id = (1 << 40) | UInt64(e.aux)
+            let name = TraceVocabulary.Event.taskSleep.text
+            for isBegin in [true, false] {
+                out.appendEventHeader(
+                    phase: isBegin ? "b" : "e", category: TraceVocabulary.Category.task.text, name: .text(name),
+                    pid: pid, tid: buffer.tid, nanoseconds: time(isBegin ? e.ts : max(e.end, e.ts), e))
+                appendID(id)
+                if isBegin {
+                    out.appendFirstArgument(TraceVocabulary.Arg.taskID)
+                    out.appendUInt(UInt64(e.aux))
+                    out.appendASCII("}")
+                }
+                out.appendASCII("},\n")
+            }
+            eventsWritten += 2
         default:
             break  // task bindings were consumed by `scan`
         }
+    }
+
+    /// One job of Swift's global executor, as a slice on the thread that ran it: named after the
+    /// function the task resumed in (or `actor <Type>` for a run of an actor's queue), with the
+    /// task id or actor instance and how long the job waited from ready to running.
+    private func writeSwiftJob(_ e: cctrace_event, buffer: ThreadBuffer) {
+        let ready = buffer.pendingReady
+        let callers = buffer.pendingCallers
+        buffer.pendingReady = nil
+        buffer.pendingCallers = (0, 0, 0, 0, 0, 0)
+        let kind = Int(e.name_len & 0xff)
+        let begin = time(e.ts, e)
+        let end = max(time(e.end, e), begin)
+        let nameID = swiftJobName(kind: kind, address: e.name, callers: callers, entry: ready?.2 ?? 0)
+        guard buffer.admitNested(begin: begin, end: end) else { return }
+        head("X", category: Int(EventCategory.task), e: e, interned: true, nameID: nameID, tid: buffer.tid, ts: begin)
+        out.appendASCII(",\"dur\":")
+        out.appendMicroseconds(nanoseconds: end - begin)
+        if kind == 0 {
+            out.appendFirstArgument(TraceVocabulary.Arg.taskID)
+            out.appendUInt(UInt64(e.aux))
+        } else {
+            out.appendFirstArgument(TraceVocabulary.Arg.actor)
+            let type = swiftJobTypeName(e.name)
+            let instance = ready?.1 ?? 0
+            out.appendString("\(type)@0x\(String(instance, radix: 16))")
+        }
+        if let (readyTick, _, _) = ready, readyTick != 0 {
+            out.appendArgumentKey(TraceVocabulary.Arg.queuedUs)
+            out.appendMicroseconds(nanoseconds: max(0, begin - time(readyTick, e)))
+        }
+        out.appendASCII("}},\n")
+        eventsWritten += 1
+    }
+
+    private struct SwiftJobKey: Hashable {
+        var kind: Int
+        var address: UInt64
+        var callers: [UInt64]
+    }
+    private var swiftJobNames: [SwiftJobKey: UInt32] = [:]
+    private var swiftTypeNames: [UInt64: String] = [:]
+
+    private func swiftJobName(
+        kind: Int, address: UInt64, callers c: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), entry: UInt64
+    ) -> UInt32 {
+        let key = SwiftJobKey(kind: kind, address: address, callers: [c.0, c.1, c.2, c.3, c.4, c.5, entry])
+        if let known = swiftJobNames[key] { return known }
+        let name: String
+        if kind >= 192 && kind <= 194 {
+            name = TraceVocabulary.Event.actorPrefix.string + swiftJobTypeName(address)
+        } else if !symbolizing {
+            name = "job"
+        } else {
+            // A fragment of the runtime or the standard library (the adapter a task resumes in
+            // after awaiting a child, Task.sleep's own continuation) says less than the app's
+            // function it returns to.
+            let resumed = symbolizer.function(at: UInt(address))
+            let chain = key.callers.dropLast().filter { $0 != 0 }.map { symbolizer.function(at: UInt($0)) }
+            if !Self.isRuntimeFragment(resumed) {
+                name = Self.resumedFunction(resumed)
+            } else if resumed.contains("future_adapter"), entry != 0 {
+                // A task's first run: its body, through the adapter's entry point.
+                name = Self.resumedFunction(symbolizer.function(at: UInt(entry)))
+            } else if let app = chain.first(where: { !Self.isRuntimeFragment($0) }) {
+                name = Self.resumedFunction(app)
+            } else if resumed.contains("completeTask") {
+                name = TraceVocabulary.Event.taskCompletion.string
+            } else {
+                name = Self.resumedFunction(resumed)
+            }
+        }
+        let id = NameTable.shared.intern(name)
+        swiftJobNames[key] = id
+        return id
+    }
+
+    /// The type whose metadata is at `address` (an actor's class). The address is first checked
+    /// to lie in a loaded image and to hold a Swift class's metadata (its kind word is 0 on
+    /// Linux), so a wrong one never makes the writer read where it cannot.
+    private func swiftJobTypeName(_ address: UInt64) -> String {
+        if let known = swiftTypeNames[address] { return known }
+        var name = "?"
+        if let raw = UnsafeRawPointer(bitPattern: UInt(address)), address & 7 == 0, cctrace_image_path(raw) != nil,
+            raw.load(as: UInt.self) == 0
+        {
+            name = _typeName(unsafeBitCast(raw, to: Any.Type.self), qualified: false)
+        }
+        swiftTypeNames[address] = name
+        return name
+    }
+
+    /// Whether a resumed function belongs to the concurrency runtime or the standard library.
+    static func isRuntimeFragment(_ name: String) -> Bool {
+        if name.hasPrefix("_Z") || name.contains("(libswift") { return true }
+        var s = Substring(resumedFunction(name))
+        // Wrappers the compiler puts around a function keep its module.
+        for wrapper in ["dispatch thunk of ", "merged ", "protocol witness for ", "partial apply for "] {
+            while s.hasPrefix(wrapper) { s = s.dropFirst(wrapper.count) }
+        }
+        if s.hasPrefix("generic specialization <") {
+            // Past the first `> of ` (the specialization's arguments end there).
+            var i = s.startIndex
+            while i < s.endIndex, !s[i...].hasPrefix("> of ") { i = s.index(after: i) }
+            if i < s.endIndex { s = s[s.index(i, offsetBy: 5)...] }
+        }
+        for prefix in ["static ", "(extension in Swift):"] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        return s.hasPrefix("Swift.") || s.hasPrefix("_Concurrency.") || s.hasPrefix("(extension in Swift)")
+    }
+
+    /// `(1) await resume partial function for App.load()` → `App.load()`: the async function a
+    /// task resumed in, without the compiler's name for the fragment.
+    static func resumedFunction(_ symbol: String) -> String {
+        var s = Substring(symbol)
+        if s.hasPrefix("("), let close = s.firstIndex(of: ")") { s = s[s.index(after: close)...].drop { $0 == " " } }
+        for prefix in [
+            "await resume partial function for ", "suspend resume partial function for ",
+            "resume partial function for ", "async function pointer to ",
+        ] where s.hasPrefix(prefix) {
+            s = s.dropFirst(prefix.count)
+            break
+        }
+        while s.hasPrefix("partial apply forwarder for ") { s = s.dropFirst("partial apply forwarder for ".count) }
+        // A task body the compiler wrapped to change its calling convention: the thunk is all
+        // the symbol table knows (typically an `async let` child).
+        if s.hasPrefix("reabstraction thunk helper") { return "child task (reabstraction thunk)" }
+        return String(s)
     }
 
     /// A time field of `e` in nanoseconds: ticks converted, or already monotonic nanoseconds.

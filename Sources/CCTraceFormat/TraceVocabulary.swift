@@ -105,12 +105,25 @@ public enum TraceVocabulary {
         public static let writerThreadPrefix = DialectName("cctrace-writer")
         /// The name prefix of the threads of cctrace's traced task pool.
         public static let poolThreadPrefix = DialectName("cctrace-pool")
+        /// The name prefix of the threads that ran Swift's global (cooperative) executor's jobs,
+        /// named by the recorder's runtime hooks (`swift-pool-1`, …).
+        public static let swiftPoolThreadPrefix = DialectName("swift-pool")
+        /// Prefix of a job that ran an actor's queue: `actor <Type>`.
+        public static let actorPrefix = DialectName("actor ")
+        /// The job that completes a Swift task (the runtime's own fragment after its body).
+        public static let taskCompletion = DialectName("task completes")
+        /// A Swift task slept (`Task.sleep`), on the task's async track.
+        public static let taskSleep = DialectName("Task.sleep")
     }
 
     /// `args` keys.
     public enum Arg {
         public static let taskID = DialectName("task_id")
         public static let parentTaskID = DialectName("parent_task_id")
+        /// An executor job's wait from ready (enqueued, or due after a sleep) to running, in µs.
+        public static let queuedUs = DialectName("queued_us")
+        /// The actor a job ran (`Type@0x…`).
+        public static let actor = DialectName("actor")
         public static let lock = DialectName("lock")
         public static let lockID = DialectName("lock_id")
         public static let ownerTID = DialectName("owner_tid")

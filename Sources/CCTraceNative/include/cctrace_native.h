@@ -377,6 +377,42 @@ void cctrace_request_dump(void);
 /// Whether a dump was asked for since the last call (clears the request).
 int cctrace_take_dump_request(void);
 
+
+// MARK: - Swift Concurrency (cctrace_tasks.c)
+
+enum {
+  /// A job run by the global executor: `ts`..`end`; `name` the resumed function (a task) or the
+  /// actor's type metadata (an actor's processing job); `aux` the task id; `name_len` the job's
+  /// low 16 flag bits (kind, priority).
+  CCTRACE_KIND_SWIFT_JOB = 14,
+  /// Precedes each SWIFT_JOB: `ts` when the job became ready (enqueued, or due after a sleep),
+  /// `name` the actor instance (actor jobs) or task id, `name_len` the job kind, `end` (tasks)
+  /// the entry point in the context prefix, which names the task's body on its first run.
+  CCTRACE_KIND_SWIFT_JOB_READY = 15,
+  /// A task slept (Task.sleep, a delayed enqueue): `ts`..`end` ticks, `aux` the task id.
+  CCTRACE_KIND_SWIFT_SLEEP = 16,
+  /// Precedes a task's SWIFT_JOB_READY: the functions its resumed fragment returns to, nearest
+  /// first: `ts`, `end`, `name`; `name_len` 0 for the first three, 1 for the next three (written
+  /// first).
+  CCTRACE_KIND_SWIFT_JOB_CALLERS = 17,
+};
+
+/// Swift's slow path for an append that found no room (new thread, full chunk).
+typedef void (*cctrace_task_slow_append)(uint8_t kind, uint8_t flags, uint64_t name, uint16_t name_len,
+                                         uint64_t ts, uint64_t end, uint32_t aux);
+/// Called once per thread, on the first job it runs for the hooks.
+typedef void (*cctrace_task_thread_start)(void);
+
+/// Sets the ticks per nanosecond of the session clock (the recorder, when it calibrates the TSC).
+void cctrace_tasks_set_ticks_per_ns(double value);
+
+/// Installs the global-executor hooks (returns 1), or returns 0 when the runtime has none or
+/// another hook is in place. `label` names the pool in watch slots.
+int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn);
+/// Removes the hooks (jobs already handed over still run).
+void cctrace_tasks_uninstall(void);
+int cctrace_tasks_installed(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,237 @@
+// Zero-code Swift Concurrency tracing: the runtime's global-executor hooks.
+//
+// The Swift runtime calls `swift_task_enqueueGlobal_hook` (and its delay and deadline variants)
+// for every job it hands to the global (cooperative) executor — a task resuming after a
+// suspension, a new child task, an actor's processing job — when the hook is set. These are
+// exported variables of libswift_Concurrency; we look them up with dlsym, so a program that
+// never records pays nothing and CCTraceNative needs no link-time dependency on the runtime.
+//
+// While recording, the hook does what the runtime's own Linux executor does (hand the job to the
+// Dispatch root queue of its priority, or to dispatch_after for a delay or deadline) but with a
+// runner of ours around `swift_job_run`, so each run becomes one event on the thread that ran it.
+// When not recording, the hook calls the runtime's original at once.
+//
+// Layout facts used (include/swift/ABI/Task.h, stable ABI on 64-bit): a Job is a HeapObject
+// (16 bytes), then SchedulerPrivate[2] (reserved for the scheduler, which we now are: we keep
+// the time the job became ready in the second word, which the runtime uses only for Dispatch's
+// own direct enqueue path, the one we replace), then 32-bit Flags (kind in bits 0-7, priority in
+// bits 8-15), a 32-bit Id (a task's id), and at offset 56 the function the job resumes. An
+// actor's processing job (kind DefaultActorSeparate) holds its actor at offset 64.
+
+#include "cctrace_native.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <time.h>
+
+#define SWIFTCC __attribute__((swiftcall))
+
+typedef void *cctrace_job;
+typedef SWIFTCC void (*enqueue_original)(cctrace_job);
+typedef SWIFTCC void (*enqueue_hook)(cctrace_job, enqueue_original);
+typedef SWIFTCC void (*delay_original)(unsigned long long, cctrace_job);
+typedef SWIFTCC void (*delay_hook)(unsigned long long, cctrace_job, delay_original);
+typedef SWIFTCC void (*deadline_original)(long long, long long, long long, long long, int, cctrace_job);
+typedef SWIFTCC void (*deadline_hook)(long long, long long, long long, long long, int, cctrace_job,
+                                      deadline_original);
+// swift_job_run(Job *, SerialExecutorRef): the executor ref is two words (identity,
+// implementation); the generic executor is both zero.
+typedef SWIFTCC void (*job_run_fn)(cctrace_job, void *, uintptr_t);
+
+typedef void *dispatch_queue;
+typedef uint64_t dispatch_time_value;
+static dispatch_queue (*d_get_global_queue)(long, unsigned long);
+static void (*d_async_f)(dispatch_queue, void *, void (*)(void *));
+static void (*d_after_f)(dispatch_time_value, dispatch_queue, void *, void (*)(void *));
+static dispatch_time_value (*d_time)(dispatch_time_value, int64_t);
+static job_run_fn job_run;
+
+static enqueue_hook *enqueue_slot;
+static delay_hook *delay_slot;
+static deadline_hook *deadline_slot;
+static int installed = 0;
+
+static double cctrace_tasks_ticks_per_ns = 1.0;
+void cctrace_tasks_set_ticks_per_ns(double value) { cctrace_tasks_ticks_per_ns = value; }
+static uint32_t pool_label = 0;
+static cctrace_task_slow_append slow_append = 0;
+static cctrace_task_thread_start thread_start = 0;
+static __thread int thread_seen = 0;
+
+enum {
+  JOB_FLAGS = 32,
+  JOB_ID = 36,
+  JOB_RESUME = 56,
+  JOB_ACTOR = 64,
+  READY_WORD = 24,  // SchedulerPrivate[1]
+  TASK_CONTEXT = 64,    // AsyncTask::ResumeContext
+  CONTEXT_RESUME_PARENT = 8,  // AsyncContext::ResumeParent
+  CONTEXT_PREFIX_ENTRY = 24,  // (Future)AsyncContextPrefix::asyncEntryPoint, before the context
+  KIND_TASK = 0,
+  // JobKind::First_Reserved is 192: DefaultActorInline, DefaultActorSeparate (the processing
+  // job of an actor, allocated beside it, which holds its actor), DefaultActorOverride.
+  KIND_ACTOR_INLINE = 192,
+  KIND_ACTOR_SEPARATE = 193,
+  KIND_ACTOR_OVERRIDE = 194,
+};
+
+static inline uint32_t job_flags(cctrace_job job) { return *(uint32_t *)((char *)job + JOB_FLAGS); }
+
+static inline void append(uint8_t kind, uint64_t name, uint16_t name_len, uint64_t ts, uint64_t end,
+                          uint32_t aux) {
+  const uint8_t flags = (uint8_t)(1 << 4) | CCTRACE_FLAG_INTERNED;  // category task
+  if (cctrace_append(kind, flags, name, name_len, ts, end, aux)) return;
+  if (slow_append) slow_append(kind, flags, name, name_len, ts, end, aux);
+}
+
+/// Runs one job the hook handed to Dispatch and records the run.
+static void run_job(void *context) {
+  cctrace_job job = context;
+  if (!cctrace_is_enabled()) {
+    job_run(job, 0, 0);
+    return;
+  }
+  if (__builtin_expect(!thread_seen, 0)) {
+    thread_seen = 1;
+    if (thread_start) thread_start();
+  }
+  // Read what names the run before it runs: a task that completes is freed inside.
+  uint32_t flags = job_flags(job);
+  uint32_t kind = flags & 0xff;
+  uint64_t what;
+  uint64_t who;
+  uint64_t callers[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t entry = 0;
+  if (kind == KIND_TASK) {
+    what = (uint64_t)(uintptr_t) * (void **)((char *)job + JOB_RESUME);
+    who = *(uint32_t *)((char *)job + JOB_ID);
+    // Where the resumed fragment returns to, up to six async frames up: when the task resumes in
+    // a runtime adapter (after awaiting a child) or inside Task.sleep (four frames of the
+    // standard library deep), the app's function that awaited is one of them. The context
+    // chain of a task about to run is all alive.
+    void *context = *(void **)((char *)job + TASK_CONTEXT);
+    // A task's first job resumes in the runtime's adapter (future_adapter, non_future_adapter),
+    // which calls the task's body through the prefix just before the initial context: the entry
+    // point sits 24 bytes before it in both prefix layouts. The initial context is allocated
+    // with the task, so those bytes are the task's own.
+    if (context) entry = (uint64_t)(uintptr_t) * (void **)((char *)context - CONTEXT_PREFIX_ENTRY);
+    for (int i = 0; i < 6 && context; i++) {
+      callers[i] = (uint64_t)(uintptr_t) * (void **)((char *)context + CONTEXT_RESUME_PARENT);
+      context = *(void **)context;  // AsyncContext::Parent
+    }
+  } else if (kind >= KIND_ACTOR_INLINE && kind <= KIND_ACTOR_OVERRIDE) {
+    void *actor = kind == KIND_ACTOR_SEPARATE ? *(void **)((char *)job + JOB_ACTOR) : 0;
+    what = actor ? (uint64_t)(uintptr_t) * (void **)actor : 0;  // the actor's type metadata
+    who = (uint64_t)(uintptr_t)actor;
+  } else {
+    what = (uint64_t)(uintptr_t) * (void **)((char *)job + JOB_RESUME);
+    who = 0;
+  }
+  uint64_t ready = *(uint64_t *)((char *)job + READY_WORD);
+  uint64_t start = cctrace_now();
+  cctrace_watch_begin(pool_label, start);
+  job_run(job, 0, 0);
+  cctrace_watch_end();
+  uint64_t end = cctrace_now();
+  // Two records: when the job became ready and which instance it is, then the run itself.
+  if (callers[3]) append(CCTRACE_KIND_SWIFT_JOB_CALLERS, callers[5], 1, callers[3], callers[4], 0);
+  if (callers[0]) append(CCTRACE_KIND_SWIFT_JOB_CALLERS, callers[2], 0, callers[0], callers[1], 0);
+  append(CCTRACE_KIND_SWIFT_JOB_READY, who, (uint16_t)kind, ready, entry, 0);
+  append(CCTRACE_KIND_SWIFT_JOB, what, (uint16_t)(flags & 0xffff), start, end, (uint32_t)who);
+}
+
+static inline dispatch_queue queue_for(cctrace_job job) {
+  long priority = (long)((job_flags(job) >> 8) & 0xff);
+  if (priority == 0) priority = 0x15;  // unspecified runs at default, as the runtime does
+  return d_get_global_queue(priority, 0);
+}
+
+static inline void mark_ready(cctrace_job job, uint64_t at) { *(uint64_t *)((char *)job + READY_WORD) = at; }
+
+static SWIFTCC void hook_enqueue(cctrace_job job, enqueue_original original) {
+  if (!cctrace_is_enabled()) {
+    original(job);
+    return;
+  }
+  mark_ready(job, cctrace_now());
+  d_async_f(queue_for(job), job, run_job);
+}
+
+/// Ticks `ns` nanoseconds from now, for the run's ready time after a sleep.
+static inline uint64_t ticks_after(uint64_t ns) {
+  uint64_t now = cctrace_now();
+  if (!cctrace_clock_is_tsc()) return now + ns;
+  return now + (uint64_t)((double)ns * cctrace_tasks_ticks_per_ns);
+}
+
+static void after(uint64_t delay_ns, cctrace_job job) {
+  if (delay_ns > (uint64_t)INT64_MAX) delay_ns = (uint64_t)INT64_MAX;
+  uint64_t now = cctrace_now();
+  uint64_t due = ticks_after(delay_ns);
+  // The sleep itself, on the thread that slept the task: which task (aux) from when to when.
+  if (job_flags(job) % 256 == KIND_TASK)
+    append(CCTRACE_KIND_SWIFT_SLEEP, 0, 0, now, due, *(uint32_t *)((char *)job + JOB_ID));
+  mark_ready(job, due);
+  d_after_f(d_time(0 /* DISPATCH_TIME_NOW */, (int64_t)delay_ns), queue_for(job), job, run_job);
+}
+
+static SWIFTCC void hook_delay(unsigned long long delay, cctrace_job job, delay_original original) {
+  if (!cctrace_is_enabled()) {
+    original(delay, job);
+    return;
+  }
+  after(delay, job);
+}
+
+static SWIFTCC void hook_deadline(long long sec, long long nsec, long long tsec, long long tnsec, int clock,
+                                  cctrace_job job, deadline_original original) {
+  // Clocks the runtime knows on Linux: 1 continuous (CLOCK_BOOTTIME), 2 suspending
+  // (CLOCK_MONOTONIC). Any other goes to the runtime untouched.
+  if (!cctrace_is_enabled() || (clock != 1 && clock != 2)) {
+    original(sec, nsec, tsec, tnsec, clock, job);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(clock == 1 ? CLOCK_BOOTTIME : CLOCK_MONOTONIC, &now);
+  long long delta = (sec - (long long)now.tv_sec) * 1000000000ll + (nsec - (long long)now.tv_nsec);
+  after(delta > 0 ? (uint64_t)delta : 0, job);
+}
+
+int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn) {
+  if (installed) return 1;
+  void *self = dlopen(0, RTLD_NOW);
+  if (!self) return 0;
+  enqueue_slot = (enqueue_hook *)dlsym(self, "swift_task_enqueueGlobal_hook");
+  delay_slot = (delay_hook *)dlsym(self, "swift_task_enqueueGlobalWithDelay_hook");
+  deadline_slot = (deadline_hook *)dlsym(self, "swift_task_enqueueGlobalWithDeadline_hook");
+  job_run = (job_run_fn)dlsym(self, "swift_job_run");
+  d_get_global_queue = (dispatch_queue(*)(long, unsigned long))dlsym(self, "dispatch_get_global_queue");
+  d_async_f = (void (*)(dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_async_f");
+  d_after_f =
+      (void (*)(dispatch_time_value, dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_after_f");
+  d_time = (dispatch_time_value(*)(dispatch_time_value, int64_t))dlsym(self, "dispatch_time");
+  if (!enqueue_slot || !delay_slot || !deadline_slot || !job_run || !d_get_global_queue || !d_async_f ||
+      !d_after_f || !d_time)
+    return 0;
+  // Someone else (a test harness, another tool) owns the hooks: leave them alone.
+  if (*enqueue_slot || *delay_slot || *deadline_slot) return 0;
+  pool_label = label;
+  slow_append = append_fn;
+  thread_start = start_fn;
+  __atomic_store_n(delay_slot, hook_delay, __ATOMIC_RELEASE);
+  __atomic_store_n(deadline_slot, hook_deadline, __ATOMIC_RELEASE);
+  __atomic_store_n(enqueue_slot, hook_enqueue, __ATOMIC_RELEASE);
+  installed = 1;
+  return 1;
+}
+
+void cctrace_tasks_uninstall(void) {
+  if (!installed) return;
+  // Jobs already handed to Dispatch still run through run_job, which needs nothing removed here.
+  if (*enqueue_slot == hook_enqueue) __atomic_store_n(enqueue_slot, (enqueue_hook)0, __ATOMIC_RELEASE);
+  if (*delay_slot == hook_delay) __atomic_store_n(delay_slot, (delay_hook)0, __ATOMIC_RELEASE);
+  if (*deadline_slot == hook_deadline) __atomic_store_n(deadline_slot, (deadline_hook)0, __ATOMIC_RELEASE);
+  installed = 0;
+}
+
+int cctrace_tasks_installed(void) { return installed; }
