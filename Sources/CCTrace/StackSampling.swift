@@ -34,13 +34,16 @@ final class StackSampler {
     private var stallCaptures = [Int](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
     private var stallInterval = [Int64](repeating: 0, count: Int(CCTRACE_MAX_WATCHES))
     static let maxCapturesPerStall = 12
+    /// How long a Swift pool job must be blocked in the kernel before its stack is read.
+    static let poolBlockedNs: Int64 = 5_000_000
+    static let swiftPoolLabel = NameTable.shared.intern(TraceVocabulary.Event.swiftPoolThreadPrefix.string)
     /// Watchdog captures written so far (the flight recorder dumps on a new one).
     private(set) var stallsWritten = 0
     private var stopped = false
     /// Why a thread was asked for its stack: tid → (loop label, stuck since, ns).
     private var stalls: [Int32: (label: UInt32, since: Int64)] = [:]
     /// Stalls of blocked threads, written at the next drain.
-    private var blocked: [(tid: Int32, label: UInt32, stuckNs: Int64, syscall: Int, pc: UInt64, at: Int64)] = []
+    private var blocked: [(tid: Int32, label: UInt32, stuckNs: Int64, syscall: Int, stack: [UInt64], at: Int64)] = []
     private(set) var samplesWritten: UInt64 = 0
     /// Whether the signal handler is in place.
     let installed: Bool
@@ -84,20 +87,33 @@ final class StackSampler {
                 stallCaptures[i] = 0
                 stallInterval[i] = max(threshold / 2, 1)
             }
-            guard stuck >= threshold, stallCaptures[i] < Self.maxCapturesPerStall,
+            // A job of Swift's cooperative pool blocked in the kernel is captured sooner: the
+            // pool has one thread per core, so even short blocking calls add up to a stalled
+            // pool, and reading a blocked thread's stack from beside it costs the thread nothing.
+            let isPool = label == Self.swiftPoolLabel
+            let due = isPool ? min(threshold, Self.poolBlockedNs) : threshold
+            guard stuck >= due, stallCaptures[i] < Self.maxCapturesPerStall,
                 stallCaptures[i] == 0 || now - lastCapture[i] >= stallInterval[i], lastCapture[i] < now
             else { continue }
-            if stallCaptures[i] > 0 { stallInterval[i] = min(stallInterval[i] * 2, 60_000_000_000) }
-            stallCaptures[i] += 1
-            lastCapture[i] = now
             var syscall = -1
             var pc: UInt64 = 0
             let state = cctrace_thread_state(tid, &syscall, &pc)
-            if state == UInt8(ascii: "R") || state == 0 {
+            let running = state == UInt8(ascii: "R") || state == 0
+            if running && stuck < threshold { continue }
+            if stallCaptures[i] > 0 { stallInterval[i] = min(stallInterval[i] * 2, 60_000_000_000) }
+            stallCaptures[i] += 1
+            lastCapture[i] = now
+            if running {
                 if installed && cctrace_sampler_capture(tid) == 1 { stalls[tid] = (label, since) }
             } else {
+                // Blocked in the kernel: never signalled (that would cut its sleep short); its
+                // stack is read from beside it instead.
+                var stack = [UInt64](repeating: 0, count: 32)
+                let n = Int(cctrace_blocked_stack(tid, &stack, Int32(stack.count)))
+                stack.removeLast(stack.count - n)
+                if stack.isEmpty && pc != 0 { stack = [pc + 1] }
                 lock()
-                blocked.append((tid, label, stuck, syscall, pc, now))
+                blocked.append((tid, label, stuck, syscall, stack, now))
                 unlock()
             }
         }
@@ -108,11 +124,17 @@ final class StackSampler {
         var written: UInt64 = 0
         for b in blocked {
             var frames = ["\(Self.syscallName(b.syscall)) (blocked in the kernel)"]
-            if b.pc != 0 { frames.append(symbolizer.frame(returnAddress: UInt(b.pc) + 1)) }
+            var locations = ["?"]
+            for address in b.stack {
+                let frame = symbolizer.frame(returnAddress: UInt(address))
+                if StackSymbolizer.isRecorderFrame(frame) && frames.count > 1 { continue }
+                frames.append(frame)
+                locations.append(symbolizer.location(returnAddress: UInt(address)))
+            }
             writeEvent(
                 out, name: TraceVocabulary.Event.loopStall.text, pid: pid, tid: b.tid, at: b.at, kind: "watchdog",
                 label: b.label,
-                stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames, locations: [])
+                stuckNs: b.stuckNs, syscall: b.syscall, cost: 0, frames: frames, locations: locations)
             written += 1
             stallsWritten += 1
         }

@@ -466,7 +466,7 @@ final class TraceWriter: @unchecked Sendable {
         let kind = Int(e.name_len & 0xff)
         let begin = time(e.ts, e)
         let end = max(time(e.end, e), begin)
-        let nameID = swiftJobName(kind: kind, address: e.name, callers: callers, entry: ready?.2 ?? 0)
+        let (nameID, after) = swiftJobName(kind: kind, address: e.name, callers: callers, entry: ready?.2 ?? 0)
         guard buffer.admitNested(begin: begin, end: end) else { return }
         head("X", category: Int(EventCategory.task), e: e, interned: true, nameID: nameID, tid: buffer.tid, ts: begin)
         out.appendASCII(",\"dur\":")
@@ -484,6 +484,12 @@ final class TraceWriter: @unchecked Sendable {
             out.appendArgumentKey(TraceVocabulary.Arg.queuedUs)
             out.appendMicroseconds(nanoseconds: max(0, begin - time(readyTick, e)))
         }
+        if let after {
+            out.appendArgumentKey(TraceVocabulary.Arg.after)
+            out.append(0x22)
+            out.appendASCII(after)
+            out.append(0x22)
+        }
         out.appendASCII("}},\n")
         eventsWritten += 1
     }
@@ -493,15 +499,16 @@ final class TraceWriter: @unchecked Sendable {
         var address: UInt64
         var callers: [UInt64]
     }
-    private var swiftJobNames: [SwiftJobKey: UInt32] = [:]
+    private var swiftJobNames: [SwiftJobKey: (UInt32, StaticString?)] = [:]
     private var swiftTypeNames: [UInt64: String] = [:]
 
     private func swiftJobName(
         kind: Int, address: UInt64, callers c: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), entry: UInt64
-    ) -> UInt32 {
+    ) -> (name: UInt32, after: StaticString?) {
         let key = SwiftJobKey(kind: kind, address: address, callers: [c.0, c.1, c.2, c.3, c.4, c.5, entry])
         if let known = swiftJobNames[key] { return known }
         let name: String
+        var after: StaticString? = nil
         if kind >= 192 && kind <= 194 {
             name = TraceVocabulary.Event.actorPrefix.string + swiftJobTypeName(address)
         } else if !symbolizing {
@@ -512,6 +519,7 @@ final class TraceWriter: @unchecked Sendable {
             // function it returns to.
             let resumed = symbolizer.function(at: UInt(address))
             let chain = key.callers.dropLast().filter { $0 != 0 }.map { symbolizer.function(at: UInt($0)) }
+            after = Self.suspension(resumed: resumed, chain: chain)
             if !Self.isRuntimeFragment(resumed) {
                 name = Self.resumedFunction(resumed)
             } else if resumed.contains("future_adapter"), entry != 0 {
@@ -526,8 +534,26 @@ final class TraceWriter: @unchecked Sendable {
             }
         }
         let id = NameTable.shared.intern(name)
-        swiftJobNames[key] = id
-        return id
+        swiftJobNames[key] = (id, after)
+        return (id, after)
+    }
+
+    /// What a task's job resumes after, where the fragment it resumes in tells: `start` (the
+    /// runtime's adapter that calls a task's body), `sleep` (inside `Task.sleep`), `child`
+    /// (the adapters a parent resumes in after awaiting a child task or a group).
+    static func suspension(resumed: String, chain: [String]) -> StaticString? {
+        if resumed.contains("future_adapter") { return "start" }
+        if resumed.contains("task_group_wait_resume_adapter") || resumed.contains("task_wait_throw_resume_adapter")
+            || resumed.contains("task_future_wait_resume_adapter")
+        {
+            return "child"
+        }
+        // Task.sleep's frames are the standard library's, down to the app's call.
+        for f in [resumed] + chain {
+            if !isRuntimeFragment(f) { break }
+            if f.contains("_sleep") || f.contains(".sleep(") { return "sleep" }
+        }
+        return nil
     }
 
     /// The type whose metadata is at `address` (an actor's class). The address is first checked

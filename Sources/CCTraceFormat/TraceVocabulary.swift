@@ -122,6 +122,9 @@ public enum TraceVocabulary {
         public static let parentTaskID = DialectName("parent_task_id")
         /// An executor job's wait from ready (enqueued, or due after a sleep) to running, in µs.
         public static let queuedUs = DialectName("queued_us")
+        /// What a Swift task's job resumed after, where the runtime's fragment tells: `start`,
+        /// `sleep` (`Task.sleep`), `child` (an awaited child task or group).
+        public static let after = DialectName("after")
         /// The actor a job ran (`Type@0x…`).
         public static let actor = DialectName("actor")
         public static let lock = DialectName("lock")

@@ -7,7 +7,7 @@
 // never records pays nothing and CCTraceNative needs no link-time dependency on the runtime.
 //
 // While recording, the hook does what the runtime's own Linux executor does (hand the job to the
-// Dispatch root queue of its priority, or to dispatch_after for a delay or deadline) but with a
+// runtime's queue of its priority, or to dispatch_after for a delay or deadline) but with a
 // runner of ours around `swift_job_run`, so each run becomes one event on the thread that ran it.
 // When not recording, the hook calls the runtime's original at once.
 //
@@ -22,6 +22,7 @@
 
 #include <dlfcn.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #define SWIFTCC __attribute__((swiftcall))
@@ -40,10 +41,12 @@ typedef SWIFTCC void (*job_run_fn)(cctrace_job, void *, uintptr_t);
 
 typedef void *dispatch_queue;
 typedef uint64_t dispatch_time_value;
-static dispatch_queue (*d_get_global_queue)(long, unsigned long);
 static void (*d_async_f)(dispatch_queue, void *, void (*)(void *));
 static void (*d_after_f)(dispatch_time_value, dispatch_queue, void *, void (*)(void *));
 static dispatch_time_value (*d_time)(dispatch_time_value, int64_t);
+static dispatch_queue (*d_get_current_queue)(void);
+static const char *(*d_queue_get_label)(dispatch_queue);
+static unsigned (*d_queue_get_qos_class)(dispatch_queue, int *);
 static job_run_fn job_run;
 
 static enqueue_hook *enqueue_slot;
@@ -140,11 +143,33 @@ static void run_job(void *context) {
   append(CCTRACE_KIND_SWIFT_JOB, what, (uint16_t)(flags & 0xffff), start, end, (uint32_t)who);
 }
 
-static inline dispatch_queue queue_for(cctrace_job job) {
-  long priority = (long)((job_flags(job) >> 8) & 0xff);
-  if (priority == 0) priority = 0x15;  // unspecified runs at default, as the runtime does
-  return d_get_global_queue(priority, 0);
+// The runtime's own queues, one per job priority: on Linux it creates for each priority a
+// concurrent queue "Swift global concurrent queue" as wide as the CPUs (its cooperative pool).
+// Jobs must run there and nowhere else, or tracing would change the program's concurrency (a
+// root queue grows threads when they block). The runtime keeps them to itself, so they are
+// found from inside: a hook called by a job running on one of them (nearly every enqueue: a
+// task enqueues its children and its own continuations) sees it as the current queue.
+// Until a priority's queue is known, its jobs go the runtime's own way, untraced.
+static dispatch_queue runtime_queues[256];
+static const char runtime_queue_label[] = "Swift global concurrent queue";
+static uint64_t untraced_jobs = 0;
+
+static dispatch_queue queue_for(cctrace_job job) {
+  unsigned priority = (job_flags(job) >> 8) & 0xff;
+  dispatch_queue q = __atomic_load_n(&runtime_queues[priority], __ATOMIC_ACQUIRE);
+  if (__builtin_expect(q != 0, 1)) return q;
+  dispatch_queue current = d_get_current_queue();
+  if (!current) return 0;
+  const char *label = d_queue_get_label(current);
+  if (!label || strcmp(label, runtime_queue_label) != 0) return 0;
+  int relative = 0;
+  unsigned qos = d_queue_get_qos_class(current, &relative);
+  if (qos > 0xff) return 0;
+  __atomic_store_n(&runtime_queues[qos], current, __ATOMIC_RELEASE);
+  return qos == priority ? current : 0;
 }
+
+uint64_t cctrace_tasks_untraced_jobs(void) { return __atomic_load_n(&untraced_jobs, __ATOMIC_RELAXED); }
 
 static inline void mark_ready(cctrace_job job, uint64_t at) { *(uint64_t *)((char *)job + READY_WORD) = at; }
 
@@ -153,8 +178,14 @@ static SWIFTCC void hook_enqueue(cctrace_job job, enqueue_original original) {
     original(job);
     return;
   }
+  dispatch_queue queue = queue_for(job);
+  if (__builtin_expect(!queue, 0)) {
+    __atomic_add_fetch(&untraced_jobs, 1, __ATOMIC_RELAXED);
+    original(job);
+    return;
+  }
   mark_ready(job, cctrace_now());
-  d_async_f(queue_for(job), job, run_job);
+  d_async_f(queue, job, run_job);
 }
 
 /// Ticks `ns` nanoseconds from now, for the run's ready time after a sleep.
@@ -164,7 +195,12 @@ static inline uint64_t ticks_after(uint64_t ns) {
   return now + (uint64_t)((double)ns * cctrace_tasks_ticks_per_ns);
 }
 
-static void after(uint64_t delay_ns, cctrace_job job) {
+static int after(uint64_t delay_ns, cctrace_job job) {
+  dispatch_queue queue = queue_for(job);
+  if (!queue) {
+    __atomic_add_fetch(&untraced_jobs, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
   if (delay_ns > (uint64_t)INT64_MAX) delay_ns = (uint64_t)INT64_MAX;
   uint64_t now = cctrace_now();
   uint64_t due = ticks_after(delay_ns);
@@ -172,7 +208,8 @@ static void after(uint64_t delay_ns, cctrace_job job) {
   if (job_flags(job) % 256 == KIND_TASK)
     append(CCTRACE_KIND_SWIFT_SLEEP, 0, 0, now, due, *(uint32_t *)((char *)job + JOB_ID));
   mark_ready(job, due);
-  d_after_f(d_time(0 /* DISPATCH_TIME_NOW */, (int64_t)delay_ns), queue_for(job), job, run_job);
+  d_after_f(d_time(0 /* DISPATCH_TIME_NOW */, (int64_t)delay_ns), queue, job, run_job);
+  return 1;
 }
 
 static SWIFTCC void hook_delay(unsigned long long delay, cctrace_job job, delay_original original) {
@@ -180,7 +217,7 @@ static SWIFTCC void hook_delay(unsigned long long delay, cctrace_job job, delay_
     original(delay, job);
     return;
   }
-  after(delay, job);
+  if (!after(delay, job)) original(delay, job);
 }
 
 static SWIFTCC void hook_deadline(long long sec, long long nsec, long long tsec, long long tnsec, int clock,
@@ -194,7 +231,7 @@ static SWIFTCC void hook_deadline(long long sec, long long nsec, long long tsec,
   struct timespec now;
   clock_gettime(clock == 1 ? CLOCK_BOOTTIME : CLOCK_MONOTONIC, &now);
   long long delta = (sec - (long long)now.tv_sec) * 1000000000ll + (nsec - (long long)now.tv_nsec);
-  after(delta > 0 ? (uint64_t)delta : 0, job);
+  if (!after(delta > 0 ? (uint64_t)delta : 0, job)) original(sec, nsec, tsec, tnsec, clock, job);
 }
 
 int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn) {
@@ -205,13 +242,15 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
   delay_slot = (delay_hook *)dlsym(self, "swift_task_enqueueGlobalWithDelay_hook");
   deadline_slot = (deadline_hook *)dlsym(self, "swift_task_enqueueGlobalWithDeadline_hook");
   job_run = (job_run_fn)dlsym(self, "swift_job_run");
-  d_get_global_queue = (dispatch_queue(*)(long, unsigned long))dlsym(self, "dispatch_get_global_queue");
   d_async_f = (void (*)(dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_async_f");
   d_after_f =
       (void (*)(dispatch_time_value, dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_after_f");
   d_time = (dispatch_time_value(*)(dispatch_time_value, int64_t))dlsym(self, "dispatch_time");
-  if (!enqueue_slot || !delay_slot || !deadline_slot || !job_run || !d_get_global_queue || !d_async_f ||
-      !d_after_f || !d_time)
+  d_get_current_queue = (dispatch_queue(*)(void))dlsym(self, "dispatch_get_current_queue");
+  d_queue_get_label = (const char *(*)(dispatch_queue))dlsym(self, "dispatch_queue_get_label");
+  d_queue_get_qos_class = (unsigned (*)(dispatch_queue, int *))dlsym(self, "dispatch_queue_get_qos_class");
+  if (!enqueue_slot || !delay_slot || !deadline_slot || !job_run || !d_async_f ||
+      !d_after_f || !d_time || !d_get_current_queue || !d_queue_get_label || !d_queue_get_qos_class)
     return 0;
   // Someone else (a test harness, another tool) owns the hooks: leave them alone.
   if (*enqueue_slot || *delay_slot || *deadline_slot) return 0;

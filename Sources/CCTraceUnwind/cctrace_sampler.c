@@ -284,3 +284,102 @@ char cctrace_thread_state(int tid, long *syscall_number, uint64_t *pc) {
   }
   return state;
 }
+
+// MARK: - Stacks of blocked threads
+
+#include <link.h>
+
+typedef struct {
+  uint64_t start[64];
+  uint64_t end[64];
+  int count;
+} text_ranges;
+
+static int collect_text(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  text_ranges *r = data;
+  for (int i = 0; i < info->dlpi_phnum && r->count < 64; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    r->start[r->count] = info->dlpi_addr + ph->p_vaddr;
+    r->end[r->count] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    r->count++;
+  }
+  return 0;
+}
+
+static int in_text(const text_ranges *r, uint64_t a) {
+  for (int i = 0; i < r->count; i++)
+    if (a >= r->start[i] + 8 && a < r->end[i]) return 1;
+  return 0;
+}
+
+/// Whether the bytes before `a` (in a text mapping) end with a call instruction on x86-64.
+static int follows_call(uint64_t a) {
+#if defined(__x86_64__)
+  const uint8_t *p = (const uint8_t *)(uintptr_t)a;
+  if (p[-5] == 0xE8) return 1;                                    // call rel32
+  if (p[-2] == 0xFF && (p[-1] & 0xF8) == 0xD0) return 1;          // call *%reg
+  if (p[-3] == 0x41 && p[-2] == 0xFF && (p[-1] & 0xF8) == 0xD0) return 1;  // call *%r8-15
+  if (p[-3] == 0xFF && (p[-2] & 0xF8) == 0x50) return 1;          // call *disp8(%reg)
+  if (p[-4] == 0xFF && p[-3] == 0x54) return 1;                   // call *disp8(%reg,SIB)
+  if (p[-6] == 0xFF && (p[-5] == 0x15 || (p[-5] & 0xF8) == 0x90)) return 1;  // rip / disp32
+  if (p[-7] == 0xFF && p[-6] == 0x94) return 1;                   // call *disp32(SIB)
+  if (p[-2] == 0xFF && (p[-1] & 0xF8) == 0x10) return 1;          // call *(%reg)
+  return 0;
+#else
+  (void)a;
+  return 1;
+#endif
+}
+
+int cctrace_blocked_stack(int tid, uint64_t *out, int max) {
+  char path[64];
+  char buffer[512];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t len = read(fd, buffer, sizeof buffer - 1);
+  close(fd);
+  if (len <= 0) return 0;
+  buffer[len] = 0;
+  // "nr a1 … a6 sp pc"; "running" or "-1 sp pc" otherwise.
+  char *end;
+  long nr = strtol(buffer, &end, 10);
+  if (end == buffer || nr < 0) return 0;
+  char *last = strrchr(buffer, ' ');
+  if (!last || last == buffer) return 0;
+  uint64_t pc = strtoull(last + 1, 0, 16);
+  *last = 0;
+  char *before = strrchr(buffer, ' ');
+  if (!before) return 0;
+  uint64_t sp = strtoull(before + 1, 0, 16);
+  if (sp == 0) return 0;
+  text_ranges ranges = {.count = 0};
+  dl_iterate_phdr(collect_text, &ranges);
+  int n = 0;
+  if (pc && n < max) out[n++] = pc + 1;  // as a return address: symbolizers look one byte back
+  // 16 KiB of stack, page by page: a read stops at the first unmapped page.
+  enum { PAGES = 4, PAGE = 4096 };
+  static __thread uint64_t words[PAGES * PAGE / 8];
+  struct iovec local = {words, sizeof words};
+  struct iovec remote[PAGES];
+  uint64_t base = sp & ~(uint64_t)7;
+  uint64_t next_page = (base + PAGE) & ~(uint64_t)(PAGE - 1);
+  remote[0].iov_base = (void *)(uintptr_t)base;
+  remote[0].iov_len = next_page - base;
+  size_t total = remote[0].iov_len;
+  for (int i = 1; i < PAGES; i++) {
+    remote[i].iov_base = (void *)(uintptr_t)(next_page + (uint64_t)(i - 1) * PAGE);
+    remote[i].iov_len = PAGE;
+    total += PAGE;
+  }
+  if (total > sizeof words) remote[PAGES - 1].iov_len -= total - sizeof words;
+  ssize_t got = process_vm_readv(getpid(), &local, 1, remote, PAGES, 0);
+  if (got <= 0) return n;
+  for (size_t i = 0; i < (size_t)got / 8 && n < max; i++) {
+    uint64_t w = words[i];
+    if (in_text(&ranges, w) && follows_call(w)) out[n++] = w;
+  }
+  return n;
+}

@@ -62,6 +62,9 @@ public enum EvidenceKind: Sendable, Equatable {
     /// A callback that held an event loop.
     case blockedLoop(
         offender: String, held: Int64, nature: WorkNature, task: String?, sampledCount: Int, sampledIn: [String])
+    /// A job of Swift's cooperative pool blocked in `function`, with that function's blocked
+    /// time over all jobs and how many jobs it blocked.
+    case poolBlocked(function: String, blocked: Int64, jobs: Int)
     /// The longest send of a channel.
     case longestSend
     /// The slowest child process start.

@@ -311,6 +311,24 @@ extension Heuristics {
             reason: "The loop still dispatches the work and handles the results.",
             source: "a conservative floor for the estimate"),
         share(
+            "pool-blocked", \.poolBlockedShare,
+            "Swift's cooperative pool is blocked when its jobs spend this share of their time in the kernel.",
+            reason:
+                "The pool has one thread per core and never grows: a job that sleeps, reads a file or waits for a "
+                + "lock in the kernel holds a core's worth of tasks still. A quarter of the pool's time blocked "
+                + "is a quarter of the cores lost, whatever the program.",
+            source:
+                "Swift's documented contract for the cooperative pool (tasks must not block); a quarter as in slow-callback-part"
+        ),
+        duration(
+            "pool-queue-delay", \.poolQueueDelay,
+            "…when ready jobs also waited this long on average for a pool thread.",
+            reason:
+                "Blocked pool threads cost something only when other work was ready to run: the delay from ready "
+                + "to running measures that directly. A job normally starts within microseconds; a millisecond "
+                + "means it queued behind busy threads.",
+            source: "the recorder's ready→running delay; a dispatch takes microseconds"),
+        share(
             "file-lock-queue", \.fileLockQueue,
             "Workers queueing this share of their busy time for one file lock are one writer's work: keep one.",
             reason:

@@ -132,6 +132,11 @@ public struct Heuristics: Sendable {
     public var minimumWindow = TraceDuration(nanoseconds: 20_000_000)
     /// What offloading leaves of a blocked loop's window, at least (the loop still dispatches).
     public var offloadFloor = 0.05
+    /// Swift's cooperative pool is blocked when its jobs spend this share of their time off a
+    /// CPU without being runnable (in the kernel: sleeping, file or socket I/O, lock waits)…
+    public var poolBlockedShare = 0.25
+    /// …while jobs that were ready waited this long for a pool thread on average.
+    public var poolQueueDelay = TraceDuration(nanoseconds: 1_000_000)
     /// Event loops that never blocked and left at least this many cores idle keep up: keep them.
     public var idleCapacity = 0.5
     /// Workers that spend this share of their busy time queueing for one file lock are one

@@ -16,7 +16,52 @@ enum SwiftRuntime {
     /// offload the program chose).
     static func isPoolThread(_ label: String) -> Bool {
         label.hasPrefix(TraceVocabulary.Event.poolThreadPrefix.string)
+            || label.hasPrefix(TraceVocabulary.Event.swiftPoolThreadPrefix.string)
     }
+
+    /// One Swift task the recorder's runtime hooks saw run: from when its first job became
+    /// ready to the end of its last job (a task is created ready), in nanoseconds.
+    struct TaskLife: Sendable {
+        var pid: Int64
+        var id: Int64
+        var start: Int64
+        var end: Int64
+        /// Time in its jobs.
+        var ran: Int64
+    }
+
+    /// The Swift tasks in `model`: the jobs on `swift-pool-N` threads, grouped by `task_id`.
+    static func tasks(in model: TraceModel) -> [TaskLife] {
+        let prefix = TraceVocabulary.Event.swiftPoolThreadPrefix.string
+        let category = TraceCategory.task.rawValue
+        let taskKey = TraceVocabulary.Arg.taskID.string
+        let queuedKey = TraceVocabulary.Arg.queuedUs.string
+        var byID: [Int64: [Int64: TaskLife]] = [:]
+        for t in model.threads where t.name?.hasPrefix(prefix) ?? false {
+            for i in t.sliceRange {
+                let s = model.slices[i]
+                guard s.depth == 0, s.category == category, let args = s.args.flatMap({ model.arguments.value($0) }),
+                    let id = args[taskKey]?.intValue
+                else { continue }
+                let queued = Int64((args[queuedKey]?.doubleValue ?? 0) * 1000)
+                let begin = s.start.nanoseconds - queued
+                if var life = byID[t.pid]?[id] {
+                    life.start = min(life.start, begin)
+                    life.end = max(life.end, s.end.nanoseconds)
+                    life.ran += s.duration.nanoseconds
+                    byID[t.pid]![id] = life
+                } else {
+                    byID[t.pid, default: [:]][id] = TaskLife(
+                        pid: t.pid, id: id, start: begin, end: s.end.nanoseconds, ran: s.duration.nanoseconds)
+                }
+            }
+        }
+        return byID.keys.sorted().flatMap { pid in byID[pid]!.values.sorted { $0.id < $1.id } }
+    }
+
+    /// Whether an async slice is a Swift task's sleep (`Task.sleep`), which is part of a task,
+    /// not a task.
+    static func isTaskSleep(_ s: AsyncSlice) -> Bool { s.name == TraceVocabulary.Event.taskSleep.string }
 
     /// Frames that are the compiler's or cctrace's plumbing rather than the app's code.
     static func isPlumbingFrame(_ frame: String) -> Bool {

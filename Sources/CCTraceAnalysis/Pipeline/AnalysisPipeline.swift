@@ -57,6 +57,7 @@ public enum AnalysisPipeline {
             serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),
             locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
             loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
+            pools: CooperativePoolAnalyzer.analyze(model, profile: profile, options: options),
             ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
         var recommendation = Recommender.recommend(profile: profile, findings: findings, options: options)
         if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }

@@ -11,6 +11,8 @@ public enum RecommendedAction: Sendable, Equatable {
     case nothingToDo
     /// Keep the event loop; move the work that blocks it elsewhere.
     case offloadFromLoop
+    /// Keep Swift Concurrency; move these blocking calls off the cooperative pool.
+    case offloadFromPool(functions: [String])
     /// IPC outweighs the processes: do the work in one process (Python).
     case dropProcessPool
     /// IPC outweighs the processes: threads sharing the data.
@@ -49,6 +51,7 @@ public enum Reason: Sendable {
     case noWork
     /// The worst blocked loop, and one of its offenders.
     case loopBlocked(LoopStats)
+    case poolBlocked(PoolStats)
     case offender(Evidence)
     /// IPC costs `tax` × the compute it feeds (`nil`: there was no compute).
     case ipcOutweighs(tax: Double?)

@@ -5,6 +5,7 @@ public struct Findings: Sendable {
     public var serialization: CPUSerialization
     public var locks: LockContention
     public var loops: LoopBlocking
+    public var pools: PoolBlocking
     public var ipc: IPCOverhead
 }
 
@@ -55,6 +56,16 @@ public enum Recommender {
             reasons = [.noWork]
             confidence = .low
             return make(.sequential, speedup: 1, .nothingToDo)
+        }
+
+        // Swift's cooperative pool blocked in the kernel: keep async, move the blocking calls off
+        // the pool (before event loops: the pool is the program's only executor of tasks).
+        if let pool = f.pools.pools.first(where: { $0.severity == .warning }) {
+            reasons.append(.poolBlocked(pool))
+            for e in pool.evidence.prefix(3) { reasons.append(.offender(e)) }
+            let speedup = Double(pool.window) / Double(max(pool.expectedWindow, 1))
+            return make(
+                .async, speedup: speedup, .offloadFromPool(functions: pool.blockers.map(\.function)), change: true)
         }
 
         // A blocked event loop: keep the loop, move the blocking work off it.

@@ -13,7 +13,8 @@ public struct AnalysisReport: Sendable {
 
     /// The analyzers, in report order.
     public static let analyzerIDs = [
-        CPUSerializedAnalyzer.id, LockContentionAnalyzer.id, BlockedEventLoopAnalyzer.id, IPCOverheadAnalyzer.id,
+        CPUSerializedAnalyzer.id, LockContentionAnalyzer.id, BlockedEventLoopAnalyzer.id, CooperativePoolAnalyzer.id,
+        IPCOverheadAnalyzer.id,
     ]
 
     /// Analyzes `model` (``AnalysisPipeline``) and puts the result in words.

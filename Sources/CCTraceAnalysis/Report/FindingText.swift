@@ -4,7 +4,7 @@ import CCTraceFormat
 /// there is nothing to say), and each piece of evidence a line.
 enum FindingText {
     static func findings(_ f: Findings) -> [Finding] {
-        var out = serialization(f.serialization) + locks(f.locks) + loops(f.loops) + ipc(f.ipc)
+        var out = serialization(f.serialization) + locks(f.locks) + loops(f.loops) + pools(f.pools) + ipc(f.ipc)
         // Warnings first, then info, then ok; stable within a severity.
         out = out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
             .map(\.element)
@@ -160,6 +160,40 @@ enum FindingText {
         return sentence + "."
     }
 
+    // MARK: - blocked-cooperative-pool
+
+    static func pools(_ r: PoolBlocking) -> [Finding] {
+        let id = CooperativePoolAnalyzer.id
+        // Only programs whose Swift tasks were traced have a pool to speak of: elsewhere the
+        // finding would only add a line to every report.
+        guard !r.pools.isEmpty else { return [] }
+        return r.pools.map { p in
+            Finding(
+                id: id, severity: p.severity, subject: "swift pool (pid \(p.pid))", summary: poolSummary(p),
+                metrics: [
+                    ("jobs", Double(p.jobs)), ("tasks", Double(p.tasks)), ("tasks_in_flight", Double(p.tasksInFlight)),
+                    ("pool_threads", Double(p.threads)), ("job_ms", Text.millis(p.jobTime)),
+                    ("blocked_ms", Text.millis(p.blocked)), ("blocked_share", p.blockedShare),
+                    ("mean_queued_ms", Text.millis(p.meanQueued)), ("window_ms", Text.millis(p.window)),
+                    ("expected_window_ms", Text.millis(p.expectedWindow)),
+                ], evidence: p.evidence)
+        }
+    }
+
+    static func poolSummary(_ p: PoolStats) -> String {
+        var text =
+            "Swift's cooperative pool (\(p.threads) \(Text.plural(p.threads, "thread"))) ran \(p.jobs) jobs of "
+            + "\(p.tasks) tasks; its jobs spent \(Text.ms(p.blocked)) blocked in the kernel "
+            + "(\(Text.pct(p.blockedShare)) of \(Text.ms(p.jobTime)))"
+        if p.meanQueued > 0 { text += " while ready jobs waited \(Text.ms(p.meanQueued)) on average for a thread" }
+        if !p.blockers.isEmpty {
+            text +=
+                "; blocking calls in "
+                + Text.list(p.blockers.prefix(3).map { "'\($0.function)' (\(Text.ms($0.blocked)))" })
+        }
+        return text + "."
+    }
+
     // MARK: - ipc-overhead
 
     static func ipc(_ r: IPCOverhead) -> [Finding] {
@@ -248,6 +282,9 @@ enum FindingText {
                 text += "; sampled there \(count)× in " + functions.map { "'\($0)'" }.joined(separator: " ← ")
             }
             return text
+        case .poolBlocked(let function, let blocked, let jobs):
+            return
+                "'\(function)' blocked a pool thread \(jobs) \(Text.plural(jobs, "time")), \(Text.ms(blocked)) in all"
         case .longestSend: return "the longest send"
         case .slowestStart: return "the slowest start"
         }

@@ -7,6 +7,7 @@ enum RecommendationText {
         switch r.action {
         case .nothingToDo: "Nothing to parallelize in this trace."
         case .offloadFromLoop: "Keep the event loop and offload the work that blocks it (hybrid)."
+        case .offloadFromPool: "Keep Swift Concurrency and move the blocking calls off the cooperative pool."
         case .dropProcessPool: "Drop the process pool: do the work in one process."
         case .shareDataBetweenThreads: "Use threads that share the data instead of shipping it to processes."
         case .staySequential: "Stay sequential: concurrency has nothing to overlap here."
@@ -30,6 +31,12 @@ enum RecommendationText {
         switch r.action {
         case .nothingToDo: return "—"
         case .offloadFromLoop: return idioms.offload
+        case .offloadFromPool(let functions):
+            let named = Text.list(functions.prefix(3).map { "'\($0)'" })
+            return "Call \(named.isEmpty ? "the blocking functions" : named) where blocking is allowed: an async API "
+                + "for the same work (a non-blocking client, `Task.sleep` instead of sleeping), or a thread or "
+                + "DispatchQueue of its own awaited through `withCheckedContinuation`; the pool has one thread per "
+                + "core and must never wait in the kernel."
         case .dropProcessPool:
             return "Do the work where the data is (no pickling); if it must be parallel, use a "
                 + "ThreadPoolExecutor over code that releases the GIL (NumPy, I/O) or shared memory "
@@ -115,6 +122,10 @@ enum RecommendationText {
                 + (w.p50 > 0 ? ", p50 latency \(Text.ms(w.p50))" : "") + ")" + (w.inferred ? ", inferred." : ".")
         case .noWork: return "No thread in the trace did measurable work."
         case .loopBlocked(let l): return FindingText.loopSummary(l, slow: slowCallback)
+        case .poolBlocked(let p):
+            return FindingText.poolSummary(p) + " Off the pool, the window would be about "
+                + "\(Text.ms(p.expectedWindow)) instead of \(Text.ms(p.window)) (the pool's CPU time over its threads, "
+                + "or the CPU, blocking calls and sleeps of the tasks that blocked, overlapped \(p.blockingTasksInFlight) at a time, whichever is longer)."
         case .offender(let e): return "Offender: \(FindingText.describe(e))."
         case .ipcOutweighs(let tax):
             return

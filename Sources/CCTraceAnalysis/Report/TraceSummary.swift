@@ -95,9 +95,11 @@ public struct TraceSummary: Sendable {
         let hasTaskCategory = model.asyncSlices.contains { $0.category == TraceCategory.task.rawValue }
         let tasks = model.asyncSlices.filter {
             $0.depth == 0 && (!hasTaskCategory || $0.category == TraceCategory.task.rawValue)
+                && !SwiftRuntime.isTaskSleep($0)
         }
-        // asyncio tasks drawn as rows of their own (viztracer --log_async) are tasks, not threads.
-        taskCount = tasks.count + taskRows.count
+        // asyncio tasks drawn as rows of their own (viztracer --log_async) are tasks, not threads;
+        // Swift tasks seen through the runtime's hooks are their jobs grouped by task id.
+        taskCount = tasks.count + taskRows.count + SwiftRuntime.tasks(in: model).count
         taskRowCount = taskRows.count
         longestTasks = tasks.sorted { $0.duration > $1.duration }.prefix(top).map {
             Task(name: $0.name, id: $0.id, pid: $0.pid, duration: $0.duration)

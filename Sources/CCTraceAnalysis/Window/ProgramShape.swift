@@ -98,17 +98,31 @@ public struct ProgramShape: Sendable {
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
-        let tasks = model.asyncSlices.filter { $0.depth == 0 && $0.category == taskCategory }
+        let tasks = model.asyncSlices.filter {
+            $0.depth == 0 && $0.category == taskCategory && !SwiftRuntime.isTaskSleep($0)
+        }
+        // Swift tasks seen through the runtime's hooks: their jobs, grouped by task id.
+        let swiftTasks = SwiftRuntime.tasks(in: model)
         // asyncio tasks a tracer drew as rows of their own count as tasks too.
-        taskCount = tasks.count + c.taskRows.count
+        taskCount = tasks.count + c.taskRows.count + swiftTasks.count
         // A task's life minus its runs on threads is time it was suspended: awaiting something
         // (I/O, a timer, another task) — counted as waiting, inferred.
         var taskLives: Int64 = 0
         for t in tasks { taskLives += t.duration.nanoseconds }
         var taskRuns: Int64 = 0
-        for s in slices where s.category == taskCategory && s.depth == 0 { taskRuns += s.duration.nanoseconds }
+        let swiftPool = TraceVocabulary.Event.swiftPoolThreadPrefix.string
+        for s in slices where s.category == taskCategory && s.depth == 0 {
+            // Jobs on Swift's pool are counted with their tasks below.
+            if model.threads[s.thread].name?.hasPrefix(swiftPool) ?? false { continue }
+            taskRuns += s.duration.nanoseconds
+        }
+        for t in swiftTasks {
+            taskLives += t.end - t.start
+            taskRuns += t.ran
+        }
         suspendedTaskTime = max(0, taskLives - taskRuns)
-        let taskIntervals = tasks.map { ($0.start.nanoseconds, $0.end.nanoseconds) }
+        let taskIntervals =
+            tasks.map { ($0.start.nanoseconds, $0.end.nanoseconds) } + swiftTasks.map { ($0.start, $0.end) }
         maxTasksInFlight = Self.concurrency(taskIntervals, window: 1).max
 
         var candidates: [WaitConcurrency] = []
@@ -123,7 +137,7 @@ public struct ProgramShape: Sendable {
         if !ioIntervals.isEmpty {
             candidates.append(Self.waits(ioIntervals, source: .threadsInIO, window: w.length, inferred: true))
         }
-        if !tasks.isEmpty {
+        if !taskIntervals.isEmpty {
             candidates.append(Self.waits(taskIntervals, source: .tasksAlive, window: w.length, inferred: false))
         }
         let other = model.asyncSlices.filter { $0.depth == 0 && $0.category != taskCategory }

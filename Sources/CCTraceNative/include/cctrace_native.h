@@ -412,6 +412,8 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
 /// Removes the hooks (jobs already handed over still run).
 void cctrace_tasks_uninstall(void);
 int cctrace_tasks_installed(void);
+/// Jobs that ran the runtime's own way (untraced) because their queue was not known yet.
+uint64_t cctrace_tasks_untraced_jobs(void);
 
 #ifdef __cplusplus
 }

@@ -59,6 +59,15 @@ uint64_t cctrace_sampler_dropped(void);
 /// unknown), and when it is blocked, the system call it waits in (-1 if none) and its user PC.
 char cctrace_thread_state(int tid, long *syscall_number, uint64_t *pc);
 
+/// Where a thread blocked in a system call was called from, without signalling it (a signal
+/// would cut a sleep short): its user stack pointer from /proc/self/task/TID/syscall, then the
+/// words of its stack above it (read with process_vm_readv, so an unmapped page is an error,
+/// not a fault) that are return addresses — they point into an executable mapping just past a
+/// call instruction. Stack scanning can add a stale address between real frames, but the
+/// first frames above a blocking call are the ones that made it. Fills up to `max` addresses,
+/// innermost first; returns how many (0 when the thread is not in a system call).
+int cctrace_blocked_stack(int tid, uint64_t *out, int max);
+
 #ifdef __cplusplus
 }
 #endif
