@@ -538,3 +538,61 @@ extension ProgramShapeTests {
         #expect(known.recommendation.confidence != .low)
     }
 }
+
+@Suite struct CooperativePoolTests {
+    /// Swift's pool as the runtime hooks record it: two `swift-pool-N` threads, each running 20
+    /// jobs of 15 ms back to back, with ready jobs waiting `queuedUs` for a thread; CPU
+    /// readings at `running`; and, when `stall` is set, a stack read beside each blocked job.
+    func pool(running: Double, queuedUs: Double = 5_000, stall: Bool = true) -> TraceBuilder {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for tid in [2, 3] {
+            b.threadName("swift-pool-\(tid - 1)", tid: tid)
+            for i in 0..<20 {
+                let ts = 1_000 + Double(i) * 15_000
+                let task = tid * 100 + i
+                b.slice(
+                    "App.handle(request:)", tid: tid, ts: ts, dur: 15_000, cat: "cctrace.task",
+                    args: #"{"task_id":\#(task),"queued_us":\#(queuedUs)}"#)
+                if stall {
+                    b.events.append(
+                        #"{"ph":"i","s":"t","cat":"cctrace.sample","name":"loop stall","pid":1,"tid":\#(tid),"ts":\#(ts + 6_000),"args":{"kind":"watchdog","loop":"swift-pool","frames":["clock_nanosleep (blocked in the kernel)","usleep + 0x45 (libc.so.6)","App.legacyFetch(_:) -> Swift.Int + 0x24 (app)","App.handle(request:) + 0x97 (app)"],"locations":["?","/usr/lib/x86_64-linux-gnu/libc.so.6+0xff294","/app+0x63fa3","/app+0x64696"]}}"#
+                    )
+                }
+            }
+            b.cpu(tid: tid, from: 0, to: 320_000, step: 20_000, running: { _ in running })
+        }
+        return b
+    }
+
+    /// Jobs that spend their time off a CPU, in the kernel, while others wait: the pool is
+    /// blocked, the app's function in the stacks is named, async is kept and the call moves.
+    @Test func blockedJobsNameTheAppFunction() throws {
+        let r = try pool(running: 0.05).report()
+        let f = try #require(r.warnings(CooperativePoolAnalyzer.id).first, "\(r.findings.map(\.summary))")
+        #expect(f.summary.contains("App.legacyFetch(_:)"), "\(f.summary)")
+        #expect(!f.summary.contains("usleep"))
+        #expect(r.recommendation.model == .async)
+        guard case .offloadFromPool(let functions) = r.recommendation.action else {
+            Issue.record("\(r.recommendation.action)")
+            return
+        }
+        #expect(functions.first?.hasPrefix("App.legacyFetch") == true)
+        #expect(r.recommendation.expectedSpeedup > 1)
+        #expect(r.profile.taskCount == 40)
+    }
+
+    /// The same jobs on a CPU the whole time compute: nothing blocked the pool.
+    @Test func computingJobsAreNotBlocking() throws {
+        let r = try pool(running: 0.97).report()
+        #expect(r.warnings(CooperativePoolAnalyzer.id).isEmpty, "\(r.findings.map(\.summary))")
+    }
+
+    /// Blocked jobs that nobody waited for (each job started at once): worth knowing, not a
+    /// warning — the pool had nothing else to run.
+    @Test func blockingWithNothingWaitingIsInfo() throws {
+        let r = try pool(running: 0.05, queuedUs: 20).report()
+        #expect(r.warnings(CooperativePoolAnalyzer.id).isEmpty)
+        #expect(r.findings.contains { $0.id == CooperativePoolAnalyzer.id && $0.severity == .info })
+    }
+}

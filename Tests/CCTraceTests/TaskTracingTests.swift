@@ -39,6 +39,46 @@ extension RecorderTests {
             #expect(model.asyncSlices.contains { $0.name == "combine" && $0.id == all.id && $0.depth == 1 })
         }
 
+        /// Plain Swift Concurrency, no tracing calls: every job of Swift's global executor is
+        /// recorded through the runtime's hooks — each child task by its id, on a thread named
+        /// as the pool; a contended actor's runs labelled with the actor and the time they queued.
+        @Test func plainSwiftConcurrencyIsTracedWithoutCode() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("plain.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            let counter = HashCounter()
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<200 {
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(1 + i % 3))
+                        await counter.bump(i)
+                    }
+                }
+            }
+            CCTrace.stop()
+            #expect(await counter.total > 0)
+            let model = try TraceImporter.importTrace(path: path)
+            let jobs = model.slices.filter {
+                $0.category == TraceCategory.task.rawValue
+                    && model.threads[$0.thread].name?.hasPrefix("swift-pool") == true
+            }
+            let children = Set(
+                jobs.filter { $0.name.contains("plainSwiftConcurrencyIsTracedWithoutCode") }.compactMap {
+                    $0.args.flatMap { model.arguments.value($0) }?["task_id"]?.intValue
+                })
+            #expect(children.count >= 190, "\(children.count) of 200 child tasks traced")
+            // Each child ran before and after its sleep, and said so.
+            let afterSleep = jobs.filter {
+                $0.args.flatMap { model.arguments.value($0) }?["after"]?.stringValue == "sleep"
+            }
+            #expect(afterSleep.count >= 190, "\(afterSleep.count) jobs resumed after a sleep")
+            let actorRuns = jobs.filter { $0.name == "actor HashCounter" }
+            #expect(!actorRuns.isEmpty, "\(Set(jobs.map(\.name)))")
+            #expect(
+                actorRuns.allSatisfy {
+                    model.arguments.value($0.args!)?["actor"]?.stringValue?.hasPrefix("HashCounter@0x") == true
+                })
+        }
+
         /// Child tasks inherit their parent's task-local context: spans in 40 concurrent
         /// children of one traced task still get 40 ids, and a span nested in a child's span
         /// shares the child's track.
@@ -96,5 +136,18 @@ extension RecorderTests {
             let runs = model.slices.filter { $0.name == "hog" }
             #expect(runs.contains { $0.duration.nanoseconds >= 120_000_000 })
         }
+    }
+}
+
+/// An actor every child task awaits, computing ~0.3 ms per call so that calls queue.
+actor HashCounter {
+    private(set) var total: UInt64 = 0
+    func bump(_ i: Int) {
+        var h = UInt64(i) &+ 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<100_000 {
+            h ^= h >> 31
+            h = h &* 0xFF51_AFD7_ED55_8CCD
+        }
+        total &+= h | 1
     }
 }

@@ -16,7 +16,7 @@ public struct PoolStats: Sendable {
     /// Distinct tasks seen, and the most alive at once.
     public var tasks: Int
     public var tasksInFlight: Int
-    /// The most tasks alive at once among those whose jobs blocked.
+    /// The most tasks alive at once among those that waited (slept, awaited I/O, blocked).
     public var blockingTasksInFlight: Int
     /// What blocked: the app's function (from the stacks read while a job was blocked), its
     /// blocked time and how many jobs; worst first. Blocked time with no stack is not listed.
@@ -45,11 +45,11 @@ public struct PoolBlocking: Sendable {
 /// is blocked when ``Heuristics/poolBlockedShare`` of its job time was blocked while ready jobs
 /// waited ``Heuristics/poolQueueDelay`` on average.
 ///
-/// The expected window with the calls moved off the pool: the pool then only computes (its CPU
-/// time over its threads), and the tasks that blocked still take their own time — their CPU,
-/// the blocking calls (now elsewhere) and their sleeps — overlapped as many at a time as were in
-/// flight; the longer of the two. It leaves out what the trace cannot price: the cost of the
-/// thread or queue the calls move to, and waits on children beyond their own work.
+/// The expected window with the calls moved off the pool lies between two bounds: the pool's own
+/// work over its threads, and the tasks' waits (sleeps, awaited I/O, the moved calls) overlapped
+/// as many at a time as were in flight — the longer of the two if they overlap perfectly, their
+/// sum if not at all; the estimate is halfway. It leaves out what the trace cannot price: the
+/// cost of the thread or queue the calls move to.
 public enum CooperativePoolAnalyzer {
     public static let id = "blocked-cooperative-pool"
 
@@ -62,16 +62,19 @@ public enum CooperativePoolAnalyzer {
         }
         var pools: [PoolStats] = []
         for (pid, threads) in poolThreads.sorted(by: { $0.key < $1.key }) {
-            if let p = analyzePool(pid: pid, threads: threads, category: task, model: model, options: options) {
+            if let p = analyzePool(
+                pid: pid, threads: threads, category: task, model: model, profile: profile, options: options)
+            {
                 pools.append(p)
             }
         }
         return PoolBlocking(pools: pools.sorted { ($0.severity, $0.blocked) > ($1.severity, $1.blocked) })
     }
 
-    static func analyzePool(pid: Int64, threads: [Int], category: String, model: TraceModel, options: AnalysisOptions)
-        -> PoolStats?
-    {
+    static func analyzePool(
+        pid: Int64, threads: [Int], category: String, model: TraceModel, profile: WorkProfile,
+        options: AnalysisOptions
+    ) -> PoolStats? {
         let h = options.heuristics
         let taskKey = TraceVocabulary.Arg.taskID.string
         let queuedKey = TraceVocabulary.Arg.queuedUs.string
@@ -90,7 +93,6 @@ public enum CooperativePoolAnalyzer {
         var byFunction: [String: (blocked: Int64, jobs: Int, slice: Int, stack: [String])] = [:]
         // Tasks whose jobs blocked in a named function, and that time.
         var blockingTasks: [Int64: Int64] = [:]
-        var cpuByTask: [Int64: Int64] = [:]
         var activeThreads = 0
         for t in threads {
             let info = model.threads[t]
@@ -121,7 +123,6 @@ public enum CooperativePoolAnalyzer {
                 blocked += off
                 let cpu = min(wall, usage?.running.nanoseconds ?? wall)
                 computed += cpu
-                if let id = args?[taskKey]?.intValue { cpuByTask[id, default: 0] += cpu }
                 guard off > 0 else { continue }
                 // The stack read while this job was blocked names what blocked it.
                 var k = HotStacks.firstSample(atOrAfter: s.start, in: model)
@@ -166,43 +167,43 @@ public enum CooperativePoolAnalyzer {
             return most
         }
         let most = mostInFlight(lifetimes.keys)
-        let blockingInFlight = max(mostInFlight(blockingTasks.keys), 1)
-        // What those tasks take on their own, pool queueing aside: their jobs (computing and
-        // blocking), their sleeps and their other waits (a continuation resumed by I/O, an
-        // actor). A wait is from the end of a job to the next one's ready time. A sleep is
-        // woken by a job of its own that the hooks do not see (Swift ≥ 6.2 schedules it on the
-        // executor directly), which queued behind the same blocked pool: each resume point's
-        // shortest sleep is taken as its sleep without queueing. Waits for children are left
-        // out (the children were slowed by the same pool).
-        var ownTime: Int64 = 0
-        var sleepsBySite: [String: (count: Int64, shortest: Int64)] = [:]
-        for (id, _) in blockingTasks {
-            guard let jobs = jobsByTask[id]?.sorted(by: { $0.ready < $1.ready }) else { continue }
+        // Waits of the tasks, pool queueing aside: from the end of a job to the next one's ready
+        // time, after a sleep or an awaited continuation (I/O, an actor). The job that ends a
+        // sleep or resumes a continuation ran on the same blocked pool (Swift ≥ 6.2 schedules a
+        // sleep's wake-up on the executor directly, where the hooks do not see it), so each
+        // resume point's shortest wait is taken as its wait without queueing. Waits for children
+        // and a task's start are left out: they were the pool's queueing.
+        var waitsBySite: [String: (count: Int64, shortest: Int64)] = [:]
+        var waitingTasks = Set(blockingTasks.keys)
+        for (id, jobs) in jobsByTask {
             var previousEnd: Int64? = nil
-            for j in jobs {
-                if let p = previousEnd {
-                    let gap = max(0, j.ready - p)
-                    switch j.after {
-                    case "sleep":
-                        let known = sleepsBySite[j.site]
-                        sleepsBySite[j.site] = ((known?.count ?? 0) + 1, min(known?.shortest ?? gap, gap))
-                    case "child", "start": break
-                    default: ownTime += gap
-                    }
-                }
-                previousEnd = j.end
+            for j in jobs.sorted(by: { $0.ready < $1.ready }) {
+                defer { previousEnd = j.end }
+                guard let p = previousEnd, j.after != "child", j.after != "start" else { continue }
+                let gap = max(0, j.ready - p)
+                let known = waitsBySite[j.site]
+                waitsBySite[j.site] = ((known?.count ?? 0) + 1, min(known?.shortest ?? gap, gap))
+                waitingTasks.insert(id)
             }
         }
-        for (_, s) in sleepsBySite { ownTime += s.count * s.shortest }
-        for (_, time) in blockingTasks { ownTime += time }
-        for (id, _) in blockingTasks { ownTime += cpuByTask[id] ?? 0 }
+        let waits = waitsBySite.values.reduce(Int64(0)) { $0 + $1.count * $1.shortest }
+        let waitingInFlight = max(mostInFlight(waitingTasks), 1)
         let blockers = byFunction.map { (function: $0.key, blocked: $0.value.blocked, jobs: $0.value.jobs) }
             .sorted { $0.blocked > $1.blocked }
         let attributed = blockers.reduce(Int64(0)) { $0 + $1.blocked }
-        let threads = max(activeThreads, 1)
-        let expected = max(
-            (computed + blocked - attributed) / Int64(threads), ownTime / Int64(blockingInFlight),
-            Int64(Double(window) * h.offloadFloor))
+        // The runtime's pool is as wide as the CPUs (Dispatch may swap a thread in and out).
+        let threads = max(min(activeThreads, profile.cores), 1)
+        // Two bounds on the window once the calls leave the pool: the pool's own work over its
+        // threads, and the tasks' waits (the moved calls included) overlapped as many at a time
+        // as were in flight. If they overlap perfectly the window is the longer of the two; if
+        // not at all, their sum. The estimate is halfway: a task alternates between computing on
+        // the pool and waiting off it, so its waits hide other tasks' work only part of the time.
+        // All of the pool's blocked time moves, not only the part a stack named: the advice is
+        // to block nowhere on the pool, and a block shorter than the watchdog's capture delay is
+        // most often the same call caught late.
+        let compute = computed / Int64(threads)
+        let latency = (blocked + waits) / Int64(waitingInFlight)
+        let expected = max((max(compute, latency) + compute + latency) / 2, Int64(Double(window) * h.offloadFloor))
         let severity: Severity =
             share >= h.poolBlockedShare && meanQueued >= h.poolQueueDelay.nanoseconds && !blockers.isEmpty
             ? .warning : share >= h.poolBlockedShare / 2 && blocked > 0 ? .info : .ok
@@ -217,7 +218,7 @@ public enum CooperativePoolAnalyzer {
         return PoolStats(
             pid: pid, threads: threads, jobs: jobs, jobTime: jobTime, blocked: blocked, blockedShare: share,
             queued: queued, meanQueued: meanQueued, tasks: lifetimes.count, tasksInFlight: most,
-            blockingTasksInFlight: blockingInFlight, blockers: blockers,
+            blockingTasksInFlight: waitingInFlight, blockers: blockers,
             window: window, expectedWindow: min(expected, window), severity: severity, evidence: evidence)
     }
 
