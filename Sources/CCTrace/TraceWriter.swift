@@ -792,6 +792,10 @@ final class TraceWriter: @unchecked Sendable {
         w.appendUInt(reportedDrops)
         w.appendArgumentKey(TraceVocabulary.Session.eventsWritten)
         w.appendUInt(eventsWritten)
+        if configuration.swiftTasks {
+            w.appendArgumentKey(TraceVocabulary.Session.untracedSwiftJobs)
+            w.appendUInt(cctrace_tasks_untraced_jobs())
+        }
         w.appendArgumentKey(TraceVocabulary.Session.endTs)
         w.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
         w.appendASCII("}}\n")

@@ -3,6 +3,7 @@
 //   swift run -c release cctrace-bench record
 //   swift run -c release cctrace-bench import FILE   (e.g. ../shared/tools/gen-trace --events 1000000)
 //   swift run -c release cctrace-bench stacks        (stack capture, profiler sample cost, slowdown)
+//   swift run -c release cctrace-bench tasks         (Swift Concurrency traced by the runtime hooks)
 //
 // Figures are the best of several repetitions, so a noisy neighbour on this shared machine
 // makes them worse, never better; compare them as ratios within one run.
@@ -16,9 +17,11 @@ case "record":
     RecordBenchmark.run()
 case "stacks":
     StackBenchmark.run()
+case "tasks":
+    TaskBenchmark.run()
 case "import" where arguments.count == 2:
     ImportBenchmark.run(path: arguments[1])
 default:
-    print("usage: cctrace-bench record | stacks | import FILE")
+    print("usage: cctrace-bench record | stacks | tasks | import FILE")
     exit(2)
 }

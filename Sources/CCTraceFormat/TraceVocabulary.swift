@@ -195,6 +195,9 @@ public enum TraceVocabulary {
         public static let signal = DialectName("signal")
         public static let droppedEvents = DialectName("dropped_events")
         public static let eventsWritten = DialectName("events_written")
+        /// Jobs of Swift's global executor that ran untraced: enqueued before the runtime's queue
+        /// for their priority was known (the hooks find it from inside a job).
+        public static let untracedSwiftJobs = DialectName("untraced_swift_jobs")
     }
 
     /// Keys a reader adds to the session metadata from what it found, beside the file's own.

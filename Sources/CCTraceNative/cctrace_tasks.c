@@ -255,6 +255,7 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
   // Someone else (a test harness, another tool) owns the hooks: leave them alone.
   if (*enqueue_slot || *delay_slot || *deadline_slot) return 0;
   pool_label = label;
+  __atomic_store_n(&untraced_jobs, 0, __ATOMIC_RELAXED);
   slow_append = append_fn;
   thread_start = start_fn;
   __atomic_store_n(delay_slot, hook_delay, __ATOMIC_RELEASE);
