@@ -25,6 +25,10 @@ public struct PoolStats: Sendable {
     /// off the pool.
     public var window: Int64
     public var expectedWindow: Int64
+    /// The two bounds the estimate lies between: the pool's CPU time over its width, and the
+    /// waiting tasks' waits overlapped as many at a time as were in flight.
+    public var computeBound: Int64
+    public var latencyBound: Int64
     public var severity: Severity
     public var evidence: [Evidence]
 }
@@ -219,7 +223,8 @@ public enum CooperativePoolAnalyzer {
             pid: pid, threads: threads, jobs: jobs, jobTime: jobTime, blocked: blocked, blockedShare: share,
             queued: queued, meanQueued: meanQueued, tasks: lifetimes.count, tasksInFlight: most,
             blockingTasksInFlight: waitingInFlight, blockers: blockers,
-            window: window, expectedWindow: min(expected, window), severity: severity, evidence: evidence)
+            window: window, expectedWindow: min(expected, window), computeBound: compute, latencyBound: latency,
+            severity: severity, evidence: evidence)
     }
 
     /// The app's function in a stack read beside a blocked thread: the first frame that is not

@@ -123,9 +123,11 @@ enum RecommendationText {
         case .noWork: return "No thread in the trace did measurable work."
         case .loopBlocked(let l): return FindingText.loopSummary(l, slow: slowCallback)
         case .poolBlocked(let p):
-            return FindingText.poolSummary(p) + " Off the pool, the window would be about "
-                + "\(Text.ms(p.expectedWindow)) instead of \(Text.ms(p.window)) (the pool's CPU time over its threads, "
-                + "or the CPU, blocking calls and sleeps of the tasks that blocked, overlapped \(p.blockingTasksInFlight) at a time, whichever is longer)."
+            return FindingText.poolSummary(p) + " With the calls off the pool, the window would be about "
+                + "\(Text.ms(p.expectedWindow)) instead of \(Text.ms(p.window)): between \(Text.ms(max(p.computeBound, p.latencyBound))) "
+                + "and \(Text.ms(p.computeBound + p.latencyBound)) — the pool's CPU work on its \(p.threads) "
+                + "\(Text.plural(p.threads, "thread")) (\(Text.ms(p.computeBound))) and the tasks' waits, the moved calls "
+                + "included, \(p.blockingTasksInFlight) at a time (\(Text.ms(p.latencyBound))), overlapped or not."
         case .offender(let e): return "Offender: \(FindingText.describe(e))."
         case .ipcOutweighs(let tax):
             return

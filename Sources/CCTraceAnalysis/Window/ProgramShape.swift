@@ -116,10 +116,9 @@ public struct ProgramShape: Sendable {
             if model.threads[s.thread].name?.hasPrefix(swiftPool) ?? false { continue }
             taskRuns += s.duration.nanoseconds
         }
-        for t in swiftTasks {
-            taskLives += t.end - t.start
-            taskRuns += t.ran
-        }
+        // Swift tasks seen through the hooks are left out: the gaps between their jobs include
+        // the time they queued for a pool thread, and their threads' own accounting already
+        // says what the pool did (a suspended task is waiting, not a thread in I/O).
         suspendedTaskTime = max(0, taskLives - taskRuns)
         let taskIntervals =
             tasks.map { ($0.start.nanoseconds, $0.end.nanoseconds) } + swiftTasks.map { ($0.start, $0.end) }
