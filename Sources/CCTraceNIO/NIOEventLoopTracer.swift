@@ -21,7 +21,9 @@ import Synchronization
 /// What is recorded (category `cctrace.loop`): a slice `tick` per tick on the loop's thread
 /// (`args.loop`: the thread's name, e.g. `NIO-ELT-0-#0`), and per loop the counter
 /// `loop lag <thread name>` (`args.lag_ms`) from a heartbeat task scheduled every interval. A
-/// handler that blocks the loop shows as one long tick and a lag spike.
+/// task that blocks the loop shows as one long tick and a lag spike. NIO's ticks cover the task
+/// phase only: wrap handlers with ``traced(_:)`` to time `channelRead` and friends, which run in
+/// the I/O phase.
 public final class NIOEventLoopTracer: NIOEventLoopMetricsDelegate, Sendable {
     private let monitors = Mutex<[ObjectIdentifier: EventLoopMonitor]>([:])
     private let heartbeats = Mutex<[EventLoopMonitor]>([])
@@ -66,6 +68,11 @@ public final class NIOEventLoopTracer: NIOEventLoopMetricsDelegate, Sendable {
             for m in list { m.stopHeartbeat() }
             list.removeAll()
         }
+    }
+
+    /// The monitor of `loop` (the one its ticks and heartbeat use), called on the loop's thread.
+    func monitor(for loop: any EventLoop) -> EventLoopMonitor {
+        monitor(for: ObjectIdentifier(loop as AnyObject))
     }
 
     private func monitor(for id: ObjectIdentifier) -> EventLoopMonitor {
