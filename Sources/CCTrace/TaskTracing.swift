@@ -27,41 +27,82 @@ enum TracedTaskLocal {
 extension CCTrace {
     /// Starts an unstructured task that the trace follows: its life is an async slice keyed by a
     /// stable task id (with its name and parent task), and each run of it on a thread is a slice
-    /// on that thread, because it runs on ``TracedTaskExecutor/shared``.
+    /// named after it.
     ///
-    /// Child tasks created inside with `async let` or task groups share the executor and appear
-    /// as runs of their own; name them by wrapping their bodies in ``withSpan(named:isolation:_:)``.
+    /// The task runs where a plain `Task` would — the runtime hooks see its jobs — unless you
+    /// pass an `executor`. Only when the hooks could not be installed (another tool owns them)
+    /// does it run on ``TracedTaskExecutor/shared``, which records its jobs itself. For a child
+    /// of a task group, which keeps the group's structure and cancellation, use
+    /// `group.addTracedTask(_:operation:)`.
     @discardableResult
     public static func task<Success: Sendable>(
-        _ name: String, priority: TaskPriority? = nil,
+        _ name: String, priority: TaskPriority? = nil, executor: (any TaskExecutor)? = nil,
         operation: sending @escaping @isolated(any) () async throws -> Success
     ) -> Task<Success, any Error> {
         let recording = cctrace_is_enabled()
         let parent = TracedTaskLocal.current
         let id = Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
         let nameID = recording ? Recorder.shared.intern(name) : 0
-        let executor: (any TaskExecutor)? = recording ? TracedTaskExecutor.shared : nil
-        if recording { TracedTaskExecutor.shared.startHeartbeat() }
-        return Task(executorPreference: executor, priority: priority) {
-            let context = TracedTaskContext(id: id, nameID: nameID, task: currentTaskAddress())
-            return try await TracedTaskLocal.$current.withValue(context) {
-                guard cctrace_is_enabled() else { return try await operation() }
-                bindCurrentTask(context)
-                let args: TraceArguments =
-                    parent.map {
-                        [
-                            TraceVocabulary.Arg.taskID.string: TraceArgument(Int(id)),
-                            TraceVocabulary.Arg.parentTaskID.string: TraceArgument(Int($0.id)),
-                        ]
-                    }
-                    ?? [TraceVocabulary.Arg.taskID.string: TraceArgument(Int(id))]
-                let aux = Recorder.shared.storeArguments(ArgumentEncoder.encode(args))
-                let flags = EventCategory.flags(EventCategory.task, interned: true)
-                _append(EventKind.asyncBegin, flags, UInt64(nameID), 0, cctrace_now(), id, aux)
-                defer { _append(EventKind.asyncEnd, flags, UInt64(nameID), 0, cctrace_now(), id, 0) }
-                return try await operation()
-            }
+        var preferred = executor
+        if recording && preferred == nil && cctrace_tasks_installed() == 0 { preferred = TracedTaskExecutor.shared }
+        if recording, let pool = preferred as? TracedTaskExecutor { pool.startHeartbeat() }
+        return Task(executorPreference: preferred, priority: priority) {
+            try await runTraced(id: id, nameID: nameID, parent: parent, operation)
         }
+    }
+
+    /// Runs `operation` as the traced task `id`: its life an async slice, its runs bound to it.
+    static func runTraced<R>(
+        id: UInt64, nameID: UInt32, parent: TracedTaskContext?, _ operation: () async throws -> R
+    ) async throws -> R {
+        let context = TracedTaskContext(id: id, nameID: nameID, task: currentTaskAddress())
+        return try await TracedTaskLocal.$current.withValue(context) {
+            let began = beginTracedTask(context, parent: parent)
+            defer { if began { endTracedTask(context) } }
+            return try await operation()
+        }
+    }
+
+    /// The same for an operation that cannot throw.
+    static func runTraced<R>(
+        id: UInt64, nameID: UInt32, parent: TracedTaskContext?, nonThrowing operation: () async -> R
+    ) async -> R {
+        let context = TracedTaskContext(id: id, nameID: nameID, task: currentTaskAddress())
+        return await TracedTaskLocal.$current.withValue(context) {
+            let began = beginTracedTask(context, parent: parent)
+            defer { if began { endTracedTask(context) } }
+            return await operation()
+        }
+    }
+
+    /// Binds the running Swift task to `context` and opens its life (returns false when not
+    /// recording).
+    private static func beginTracedTask(_ context: TracedTaskContext, parent: TracedTaskContext?) -> Bool {
+        guard cctrace_is_enabled() else { return false }
+        bindCurrentTask(context)
+        let args: TraceArguments =
+            parent.map {
+                [
+                    TraceVocabulary.Arg.taskID.string: TraceArgument(Int(context.id)),
+                    TraceVocabulary.Arg.parentTaskID.string: TraceArgument(Int($0.id)),
+                ]
+            }
+            ?? [TraceVocabulary.Arg.taskID.string: TraceArgument(Int(context.id))]
+        let aux = Recorder.shared.storeArguments(ArgumentEncoder.encode(args))
+        let flags = EventCategory.flags(EventCategory.task, interned: true)
+        _append(EventKind.asyncBegin, flags, UInt64(context.nameID), 0, cctrace_now(), context.id, aux)
+        return true
+    }
+
+    private static func endTracedTask(_ context: TracedTaskContext) {
+        let flags = EventCategory.flags(EventCategory.task, interned: true)
+        _append(EventKind.asyncEnd, flags, UInt64(context.nameID), 0, cctrace_now(), context.id, 0)
+    }
+
+    /// The pieces a traced child task needs, taken in its parent: its id, name and parent.
+    static func tracedChild(_ name: String) -> (id: UInt64, nameID: UInt32, parent: TracedTaskContext?) {
+        let id = Recorder.shared.nextAsyncID.add(1, ordering: .relaxed).oldValue
+        return (id, cctrace_is_enabled() ? Recorder.shared.intern(name) : 0, TracedTaskLocal.current)
     }
 
     /// Runs async `body` as an async span, since async code may hop threads between its
@@ -207,5 +248,34 @@ public final class TracedTaskExecutor: TaskExecutor, @unchecked Sendable {
         CCTrace._append(
             EventKind.jobRun, EventCategory.flags(EventCategory.task, interned: true), pointer, 0, start, cctrace_now(),
             0)
+    }
+}
+
+extension TaskGroup {
+    /// Adds a child task the trace follows by name, as ``CCTrace/task(_:priority:executor:operation:)``
+    /// does for an unstructured one — but a real child of the group: the group awaits it and
+    /// its cancellation reaches it.
+    public mutating func addTracedTask(
+        _ name: String, priority: TaskPriority? = nil,
+        operation: sending @escaping @isolated(any) () async -> ChildTaskResult
+    ) {
+        let child = CCTrace.tracedChild(name)
+        addTask(priority: priority) {
+            await CCTrace.runTraced(id: child.id, nameID: child.nameID, parent: child.parent, nonThrowing: operation)
+        }
+    }
+}
+
+extension ThrowingTaskGroup {
+    /// Adds a child task the trace follows by name: a real child of the group (it is awaited
+    /// and cancelled with it), its life and runs named `name` in the trace.
+    public mutating func addTracedTask(
+        _ name: String, priority: TaskPriority? = nil,
+        operation: sending @escaping @isolated(any) () async throws -> ChildTaskResult
+    ) {
+        let child = CCTrace.tracedChild(name)
+        addTask(priority: priority) {
+            try await CCTrace.runTraced(id: child.id, nameID: child.nameID, parent: child.parent, operation)
+        }
     }
 }

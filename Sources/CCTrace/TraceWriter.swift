@@ -466,14 +466,21 @@ final class TraceWriter: @unchecked Sendable {
         let kind = Int(e.name_len & 0xff)
         let begin = time(e.ts, e)
         let end = max(time(e.end, e), begin)
-        let (nameID, after) = swiftJobName(kind: kind, address: e.name, callers: callers, entry: ready?.2 ?? 0)
+        var (nameID, after) = swiftJobName(kind: kind, address: e.name, callers: callers, entry: ready?.2 ?? 0)
+        // A task traced by name (CCTrace.task, addTracedTask) bound its address: its runs take
+        // its name and traced id, so they join its life on its track.
+        var taskID = UInt64(e.aux)
+        if kind == 0, let pointer = ready?.1, let bound = tasks.lookup(pointer: pointer) {
+            nameID = bound.nameID
+            taskID = bound.taskID
+        }
         guard buffer.admitNested(begin: begin, end: end) else { return }
         head("X", category: Int(EventCategory.task), e: e, interned: true, nameID: nameID, tid: buffer.tid, ts: begin)
         out.appendASCII(",\"dur\":")
         out.appendMicroseconds(nanoseconds: end - begin)
         if kind == 0 {
             out.appendFirstArgument(TraceVocabulary.Arg.taskID)
-            out.appendUInt(UInt64(e.aux))
+            out.appendUInt(taskID)
         } else {
             out.appendFirstArgument(TraceVocabulary.Arg.actor)
             let type = swiftJobTypeName(e.name)

@@ -59,7 +59,7 @@ void cctrace_tasks_set_ticks_per_ns(double value) { cctrace_tasks_ticks_per_ns =
 static uint32_t pool_label = 0;
 static cctrace_task_slow_append slow_append = 0;
 static cctrace_task_thread_start thread_start = 0;
-static __thread int thread_seen = 0;
+static __thread uint64_t thread_seen = 0;  // the session generation this thread was named in
 
 enum {
   JOB_FLAGS = 32,
@@ -94,8 +94,8 @@ static void run_job(void *context) {
     job_run(job, 0, 0);
     return;
   }
-  if (__builtin_expect(!thread_seen, 0)) {
-    thread_seen = 1;
+  if (__builtin_expect(thread_seen != cctrace_current_generation(), 0)) {
+    thread_seen = cctrace_current_generation();
     if (thread_start) thread_start();
   }
   // Read what names the run before it runs: a task that completes is freed inside.
@@ -107,7 +107,7 @@ static void run_job(void *context) {
   uint64_t entry = 0;
   if (kind == KIND_TASK) {
     what = (uint64_t)(uintptr_t) * (void **)((char *)job + JOB_RESUME);
-    who = *(uint32_t *)((char *)job + JOB_ID);
+    who = (uint64_t)(uintptr_t)job;  // the task itself: traced tasks are bound by their address
     // Where the resumed fragment returns to, up to six async frames up: when the task resumes in
     // a runtime adapter (after awaiting a child) or inside Task.sleep (four frames of the
     // standard library deep), the app's function that awaited is one of them. The context
@@ -131,6 +131,7 @@ static void run_job(void *context) {
     who = 0;
   }
   uint64_t ready = *(uint64_t *)((char *)job + READY_WORD);
+  uint32_t id = kind == KIND_TASK ? *(uint32_t *)((char *)job + JOB_ID) : 0;
   uint64_t start = cctrace_now();
   cctrace_watch_begin(pool_label, start);
   job_run(job, 0, 0);
@@ -140,7 +141,7 @@ static void run_job(void *context) {
   if (callers[3]) append(CCTRACE_KIND_SWIFT_JOB_CALLERS, callers[5], 1, callers[3], callers[4], 0);
   if (callers[0]) append(CCTRACE_KIND_SWIFT_JOB_CALLERS, callers[2], 0, callers[0], callers[1], 0);
   append(CCTRACE_KIND_SWIFT_JOB_READY, who, (uint16_t)kind, ready, entry, 0);
-  append(CCTRACE_KIND_SWIFT_JOB, what, (uint16_t)(flags & 0xffff), start, end, (uint32_t)who);
+  append(CCTRACE_KIND_SWIFT_JOB, what, (uint16_t)(flags & 0xffff), start, end, id);
 }
 
 // The runtime's own queues, one per job priority: on Linux it creates for each priority a

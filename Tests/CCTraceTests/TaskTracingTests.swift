@@ -30,11 +30,12 @@ extension RecorderTests {
             let parent = one.args.flatMap { model.arguments.value($0) }?["parent_task_id"]?.stringValue
             #expect(parent == all.id)
             #expect(one.duration.nanoseconds >= 20_000_000)
-            // Runs: at least two per task (before and after its sleep), on pool threads.
+            // Runs: at least two per task (before and after its sleep), on Swift's own pool (the
+            // runtime hooks see them; tracing does not move the task to another executor).
             let runsOfAll = model.slices.filter { $0.name == "fetch-all" && $0.category == TraceCategory.task.rawValue }
             #expect(runsOfAll.count >= 2)
             #expect(runsOfAll.allSatisfy { model.arguments.value($0.args!)?["task_id"]?.stringValue == all.id })
-            #expect(runsOfAll.allSatisfy { model.threads[$0.thread].name?.hasPrefix("cctrace-pool") == true })
+            #expect(runsOfAll.allSatisfy { model.threads[$0.thread].name?.hasPrefix("swift-pool") == true })
             // The async span is nested in the task's track.
             #expect(model.asyncSlices.contains { $0.name == "combine" && $0.id == all.id && $0.depth == 1 })
         }
@@ -65,7 +66,10 @@ extension RecorderTests {
                 jobs.filter { $0.name.contains("plainSwiftConcurrencyIsTracedWithoutCode") }.compactMap {
                     $0.args.flatMap { model.arguments.value($0) }?["task_id"]?.intValue
                 })
-            #expect(children.count >= 190, "\(children.count) of 200 child tasks traced")
+            #expect(
+                children.count >= 190,
+                "\(children.count) of 200 child tasks traced \(Dictionary(grouping: jobs, by: \.name).mapValues(\.count))"
+            )
             // Each child ran before and after its sleep, and said so.
             let afterSleep = jobs.filter {
                 $0.args.flatMap { model.arguments.value($0) }?["after"]?.stringValue == "sleep"
@@ -77,6 +81,42 @@ extension RecorderTests {
                 actorRuns.allSatisfy {
                     model.arguments.value($0.args!)?["actor"]?.stringValue?.hasPrefix("HashCounter@0x") == true
                 })
+        }
+
+        /// A traced child of a task group is a real child: the group's cancellation reaches it,
+        /// the group awaits it, and the trace shows its life under its parent with its runs.
+        @Test func tracedGroupChildKeepsStructureAndCancellation() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("group-child.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            let outcome = try await CCTrace.task("parent") {
+                await withTaskGroup(of: String.self) { group in
+                    group.addTracedTask("sleeper") {
+                        do {
+                            try await Task.sleep(for: .seconds(10))
+                            return "slept"
+                        } catch {
+                            return "cancelled"
+                        }
+                    }
+                    group.addTracedTask("quick") { "quick" }
+                    var results: [String] = []
+                    if let first = await group.next() { results.append(first) }
+                    group.cancelAll()
+                    while let next = await group.next() { results.append(next) }
+                    return results.sorted()
+                }
+            }.value
+            CCTrace.stop()
+            #expect(outcome == ["cancelled", "quick"])
+            let model = try TraceImporter.importTrace(path: path)
+            let lives = model.asyncSlices.filter { $0.category == TraceCategory.task.rawValue && $0.depth == 0 }
+            let parent = try #require(lives.first { $0.name == "parent" })
+            let sleeper = try #require(lives.first { $0.name == "sleeper" })
+            #expect(sleeper.args.flatMap { model.arguments.value($0) }?["parent_task_id"]?.stringValue == parent.id)
+            #expect(sleeper.duration.nanoseconds < 5_000_000_000)
+            let runs = model.slices.filter { $0.name == "sleeper" && $0.category == TraceCategory.task.rawValue }
+            #expect(!runs.isEmpty)
+            #expect(runs.allSatisfy { model.arguments.value($0.args!)?["task_id"]?.stringValue == sleeper.id })
         }
 
         /// Child tasks inherit their parent's task-local context: spans in 40 concurrent
@@ -109,13 +149,13 @@ extension RecorderTests {
             #expect(inner.allSatisfy { $0.depth == 1 && Set(children.map(\.id)).contains($0.id) })
         }
 
-        /// When every pool thread is hogged, the pool's heartbeat lag shows it.
+        /// When every thread of cctrace's own pool (asked for) is hogged, its heartbeat lag shows it.
         @Test func hoggedPoolShowsLag() async throws {
             let path = makeTemporaryDirectory().appendingPathComponent("pool-lag.json").path
             try CCTrace.start(TraceConfiguration(outputPath: path))
             try await Task.sleep(for: .milliseconds(5))
             let hogs = (0..<TracedTaskExecutor.shared.threadCount).map { _ in
-                CCTrace.task("hog-all") { _ = usleep(150_000) }
+                CCTrace.task("hog-all", executor: TracedTaskExecutor.shared) { _ = usleep(150_000) }
             }
             for hog in hogs { try await hog.value }
             try await Task.sleep(for: .milliseconds(60))

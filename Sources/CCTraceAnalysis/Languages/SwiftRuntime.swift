@@ -37,11 +37,17 @@ enum SwiftRuntime {
         let taskKey = TraceVocabulary.Arg.taskID.string
         let queuedKey = TraceVocabulary.Arg.queuedUs.string
         var byID: [Int64: [Int64: TaskLife]] = [:]
+        // Tasks traced by name (their life is an async slice) have their runs named after them
+        // and carry the traced id: they are counted as those lives, not again here.
+        var traced: Set<String> = []
+        for a in model.asyncSlices where a.depth == 0 && a.category == category {
+            traced.insert("\(a.pid)/\(a.id)/\(a.name)")
+        }
         for t in model.threads where t.name?.hasPrefix(prefix) ?? false {
             for i in t.sliceRange {
                 let s = model.slices[i]
                 guard s.depth == 0, s.category == category, let args = s.args.flatMap({ model.arguments.value($0) }),
-                    let id = args[taskKey]?.intValue
+                    let id = args[taskKey]?.intValue, !traced.contains("\(t.pid)/\(id)/\(s.name)")
                 else { continue }
                 let queued = Int64((args[queuedKey]?.doubleValue ?? 0) * 1000)
                 let begin = s.start.nanoseconds - queued

@@ -386,7 +386,7 @@ enum {
   /// low 16 flag bits (kind, priority).
   CCTRACE_KIND_SWIFT_JOB = 14,
   /// Precedes each SWIFT_JOB: `ts` when the job became ready (enqueued, or due after a sleep),
-  /// `name` the actor instance (actor jobs) or task id, `name_len` the job kind, `end` (tasks)
+  /// `name` the actor instance (actor jobs) or the task's address, `name_len` the job kind, `end` (tasks)
   /// the entry point in the context prefix, which names the task's body on its first run.
   CCTRACE_KIND_SWIFT_JOB_READY = 15,
   /// A task slept (Task.sleep, a delayed enqueue): `ts`..`end` ticks, `aux` the task id.
