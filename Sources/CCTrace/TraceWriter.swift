@@ -486,6 +486,10 @@ final class TraceWriter: @unchecked Sendable {
             let type = swiftJobTypeName(e.name)
             let instance = ready?.1 ?? 0
             out.appendString("\(type)@0x\(String(instance, radix: 16))")
+            if let method = ready?.2, method != 0, symbolizing, let name = actorMethod(method) {
+                out.appendArgumentKey(TraceVocabulary.Arg.awaitedFrom)
+                out.appendString(name)
+            }
         }
         if let (readyTick, _, _) = ready, readyTick != 0 {
             out.appendArgumentKey(TraceVocabulary.Arg.queuedUs)
@@ -561,6 +565,20 @@ final class TraceWriter: @unchecked Sendable {
             if f.contains("_sleep") || f.contains(".sleep(") { return "sleep" }
         }
         return nil
+    }
+
+    private var actorMethods: [UInt64: String?] = [:]
+
+    /// The function a task queued on an actor awaited it from (where it resumes) — kept only
+    /// when that is the app's function (the job was read from the runtime's internals, best
+    /// effort).
+    private func actorMethod(_ address: UInt64) -> String? {
+        if let known = actorMethods[address] { return known }
+        let symbol = symbolizer.function(at: UInt(address))
+        let name: String? =
+            symbol.hasPrefix("0x") || Self.isRuntimeFragment(symbol) ? nil : Self.resumedFunction(symbol)
+        actorMethods[address] = name
+        return name
     }
 
     /// The type whose metadata is at `address` (an actor's class). The address is first checked

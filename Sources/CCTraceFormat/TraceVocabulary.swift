@@ -125,6 +125,9 @@ public enum TraceVocabulary {
         /// What a Swift task's job resumed after, where the runtime's fragment tells: `start`,
         /// `sleep` (`Task.sleep`), `child` (an awaited child task or group).
         public static let after = DialectName("after")
+        /// On a run of an actor's queue: the function a queued task awaited the actor from (where
+        /// it resumes: the actor method itself when that is async, else its caller).
+        public static let awaitedFrom = DialectName("awaited_from")
         /// The actor a job ran (`Type@0x…`).
         public static let actor = DialectName("actor")
         public static let lock = DialectName("lock")

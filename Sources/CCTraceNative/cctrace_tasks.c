@@ -18,11 +18,14 @@
 // bits 8-15), a 32-bit Id (a task's id), and at offset 56 the function the job resumes. An
 // actor's processing job (kind DefaultActorSeparate) holds its actor at offset 64.
 
+#define _GNU_SOURCE
 #include "cctrace_native.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <time.h>
 
 #define SWIFTCC __attribute__((swiftcall))
@@ -67,6 +70,8 @@ enum {
   JOB_RESUME = 56,
   JOB_ACTOR = 64,
   READY_WORD = 24,  // SchedulerPrivate[1]
+  ACTOR_FIRST_JOB = 40,      // DefaultActorImpl: ActiveActorStatus {Flags, pad, FirstJob} at 32
+  ACTOR_PRIORITY_HEAD = 64,  // …and the head of its priority queue
   TASK_CONTEXT = 64,    // AsyncTask::ResumeContext
   CONTEXT_RESUME_PARENT = 8,  // AsyncContext::ResumeParent
   CONTEXT_PREFIX_ENTRY = 24,  // (Future)AsyncContextPrefix::asyncEntryPoint, before the context
@@ -77,6 +82,16 @@ enum {
   KIND_ACTOR_SEPARATE = 193,
   KIND_ACTOR_OVERRIDE = 194,
 };
+
+/// Reads a word where a runtime structure is believed to hold one, without trusting it: through
+/// the kernel, so a wrong guess reads nothing instead of faulting. For the rare reads off the
+/// hot path (an actor's queue).
+static int safe_read(uint64_t address, uint64_t *out) {
+  if (address == 0 || (address & 7) != 0) return 0;
+  struct iovec local = {out, sizeof *out};
+  struct iovec remote = {(void *)(uintptr_t)address, sizeof *out};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof *out;
+}
 
 static inline uint32_t job_flags(cctrace_job job) { return *(uint32_t *)((char *)job + JOB_FLAGS); }
 
@@ -126,6 +141,21 @@ static void run_job(void *context) {
     void *actor = kind == KIND_ACTOR_SEPARATE ? *(void **)((char *)job + JOB_ACTOR) : 0;
     what = actor ? (uint64_t)(uintptr_t) * (void **)actor : 0;  // the actor's type metadata
     who = (uint64_t)(uintptr_t)actor;
+    // The method a queued task waits to run on it, best effort: the actor's status (flags, then
+    // the newest queued job) sits at offset 32 of the actor in this runtime, and jobs a drain
+    // left behind wait in its priority queue, whose head is at offset 64. Either job, when it
+    // is a task, resumes in the actor method it waits for. The actor is not running (its
+    // processing job is about to), so a queued job stays alive until this run drains it; the
+    // reads go through the kernel, so a layout that differs reads nothing rather than faults,
+    // and the writer keeps the name only when it is the app's function.
+    static const uint64_t queue_words[] = {ACTOR_FIRST_JOB, ACTOR_PRIORITY_HEAD};
+    for (int q = 0; q < 2 && actor && entry == 0; q++) {
+      uint64_t queued = 0, flags_word = 0, resume = 0;
+      if (!safe_read((uint64_t)(uintptr_t)actor + queue_words[q], &queued)) continue;
+      queued &= ~(uint64_t)15;  // jobs are 16-byte aligned; low bits may carry flags
+      if (!queued || !safe_read(queued + JOB_FLAGS, &flags_word) || (flags_word & 0xff) != KIND_TASK) continue;
+      if (safe_read(queued + JOB_RESUME, &resume)) entry = resume;
+    }
   } else {
     what = (uint64_t)(uintptr_t) * (void **)((char *)job + JOB_RESUME);
     who = 0;

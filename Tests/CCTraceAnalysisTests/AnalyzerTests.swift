@@ -596,3 +596,32 @@ extension ProgramShapeTests {
         #expect(r.findings.contains { $0.id == CooperativePoolAnalyzer.id && $0.severity == .info })
     }
 }
+
+@Suite struct ActorContentionTests {
+    /// Runs of an actor's queue (there only because tasks found it busy) on a CPU for most of
+    /// the window: the program serializes on the actor; a rarely contended one is no warning.
+    func actorRuns(count: Int, each: Double) -> TraceBuilder {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.threadName("swift-pool-1", tid: 2)
+        for i in 0..<count {
+            b.slice(
+                "actor Cache", tid: 2, ts: 1_000 + Double(i) * 10_000, dur: each, cat: "cctrace.task",
+                args: #"{"actor":"Cache@0x1000","queued_us":50,"awaited_from":"App.handle(_:)"}"#)
+        }
+        b.cpu(tid: 2, from: 0, to: 1_000 + Double(count) * 10_000, running: { _ in 0.95 })
+        return b
+    }
+
+    @Test func busyActorIsContention() throws {
+        let r = try actorRuns(count: 30, each: 9_000).report()
+        let f = try #require(r.warnings(ActorContentionAnalyzer.id).first, "\(r.findings.map(\.summary))")
+        #expect(f.subject == "Cache@0x1000")
+        #expect(f.summary.contains("App.handle(_:)"))
+    }
+
+    @Test func rarelyBusyActorIsNoWarning() throws {
+        let r = try actorRuns(count: 30, each: 500).report()
+        #expect(r.warnings(ActorContentionAnalyzer.id).isEmpty, "\(r.findings.map(\.summary))")
+    }
+}

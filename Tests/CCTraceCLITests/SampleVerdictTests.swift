@@ -178,6 +178,11 @@ import Testing
         #expect(r.model == "async", "\(r.recommendation)")
         #expect(r.recommendation["change"] as? Bool == true)
         #expect((r.recommendation["advice"] as? String ?? "").contains("legacySDKFetch"))
+        // The actor every request awaits was busy when they needed it: its queue ran as jobs.
+        #expect(
+            r.findings.contains {
+                $0["id"] as? String == "actor-contention" && ($0["subject"] as? String ?? "").hasPrefix("Cache@0x")
+            }, "\(r.findings)")
         // The expected speedup of moving the call off the pool, against the program with it
         // moved (`--fixed`), both measured here: within ±35 % (the estimate cannot price the
         // threads the calls move to).

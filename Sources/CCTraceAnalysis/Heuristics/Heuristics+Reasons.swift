@@ -329,6 +329,14 @@ extension Heuristics {
                 + "means it queued behind busy threads.",
             source: "the recorder's ready→running delay; a dispatch takes microseconds"),
         share(
+            "actor-busy", \.actorBusyShare,
+            "An actor whose contended runs were on a CPU this share of the window serializes the program.",
+            reason:
+                "An actor runs one task at a time, and its queue runs as a job of its own only when tasks found it "
+                + "busy: when that is half the window, tasks that need it wait for it at least half the time, and "
+                + "no number of cores shortens that.",
+            source: "Amdahl: a serial half caps the speedup at 2× whatever the cores"),
+        share(
             "file-lock-queue", \.fileLockQueue,
             "Workers queueing this share of their busy time for one file lock are one writer's work: keep one.",
             reason:

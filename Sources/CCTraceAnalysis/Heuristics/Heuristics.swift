@@ -137,6 +137,9 @@ public struct Heuristics: Sendable {
     public var poolBlockedShare = 0.25
     /// …while jobs that were ready waited this long for a pool thread on average.
     public var poolQueueDelay = TraceDuration(nanoseconds: 1_000_000)
+    /// A Swift actor whose contended runs were on a CPU this share of the window serializes the
+    /// program.
+    public var actorBusyShare = 0.5
     /// Event loops that never blocked and left at least this many cores idle keep up: keep them.
     public var idleCapacity = 0.5
     /// Workers that spend this share of their busy time queueing for one file lock are one

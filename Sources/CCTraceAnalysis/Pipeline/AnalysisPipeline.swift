@@ -58,6 +58,7 @@ public enum AnalysisPipeline {
             locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
             loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
             pools: CooperativePoolAnalyzer.analyze(model, profile: profile, options: options),
+            actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
             ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
         var recommendation = Recommender.recommend(profile: profile, findings: findings, options: options)
         if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }

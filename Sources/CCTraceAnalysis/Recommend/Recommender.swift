@@ -6,6 +6,7 @@ public struct Findings: Sendable {
     public var locks: LockContention
     public var loops: LoopBlocking
     public var pools: PoolBlocking
+    public var actors: ActorContention
     public var ipc: IPCOverhead
 }
 

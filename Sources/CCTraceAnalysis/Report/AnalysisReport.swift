@@ -14,6 +14,7 @@ public struct AnalysisReport: Sendable {
     /// The analyzers, in report order.
     public static let analyzerIDs = [
         CPUSerializedAnalyzer.id, LockContentionAnalyzer.id, BlockedEventLoopAnalyzer.id, CooperativePoolAnalyzer.id,
+        ActorContentionAnalyzer.id,
         IPCOverheadAnalyzer.id,
     ]
 

@@ -4,7 +4,9 @@ import CCTraceFormat
 /// there is nothing to say), and each piece of evidence a line.
 enum FindingText {
     static func findings(_ f: Findings) -> [Finding] {
-        var out = serialization(f.serialization) + locks(f.locks) + loops(f.loops) + pools(f.pools) + ipc(f.ipc)
+        var out =
+            serialization(f.serialization) + locks(f.locks) + loops(f.loops) + pools(f.pools) + actors(f.actors)
+            + ipc(f.ipc)
         // Warnings first, then info, then ok; stable within a severity.
         out = out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
             .map(\.element)
@@ -194,6 +196,28 @@ enum FindingText {
         return text + "."
     }
 
+    // MARK: - actor-contention
+
+    static func actors(_ r: ActorContention) -> [Finding] {
+        // Only programs whose actors were traced have something to say.
+        r.actors.prefix(5).map { a in
+            var text =
+                "Actor \(a.actor) was busy when tasks needed it: its queue ran \(a.runs) \(Text.plural(a.runs, "time")) "
+                + "for \(Text.ms(a.busy)), \(Text.ms(a.onCPU)) of it on a CPU (\(Text.pct(a.busyShare)) of the window)"
+            if let from = a.awaitedFrom.first { text += "; tasks awaited it from '\(from.function)'" }
+            text +=
+                a.severity == .warning
+                ? ": the program serializes on it — split its state, or compute outside it and keep it for the updates."
+                : "."
+            return Finding(
+                id: ActorContentionAnalyzer.id, severity: a.severity, subject: a.actor, summary: text,
+                metrics: [
+                    ("runs", Double(a.runs)), ("busy_ms", Text.millis(a.busy)), ("on_cpu_ms", Text.millis(a.onCPU)),
+                    ("busy_share", a.busyShare),
+                ], evidence: a.evidence)
+        }
+    }
+
     // MARK: - ipc-overhead
 
     static func ipc(_ r: IPCOverhead) -> [Finding] {
@@ -285,6 +309,8 @@ enum FindingText {
         case .poolBlocked(let function, let blocked, let jobs):
             return
                 "'\(function)' blocked a pool thread \(jobs) \(Text.plural(jobs, "time")), \(Text.ms(blocked)) in all"
+        case .actorQueue(let actor, let from):
+            return "the longest run of \(actor)'s queue" + (from.map { ", tasks awaiting it from '\($0)'" } ?? "")
         case .longestSend: return "the longest send"
         case .slowestStart: return "the slowest start"
         }
