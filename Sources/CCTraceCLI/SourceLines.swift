@@ -10,6 +10,12 @@ import CCTraceFormat
 /// trace names exist on this machine, unchanged). cctrace's stacks record each frame's
 /// `image+0xoffset` next to its name; this turns `f() + 0x1c (app)` into
 /// `f() + 0x1c (app) at main.swift:42`.
+@_silgen_name("swift_demangle")
+private func swiftDemangle(
+    _ mangled: UnsafePointer<CChar>?, _ length: Int, _ output: UnsafeMutablePointer<CChar>?,
+    _ outputLength: UnsafeMutablePointer<Int>?, _ flags: UInt32
+) -> UnsafeMutablePointer<CChar>?
+
 public enum SourceLines {
     /// `llvm-symbolizer`: `$CCTRACE_SYMBOLIZER`, else on `PATH`, else next to the `swift` found
     /// on `PATH` (the toolchain ships one), or `nil`.
@@ -42,7 +48,8 @@ public enum SourceLines {
         guard !lines.isEmpty else { return model }
         func annotate(_ frames: [String], _ locations: [String]) -> [String] {
             guard frames.count == locations.count else { return frames }
-            return zip(frames, locations).map { frame, location in lines[location].map { "\(frame) at \($0)" } ?? frame
+            return zip(frames, locations).map { frame, location in
+                lines[location].map { $0.contains(" [inlined in ") ? $0 : "\(frame) at \($0)" } ?? frame
             }
         }
         var m = model
@@ -58,13 +65,16 @@ public enum SourceLines {
         }
         for (id, frame) in model.stackFrames {
             if let location = frame.category, let line = lines[location] {
-                m.stackFrames[id]?.name = "\(frame.name) at \(line)"
+                m.stackFrames[id]?.name = line.contains(" [inlined in ") ? line : "\(frame.name) at \(line)"
             }
         }
         return m
     }
 
-    /// Runs the symbolizer once per image over its offsets: location → `file:line`.
+    /// Runs the symbolizer once per image over its offsets: location → `file:line`, and where
+    /// the compiler inlined functions into the frame's, the innermost one's name and line:
+    /// `Store.write(_:) [inlined in f()] at main.swift:18` (the blocking call of an inlined
+    /// helper names the helper, not the function it was folded into).
     static func lookUp(_ locations: Set<String>, symbolizer: String) -> [String: String] {
         var byImage: [String: [(String, String)]] = [:]
         for location in locations {
@@ -81,19 +91,39 @@ public enum SourceLines {
             while start < items.count {
                 let chunk = Array(items[start..<min(start + 256, items.count)])
                 start += 256
-                let arguments = ["--obj=\(image)", "--no-inlines", "--functions=none"] + chunk.map(\.1)
+                let arguments = ["--obj=\(image)", "--inlines", "--functions=linkage"] + chunk.map(\.1)
                 guard let output = run(symbolizer, arguments) else { break }
-                let answers = output.split(separator: "\n", omittingEmptySubsequences: true)
-                for (item, answer) in zip(chunk, answers) {
+                // One block per address, blank-line separated: (function, file:line:column)
+                // pairs, innermost inlined function first.
+                let blocks = output.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+                for (item, block) in zip(chunk, blocks) {
+                    let lines = block.split(separator: "\n", omittingEmptySubsequences: true)
+                    guard lines.count >= 2 else { continue }
                     // `file:line:column`, or `??:0:0` when there is no debug info.
-                    let parts = answer.split(separator: ":")
+                    let parts = lines[1].split(separator: ":")
                     guard parts.count >= 2, parts[0] != "??", let line = Int(parts[1]), line > 0 else { continue }
                     let file = parts[0].split(separator: "/").last.map(String.init) ?? String(parts[0])
-                    result[item.0] = "\(file):\(line)"
+                    var answer = "\(file):\(line)"
+                    if lines.count >= 4 {
+                        let inner = demangle(String(lines[0]))
+                        let outer = demangle(String(lines[lines.count - 2]))
+                        answer = "\(inner) [inlined in \(outer)] at \(answer)"
+                    }
+                    result[item.0] = answer
                 }
             }
         }
         return result
+    }
+
+    /// A Swift linkage name demangled (others as they are).
+    static func demangle(_ symbol: String) -> String {
+        guard symbol.hasPrefix("$s") || symbol.hasPrefix("_T") || symbol.hasPrefix("$S") else { return symbol }
+        return symbol.withCString { c in
+            guard let out = swiftDemangle(c, strlen(c), nil, nil, 0) else { return symbol }
+            defer { free(out) }
+            return String(cString: out)
+        }
     }
 
     /// Runs `executable` with `arguments`; its standard output, or `nil` on failure.

@@ -247,10 +247,11 @@ public enum CooperativePoolAnalyzer {
             let name = LockContentionAnalyzer.shortFrame(f)
             if SwiftRuntime.isPlumbingFrame(name) || name.hasPrefix("Swift.") || name.hasPrefix("static Swift.")
                 || name.hasPrefix("Foundation.") || name.hasPrefix("run_job") || name.hasPrefix("cctrace_")
+                || name.contains("[inlined in cctrace_") || SwiftRuntime.isRecorderFrame(name)
             {
                 continue
             }
-            return name
+            return SwiftRuntime.functionName(name)
         }
         return nil
     }

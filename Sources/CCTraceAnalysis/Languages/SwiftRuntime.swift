@@ -65,6 +65,27 @@ enum SwiftRuntime {
         return byID.keys.sorted().flatMap { pid in byID[pid]!.values.sorted { $0.id < $1.id } }
     }
 
+    /// A frame's function as people name it: the compiler's name for an async fragment
+    /// (`(2) suspend resume partial function for f()`) is `f()`, and the function it was inlined
+    /// into (`g() [inlined in f()] at x.swift:3`) is left out.
+    static func functionName(_ frame: String) -> String {
+        var s = Substring(frame)
+        let marker = " [inlined in "
+        var i = s.startIndex
+        while i < s.endIndex, !s[i...].hasPrefix(marker) { i = s.index(after: i) }
+        if i < s.endIndex, let close = s[i...].firstIndex(of: "]") {
+            s = Substring(String(s[..<i]) + String(s[s.index(after: close)...]))
+        }
+        if s.hasPrefix("("), let close = s.firstIndex(of: ")") {
+            let rest = s[s.index(after: close)...].drop { $0 == " " }
+            for prefix in ["suspend resume partial function for ", "await resume partial function for "]
+            where rest.hasPrefix(prefix) {
+                s = rest.dropFirst(prefix.count)
+            }
+        }
+        return String(s)
+    }
+
     /// Whether an async slice is a Swift task's sleep (`Task.sleep`), which is part of a task,
     /// not a task.
     static func isTaskSleep(_ s: AsyncSlice) -> Bool { s.name == TraceVocabulary.Event.taskSleep.string }
