@@ -140,6 +140,59 @@ func writeTemporary(_ text: String) throws -> String {
     }
 }
 
+extension ReportCommandTests {
+    /// A blocking call in a helper the compiler inlined into an async closure names the helper:
+    /// the symbolizer's inline chain (a stand-in script here, printing what llvm-symbolizer
+    /// prints for such a frame) replaces the closure's name with the inlined function's.
+    @Test func inlinedBlockingHelperIsNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("inl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let script = dir.appendingPathComponent("llvm-symbolizer").path
+        try """
+        #!/bin/sh
+        for a in "$@"; do case "$a" in --*) ;; *)
+          printf '%s\\n%s\\n%s\\n%s\\n\\n' '$s3App5StoreC5writeySiSaySiGF' '/src/main.swift:18:16' \\
+            '$s3App5StoreC5writeySiSaySiGF' '/src/main.swift:40:9';;
+        esac; done
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        var events = [#"{"ph":"M","name":"cctrace.session","cat":"cctrace.session","pid":1,"tid":1,"args":{"cores":2}}"#]
+        for tid in [2, 3] {
+            events.append(#"{"ph":"M","name":"thread_name","pid":1,"tid":\#(tid),"args":{"name":"swift-pool-\#(tid)"}}"#)
+            for i in 0..<20 {
+                let ts = 1_000 + i * 15_000
+                events.append(
+                    #"{"ph":"X","name":"closure #1 in run()","cat":"cctrace.task","pid":1,"tid":\#(tid),"ts":\#(ts),"dur":15000,"args":{"task_id":\#(tid * 100 + i),"queued_us":5000}}"#
+                )
+                events.append(
+                    #"{"ph":"i","s":"t","cat":"cctrace.sample","name":"loop stall","pid":1,"tid":\#(tid),"ts":\#(ts + 6000),"args":{"kind":"watchdog","loop":"swift-pool","frames":["clock_nanosleep (blocked in the kernel)","usleep + 0x45 (libc.so.6)","closure #1 in run() + 0x24 (true)"],"locations":["?","/nonexistent/libc.so.6+0xff294","/bin/true+0x10"]}}"#
+                )
+            }
+            for t in stride(from: 0, through: 320_000, by: 20_000) {
+                events.append(
+                    #"{"ph":"C","name":"cpu \#(tid)","cat":"cctrace.cpu","pid":1,"tid":\#(tid),"ts":\#(t),"args":{"running_pct":5,"runnable_pct":0}}"#
+                )
+            }
+        }
+        let trace = try writeTemporary("[" + events.joined(separator: ",\n") + "]")
+        let process = Process()
+        var here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while here.path != "/" && !FileManager.default.fileExists(atPath: here.appendingPathComponent("cctrace").path) {
+            here = here.deletingLastPathComponent()
+        }
+        process.executableURL = here.appendingPathComponent("cctrace")
+        process.arguments = ["report", trace]
+        process.environment = ProcessInfo.processInfo.environment.merging(["CCTRACE_SYMBOLIZER": script]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("blocked-cooperative-pool"), "\(text)")
+        #expect(text.contains("'App.Store.write(Swift.Array<Swift.Int>) -> Swift.Int at main.swift:18'"), "\(text)")
+    }
+}
+
 @Suite struct AnalysisOptionsCommandTests {
     /// A file with nothing to analyze is an error naming the file, with the diagnostics that
     /// say why — not a verdict.
