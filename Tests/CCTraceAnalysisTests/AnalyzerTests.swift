@@ -597,6 +597,44 @@ extension ProgramShapeTests {
     }
 }
 
+extension CooperativePoolTests {
+    /// A pool thread computing 300 ms in one job while short jobs queue behind it for 150 ms:
+    /// worth an info naming the long job; a batch of long jobs alone is the pool working.
+    func hog(shortJobs: Bool) -> TraceBuilder {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        for tid in [2, 3] {
+            b.threadName("swift-pool-\(tid - 1)", tid: tid)
+            b.slice(
+                "App.crunch()", tid: tid, ts: 1_000, dur: 300_000, cat: "cctrace.task",
+                args: #"{"task_id":\#(tid),"queued_us":10}"#)
+            if shortJobs {
+                for i in 0..<10 {
+                    b.slice(
+                        "App.respond()", tid: tid, ts: 301_000 + Double(i) * 1_000, dur: 800, cat: "cctrace.task",
+                        args: #"{"task_id":\#(tid * 100 + i),"queued_us":150000}"#)
+                }
+            }
+            b.cpu(tid: tid, from: 0, to: 320_000, step: 20_000, running: { _ in 0.98 })
+        }
+        return b
+    }
+
+    @Test func longComputingJobWithShortJobsWaitingIsNamed() throws {
+        let r = try hog(shortJobs: true).report()
+        let f = try #require(r.findings.first { $0.id == CooperativePoolAnalyzer.id }, "\(r.findings.map(\.summary))")
+        #expect(f.severity == .info)
+        #expect(f.summary.contains("without a suspension point"))
+        #expect(
+            f.evidence.contains { if case .poolHog(let name, _) = $0.kind { name == "App.crunch()" } else { false } })
+    }
+
+    @Test func batchOfLongJobsIsThePoolWorking() throws {
+        let r = try hog(shortJobs: false).report()
+        #expect(!r.findings.contains { $0.id == CooperativePoolAnalyzer.id && $0.severity != .ok })
+    }
+}
+
 @Suite struct ActorContentionTests {
     /// Runs of an actor's queue (there only because tasks found it busy) on a CPU for most of
     /// the window: the program serializes on the actor; a rarely contended one is no warning.

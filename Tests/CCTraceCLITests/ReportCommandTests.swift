@@ -156,9 +156,12 @@ extension ReportCommandTests {
         esac; done
         """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
-        var events = [#"{"ph":"M","name":"cctrace.session","cat":"cctrace.session","pid":1,"tid":1,"args":{"cores":2}}"#]
+        var events = [
+            #"{"ph":"M","name":"cctrace.session","cat":"cctrace.session","pid":1,"tid":1,"args":{"cores":2}}"#
+        ]
         for tid in [2, 3] {
-            events.append(#"{"ph":"M","name":"thread_name","pid":1,"tid":\#(tid),"args":{"name":"swift-pool-\#(tid)"}}"#)
+            events.append(
+                #"{"ph":"M","name":"thread_name","pid":1,"tid":\#(tid),"args":{"name":"swift-pool-\#(tid)"}}"#)
             for i in 0..<20 {
                 let ts = 1_000 + i * 15_000
                 events.append(

@@ -13,6 +13,8 @@ public struct PoolStats: Sendable {
     /// Ready → running delay over all jobs, and its mean.
     public var queued: Int64
     public var meanQueued: Int64
+    /// Jobs that computed past the slow threshold without suspending while short jobs queued.
+    public var longJobs: Int
     /// Distinct tasks seen, and the most alive at once.
     public var tasks: Int
     public var tasksInFlight: Int
@@ -95,6 +97,9 @@ public enum CooperativePoolAnalyzer {
         var jobsByTask: [Int64: [(ready: Int64, end: Int64, after: String?, site: String)]] = [:]
         let afterKey = TraceVocabulary.Arg.after.string
         var byFunction: [String: (blocked: Int64, jobs: Int, slice: Int, stack: [String])] = [:]
+        // Jobs that computed for long, and how long the short jobs queued.
+        var longJobs: [Int] = []
+        var shortQueued: [Int64] = []
         // Tasks whose jobs blocked in a named function, and that time.
         var blockingTasks: [Int64: Int64] = [:]
         var activeThreads = 0
@@ -127,6 +132,12 @@ public enum CooperativePoolAnalyzer {
                 blocked += off
                 let cpu = min(wall, usage?.running.nanoseconds ?? wall)
                 computed += cpu
+                // A job that computes past the slow threshold without a suspension point holds
+                // its thread from every other task meanwhile.
+                if wall >= h.slowCallback.nanoseconds && Double(cpu) >= h.cpuWorkShare * Double(wall) {
+                    longJobs.append(i)
+                }
+                if wall < h.slowCallback.nanoseconds { shortQueued.append(wait) }
                 guard off > 0 else { continue }
                 // The stack read while this job was blocked names what blocked it.
                 var k = HotStacks.firstSample(atOrAfter: s.start, in: model)
@@ -208,10 +219,24 @@ public enum CooperativePoolAnalyzer {
         let compute = computed / Int64(threads)
         let latency = (blocked + waits) / Int64(waitingInFlight)
         let expected = max((max(compute, latency) + compute + latency) / 2, Int64(Double(window) * h.offloadFloor))
-        let severity: Severity =
+        var severity: Severity =
             share >= h.poolBlockedShare && meanQueued >= h.poolQueueDelay.nanoseconds && !blockers.isEmpty
             ? .warning : share >= h.poolBlockedShare / 2 && blocked > 0 ? .info : .ok
         var evidence: [Evidence] = []
+        // Long computing jobs matter when short jobs (a request's next step, a timer's) queued
+        // behind them for the slow threshold or more at the median: then latency, not
+        // throughput, suffers. A batch of long jobs waiting for each other is the pool working.
+        shortQueued.sort()
+        let medianShortQueue = shortQueued.isEmpty ? 0 : shortQueued[shortQueued.count / 2]
+        let hogs =
+            !longJobs.isEmpty && medianShortQueue >= h.slowCallback.nanoseconds
+            ? longJobs.sorted { model.slices[$0].duration > model.slices[$1].duration } : []
+        if !hogs.isEmpty && severity == .ok { severity = .info }
+        for j in hogs.prefix(2) {
+            evidence.append(
+                .slice(
+                    j, in: model, .poolHog(function: model.slices[j].name, held: model.slices[j].duration.nanoseconds)))
+        }
         for b in blockers.prefix(options.evidenceLimit) {
             guard let entry = byFunction[b.function] else { continue }
             evidence.append(
@@ -221,7 +246,7 @@ public enum CooperativePoolAnalyzer {
         }
         return PoolStats(
             pid: pid, threads: threads, jobs: jobs, jobTime: jobTime, blocked: blocked, blockedShare: share,
-            queued: queued, meanQueued: meanQueued, tasks: lifetimes.count, tasksInFlight: most,
+            queued: queued, meanQueued: meanQueued, longJobs: hogs.count, tasks: lifetimes.count, tasksInFlight: most,
             blockingTasksInFlight: waitingInFlight, blockers: blockers,
             window: window, expectedWindow: min(expected, window), computeBound: compute, latencyBound: latency,
             severity: severity, evidence: evidence)

@@ -65,6 +65,8 @@ public enum EvidenceKind: Sendable, Equatable {
     /// A job of Swift's cooperative pool blocked in `function`, with that function's blocked
     /// time over all jobs and how many jobs it blocked.
     case poolBlocked(function: String, blocked: Int64, jobs: Int)
+    /// A pool job that computed for long without a suspension point while short jobs queued.
+    case poolHog(function: String, held: Int64)
     /// The longest run of an actor's queue, and where tasks awaited the actor from.
     case actorQueue(actor: String, awaitedFrom: String?)
     /// The longest send of a channel.

@@ -188,6 +188,11 @@ enum FindingText {
             + "\(p.tasks) tasks; its jobs spent \(Text.ms(p.blocked)) blocked in the kernel "
             + "(\(Text.pct(p.blockedShare)) of \(Text.ms(p.jobTime)))"
         if p.meanQueued > 0 { text += " while ready jobs waited \(Text.ms(p.meanQueued)) on average for a thread" }
+        if p.longJobs > 0 {
+            text +=
+                "; \(p.longJobs) \(Text.plural(p.longJobs, "job")) computed for long without a suspension point while "
+                + "short jobs queued behind them (an `await Task.yield()` in the loop lets them through)"
+        }
         if !p.blockers.isEmpty {
             text +=
                 "; blocking calls in "
@@ -309,6 +314,8 @@ enum FindingText {
         case .poolBlocked(let function, let blocked, let jobs):
             return
                 "'\(function)' blocked a pool thread \(jobs) \(Text.plural(jobs, "time")), \(Text.ms(blocked)) in all"
+        case .poolHog(let function, let held):
+            return "'\(function)' computed \(Text.ms(held)) without a suspension point while other jobs queued"
         case .actorQueue(let actor, let from):
             return "the longest run of \(actor)'s queue" + (from.map { ", tasks awaiting it from '\($0)'" } ?? "")
         case .longestSend: return "the longest send"
