@@ -95,25 +95,57 @@ public enum SourceLines {
                 guard let output = run(symbolizer, arguments) else { break }
                 // One block per address, blank-line separated: (function, file:line:column)
                 // pairs, innermost inlined function first.
-                let blocks = output.components(separatedBy: "\n\n").filter { !$0.isEmpty }
-                for (item, block) in zip(chunk, blocks) {
-                    let lines = block.split(separator: "\n", omittingEmptySubsequences: true)
+                var blocks: [[Substring]] = [[]]
+                for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+                    if line.isEmpty {
+                        if !blocks[blocks.count - 1].isEmpty { blocks.append([]) }
+                    } else {
+                        blocks[blocks.count - 1].append(line)
+                    }
+                }
+                blocks.removeAll { $0.isEmpty }
+                for (item, lines) in zip(chunk, blocks) {
                     guard lines.count >= 2 else { continue }
+                    // The innermost frame that is the program's own (what the standard library
+                    // inlined into it says less than the line that called it).
+                    let pairs = stride(from: 0, to: lines.count - 1, by: 2).map {
+                        (name: demangle(String(lines[$0])), location: lines[$0 + 1])
+                    }
+                    // A closure inlined into its function is part of it: the function names it.
+                    let chosen =
+                        pairs.firstIndex {
+                            !isLibraryFunction($0.name) && !$0.name.hasPrefix("closure #")
+                                && !$0.name.hasPrefix("implicit closure #")
+                        } ?? pairs.count - 1
                     // `file:line:column`, or `??:0:0` when there is no debug info.
-                    let parts = lines[1].split(separator: ":")
+                    let parts = pairs[chosen].location.split(separator: ":")
                     guard parts.count >= 2, parts[0] != "??", let line = Int(parts[1]), line > 0 else { continue }
                     let file = parts[0].split(separator: "/").last.map(String.init) ?? String(parts[0])
                     var answer = "\(file):\(line)"
-                    if lines.count >= 4 {
-                        let inner = demangle(String(lines[0]))
-                        let outer = demangle(String(lines[lines.count - 2]))
-                        answer = "\(inner) [inlined in \(outer)] at \(answer)"
+                    if chosen < pairs.count - 1 {
+                        answer = "\(pairs[chosen].name) [inlined in \(pairs[pairs.count - 1].name)] at \(answer)"
                     }
                     result[item.0] = answer
                 }
             }
         }
         return result
+    }
+
+    /// Whether a demangled function is the standard library's or Foundation's (inlined into the
+    /// program's code, it is not what the program did).
+    static func isLibraryFunction(_ name: String) -> Bool {
+        var s = Substring(name)
+        if s.hasPrefix("generic specialization <") {
+            var i = s.startIndex
+            while i < s.endIndex, !s[i...].hasPrefix("> of ") { i = s.index(after: i) }
+            if i < s.endIndex { s = s[s.index(i, offsetBy: 5)...] }
+        }
+        for prefix in ["static ", "(extension in Swift):", "(extension in Foundation):"] where s.hasPrefix(prefix) {
+            s = s.dropFirst(prefix.count)
+        }
+        return s.hasPrefix("Swift.") || s.hasPrefix("_Concurrency.") || s.hasPrefix("Foundation.")
+            || s.hasPrefix("(extension in Swift)") || s.hasPrefix("__swift") || s.hasPrefix("std::")
     }
 
     /// A Swift linkage name demangled (others as they are).
