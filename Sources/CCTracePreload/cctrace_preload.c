@@ -780,8 +780,11 @@ __attribute__((constructor)) static void preload_init(void) {
   in_hook = 0;
 }
 
+static int finished = 0;
+
 __attribute__((destructor)) static void preload_fini(void) {
   sampler_stop = 1;
+  if (__atomic_exchange_n(&finished, 1, __ATOMIC_SEQ_CST)) return;
   if (trace_fd >= 0) {
     in_hook = 1;
     sample_threads();
@@ -792,6 +795,31 @@ __attribute__((destructor)) static void preload_fini(void) {
          "\":\"exit\",\"" CCTRACE_KEY_END_TS "\":%s}}",
          pid_cached, pid_cached, end);
   }
+}
+
+// A process that ends with _exit (a forked worker — Python's multiprocessing does, and so do
+// most fork-based pools — or a child that must not run its parent's atexit handlers) skips
+// destructors: without this, its byte counters and last CPU readings since the sampler's last
+// pass would be lost. Only in the process the shim set up (a vfork child shares its parent's
+// memory and must not touch it) — the pid the shim knows is its own.
+static void finish_before_exit(void) {
+  if (pid_cached != 0 && getpid() == pid_cached) preload_fini();
+}
+
+void _exit(int status) {
+  finish_before_exit();
+  static void (*real)(int);
+  if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+  real(status);
+  __builtin_unreachable();
+}
+
+void _Exit(int status) {
+  finish_before_exit();
+  static void (*real)(int);
+  if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+  real(status);
+  __builtin_unreachable();
 }
 
 // MARK: - Thread CPU at exit

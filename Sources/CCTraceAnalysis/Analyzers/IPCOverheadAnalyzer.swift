@@ -148,6 +148,19 @@ public enum IPCOverheadAnalyzer {
             channels[name] = ch
         }
 
+        // Channels between traced processes whose calls were all too short to record one by one
+        // (the readers took turns on a lock instead of blocking in read): they moved their bytes
+        // all the same, in the time the shim counted as short calls.
+        for d in c.channels.channels where channels[d.name] == nil && d.bytes > 0 {
+            var ch = Channel(name: d.name)
+            ch.pids = d.pids
+            if !d.readers.isEmpty { ch.fed = d.readers }
+            ch.bytes = d.bytes
+            ch.shortCalls = d.shortCalls
+            ch.readerShortCalls = d.readerShortCalls
+            channels[d.name] = ch
+        }
+
         var computeByPid: [Int64: Int64] = [:]
         for t in profile.threads { computeByPid[t.pid, default: 0] += t.split.running }
         var out: [ChannelStats] = []

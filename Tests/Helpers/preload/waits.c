@@ -7,7 +7,7 @@
 //   waits loop      — an epoll loop over a pipe that a second thread writes every 5 ms, 60
 //                     times; the 20th wake-up computes 150 ms of CPU, the 40th polls another
 //                     pipe (nothing comes) for 150 ms: a computing and a blocking stall.
-//   waits pipe      — a parent writes 96 messages of 1 MiB into a pipe (a 4-byte length
+//   waits pipe      — a parent writes 640 messages of 1 MiB into a pipe (a 4-byte length
 //                     first); two forked children take turns reading them (a read lock:
 //                     a process-shared mutex) and do almost nothing with them.
 //   waits retrylock F — three processes take turns on an fcntl lock of F by trying and
@@ -148,7 +148,7 @@ static int pipe_children(void) {
   }
   close(p[0]);
   memset(message, 7, sizeof message);
-  for (int i = 0; i < 96; i++) {
+  for (int i = 0; i < 640; i++) {
     uint32_t size = sizeof message;
     if (write(p[1], &size, sizeof size) != sizeof size) return 1;
     size_t done = 0;
