@@ -110,6 +110,13 @@ final class Recorder: @unchecked Sendable {
     /// (cctrace_tasks.c): no code in the app, and nothing installed while not recording.
     private func installTaskHooks(clock: ClockCalibration) {
         cctrace_tasks_set_ticks_per_ns(clock.ticksPerNanosecond)
+        guard cctrace_tasks_prepare() == 1 else { return }
+        // The runtime keeps its per-priority queues to itself: a tiny task of each priority,
+        // started before the hooks, runs on its queue and makes it known, so even a program
+        // whose tasks are all started from the main thread has its jobs traced from the start.
+        for raw: UInt8 in [0x21, 0x19, 0x15, 0x11, 0x09, 0x00] {
+            Task.detached(priority: TaskPriority(rawValue: raw)) { cctrace_tasks_probe_current_queue() }
+        }
         _ = cctrace_tasks_install(
             NameTable.shared.intern(TraceVocabulary.Event.swiftPoolThreadPrefix.string),
             { kind, flags, name, length, ts, end, aux in

@@ -41,6 +41,11 @@ typedef SWIFTCC void (*deadline_hook)(long long, long long, long long, long long
 // swift_job_run(Job *, SerialExecutorRef): the executor ref is two words (identity,
 // implementation); the generic executor is both zero.
 typedef SWIFTCC void (*job_run_fn)(cctrace_job, void *, uintptr_t);
+// A SerialExecutorRef returned by value: two words, in registers under swiftcc.
+typedef struct {
+  void *identity;
+  uintptr_t implementation;
+} executor_ref;
 
 typedef void *dispatch_queue;
 typedef uint64_t dispatch_time_value;
@@ -53,6 +58,10 @@ static unsigned (*d_queue_get_qos_class)(dispatch_queue, int *);
 static job_run_fn job_run;
 
 static enqueue_hook *enqueue_slot;
+static enqueue_hook *main_slot;
+typedef SWIFTCC executor_ref (*get_main_executor_fn)(void);
+static get_main_executor_fn get_main;
+static dispatch_queue main_queue;
 static delay_hook *delay_slot;
 static deadline_hook *deadline_slot;
 static int installed = 0;
@@ -103,13 +112,16 @@ static inline void append(uint8_t kind, uint64_t name, uint16_t name_len, uint64
 }
 
 /// Runs one job the hook handed to Dispatch and records the run.
-static void run_job(void *context) {
-  cctrace_job job = context;
+static executor_ref main_executor;  // (identity, implementation), for jobs of the main queue
+
+/// Runs `job` on `executor` (the generic executor: both zero) and records the run; `pool` says
+/// whether the thread is one of the pool's (named as the pool on its first job).
+static inline void run_job_on(cctrace_job job, void *identity, uintptr_t implementation, int pool) {
   if (!cctrace_is_enabled()) {
-    job_run(job, 0, 0);
+    job_run(job, identity, implementation);
     return;
   }
-  if (__builtin_expect(thread_seen != cctrace_current_generation(), 0)) {
+  if (pool && __builtin_expect(thread_seen != cctrace_current_generation(), 0)) {
     thread_seen = cctrace_current_generation();
     if (thread_start) thread_start();
   }
@@ -163,9 +175,9 @@ static void run_job(void *context) {
   uint64_t ready = *(uint64_t *)((char *)job + READY_WORD);
   uint32_t id = kind == KIND_TASK ? *(uint32_t *)((char *)job + JOB_ID) : 0;
   uint64_t start = cctrace_now();
-  cctrace_watch_begin(pool_label, start);
-  job_run(job, 0, 0);
-  cctrace_watch_end();
+  if (pool) cctrace_watch_begin(pool_label, start);
+  job_run(job, identity, implementation);
+  if (pool) cctrace_watch_end();
   uint64_t end = cctrace_now();
   // Two records: when the job became ready and which instance it is, then the run itself.
   if (callers[3]) append(CCTRACE_KIND_SWIFT_JOB_CALLERS, callers[5], 1, callers[3], callers[4], 0);
@@ -185,19 +197,34 @@ static dispatch_queue runtime_queues[256];
 static const char runtime_queue_label[] = "Swift global concurrent queue";
 static uint64_t untraced_jobs = 0;
 
+static void run_job(void *context) { run_job_on(context, 0, 0, 1); }
+
+static void run_main_job(void *context) {
+  run_job_on(context, main_executor.identity, main_executor.implementation, 0);
+}
+
+/// Registers the queue the caller runs on when it is one of the runtime's; returns its QoS
+/// (or -1).
+static int register_current_queue(void) {
+  if (!d_get_current_queue) return -1;
+  dispatch_queue current = d_get_current_queue();
+  if (!current) return -1;
+  const char *label = d_queue_get_label(current);
+  if (!label || strcmp(label, runtime_queue_label) != 0) return -1;
+  int relative = 0;
+  unsigned qos = d_queue_get_qos_class(current, &relative);
+  if (qos > 0xff) return -1;
+  __atomic_store_n(&runtime_queues[qos], current, __ATOMIC_RELEASE);
+  return (int)qos;
+}
+
+void cctrace_tasks_probe_current_queue(void) { (void)register_current_queue(); }
+
 static dispatch_queue queue_for(cctrace_job job) {
   unsigned priority = (job_flags(job) >> 8) & 0xff;
   dispatch_queue q = __atomic_load_n(&runtime_queues[priority], __ATOMIC_ACQUIRE);
   if (__builtin_expect(q != 0, 1)) return q;
-  dispatch_queue current = d_get_current_queue();
-  if (!current) return 0;
-  const char *label = d_queue_get_label(current);
-  if (!label || strcmp(label, runtime_queue_label) != 0) return 0;
-  int relative = 0;
-  unsigned qos = d_queue_get_qos_class(current, &relative);
-  if (qos > 0xff) return 0;
-  __atomic_store_n(&runtime_queues[qos], current, __ATOMIC_RELEASE);
-  return qos == priority ? current : 0;
+  return register_current_queue() == (int)priority ? runtime_queues[priority] : 0;
 }
 
 uint64_t cctrace_tasks_untraced_jobs(void) { return __atomic_load_n(&untraced_jobs, __ATOMIC_RELAXED); }
@@ -243,6 +270,17 @@ static int after(uint64_t delay_ns, cctrace_job job) {
   return 1;
 }
 
+// The main executor's jobs (the main actor's) go to Dispatch's main queue, as the runtime's own
+// Linux main executor sends them, run against the main executor.
+static SWIFTCC void hook_main(cctrace_job job, enqueue_original original) {
+  if (!cctrace_is_enabled() || !main_queue || !main_executor.identity) {
+    original(job);
+    return;
+  }
+  mark_ready(job, cctrace_now());
+  d_async_f(main_queue, job, run_main_job);
+}
+
 static SWIFTCC void hook_delay(unsigned long long delay, cctrace_job job, delay_original original) {
   if (!cctrace_is_enabled()) {
     original(delay, job);
@@ -265,8 +303,11 @@ static SWIFTCC void hook_deadline(long long sec, long long nsec, long long tsec,
   if (!after(delta > 0 ? (uint64_t)delta : 0, job)) original(sec, nsec, tsec, tnsec, clock, job);
 }
 
-int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn) {
-  if (installed) return 1;
+/// Looks up what the hooks need (once): 1 when everything is there.
+static int resolve(void) {
+  static int resolved = -1;
+  if (resolved >= 0) return resolved;
+  resolved = 0;
   void *self = dlopen(0, RTLD_NOW);
   if (!self) return 0;
   enqueue_slot = (enqueue_hook *)dlsym(self, "swift_task_enqueueGlobal_hook");
@@ -277,12 +318,25 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
   d_after_f =
       (void (*)(dispatch_time_value, dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_after_f");
   d_time = (dispatch_time_value(*)(dispatch_time_value, int64_t))dlsym(self, "dispatch_time");
-  d_get_current_queue = (dispatch_queue(*)(void))dlsym(self, "dispatch_get_current_queue");
   d_queue_get_label = (const char *(*)(dispatch_queue))dlsym(self, "dispatch_queue_get_label");
   d_queue_get_qos_class = (unsigned (*)(dispatch_queue, int *))dlsym(self, "dispatch_queue_get_qos_class");
-  if (!enqueue_slot || !delay_slot || !deadline_slot || !job_run || !d_async_f ||
-      !d_after_f || !d_time || !d_get_current_queue || !d_queue_get_label || !d_queue_get_qos_class)
+  dispatch_queue (*current)(void) = (dispatch_queue(*)(void))dlsym(self, "dispatch_get_current_queue");
+  if (!enqueue_slot || !delay_slot || !deadline_slot || !job_run || !d_async_f || !d_after_f || !d_time ||
+      !current || !d_queue_get_label || !d_queue_get_qos_class)
     return 0;
+  main_slot = (enqueue_hook *)dlsym(self, "swift_task_enqueueMainExecutor_hook");
+  get_main = (get_main_executor_fn)dlsym(self, "swift_task_getMainExecutor");
+  main_queue = (dispatch_queue)dlsym(self, "_dispatch_main_q");
+  d_get_current_queue = current;
+  resolved = 1;
+  return 1;
+}
+
+int cctrace_tasks_prepare(void) { return resolve(); }
+
+int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn) {
+  if (installed) return 1;
+  if (!resolve()) return 0;
   // Someone else (a test harness, another tool) owns the hooks: leave them alone.
   if (*enqueue_slot || *delay_slot || *deadline_slot) return 0;
   pool_label = label;
@@ -292,6 +346,11 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
   __atomic_store_n(delay_slot, hook_delay, __ATOMIC_RELEASE);
   __atomic_store_n(deadline_slot, hook_deadline, __ATOMIC_RELEASE);
   __atomic_store_n(enqueue_slot, hook_enqueue, __ATOMIC_RELEASE);
+  // The main executor too, when the runtime says which it is and Dispatch's main queue exists.
+  if (main_slot && get_main && main_queue && *main_slot == 0) {
+    main_executor = get_main();
+    if (main_executor.identity) __atomic_store_n(main_slot, hook_main, __ATOMIC_RELEASE);
+  }
   installed = 1;
   return 1;
 }
@@ -302,6 +361,7 @@ void cctrace_tasks_uninstall(void) {
   if (*enqueue_slot == hook_enqueue) __atomic_store_n(enqueue_slot, (enqueue_hook)0, __ATOMIC_RELEASE);
   if (*delay_slot == hook_delay) __atomic_store_n(delay_slot, (delay_hook)0, __ATOMIC_RELEASE);
   if (*deadline_slot == hook_deadline) __atomic_store_n(deadline_slot, (deadline_hook)0, __ATOMIC_RELEASE);
+  if (main_slot && *main_slot == hook_main) __atomic_store_n(main_slot, (enqueue_hook)0, __ATOMIC_RELEASE);
   installed = 0;
 }
 

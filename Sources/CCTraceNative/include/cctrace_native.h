@@ -406,6 +406,11 @@ typedef void (*cctrace_task_thread_start)(void);
 /// Sets the ticks per nanosecond of the session clock (the recorder, when it calibrates the TSC).
 void cctrace_tasks_set_ticks_per_ns(double value);
 
+/// Looks up what the hooks need; 1 when the runtime has it. Call before probing.
+int cctrace_tasks_prepare(void);
+/// Called from a job running on one of the runtime's global queues: remembers that queue for
+/// its priority (the hooks send that priority's jobs there).
+void cctrace_tasks_probe_current_queue(void);
 /// Installs the global-executor hooks (returns 1), or returns 0 when the runtime has none or
 /// another hook is in place. `label` names the pool in watch slots.
 int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn);
