@@ -123,7 +123,8 @@ final class Recorder: @unchecked Sendable {
                 Recorder.shared.appendSlow(
                     kind: kind, flags: flags, name: name, nameLength: length, ts: ts, end: end, aux: aux)
             },
-            { Recorder.shared.nameSwiftPoolThread() })
+            { Recorder.shared.nameSwiftPoolThread() },
+            { Recorder.shared.setThreadName(TraceVocabulary.Event.mainActorThread.string) })
     }
 
     private let swiftPoolThreads = Atomic<Int>(0)

@@ -108,6 +108,9 @@ public enum TraceVocabulary {
         /// The name prefix of the threads that ran Swift's global (cooperative) executor's jobs,
         /// named by the recorder's runtime hooks (`swift-pool-1`, …).
         public static let swiftPoolThreadPrefix = DialectName("swift-pool")
+        /// The thread Dispatch drains the main queue on (the main actor's jobs), when it is not
+        /// the process's main thread.
+        public static let mainActorThread = DialectName("swift-main-actor")
         /// Prefix of a job that ran an actor's queue: `actor <Type>`.
         public static let actorPrefix = DialectName("actor ")
         /// The job that completes a Swift task (the runtime's own fragment after its body).

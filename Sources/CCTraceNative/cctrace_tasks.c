@@ -21,6 +21,8 @@
 #define _GNU_SOURCE
 #include "cctrace_native.h"
 
+#include <stdlib.h>
+
 #include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
@@ -71,6 +73,7 @@ void cctrace_tasks_set_ticks_per_ns(double value) { cctrace_tasks_ticks_per_ns =
 static uint32_t pool_label = 0;
 static cctrace_task_slow_append slow_append = 0;
 static cctrace_task_thread_start thread_start = 0;
+static cctrace_task_thread_start main_thread_start = 0;
 static __thread uint64_t thread_seen = 0;  // the session generation this thread was named in
 
 enum {
@@ -116,14 +119,22 @@ static executor_ref main_executor;  // (identity, implementation), for jobs of t
 
 /// Runs `job` on `executor` (the generic executor: both zero) and records the run; `pool` says
 /// whether the thread is one of the pool's (named as the pool on its first job).
-static inline void run_job_on(cctrace_job job, void *identity, uintptr_t implementation, int pool) {
+/// The runtime's own function that runs a main-executor job it sent to the main queue.
+static void (*main_runner)(void *);
+
+static inline void run_job_on(cctrace_job job, void *identity, uintptr_t implementation, int pool,
+                              int main_runtime_job) {
   if (!cctrace_is_enabled()) {
-    job_run(job, identity, implementation);
+    if (main_runtime_job) main_runner(job);
+    else job_run(job, identity, implementation);
     return;
   }
-  if (pool && __builtin_expect(thread_seen != cctrace_current_generation(), 0)) {
+  if (__builtin_expect(thread_seen != cctrace_current_generation(), 0)) {
     thread_seen = cctrace_current_generation();
-    if (thread_start) thread_start();
+    // A pool thread is named as the pool; a thread Dispatch drains the main queue on (the
+    // process's main thread is parked in dispatch_main) as the main actor's.
+    if (pool && thread_start) thread_start();
+    if (!pool && main_thread_start && cctrace_gettid() != (uint32_t)getpid()) main_thread_start();
   }
   // Read what names the run before it runs: a task that completes is freed inside.
   uint32_t flags = job_flags(job);
@@ -172,11 +183,14 @@ static inline void run_job_on(cctrace_job job, void *identity, uintptr_t impleme
     what = (uint64_t)(uintptr_t) * (void **)((char *)job + JOB_RESUME);
     who = 0;
   }
-  uint64_t ready = *(uint64_t *)((char *)job + READY_WORD);
+  // The ready time, where the hooks kept it; a job the runtime itself sent to the main queue
+  // keeps its executor queue in that word, which its runner reads back: no ready time there.
+  uint64_t ready = main_runtime_job ? 0 : *(uint64_t *)((char *)job + READY_WORD);
   uint32_t id = kind == KIND_TASK ? *(uint32_t *)((char *)job + JOB_ID) : 0;
   uint64_t start = cctrace_now();
   if (pool) cctrace_watch_begin(pool_label, start);
-  job_run(job, identity, implementation);
+  if (main_runtime_job) main_runner(job);
+  else job_run(job, identity, implementation);
   if (pool) cctrace_watch_end();
   uint64_t end = cctrace_now();
   // Two records: when the job became ready and which instance it is, then the run itself.
@@ -197,10 +211,10 @@ static dispatch_queue runtime_queues[256];
 static const char runtime_queue_label[] = "Swift global concurrent queue";
 static uint64_t untraced_jobs = 0;
 
-static void run_job(void *context) { run_job_on(context, 0, 0, 1); }
+static void run_job(void *context) { run_job_on(context, 0, 0, 1, 0); }
 
 static void run_main_job(void *context) {
-  run_job_on(context, main_executor.identity, main_executor.implementation, 0);
+  run_job_on(context, main_executor.identity, main_executor.implementation, 0, 0);
 }
 
 /// Registers the queue the caller runs on when it is one of the runtime's; returns its QoS
@@ -270,6 +284,36 @@ static int after(uint64_t delay_ns, cctrace_job job) {
   return 1;
 }
 
+// Swift 6.3's main executor on Linux is Swift code that sends the main actor's jobs to Dispatch's
+// main queue with dispatch_async_f and calls no hook. So CCTrace defines dispatch_async_f: the
+// program's own definition comes first in the dynamic linker's search, so the Swift runtime's
+// calls into libdispatch reach it (symbol interposition, as LD_PRELOAD does). It forwards every
+// call to libdispatch's (one compare when not recording); while recording, a call from the
+// Swift runtime onto the main queue carries a job, and is sent on with a runner that records the
+// run around the runtime's own.
+typedef void (*dispatch_work)(void *);
+static void (*real_async_f)(dispatch_queue, void *, dispatch_work);
+static int main_interposing = 0;
+static uintptr_t concurrency_start, concurrency_end;  // libswift_Concurrency's image
+
+static void run_main_runtime_job(void *job) { run_job_on(job, 0, 0, 0, 1); }
+
+void dispatch_async_f(dispatch_queue queue, void *context, dispatch_work work) {
+  if (__builtin_expect(!real_async_f, 0)) {
+    real_async_f = (void (*)(dispatch_queue, void *, dispatch_work))dlsym(RTLD_NEXT, "dispatch_async_f");
+    if (!real_async_f) abort();  // no libdispatch: nothing could have called this
+  }
+  if (__builtin_expect(__atomic_load_n(&main_interposing, __ATOMIC_RELAXED), 0) && queue == main_queue &&
+      cctrace_is_enabled() && (uintptr_t)work >= concurrency_start && (uintptr_t)work < concurrency_end) {
+    if (!main_runner) main_runner = work;
+    if (work == main_runner) {
+      real_async_f(queue, context, run_main_runtime_job);
+      return;
+    }
+  }
+  real_async_f(queue, context, work);
+}
+
 // The main executor's jobs (the main actor's) go to Dispatch's main queue, as the runtime's own
 // Linux main executor sends them, run against the main executor.
 static SWIFTCC void hook_main(cctrace_job job, enqueue_original original) {
@@ -303,6 +347,9 @@ static SWIFTCC void hook_deadline(long long sec, long long nsec, long long tsec,
   if (!after(delta > 0 ? (uint64_t)delta : 0, job)) original(sec, nsec, tsec, tnsec, clock, job);
 }
 
+/// The extent of the loaded image that starts at `base` (its highest loaded segment's end).
+static uintptr_t runtime_image_size(void *base);
+
 /// Looks up what the hooks need (once): 1 when everything is there.
 static int resolve(void) {
   static int resolved = -1;
@@ -314,7 +361,7 @@ static int resolve(void) {
   delay_slot = (delay_hook *)dlsym(self, "swift_task_enqueueGlobalWithDelay_hook");
   deadline_slot = (deadline_hook *)dlsym(self, "swift_task_enqueueGlobalWithDeadline_hook");
   job_run = (job_run_fn)dlsym(self, "swift_job_run");
-  d_async_f = (void (*)(dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_async_f");
+  d_async_f = (void (*)(dispatch_queue, void *, void (*)(void *)))dlsym(RTLD_NEXT, "dispatch_async_f");
   d_after_f =
       (void (*)(dispatch_time_value, dispatch_queue, void *, void (*)(void *)))dlsym(self, "dispatch_after_f");
   d_time = (dispatch_time_value(*)(dispatch_time_value, int64_t))dlsym(self, "dispatch_time");
@@ -334,7 +381,8 @@ static int resolve(void) {
 
 int cctrace_tasks_prepare(void) { return resolve(); }
 
-int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn) {
+int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn,
+                          cctrace_task_thread_start main_start_fn) {
   if (installed) return 1;
   if (!resolve()) return 0;
   // Someone else (a test harness, another tool) owns the hooks: leave them alone.
@@ -343,10 +391,18 @@ int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cc
   __atomic_store_n(&untraced_jobs, 0, __ATOMIC_RELAXED);
   slow_append = append_fn;
   thread_start = start_fn;
+  main_thread_start = main_start_fn;
   __atomic_store_n(delay_slot, hook_delay, __ATOMIC_RELEASE);
   __atomic_store_n(deadline_slot, hook_deadline, __ATOMIC_RELEASE);
   __atomic_store_n(enqueue_slot, hook_enqueue, __ATOMIC_RELEASE);
   // The main executor too, when the runtime says which it is and Dispatch's main queue exists.
+  // Where the runtime's code is, to tell its main-queue jobs from other work sent there.
+  Dl_info info;
+  if (job_run && main_queue && dladdr((void *)job_run, &info) && info.dli_fbase) {
+    concurrency_start = (uintptr_t)info.dli_fbase;
+    concurrency_end = concurrency_start + runtime_image_size(info.dli_fbase);
+    if (concurrency_end > concurrency_start) __atomic_store_n(&main_interposing, 1, __ATOMIC_RELEASE);
+  }
   if (main_slot && get_main && main_queue && *main_slot == 0) {
     main_executor = get_main();
     if (main_executor.identity) __atomic_store_n(main_slot, hook_main, __ATOMIC_RELEASE);
@@ -366,3 +422,34 @@ void cctrace_tasks_uninstall(void) {
 }
 
 int cctrace_tasks_installed(void) { return installed; }
+
+#include <link.h>
+
+struct image_query {
+  uintptr_t base;
+  uintptr_t size;
+};
+
+static int find_image(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  struct image_query *q = data;
+  uintptr_t lowest = UINTPTR_MAX, highest = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD) continue;
+    uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+    if (start < lowest) lowest = start;
+    if (start + ph->p_memsz > highest) highest = start + ph->p_memsz;
+  }
+  if (lowest == q->base || info->dlpi_addr == q->base) {
+    q->size = highest - q->base;
+    return 1;
+  }
+  return 0;
+}
+
+static uintptr_t runtime_image_size(void *base) {
+  struct image_query q = {(uintptr_t)base, 0};
+  dl_iterate_phdr(find_image, &q);
+  return q.size;
+}

@@ -119,6 +119,30 @@ extension RecorderTests {
             #expect(runs.allSatisfy { model.arguments.value($0.args!)?["task_id"]?.stringValue == sleeper.id })
         }
 
+        /// The main actor's jobs, which Swift 6.3 sends to Dispatch's main queue without a hook,
+        /// are recorded too: each hop onto the main actor is a job slice with its task.
+        @Test func mainActorJobsAreTraced() async throws {
+            let path = makeTemporaryDirectory().appendingPathComponent("main-actor.json").path
+            try CCTrace.start(TraceConfiguration(outputPath: path))
+            await withTaskGroup(of: Int.self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(1))
+                        return await MainActor.run { i * 2 }
+                    }
+                }
+                for await _ in group {}
+            }
+            CCTrace.stop()
+            let model = try TraceImporter.importTrace(path: path)
+            let offPool = model.slices.filter {
+                $0.category == TraceCategory.task.rawValue
+                    && !(model.threads[$0.thread].name?.hasPrefix("swift-pool") ?? false)
+                    && model.arguments.value($0.args!)?["task_id"] != nil
+            }
+            #expect(offPool.count >= 20, "\(offPool.count) main-actor jobs")
+        }
+
         /// Child tasks inherit their parent's task-local context: spans in 40 concurrent
         /// children of one traced task still get 40 ids, and a span nested in a child's span
         /// shares the child's track.

@@ -205,7 +205,6 @@ public enum CooperativePoolAnalyzer {
         let waitingInFlight = max(mostInFlight(waitingTasks), 1)
         let blockers = byFunction.map { (function: $0.key, blocked: $0.value.blocked, jobs: $0.value.jobs) }
             .sorted { $0.blocked > $1.blocked }
-        let attributed = blockers.reduce(Int64(0)) { $0 + $1.blocked }
         // The runtime's pool is as wide as the CPUs (Dispatch may swap a thread in and out).
         let threads = max(min(activeThreads, profile.cores), 1)
         // Two bounds on the window once the calls leave the pool: the pool's own work over its

@@ -413,7 +413,10 @@ int cctrace_tasks_prepare(void);
 void cctrace_tasks_probe_current_queue(void);
 /// Installs the global-executor hooks (returns 1), or returns 0 when the runtime has none or
 /// another hook is in place. `label` names the pool in watch slots.
-int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn);
+/// `start_fn` names a pool thread on its first job, `main_start_fn` a thread that drains the
+/// main queue (not the process's main thread).
+int cctrace_tasks_install(uint32_t label, cctrace_task_slow_append append_fn, cctrace_task_thread_start start_fn,
+                          cctrace_task_thread_start main_start_fn);
 /// Removes the hooks (jobs already handed over still run).
 void cctrace_tasks_uninstall(void);
 int cctrace_tasks_installed(void);
