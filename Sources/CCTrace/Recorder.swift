@@ -114,8 +114,17 @@ final class Recorder: @unchecked Sendable {
         // The runtime keeps its per-priority queues to itself: a tiny task of each priority,
         // started before the hooks, runs on its queue and makes it known, so even a program
         // whose tasks are all started from the main thread has its jobs traced from the start.
-        for raw: UInt8 in [0x21, 0x19, 0x15, 0x11, 0x09, 0x00] {
+        let priorities: [UInt8] = [0x21, 0x19, 0x15, 0x11, 0x09, 0x00]
+        let before = cctrace_tasks_probes_done()
+        for raw in priorities {
             Task.detached(priority: TaskPriority(rawValue: raw)) { cctrace_tasks_probe_current_queue() }
+        }
+        // A program starts its tasks at once: wait for the probes (they take well under a
+        // millisecond), but never more than 20 ms — a busy pool leaves the rest to be found
+        // from inside, and meanwhile the jobs run untraced (and counted).
+        let deadline = cctrace_monotonic_ns() + 20_000_000
+        while cctrace_tasks_probes_done() - before < Int32(priorities.count) && cctrace_monotonic_ns() < deadline {
+            usleep(50)
         }
         _ = cctrace_tasks_install(
             NameTable.shared.intern(TraceVocabulary.Event.swiftPoolThreadPrefix.string),

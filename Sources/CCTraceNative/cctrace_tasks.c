@@ -232,7 +232,14 @@ static int register_current_queue(void) {
   return (int)qos;
 }
 
-void cctrace_tasks_probe_current_queue(void) { (void)register_current_queue(); }
+static int probes_done = 0;
+
+void cctrace_tasks_probe_current_queue(void) {
+  (void)register_current_queue();
+  __atomic_add_fetch(&probes_done, 1, __ATOMIC_RELEASE);
+}
+
+int cctrace_tasks_probes_done(void) { return __atomic_load_n(&probes_done, __ATOMIC_ACQUIRE); }
 
 static dispatch_queue queue_for(cctrace_job job) {
   unsigned priority = (job_flags(job) >> 8) & 0xff;

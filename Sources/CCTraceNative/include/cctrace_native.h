@@ -411,6 +411,8 @@ int cctrace_tasks_prepare(void);
 /// Called from a job running on one of the runtime's global queues: remembers that queue for
 /// its priority (the hooks send that priority's jobs there).
 void cctrace_tasks_probe_current_queue(void);
+/// How many probes have run (since the process started).
+int cctrace_tasks_probes_done(void);
 /// Installs the global-executor hooks (returns 1), or returns 0 when the runtime has none or
 /// another hook is in place. `label` names the pool in watch slots.
 /// `start_fn` names a pool thread on its first job, `main_start_fn` a thread that drains the
