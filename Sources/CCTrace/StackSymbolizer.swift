@@ -1,14 +1,9 @@
+import CCTraceFormat
 import CCTraceUnwind
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-@_silgen_name("swift_demangle")
-private func swiftDemangle(
-    _ mangled: UnsafePointer<CChar>?, _ length: Int, _ output: UnsafeMutablePointer<CChar>?,
-    _ outputLength: UnsafeMutablePointer<Int>?, _ flags: UInt32
-) -> UnsafeMutablePointer<CChar>?
 
 /// Turns return addresses into readable frames, off the hot path (the writer thread): the ELF
 /// symbol that contains each address (non-exported Swift functions included), demangled, with
@@ -49,22 +44,10 @@ final class StackSymbolizer {
     /// The frame for a return address (looked up one byte earlier, inside the call).
     func frame(returnAddress: UInt) -> String {
         if let known = cache[returnAddress] { return known }
-        let lookup = returnAddress > 0 ? returnAddress - 1 : returnAddress
-        var name = [CChar](repeating: 0, count: 2048)
-        var image: UnsafePointer<CChar>?
-        var offset: UInt = 0
-        let found = name.withUnsafeMutableBufferPointer { buffer in
-            cctrace_symbolize(
-                UnsafeRawPointer(bitPattern: lookup), buffer.baseAddress, UInt(buffer.count), &image, &offset)
-        }
-        let imageName = image.map { String(cString: $0).split(separator: "/").last.map(String.init) ?? "" } ?? "?"
-        let result: String
-        if found == 1 {
-            let mangled = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            result = "\(Self.demangle(mangled)) + 0x\(String(offset + 1, radix: 16)) (\(imageName))"
-        } else {
-            result = "0x\(String(returnAddress, radix: 16)) (\(imageName))"
-        }
+        let (name, offset, image) = symbol(at: returnAddress > 0 ? returnAddress - 1 : returnAddress)
+        let result =
+            name.map { "\($0) + 0x\(String(offset + 1, radix: 16)) (\(image))" }
+            ?? "0x\(String(returnAddress, radix: 16)) (\(image))"
         cache[returnAddress] = result
         return result
     }
@@ -72,6 +55,13 @@ final class StackSymbolizer {
     /// The demangled name of the function that starts at (or contains) `address`, or
     /// `0x… (image)` when the image has no symbol for it.
     func function(at address: UInt) -> String {
+        let (name, _, image) = symbol(at: address)
+        return name ?? "0x\(String(address, radix: 16)) (\(image))"
+    }
+
+    /// The ELF symbol containing `address`, demangled (nil when none), the offset into it and
+    /// the image's file name.
+    private func symbol(at address: UInt) -> (name: String?, offset: UInt, image: String) {
         var name = [CChar](repeating: 0, count: 2048)
         var image: UnsafePointer<CChar>?
         var offset: UInt = 0
@@ -79,11 +69,10 @@ final class StackSymbolizer {
             cctrace_symbolize(
                 UnsafeRawPointer(bitPattern: address), buffer.baseAddress, UInt(buffer.count), &image, &offset)
         }
-        guard found == 1 else {
-            let imageName = image.map { String(cString: $0).split(separator: "/").last.map(String.init) ?? "" } ?? "?"
-            return "0x\(String(address, radix: 16)) (\(imageName))"
-        }
-        return Self.demangle(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        let imageName = image.map { String(cString: $0).split(separator: "/").last.map(String.init) ?? "" } ?? "?"
+        guard found == 1 else { return (nil, offset, imageName) }
+        let mangled = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (Self.demangle(mangled), offset, imageName)
     }
 
     /// Whether a frame belongs to the recorder's own capture path or the standard library.
@@ -93,14 +82,7 @@ final class StackSymbolizer {
             || frame.hasPrefix("static CCTrace.") || frame.contains(" in static CCTrace.")
     }
 
-    static func demangle(_ symbol: String) -> String {
-        guard symbol.hasPrefix("$s") || symbol.hasPrefix("_T") || symbol.hasPrefix("$S") else { return symbol }
-        return symbol.withCString { c in
-            guard let out = swiftDemangle(c, strlen(c), nil, nil, 0) else { return symbol }
-            defer { free(out) }
-            return String(cString: out)
-        }
-    }
+    static func demangle(_ symbol: String) -> String { SwiftSymbols.demangle(symbol) }
 
     /// The return addresses in a stored `args` object's `"stack":["0x…",…]` member.
     static func addresses(inArguments bytes: UnsafeBufferPointer<UInt8>) -> [UInt] {

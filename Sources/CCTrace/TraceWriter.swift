@@ -598,34 +598,13 @@ final class TraceWriter: @unchecked Sendable {
 
     /// Whether a resumed function belongs to the concurrency runtime or the standard library.
     static func isRuntimeFragment(_ name: String) -> Bool {
-        if name.hasPrefix("_Z") || name.contains("(libswift") { return true }
-        var s = Substring(resumedFunction(name))
-        // Wrappers the compiler puts around a function keep its module.
-        for wrapper in ["dispatch thunk of ", "merged ", "protocol witness for ", "partial apply for "] {
-            while s.hasPrefix(wrapper) { s = s.dropFirst(wrapper.count) }
-        }
-        if s.hasPrefix("generic specialization <") {
-            // Past the first `> of ` (the specialization's arguments end there).
-            var i = s.startIndex
-            while i < s.endIndex, !s[i...].hasPrefix("> of ") { i = s.index(after: i) }
-            if i < s.endIndex { s = s[s.index(i, offsetBy: 5)...] }
-        }
-        for prefix in ["static ", "(extension in Swift):"] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
-        return s.hasPrefix("Swift.") || s.hasPrefix("_Concurrency.") || s.hasPrefix("(extension in Swift)")
+        name.hasPrefix("_Z") || name.contains("(libswift") || SwiftSymbols.isStandardLibrary(name)
     }
 
     /// `(1) await resume partial function for App.load()` → `App.load()`: the async function a
     /// task resumed in, without the compiler's name for the fragment.
     static func resumedFunction(_ symbol: String) -> String {
-        var s = Substring(symbol)
-        if s.hasPrefix("("), let close = s.firstIndex(of: ")") { s = s[s.index(after: close)...].drop { $0 == " " } }
-        for prefix in [
-            "await resume partial function for ", "suspend resume partial function for ",
-            "resume partial function for ", "async function pointer to ",
-        ] where s.hasPrefix(prefix) {
-            s = s.dropFirst(prefix.count)
-            break
-        }
+        var s = SwiftSymbols.asyncFragmentFunction(Substring(symbol))
         while s.hasPrefix("partial apply forwarder for ") { s = s.dropFirst("partial apply forwarder for ".count) }
         // A task body the compiler wrapped to change its calling convention: the thunk is all
         // the symbol table knows (typically an `async let` child).

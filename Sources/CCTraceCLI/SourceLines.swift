@@ -10,12 +10,6 @@ import CCTraceFormat
 /// trace names exist on this machine, unchanged). cctrace's stacks record each frame's
 /// `image+0xoffset` next to its name; this turns `f() + 0x1c (app)` into
 /// `f() + 0x1c (app) at main.swift:42`.
-@_silgen_name("swift_demangle")
-private func swiftDemangle(
-    _ mangled: UnsafePointer<CChar>?, _ length: Int, _ output: UnsafeMutablePointer<CChar>?,
-    _ outputLength: UnsafeMutablePointer<Int>?, _ flags: UInt32
-) -> UnsafeMutablePointer<CChar>?
-
 public enum SourceLines {
     /// `llvm-symbolizer`: `$CCTRACE_SYMBOLIZER`, else on `PATH`, else next to the `swift` found
     /// on `PATH` (the toolchain ships one), or `nil`.
@@ -109,12 +103,12 @@ public enum SourceLines {
                     // The innermost frame that is the program's own (what the standard library
                     // inlined into it says less than the line that called it).
                     let pairs = stride(from: 0, to: lines.count - 1, by: 2).map {
-                        (name: demangle(String(lines[$0])), location: lines[$0 + 1])
+                        (name: SwiftSymbols.demangle(String(lines[$0])), location: lines[$0 + 1])
                     }
                     // A closure inlined into its function is part of it: the function names it.
                     let chosen =
                         pairs.firstIndex {
-                            !isLibraryFunction($0.name) && !$0.name.hasPrefix("closure #")
+                            !SwiftSymbols.isStandardLibrary($0.name) && !$0.name.hasPrefix("closure #")
                                 && !$0.name.hasPrefix("implicit closure #")
                         } ?? pairs.count - 1
                     // `file:line:column`, or `??:0:0` when there is no debug info.
@@ -130,32 +124,6 @@ public enum SourceLines {
             }
         }
         return result
-    }
-
-    /// Whether a demangled function is the standard library's or Foundation's (inlined into the
-    /// program's code, it is not what the program did).
-    static func isLibraryFunction(_ name: String) -> Bool {
-        var s = Substring(name)
-        if s.hasPrefix("generic specialization <") {
-            var i = s.startIndex
-            while i < s.endIndex, !s[i...].hasPrefix("> of ") { i = s.index(after: i) }
-            if i < s.endIndex { s = s[s.index(i, offsetBy: 5)...] }
-        }
-        for prefix in ["static ", "(extension in Swift):", "(extension in Foundation):"] where s.hasPrefix(prefix) {
-            s = s.dropFirst(prefix.count)
-        }
-        return s.hasPrefix("Swift.") || s.hasPrefix("_Concurrency.") || s.hasPrefix("Foundation.")
-            || s.hasPrefix("(extension in Swift)") || s.hasPrefix("__swift") || s.hasPrefix("std::")
-    }
-
-    /// A Swift linkage name demangled (others as they are).
-    static func demangle(_ symbol: String) -> String {
-        guard symbol.hasPrefix("$s") || symbol.hasPrefix("_T") || symbol.hasPrefix("$S") else { return symbol }
-        return symbol.withCString { c in
-            guard let out = swiftDemangle(c, strlen(c), nil, nil, 0) else { return symbol }
-            defer { free(out) }
-            return String(cString: out)
-        }
     }
 
     /// Runs `executable` with `arguments`; its standard output, or `nil` on failure.

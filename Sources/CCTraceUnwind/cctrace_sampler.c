@@ -246,40 +246,35 @@ int cctrace_sampler_drain(cctrace_sample *out, int max) {
 
 uint64_t cctrace_sampler_dropped(void) { return __atomic_load_n(&ring_dropped, __ATOMIC_RELAXED); }
 
-char cctrace_thread_state(int tid, long *syscall_number, uint64_t *pc) {
+/// Reads /proc/self/task/TID/NAME into `buffer` (NUL-terminated); the length, or ≤ 0.
+static ssize_t read_task_file(int tid, const char *name, char *buffer, size_t size) {
   char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t len = read(fd, buffer, size - 1);
+  close(fd);
+  if (len > 0) buffer[len] = 0;
+  return len;
+}
+
+char cctrace_thread_state(int tid, long *syscall_number, uint64_t *pc) {
   char buffer[512];
   *syscall_number = -1;
   *pc = 0;
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t len = read(fd, buffer, sizeof buffer - 1);
-  close(fd);
-  if (len <= 0) return 0;
-  buffer[len] = 0;
+  if (read_task_file(tid, "stat", buffer, sizeof buffer) <= 0) return 0;
   // "tid (comm) S ...": the state follows the last ')'.
   char *close_paren = strrchr(buffer, ')');
   if (!close_paren || close_paren[1] != ' ') return 0;
   char state = close_paren[2];
-  if (state != 'R') {
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      len = read(fd, buffer, sizeof buffer - 1);
-      close(fd);
-      if (len > 0) {
-        buffer[len] = 0;
-        // "nr arg1 … arg6 sp pc", or "running".
-        char *p = buffer;
-        char *end;
-        long nr = strtol(p, &end, 10);
-        if (end != p) {
-          *syscall_number = nr;
-          char *last = strrchr(buffer, ' ');
-          if (last) *pc = strtoull(last + 1, 0, 16);
-        }
-      }
+  if (state != 'R' && read_task_file(tid, "syscall", buffer, sizeof buffer) > 0) {
+    // "nr arg1 … arg6 sp pc", or "running".
+    char *end;
+    long nr = strtol(buffer, &end, 10);
+    if (end != buffer) {
+      *syscall_number = nr;
+      char *last = strrchr(buffer, ' ');
+      if (last) *pc = strtoull(last + 1, 0, 16);
     }
   }
   return state;
@@ -334,15 +329,8 @@ static int follows_call(uint64_t a) {
 }
 
 int cctrace_blocked_stack(int tid, uint64_t *out, int max) {
-  char path[64];
   char buffer[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t len = read(fd, buffer, sizeof buffer - 1);
-  close(fd);
-  if (len <= 0) return 0;
-  buffer[len] = 0;
+  if (read_task_file(tid, "syscall", buffer, sizeof buffer) <= 0) return 0;
   // "nr a1 … a6 sp pc"; "running" or "-1 sp pc" otherwise.
   char *end;
   long nr = strtol(buffer, &end, 10);

@@ -76,14 +76,7 @@ enum SwiftRuntime {
         if i < s.endIndex, let close = s[i...].firstIndex(of: "]") {
             s = Substring(String(s[..<i]) + String(s[s.index(after: close)...]))
         }
-        if s.hasPrefix("("), let close = s.firstIndex(of: ")") {
-            let rest = s[s.index(after: close)...].drop { $0 == " " }
-            for prefix in ["suspend resume partial function for ", "await resume partial function for "]
-            where rest.hasPrefix(prefix) {
-                s = rest.dropFirst(prefix.count)
-            }
-        }
-        return String(s)
+        return String(SwiftSymbols.asyncFragmentFunction(s))
     }
 
     /// Whether an async slice is a Swift task's sleep (`Task.sleep`), which is part of a task,
