@@ -5,7 +5,7 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench
+.PHONY: demo test deps build lint whatif bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
@@ -59,6 +59,13 @@ REALWORLD_CI ?= make-j2 py-cpu-threads py-seq-cpu asyncio-blocking py-mp-payload
 realworld: deps
 	$(SWIFT) build -c release --product cctrace
 	realworld/run.sh
+
+# What-if validation: each sample recorded under its default model, the report's predictions
+# for its other models compared with real runs of them (median of WHATIF_RUNS).
+WHATIF_RUNS ?= 3
+whatif: deps
+	$(SWIFT) build -c release
+	scripts/whatif.py --runs $(WHATIF_RUNS)
 
 # Never hang: cctrace-stress under the sampler at 1000 Hz and a 2 ms watchdog, many times; a
 # run that hangs prints every thread's stack and fails (make test runs a short one).

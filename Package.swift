@@ -75,7 +75,12 @@ let package = Package(
             name: "cpu-processes", dependencies: ["CCTrace", "SampleSupport"], path: "samples/cpu-processes"),
         .executableTarget(
             name: "cpu-threads", dependencies: ["CCTrace", "SampleSupport"], path: "samples/cpu-threads"),
-        .executableTarget(name: "io-threads", dependencies: ["CCTrace", "SampleSupport"], path: "samples/io-threads"),
+        .executableTarget(
+            name: "io-threads",
+            dependencies: [
+                "CCTrace", "SampleSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ], path: "samples/io-threads"),
         .executableTarget(
             name: "async-connections",
             dependencies: [

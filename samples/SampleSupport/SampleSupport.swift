@@ -176,3 +176,120 @@ public func childChannelDescriptors() -> (readFD: Int32, writeFD: Int32)? {
     else { return nil }
     return (r, w)
 }
+
+// MARK: - The same work under several models
+
+/// A concurrency model a sample can run its work under (`--model NAME`), for comparing the
+/// what-if predictions of `cctrace report` with real runs of the same work.
+public enum SampleModel: String, CaseIterable, Sendable {
+    case sequential, threads, processes, async, hybrid
+
+    /// The model named by `--model NAME` on the command line, or `fallback`; exits with a
+    /// one-line error when the sample does not offer the model named.
+    public static func fromArguments(default fallback: SampleModel, offered: [SampleModel]) -> SampleModel {
+        let arguments = CommandLine.arguments
+        guard let i = arguments.firstIndex(of: "--model") else { return fallback }
+        let name = i + 1 < arguments.count ? arguments[i + 1] : ""
+        guard let model = SampleModel(rawValue: name), offered.contains(model) else {
+            let list = offered.map(\.rawValue).joined(separator: "|")
+            let line = "\(arguments[0]): --model takes \(list) (got '\(name)')\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            exit(2)
+        }
+        return model
+    }
+}
+
+/// Nanoseconds on the monotonic clock.
+public func monotonicNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+/// Prints the line `make whatif` reads: `wall_ms=… model=…`.
+public func printWallTime(since start: Int64, model: SampleModel) {
+    let ms = Double(monotonicNanoseconds() - start) / 1e6
+    print("wall_ms=\(Int(ms.rounded())) model=\(model.rawValue)")
+}
+
+/// Items of work, `itemsPerWorker` for each of `workers` workers (item ids `w * 1000 + j`),
+/// run under `model`: one thread doing all of them (`sequential`), a thread per worker
+/// (`threads`), or a child process per worker fed the ids over a traced pipe (`processes`,
+/// whose children must call ``serveItems(work:)``). Returns the results combined.
+public func runItems(
+    model: SampleModel, workers: Int, itemsPerWorker: Int, channel: String = "jobs",
+    work: @escaping @Sendable (UInt64) -> UInt64
+) throws -> UInt64 {
+    func ids(_ w: Int) -> [UInt64] { (0..<itemsPerWorker).map { UInt64(w * 1000 + $0) } }
+    switch model {
+    case .sequential:
+        var acc: UInt64 = 0
+        for w in 0..<workers { for id in ids(w) { acc ^= work(id) } }
+        return acc
+    case .processes:
+        let children = try spawnSelfChildren(workers, channel: channel) { "worker-\($0)" }
+        for (w, (_, channel)) in children.enumerated() {
+            for id in ids(w) { try channel.send(id, encode: encodeItem) }
+        }
+        var acc: UInt64 = 0
+        for (_, channel) in children {
+            for _ in 0..<itemsPerWorker { acc ^= try channel.receive(decode: decodeItem) ?? 0 }
+            channel.close()
+        }
+        for (child, _) in children { child.wait() }
+        return acc
+    default:
+        let results = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: workers)
+        results.initialize(repeating: 0)
+        defer { results.deallocate() }
+        let slots = UInt(bitPattern: results.baseAddress)
+        let threads = (0..<workers).map { w in
+            SampleThread(name: "worker-\(w)") {
+                var acc: UInt64 = 0
+                for j in 0..<itemsPerWorker { acc ^= work(UInt64(w * 1000 + j)) }
+                UnsafeMutablePointer<UInt64>(bitPattern: slots)![w] = acc
+            }
+        }
+        for t in threads { t.join() }
+        return results.reduce(0, ^)
+    }
+}
+
+/// In a child started by ``runItems(model:workers:itemsPerWorker:channel:work:)``: computes
+/// each item id received and sends the result back, until the parent closes the pipe.
+public func serveItems(readFD: Int32, writeFD: Int32, channel name: String = "jobs", work: (UInt64) -> UInt64) throws {
+    CCTrace.setThreadName("child-main")
+    let channel = TracedChannel(name: name, readFD: readFD, writeFD: writeFD)
+    while let id = try channel.receive(decode: decodeItem) {
+        try channel.send(work(id), encode: encodeItem)
+    }
+}
+
+/// An item id or result: 8 bytes each way.
+func encodeItem(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+func decodeItem(_ bytes: [UInt8]) -> UInt64 {
+    bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+}
+
+/// Starts this program again (`/proc/self/exe ARGUMENTS…`) as a process that is not traced —
+/// a stand-in for a remote service, whose time the trace should see only as the program's
+/// waits — and returns its pid. Descriptors without close-on-exec are inherited.
+public func spawnUntracedSelf(arguments: [String]) -> pid_t {
+    let argv = ["/proc/self/exe"] + arguments
+    var environment: [String] = []
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if !s.hasPrefix("CCTRACE_") { environment.append(s) }
+        p += 1
+    }
+    func cStrings(_ list: [String]) -> [UnsafeMutablePointer<CChar>?] { list.map { strdup($0) } + [nil] }
+    let cArgv = cStrings(argv)
+    let cEnv = cStrings(environment)
+    defer { for s in cArgv + cEnv { free(s) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, "/proc/self/exe", nil, nil, cArgv, cEnv)
+    precondition(rc == 0, "posix_spawn failed: \(rc)")
+    return pid
+}

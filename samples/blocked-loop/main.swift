@@ -3,6 +3,9 @@
 // blocking call, both on the loop. Every other callback waits behind them. `cctrace report`
 // should find `blocked-event-loop` naming both handlers and recommend keeping the loop and
 // offloading that work (hybrid).
+// `--model async|hybrid` runs the same callbacks with everything on the loop (the default) or
+// with `renderReport` and `loadConfig` offloaded to a thread pool (the loop awaits their
+// results), and prints the wall time (`make whatif`).
 // Run: CCTRACE_OUTPUT=out/blocked-loop.trace.json swift run -c release blocked-loop
 import CCTrace
 import CCTraceNIO
@@ -31,20 +34,36 @@ func loadConfig() {
 
 func main() throws {
     CCTrace.setThreadName("main")
+    let model = SampleModel.fromArguments(default: .async, offered: [.async, .hybrid])
+    let pool = NIOThreadPool(numberOfThreads: 2)
+    pool.start()
     let tracer = NIOEventLoopTracer()
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: tracer)
     tracer.startHeartbeats(on: group, every: .milliseconds(10))
     let loop = group.next()
+    let start = monotonicNanoseconds()
     var pending: [EventLoopFuture<Void>] = []
     for n in 0..<150 {
         pending.append(loop.scheduleTask(in: .milliseconds(Int64(n) * 8)) { _ = serveRequest(n) }.futureResult)
     }
-    pending.append(loop.scheduleTask(in: .milliseconds(300)) { _ = renderReport() }.futureResult)
-    pending.append(loop.scheduleTask(in: .milliseconds(800)) { loadConfig() }.futureResult)
+    if model == .hybrid {
+        // Offloaded: the loop hands the work to the pool and goes on serving.
+        pending.append(
+            loop.flatScheduleTask(in: .milliseconds(300)) { pool.runIfActive(eventLoop: loop) { _ = renderReport() } }
+                .futureResult)
+        pending.append(
+            loop.flatScheduleTask(in: .milliseconds(800)) { pool.runIfActive(eventLoop: loop) { loadConfig() } }
+                .futureResult)
+    } else {
+        pending.append(loop.scheduleTask(in: .milliseconds(300)) { _ = renderReport() }.futureResult)
+        pending.append(loop.scheduleTask(in: .milliseconds(800)) { loadConfig() }.futureResult)
+    }
     for f in pending { try f.wait() }
+    printWallTime(since: start, model: model)
     tracer.stopHeartbeats()
     usleep(20_000)
     try group.syncShutdownGracefully()
+    try pool.syncShutdownGracefully()
     print("blocked-loop: \(pending.count) callbacks done")
 }
 

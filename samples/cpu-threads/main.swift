@@ -1,26 +1,28 @@
-// cpu-threads — the same CPU work as cpu-global-lock over 4 threads with no shared lock. Swift
+// cpu-threads — CPU work (4 workers × 40 items × 5 ms) on 4 threads with nothing shared. Swift
 // has no global interpreter lock, so the threads run on every core. `cctrace report` should
 // say: keep the threads.
+// `--model sequential|threads|processes` runs the same items on one thread, on 4 threads (the
+// default) or in 4 child processes, and prints the wall time (`make whatif` compares it with
+// the report's what-if predictions).
 // Run: CCTRACE_OUTPUT=out/cpu-threads.trace.json swift run -c release cpu-threads
 import CCTrace
 import SampleSupport
 
 /// One item of work: 5 ms of CPU, nothing shared.
-func compute(item: Int) -> UInt64 {
-    CCTrace.withSpan("compute") { burnCPU(milliseconds: 5, seed: UInt64(item)) }
+@Sendable func compute(item: UInt64) -> UInt64 {
+    CCTrace.withSpan("compute") { burnCPU(milliseconds: 5, seed: item) }
 }
 
-func runWorker(_ index: Int) {
-    var acc: UInt64 = 0
-    for item in 0..<40 { acc ^= compute(item: index * 1000 + item) }
-    if acc == 42 { print("unlikely") }
-}
-
-func main() {
+func main() throws {
+    if let fds = childChannelDescriptors() {
+        return try serveItems(readFD: fds.readFD, writeFD: fds.writeFD, work: compute)
+    }
     CCTrace.setThreadName("main")
-    let workers = (0..<4).map { i in SampleThread(name: "worker-\(i)") { runWorker(i) } }
-    for w in workers { w.join() }
-    print("cpu-threads: 4 threads × 40 items done")
+    let model = SampleModel.fromArguments(default: .threads, offered: [.sequential, .threads, .processes])
+    let start = monotonicNanoseconds()
+    let acc = try runItems(model: model, workers: 4, itemsPerWorker: 40, work: compute)
+    printWallTime(since: start, model: model)
+    print("cpu-threads: 4 workers × 40 items done (\(acc % 10))")
 }
 
-main()
+try main()

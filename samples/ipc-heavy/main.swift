@@ -2,6 +2,9 @@
 // processes for a tiny computation on each (a checksum of the first few records). Copying the
 // data through pipes costs far more than the work it feeds. `cctrace report` should find
 // `ipc-overhead` and recommend against processes.
+// `--model sequential|threads|processes` does the same 2 × 24 checksums on one thread, on 2
+// threads reading the records in place (nothing copied), or in the 2 child processes (the
+// default), and prints the wall time (`make whatif`).
 // Run: CCTRACE_OUTPUT=out/ipc-heavy.trace.json swift run -c release ipc-heavy
 import CCTrace
 import SampleSupport
@@ -42,7 +45,25 @@ func runChild(readFD: Int32, writeFD: Int32) throws {
 
 func runParent() throws {
     CCTrace.setThreadName("main")
+    let model = SampleModel.fromArguments(default: .processes, offered: [.sequential, .threads, .processes])
+    let start = monotonicNanoseconds()
     let records = (0..<recordsPerPayload).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
+    if model != .processes {
+        // The same checksums on the records where they are: one thread, or a thread per stage.
+        let workers = model == .threads ? 2 : 1
+        let perWorker = payloadsPerChild * 2 / workers
+        let threads = (0..<workers).map { w in
+            SampleThread(name: "stage-\(w)") {
+                var acc: UInt64 = 0
+                for _ in 0..<perWorker { acc ^= checksum(records) }
+                if acc == 42 { print("unlikely") }
+            }
+        }
+        for t in threads { t.join() }
+        printWallTime(since: start, model: model)
+        print("ipc-heavy: \(payloadsPerChild * 2) payloads checked in place")
+        return
+    }
     let children = try spawnSelfChildren(2, channel: "payloads") { "stage-\($0)" }
     var acc: UInt64 = 0
     for _ in 0..<payloadsPerChild {
@@ -53,7 +74,8 @@ func runParent() throws {
         channel.close()
         child.wait()
     }
-    print("ipc-heavy: \(payloadsPerChild * 2) payloads of \(recordsPerPayload * 4 >> 20) MiB shipped (\(acc))")
+    printWallTime(since: start, model: model)
+    print("ipc-heavy: \(payloadsPerChild * 2) payloads of \((recordsPerPayload * 4) >> 20) MiB shipped (\(acc))")
 }
 
 if let fds = childChannelDescriptors() {

@@ -1,6 +1,8 @@
 // lock-contention — 4 threads that each hold one cache lock while doing slow work (a 4 ms
 // blocking refresh from "disk"), so the others queue behind it. `cctrace report` should find
 // `lock-contention` on lock 'cache', with this file's functions in the waiters' stack.
+// `--model sequential|threads` runs the same 4 × 30 requests on one thread or on 4 threads (the
+// default), and prints the wall time (`make whatif`).
 // Run: CCTRACE_OUTPUT=out/lock-contention.trace.json swift run -c release lock-contention
 import CCTrace
 import SampleSupport
@@ -36,8 +38,15 @@ func runWorker(_ index: Int) {
 
 func main() {
     CCTrace.setThreadName("main")
-    let workers = (0..<4).map { i in SampleThread(name: "worker-\(i)") { runWorker(i) } }
-    for w in workers { w.join() }
+    let model = SampleModel.fromArguments(default: .threads, offered: [.sequential, .threads])
+    let start = monotonicNanoseconds()
+    if model == .sequential {
+        for i in 0..<4 { runWorker(i) }
+    } else {
+        let workers = (0..<4).map { i in SampleThread(name: "worker-\(i)") { runWorker(i) } }
+        for w in workers { w.join() }
+    }
+    printWallTime(since: start, model: model)
     print("lock-contention: 4 threads × 30 requests done")
 }
 

@@ -357,6 +357,42 @@ extension Heuristics {
             "How much of ideal scaling CPU-bound threads keep.",
             reason: "Threads share caches, memory bandwidth and allocator locks; perfect scaling is rare.",
             source: "a conservative allowance, not a measurement"),
+        duration(
+            "arrival-gap", \.arrivalGap,
+            "A unit of work that starts after its thread sat idle this long arrived then: no model starts it earlier.",
+            reason:
+                "Going from one unit to the next it already has takes a thread microseconds (a queue pop, a loop "
+                + "turn, a scheduler wake-up under load is 50–500 µs); idle for a millisecond it was waiting for its "
+                + "input — a request, a timer, a message — which a faster model does not make arrive sooner.",
+            source: "scheduler wake-up latencies on loaded Linux machines; a margin above them"),
+        share(
+            "what-if-margin", \.whatIfMargin,
+            "A what-if prediction's range is at least this share either side (wider when the replay of the current "
+                + "model misses the measured window by more).",
+            reason:
+                "The same program's wall time varies 5–10 % from run to run on a shared machine, and CPU readings "
+                + "every ~20 ms place CPU within a unit of work only approximately.",
+            source: "the samples' wall times over repeated runs (`make whatif`)"),
+        duration(
+            "process-start", \.processStart,
+            "Start-up of a new process of a compiled program, when the trace measured none.",
+            reason:
+                "exec, dynamic linking and runtime start: 1.8 ms for a bare Swift program here, 10–17 ms for one "
+                + "that links CCTrace and starts tracing; a middle figure, replaced by the trace's own `process start` "
+                + "slices whenever it has them.",
+            source: "measured on the 2-core reference machine"),
+        duration(
+            "process-start-python", \.processStartPython,
+            "Start-up of a new Python interpreter process, when the trace measured none.",
+            reason:
+                "`python3 -c pass` takes 26 ms here and 33 ms with multiprocessing, json and socket imported; "
+                + "programs importing more start slower (the range says so).",
+            source: "measured on the 2-core reference machine"),
+        count(
+            "what-if-units", \.whatIfUnits,
+            "The most units of work the what-if replays; beyond it the report has no what-if table.",
+            reason: "The replay costs about a microsecond per step; half a million units keeps it under a second.",
+            source: "the replay's cost on a 1M-event trace"),
         count(
             "assumed-cores", \.assumedCores,
             "Cores assumed when neither the trace nor --cores says.",

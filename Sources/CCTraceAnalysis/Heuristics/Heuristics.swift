@@ -147,6 +147,21 @@ public struct Heuristics: Sendable {
     public var fileLockQueue = 0.5
     /// How much of the ideal scaling CPU-bound threads keep.
     public var threadEfficiency = 0.9
+
+    // MARK: - What-if
+
+    /// A unit of work that starts after its thread sat idle this long arrived then (a request,
+    /// a timer, a message): no model starts it earlier.
+    public var arrivalGap = TraceDuration(nanoseconds: 1_000_000)
+    /// A prediction's range is at least this share either side.
+    public var whatIfMargin = 0.1
+    /// Start-up of a new compiled program's process when the trace measured none.
+    public var processStart = TraceDuration(nanoseconds: 5_000_000)
+    /// …and of a new Python interpreter's.
+    public var processStartPython = TraceDuration(nanoseconds: 30_000_000)
+    /// The most units of work the what-if replays (its cost grows with them).
+    public var whatIfUnits = 500_000
+
     /// Cores assumed when neither the trace nor the options say.
     public var assumedCores = 4
 

@@ -6,6 +6,8 @@ public struct Analysis: Sendable {
     public var profile: WorkProfile
     /// Stage 4: each analyzer's typed result.
     public var findings: Findings
+    /// Stage 5a: each model's predicted window.
+    public var whatIf: WhatIf
     /// Stage 5.
     public var recommendation: Recommendation
     public var options: AnalysisOptions
@@ -26,7 +28,8 @@ public struct Analysis: Sendable {
 ///    loops), ``ProgramShape`` (tasks, waits in flight, critical path, current model).
 /// 4. `Analyzers/` — ``CPUSerializedAnalyzer``, ``LockContentionAnalyzer``,
 ///    ``BlockedEventLoopAnalyzer``, ``IPCOverheadAnalyzer``: typed results.
-/// 5. `Recommend/` — ``Recommender``: the model that fits, the action, the reasons.
+/// 5. `WhatIf/` — ``WhatIf``: the window under each model, from a replay of the recorded work;
+///    `Recommend/` — ``Recommender``: the model that fits, the action, the reasons.
 ///
 /// Words come after, in `Report/` (``AnalysisReport``, ``ReportRenderer``). Every threshold is
 /// in ``Heuristics``; facts the trace lacks (cores) come from ``AnalysisOptions``.
@@ -60,10 +63,13 @@ public enum AnalysisPipeline {
             pools: CooperativePoolAnalyzer.analyze(model, profile: profile, options: options),
             actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
             ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
-        var recommendation = Recommender.recommend(profile: profile, findings: findings, options: options)
+        let whatIf = WhatIf.predict(model: model, profile: profile, pools: findings.pools, heuristics: h)
+        var recommendation = Recommender.recommend(
+            profile: profile, findings: findings, whatIf: whatIf, options: options)
         if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }
         return Analysis(
-            profile: profile, findings: findings, recommendation: recommendation, options: options, tooLong: tooLong)
+            profile: profile, findings: findings, whatIf: whatIf, recommendation: recommendation, options: options,
+            tooLong: tooLong)
     }
 }
 

@@ -103,4 +103,8 @@ public struct Recommendation: Sendable {
     /// What the advice is phrased for.
     public var language: SourceLanguage
     public var cores: Int
+    /// The range of ``expectedSpeedup`` and the what-if row it came from, when it came from the
+    /// replay (``WhatIf``) rather than a formula.
+    public var speedupRange: ClosedRange<Double>? = nil
+    public var speedupFrom: ConcurrencyModel? = nil
 }

@@ -16,9 +16,9 @@ public struct Findings: Sendable {
 /// blocked loop → keep async and offload (hybrid); mixed → hybrid; no parallel slack →
 /// sequential.
 public enum Recommender {
-    public static func recommend(profile p: WorkProfile, findings f: Findings, options o: AnalysisOptions)
-        -> Recommendation
-    {
+    public static func recommend(
+        profile p: WorkProfile, findings f: Findings, whatIf: WhatIf, options o: AnalysisOptions
+    ) -> Recommendation {
         let h = o.heuristics
         let t = p.total
         let cpu = p.cpuShare
@@ -42,9 +42,22 @@ public enum Recommender {
         // is at most the cores over the cores in use now.
         var now = p.parallelism
 
-        func make(_ model: ConcurrencyModel, speedup: Double, _ action: RecommendedAction, change: Bool? = nil)
-            -> Recommendation
-        {
+        func make(
+            _ model: ConcurrencyModel, speedup: Double, _ action: RecommendedAction, change: Bool? = nil,
+            whatIf target: ConcurrencyModel? = nil
+        ) -> Recommendation {
+            // A switch of model gets its gain from the what-if replay when it has a row for it;
+            // the formulas below remain for advice within a model (narrow a critical section,
+            // size a pool) and when nothing could be replayed.
+            if let target, target != p.currentModel, let row = whatIf.row(target), row.predicted > 0 {
+                let w = Double(whatIf.measured)
+                return Recommendation(
+                    model: model, current: p.shape.current, change: change ?? (model != p.currentModel),
+                    confidence: confidence, expectedSpeedup: max(1, w / Double(row.predicted)), currentParallelism: now,
+                    action: action, reasons: reasons, inferred: inferred, language: lang, cores: k,
+                    speedupRange: max(1, w / Double(max(row.high, 1)))...max(1, w / Double(max(row.low, 1))),
+                    speedupFrom: target)
+            }
             let s = speedup.isFinite ? speedup : 1
             let ceiling = now > 0 ? max(1, Double(k) / now) : Double(k)
             return Recommendation(
@@ -66,7 +79,8 @@ public enum Recommender {
             for e in pool.evidence.prefix(3) { reasons.append(.offender(e)) }
             let speedup = Double(pool.window) / Double(max(pool.expectedWindow, 1))
             return make(
-                .async, speedup: speedup, .offloadFromPool(functions: pool.blockers.map(\.function)), change: true)
+                .async, speedup: speedup, .offloadFromPool(functions: pool.blockers.map(\.function)), change: true,
+                whatIf: .hybrid)
         }
 
         // A blocked event loop: keep the loop, move the blocking work off it.
@@ -79,7 +93,7 @@ public enum Recommender {
             let longest = Double(blocked.map(\.longest).max() ?? 0)
             let window = Double(max(p.window, 1))
             let after = max(window - blockedTime, longest, window * h.offloadFloor)
-            return make(.hybrid, speedup: window / after, .offloadFromLoop, change: true)
+            return make(.hybrid, speedup: window / after, .offloadFromLoop, change: true, whatIf: .hybrid)
         }
 
         // Processes whose messages cost more than the compute they feed.
@@ -89,8 +103,10 @@ public enum Recommender {
             let window = Double(max(p.window, 1))
             let perProcess = Double(t.ipc) / Double(max(p.workerProcesses.count, 1))
             let ipcShare = min(0.9, perProcess / window)
-            if lang == .python { return make(.sequential, speedup: 1 / (1 - ipcShare), .dropProcessPool) }
-            return make(.threads, speedup: 1 / (1 - ipcShare), .shareDataBetweenThreads)
+            if lang == .python {
+                return make(.sequential, speedup: 1 / (1 - ipcShare), .dropProcessPool, whatIf: .sequential)
+            }
+            return make(.threads, speedup: 1 / (1 - ipcShare), .shareDataBetweenThreads, whatIf: .threads)
         }
 
         // Event loops that never blocked, with cores to spare, keep up with their load: keep
@@ -159,7 +175,7 @@ public enum Recommender {
                 if case .lock = s.cause { byLock = true }
                 return make(
                     .processes, speedup: speedup,
-                    .processPool(keep: p.currentModel == .processes, serializedByLock: byLock))
+                    .processPool(keep: p.currentModel == .processes, serializedByLock: byLock), whatIf: .processes)
             }
             if p.currentModel == .processes {
                 reasons.append(.ipcTax(worstTax.map { $0.isFinite ? $0 : nil } ?? 0, batch: ipcTax >= h.ipcTax))
@@ -178,8 +194,8 @@ public enum Recommender {
             reasons.append(.independentItems(criticalPathShare: p.criticalPathShare))
             let serial = p.criticalPathShare
             let speedup = 1 / (serial + (1 - serial) / Double(k))
-            if lang == .python { return make(.processes, speedup: speedup, .spreadOverProcesses) }
-            return make(.threads, speedup: speedup, .spreadOverThreads(workers: k))
+            if lang == .python { return make(.processes, speedup: speedup, .spreadOverProcesses, whatIf: .processes) }
+            return make(.threads, speedup: speedup, .spreadOverThreads(workers: k), whatIf: .threads)
         }
 
         if cpu <= h.waitBound || (p.cpuMeasured && p.parallelism < h.cpuBoundMinimumParallelism && cpu >= h.cpuBound) {
@@ -197,7 +213,7 @@ public enum Recommender {
                 } else {
                     reasons.append(.loopOverlaps(maxInFlight: inFlight))
                 }
-                return make(.async, speedup: 1, .async(keep: p.currentModel == .async))
+                return make(.async, speedup: 1, .async(keep: p.currentModel == .async), whatIf: .async)
             }
             if let w, w.maxInFlight > 0 {
                 reasons.append(.fewShortWaits(count: w.maxInFlight, p50: w.p50))
@@ -206,10 +222,10 @@ public enum Recommender {
             }
             let lockShare = Double(t.lockWait) / Double(max(t.busy, 1))
             if lockShare >= h.lockShareAdvice { reasons.append(.lockShare(lockShare)) }
-            return make(.threads, speedup: 1, .ioThreads(keep: p.currentModel == .threads))
+            return make(.threads, speedup: 1, .ioThreads(keep: p.currentModel == .threads), whatIf: .threads)
         }
 
         reasons.append(.mixed(cpuShare: cpu))
-        return make(.hybrid, speedup: 1, .hybrid(keep: p.currentModel == .hybrid))
+        return make(.hybrid, speedup: 1, .hybrid(keep: p.currentModel == .hybrid), whatIf: .hybrid)
     }
 }

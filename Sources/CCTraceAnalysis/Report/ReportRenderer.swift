@@ -2,12 +2,12 @@ import CCTraceFormat
 
 /// Renders an ``AnalysisReport`` as terminal text, Markdown or JSON.
 ///
-/// The JSON schema (`schema_version` 3) is documented in `docs/report-schema.md` and checked by
+/// The JSON schema (`schema_version` 4) is documented in `docs/report-schema.md` and checked by
 /// tests: top level `recommendation` (with `model`), `findings` (each with `id`, `severity`),
 /// `work`, and the summary's fields.
 public enum ReportRenderer {
     /// The JSON schema version of `cctrace report --format json`.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
 
     /// The report in `format`; `color` adds ANSI colours to text (only on a terminal).
     public static func render(_ r: AnalysisReport, path: String, format: ReportFormat, color: Bool = false) -> String {
@@ -47,6 +47,7 @@ public enum ReportRenderer {
         for reason in r.reasons {
             out += wrap("• " + SummaryRenderer.terminalSafe(reason), indent: "    ", hanging: "      ")
         }
+        out += whatIfText(r.analysis.whatIf)
         out += "\nFindings\n"
         for f in r.findings {
             let head = "[\(f.severity.rawValue)] \(f.id)" + (f.inferred ? " (inferred)" : "") + ": "
@@ -105,6 +106,37 @@ public enum ReportRenderer {
         }
         // The rest of the summary (processes, threads, spans, tasks, diagnostics).
         out += lines.joined(separator: "\n")
+        return out
+    }
+
+    /// The what-if table: each model's predicted window, × vs now, and range.
+    static func whatIfText(_ w: WhatIf) -> String {
+        guard w.rows.count > 1 else { return "" }
+        var out = "\nWhat if (the recorded work replayed under each model; `docs/what-if.md`)\n"
+        out +=
+            "  " + SummaryRenderer.pad("model", 12) + SummaryRenderer.pad("workers", 8, right: true)
+            + SummaryRenderer.pad("predicted", 11, right: true) + SummaryRenderer.pad("× vs now", 10, right: true)
+            + "  range\n"
+        for row in w.rows {
+            let x = Double(w.measured) / Double(max(row.predicted, 1))
+            out +=
+                "  " + SummaryRenderer.pad(row.model.rawValue + (row.isCurrent ? " (now)" : ""), 12)
+                + SummaryRenderer.pad("\(row.workers)", 8, right: true)
+                + SummaryRenderer.pad(Text.ms(row.predicted), 11, right: true)
+                + SummaryRenderer.pad(row.isCurrent ? "1" : SummaryRenderer.format3(x) + "×", 10, right: true)
+                + (row.isCurrent ? "  measured" : "  \(Text.ms(row.low))–\(Text.ms(row.high))") + "\n"
+        }
+        var notes: [String] = []
+        if let replayed = w.replayed {
+            notes.append("replay of now \(Text.ms(replayed)) vs \(Text.ms(w.measured)) measured")
+        }
+        if w.cpuScale < 1 { notes.append("span CPU scaled ×\(SummaryRenderer.format3(w.cpuScale)) (not measured)") }
+        if w.rows.contains(where: { $0.model == .processes && !$0.isCurrent }) {
+            notes.append(
+                "process start \(Text.ms(w.processStart))" + (w.processStartMeasured ? " (measured)" : " (assumed)"))
+        }
+        if w.gil { notes.append("one GIL per process") }
+        out += wrap(notes.joined(separator: "; "), indent: "  ")
         return out
     }
 
@@ -238,6 +270,14 @@ public enum ReportRenderer {
 
     // MARK: - JSON
 
+    static func whatIfRow(_ row: WhatIfRow) -> JSONValue {
+        .object([
+            ("model", .string(row.model.rawValue)), ("workers", .number(Double(row.workers))),
+            ("predicted_ms", .number(Text.millis(row.predicted))), ("low_ms", .number(Text.millis(row.low))),
+            ("high_ms", .number(Text.millis(row.high))), ("current", .bool(row.isCurrent)),
+        ])
+    }
+
     static func json(_ r: AnalysisReport, path: String) -> JSONValue {
         func num(_ v: Double) -> JSONValue { .number(v.isFinite ? (v * 1000).rounded() / 1000 : 0) }
         func ms(_ ns: Int64) -> JSONValue { .number(Text.millis(ns)) }
@@ -253,6 +293,13 @@ public enum ReportRenderer {
                     ("current_parallelism", num(rec.currentParallelism)),
                     ("headline", .string(r.headline)), ("advice", .string(r.advice)),
                     ("reasons", .array(r.reasons.map(JSONValue.string))), ("inferred", .bool(rec.inferred)),
+                    (
+                        "expected_speedup_range",
+                        rec.speedupRange.map { .array([num($0.lowerBound), num($0.upperBound)]) } ?? .null
+                    ),
+                    ("expected_speedup_from", rec.speedupFrom.map { .string($0.rawValue) } ?? .null),
+                    ("what_if", .array(r.analysis.whatIf.rows.map(whatIfRow))),
+                    ("what_if_replayed_ms", r.analysis.whatIf.replayed.map(ms) ?? .null),
                 ])
             ))
         members.append(

@@ -1,0 +1,342 @@
+/// A small scheduler simulation: tasks made of CPU bursts, waits and critical sections, run on
+/// a machine with a number of cores, executors with a number of threads, locks and
+/// interpreter locks — the engine behind ``WhatIf``.
+///
+/// The model, and why each part is what it is:
+/// - **Cores are shared fairly** (processor sharing with max-min fairness): the Linux scheduler
+///   (CFS/EEVDF) gives runnable threads equal shares over any stretch longer than its ~3 ms
+///   slice, which is short next to the bursts that decide a window.
+/// - **An interpreter lock (GIL) is a one-core group**: CPython hands its lock over every 5 ms
+///   (`sys.getswitchinterval`), so over longer stretches the threads of one process that want
+///   to run Python share one core fairly. Waits release it.
+/// - **Locks are exclusive and FIFO**: waiters are served in order, the hold lasts as long as
+///   the work inside it (which may include waits — a lock held across I/O).
+/// - **Executors have slots**: an event loop has one thread, a pool a few; a task holds a slot
+///   while it computes or blocks in a call, and gives it back when it awaits (a non-blocking
+///   wait) or reaches an arrival it must wait for. Tasks that want a busy executor queue FIFO.
+/// - **Waits are latency**: a wait lasts as long as it did in the trace, whatever else runs
+///   (the other side — a disk, a server — is not modelled; see ``WhatIf`` for the limits).
+struct Simulation {
+    /// One step of a task.
+    enum Step: Sendable, Equatable {
+        /// CPU work, nanoseconds on one core.
+        case cpu(Int64)
+        /// A blocking wait (holds the thread, and the executor slot when there is one).
+        case wait(Int64)
+        /// A non-blocking wait (an `await`): gives the executor slot back while it lasts.
+        case await(Int64)
+        /// Not before this time (an arrival the program does not control).
+        case notBefore(Int64)
+        case acquire(Int)
+        case release(Int)
+    }
+
+    /// A task: its steps, the process whose interpreter lock it shares (when `gil`), and the
+    /// executor whose slot it needs to compute or block (nil: a thread of its own).
+    struct Task: Sendable {
+        var steps: [Step]
+        var process: Int
+        var executor: Int?
+        /// A worker of a pool: when its steps run out it takes the next item of ``Simulation/queue``.
+        var pullsFromQueue = false
+    }
+
+    var cores: Int
+    /// Slots per executor.
+    var executors: [Int] = []
+    /// Whether CPU work of one process shares one interpreter lock.
+    var gil = false
+    var tasks: [Task] = []
+    /// Items for workers that pull from a queue, in order.
+    var queue: [[Step]] = []
+
+    /// The time at which every task has finished (ns), or nil when the tasks cannot finish
+    /// (a lock never released) or the simulation exceeds `eventLimit`.
+    func run(eventLimit: Int = 20_000_000) -> Int64? {
+        var state = Engine(simulation: self)
+        return state.run(eventLimit: eventLimit)
+    }
+}
+
+/// The simulation's running state.
+private struct Engine {
+    typealias Step = Simulation.Step
+    enum Status {
+        case ready, computing, waiting, blockedOnLock, queuedForSlot, done
+    }
+
+    var cores: Double
+    var gil: Bool
+    var steps: [[Step]]
+    var position: [Int]
+    var process: [Int]
+    var executor: [Int?]
+    var pulls: [Bool]
+    var status: [Status]
+    var holdsSlot: [Bool]
+    /// Remaining CPU (computing) in ns, as Double for fractional progress.
+    var remaining: [Double]
+    var wakeAt: [Int64]
+    var freeSlots: [Int]
+    var slotQueue: [[Int]]
+    var slotQueueHead: [Int]
+    var lockOwner: [Int: Int] = [:]
+    var lockQueue: [Int: [Int]] = [:]
+    var queue: [[Step]]
+    var queueHead = 0
+    var now: Double = 0
+    var finished = 0
+    var lastFinish: Double = 0
+    var computing: [Int] = []
+    var waits = MinHeap()
+    var readyList: [Int] = []
+
+    init(simulation s: Simulation) {
+        cores = Double(max(1, s.cores))
+        gil = s.gil
+        steps = s.tasks.map(\.steps)
+        position = Array(repeating: 0, count: s.tasks.count)
+        process = s.tasks.map(\.process)
+        executor = s.tasks.map(\.executor)
+        pulls = s.tasks.map(\.pullsFromQueue)
+        status = Array(repeating: .ready, count: s.tasks.count)
+        holdsSlot = Array(repeating: false, count: s.tasks.count)
+        remaining = Array(repeating: 0, count: s.tasks.count)
+        wakeAt = Array(repeating: 0, count: s.tasks.count)
+        freeSlots = s.executors.map { max(1, $0) }
+        slotQueue = Array(repeating: [], count: s.executors.count)
+        slotQueueHead = Array(repeating: 0, count: s.executors.count)
+        queue = s.queue
+        readyList = Array(0..<s.tasks.count)
+    }
+
+    mutating func run(eventLimit: Int) -> Int64? {
+        var events = 0
+        while true {
+            // Instantaneous transitions first, until every task is computing, waiting or blocked.
+            while let t = readyList.popLast() { advance(t) }
+            if finished == steps.count { return Int64(lastFinish.rounded()) }
+            events += 1
+            if events > eventLimit { return nil }
+            let rates = cpuRates()
+            var next = Double.infinity
+            for (k, t) in computing.enumerated() where rates[k] > 0 {
+                next = min(next, now + remaining[t] / rates[k])
+            }
+            if let w = waits.top { next = min(next, Double(w.time)) }
+            guard next.isFinite else { return nil }  // nothing can move: a lock never released
+            let dt = max(0, next - now)
+            now = next
+            var still: [Int] = []
+            still.reserveCapacity(computing.count)
+            for (k, t) in computing.enumerated() {
+                remaining[t] -= rates[k] * dt
+                // Sub-nanosecond leftovers are rounding, not work.
+                if remaining[t] <= 0.5 {
+                    status[t] = .ready
+                    position[t] += 1
+                    readyList.append(t)
+                } else {
+                    still.append(t)
+                }
+            }
+            computing = still
+            while let w = waits.top, Double(w.time) <= now + 0.5 {
+                waits.pop()
+                let t = w.task
+                guard status[t] == .waiting, wakeAt[t] == w.time else { continue }
+                status[t] = .ready
+                position[t] += 1
+                readyList.append(t)
+            }
+        }
+    }
+
+    /// Moves task `t` through steps that take no time, up to one that does.
+    mutating func advance(_ t: Int) {
+        while true {
+            if position[t] >= steps[t].count {
+                if pulls[t] && queueHead < queue.count {
+                    steps[t] = queue[queueHead]
+                    queueHead += 1
+                    position[t] = 0
+                    continue
+                }
+                releaseSlot(t)
+                status[t] = .done
+                finished += 1
+                lastFinish = max(lastFinish, now)
+                return
+            }
+            switch steps[t][position[t]] {
+            case .cpu(let ns):
+                guard ns > 0 else {
+                    position[t] += 1
+                    continue
+                }
+                guard takeSlot(t) else { return }
+                remaining[t] = Double(ns)
+                status[t] = .computing
+                computing.append(t)
+                return
+            case .wait(let ns):
+                guard ns > 0 else {
+                    position[t] += 1
+                    continue
+                }
+                guard takeSlot(t) else { return }
+                sleep(t, until: Int64(now.rounded()) + ns)
+                return
+            case .await(let ns):
+                releaseSlot(t)
+                guard ns > 0 else {
+                    position[t] += 1
+                    continue
+                }
+                sleep(t, until: Int64(now.rounded()) + ns)
+                return
+            case .notBefore(let time):
+                if Double(time) <= now + 0.5 {
+                    position[t] += 1
+                    continue
+                }
+                releaseSlot(t)
+                sleep(t, until: time)
+                return
+            case .acquire(let lock):
+                if let owner = lockOwner[lock], owner != t {
+                    // An async mutex suspends; a thread's own mutex blocks its own thread: either
+                    // way no executor slot is held while queued for the lock.
+                    releaseSlot(t)
+                    lockQueue[lock, default: []].append(t)
+                    status[t] = .blockedOnLock
+                    return
+                }
+                lockOwner[lock] = t
+                position[t] += 1
+            case .release(let lock):
+                position[t] += 1
+                if lockOwner[lock] == t {
+                    if var q = lockQueue[lock], !q.isEmpty {
+                        let next = q.removeFirst()
+                        lockQueue[lock] = q
+                        lockOwner[lock] = next
+                        position[next] += 1
+                        status[next] = .ready
+                        readyList.append(next)
+                    } else {
+                        lockOwner[lock] = nil
+                    }
+                }
+            }
+        }
+    }
+
+    mutating func sleep(_ t: Int, until time: Int64) {
+        status[t] = .waiting
+        wakeAt[t] = time
+        waits.push(time: time, task: t)
+    }
+
+    /// Takes a slot of `t`'s executor; false (and queued) when none is free.
+    mutating func takeSlot(_ t: Int) -> Bool {
+        guard let e = executor[t], !holdsSlot[t] else { return true }
+        if freeSlots[e] > 0 {
+            freeSlots[e] -= 1
+            holdsSlot[t] = true
+            return true
+        }
+        slotQueue[e].append(t)
+        status[t] = .queuedForSlot
+        return false
+    }
+
+    mutating func releaseSlot(_ t: Int) {
+        guard let e = executor[t], holdsSlot[t] else { return }
+        holdsSlot[t] = false
+        if slotQueueHead[e] < slotQueue[e].count {
+            let next = slotQueue[e][slotQueueHead[e]]
+            slotQueueHead[e] += 1
+            holdsSlot[next] = true
+            status[next] = .ready
+            readyList.append(next)
+        } else {
+            freeSlots[e] += 1
+        }
+    }
+
+    /// Each computing task's share of a core: max-min fair over the machine's cores and, with a
+    /// GIL, one core per process.
+    func cpuRates() -> [Double] {
+        let n = computing.count
+        guard n > 0 else { return [] }
+        var rates = [Double](repeating: 0, count: n)
+        var frozen = [Bool](repeating: false, count: n)
+        var machineLeft = cores
+        var groupLeft: [Int: Double] = [:]
+        if gil { for t in computing { groupLeft[process[t]] = 1 } }
+        var active = n
+        // Progressive filling: raise every unfrozen rate together until a task reaches one
+        // core, the machine is full, or a process's interpreter lock is.
+        while active > 0 {
+            var step = min(1.0, machineLeft / Double(active))
+            var groupCount: [Int: Int] = [:]
+            if gil {
+                for (k, t) in computing.enumerated() where !frozen[k] { groupCount[process[t], default: 0] += 1 }
+                for (g, c) in groupCount { step = min(step, (groupLeft[g] ?? 1) / Double(c)) }
+            }
+            step = max(0, step)
+            for k in 0..<n where !frozen[k] {
+                rates[k] += step
+                if gil { groupLeft[process[computing[k]], default: 1] -= step }
+            }
+            machineLeft -= step * Double(active)
+            var froze = false
+            for k in 0..<n where !frozen[k] {
+                let g = process[computing[k]]
+                if rates[k] >= 1 - 1e-9 || machineLeft <= 1e-9 || (gil && (groupLeft[g] ?? 1) <= 1e-9) {
+                    frozen[k] = true
+                    active -= 1
+                    froze = true
+                }
+            }
+            if !froze { break }
+        }
+        return rates
+    }
+}
+
+/// A binary min-heap of (time, task).
+private struct MinHeap {
+    private var items: [(time: Int64, task: Int)] = []
+
+    var top: (time: Int64, task: Int)? { items.first }
+
+    mutating func push(time: Int64, task: Int) {
+        items.append((time, task))
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard items[i].time < items[p].time else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < items.count && items[l].time < items[m].time { m = l }
+            if r < items.count && items[r].time < items[m].time { m = r }
+            guard m != i else { break }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
+}

@@ -1,0 +1,342 @@
+import CCTraceFormat
+
+/// One model's predicted window.
+public struct WhatIfRow: Sendable, Equatable {
+    public var model: ConcurrencyModel
+    /// Threads, processes or executor threads the prediction assumes.
+    public var workers: Int
+    /// Predicted work window, ns, and its range.
+    public var predicted: Int64
+    public var low: Int64
+    public var high: Int64
+    /// The model the program uses now (its row replays the trace as it ran).
+    public var isCurrent: Bool
+}
+
+/// Stage 5a — what-if: the program's work window under each concurrency model, predicted by
+/// replaying the recorded work (``Workload``) on a scheduler simulation (``Simulation``).
+///
+/// **Method.** The trace's units of work are replayed as they ran first (the current model):
+/// that replay must reproduce the measured window, and how far it misses is the error every
+/// other prediction carries (its range, never narrower than ``Heuristics/whatIfMargin``). When
+/// CPU time was not measured (span time of a thread that queued for a GIL or a core counts as
+/// work), the CPU of every unit is scaled down until the replay does reproduce the window. The
+/// same work is then rearranged per model and replayed:
+/// - *sequential*: every unit on one thread, in the order it could start; locks uncontended,
+///   no IPC.
+/// - *threads*: the program's threads as they are (from processes: the processes' threads in
+///   one process, without the IPC and the start-ups; from one thread with independent units: a
+///   pool of one thread per core pulling units from a queue). A GIL, if the trace shows one, is
+///   shared.
+/// - *processes*: each thread in a process of its own (its locks and GIL its own), each paying
+///   a process start-up (measured in the trace, or ``Heuristics/processStart``).
+/// - *async*: one event-loop thread; waits become awaits that overlap; CPU is serialized on the
+///   loop; critical sections stay exclusive (an async lock).
+/// - *hybrid*: a loop whose work runs on a pool of one thread per core: waits overlap, CPU is
+///   spread (the units of an event loop become independent tasks).
+///
+/// **Limits.** The other side of a wait (a server, a disk) is not modelled: it answers as fast
+/// as it did, however many requests arrive at once. Memory bandwidth and caches are not
+/// modelled (CPU work scales with cores). Data a thread shares with others in memory costs
+/// nothing to send as processes (the trace has no payload size for it). Dependencies between
+/// threads other than locks and arrivals are not seen (a thread waiting for another's result
+/// is replayed as idle). Units of one thread stay in order, except where the trace shows them
+/// independent (one thread doing repeated units) or they are an event loop's callbacks.
+public struct WhatIf: Sendable {
+    /// One row per model that applies, the current one included.
+    public var rows: [WhatIfRow]
+    /// The measured window, ns.
+    public var measured: Int64
+    /// The replay of the current model before correction, ns (nil: nothing to replay).
+    public var replayed: Int64?
+    /// The factor applied to span-time CPU so the replay reproduces the window (1: measured).
+    public var cpuScale: Double
+    /// The process start-up used for new processes, ns, and whether the trace measured it.
+    public var processStart: Int64
+    public var processStartMeasured: Bool
+    /// Whether CPU work of one process shares an interpreter lock.
+    public var gil: Bool
+    /// Units of work replayed.
+    public var units: Int
+    /// Whether the hybrid row comes from the cooperative pool's analysis (Swift tasks) rather
+    /// than the replay.
+    public var poolEstimate = false
+
+    /// The row of `model`.
+    public func row(_ model: ConcurrencyModel) -> WhatIfRow? { rows.first { $0.model == model } }
+
+    /// The predictions for `profile`'s window.
+    public static func predict(
+        model: TraceModel, profile p: WorkProfile, pools: PoolBlocking? = nil, heuristics h: Heuristics
+    ) -> WhatIf {
+        let workload = Workload(model: model, profile: p, heuristics: h)
+        let gil = p.language == .python
+        let measured = p.window
+        let starts = workload.processStarts.sorted()
+        let startMeasured = !starts.isEmpty
+        let start =
+            startMeasured
+            ? starts[starts.count / 2] : (gil ? h.processStartPython.nanoseconds : h.processStart.nanoseconds)
+        var out = WhatIf(
+            rows: [], measured: measured, replayed: nil, cpuScale: 1, processStart: start,
+            processStartMeasured: startMeasured, gil: gil, units: workload.tracks.reduce(0) { $0 + $1.items.count })
+        guard !workload.tracks.isEmpty, measured > 0, out.units <= h.whatIfUnits else { return out }
+        let current = p.currentModel
+        // One thread whose units the trace shows independent can be spread; a chain cannot.
+        let single = workload.tracks.count == 1 && !p.chainLike && workload.tracks[0].items.count > 1
+        let workerThreads = Set(p.workers.map(\.thread))
+        let plan = Plan(
+            workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
+            workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
+
+        guard var now = plan.simulation(.now, scale: 1).run() else { return out }
+        var scale = 1.0
+        if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
+            // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
+            // find the CPU that reproduces the window (the replay is monotone in it).
+            var lo = 0.01
+            var hi = 1.0
+            for _ in 0..<12 {
+                let mid = (lo + hi) / 2
+                guard let t = plan.simulation(.now, scale: mid).run() else { break }
+                if t > measured { hi = mid } else { lo = mid }
+            }
+            scale = (lo + hi) / 2
+            now = plan.simulation(.now, scale: scale).run() ?? now
+        }
+        out.replayed = now
+        out.cpuScale = scale
+        let ratio = Double(measured) / Double(max(now, 1))
+        let margin = max(h.whatIfMargin, abs(1 - ratio))
+        for m in [ConcurrencyModel.sequential, .threads, .processes, .async, .hybrid] {
+            let isCurrent = m == current
+            let shape: Plan.Shape
+            if isCurrent {
+                shape = .now
+            } else if let s = plan.shape(for: m, current: current) {
+                shape = s
+            } else {
+                continue
+            }
+            if isCurrent {
+                out.rows.append(
+                    WhatIfRow(
+                        model: m, workers: plan.workers(shape), predicted: measured, low: measured, high: measured,
+                        isCurrent: true))
+                continue
+            }
+            guard let t = plan.simulation(shape, scale: scale).run() else { continue }
+            let predicted = Int64(Double(t) * ratio)
+            var low = Double(predicted) * (1 - margin)
+            // CPU outside any span on a thread that moved data between processes may be the
+            // messages' handling (buffers allocated, filled and freed around each transfer): a
+            // model without the IPC may not do it at all — the low end assumes it does not.
+            if plan.dropsIPC(shape), workload.tracks.contains(where: \.ipc),
+                let bare = plan.simulation(shape, scale: scale, untracedIPCWork: false).run()
+            {
+                low = min(low, Double(bare) * ratio * (1 - margin))
+            }
+            out.rows.append(
+                WhatIfRow(
+                    model: m, workers: plan.workers(shape), predicted: predicted, low: Int64(low),
+                    high: Int64(Double(predicted) * (1 + margin)), isCurrent: false))
+        }
+        // Swift tasks on the cooperative pool: a task's next job waits for what it awaited (a
+        // child, a continuation) — dependencies the replay of threads does not follow. Moving
+        // the blocking calls off the pool is predicted by the pool's analysis instead: between
+        // the pool's CPU on its threads and the tasks' waits overlapped, and their sum.
+        if out.row(.hybrid) == nil, current == .async,
+            let pool = pools?.pools.first(where: { $0.severity == .warning }), pool.expectedWindow > 0
+        {
+            let lo = max(pool.computeBound, pool.latencyBound)
+            let hi = pool.computeBound + pool.latencyBound
+            out.rows.append(
+                WhatIfRow(
+                    model: .hybrid, workers: pool.threads, predicted: pool.expectedWindow,
+                    low: Int64(Double(min(lo, pool.expectedWindow)) * (1 - h.whatIfMargin)),
+                    high: Int64(Double(max(hi, pool.expectedWindow)) * (1 + h.whatIfMargin)), isCurrent: false))
+            out.poolEstimate = true
+        }
+        return out
+    }
+}
+
+/// How the recorded work is rearranged for each model.
+private struct Plan {
+    enum Shape {
+        case now
+        /// All units on one thread.
+        case sequential
+        /// The threads as they are, in one process (from processes: no IPC, no start-ups).
+        case threadsMerged
+        /// A pool of `n` threads (or processes) pulling independent units from a queue.
+        case pool(n: Int, processes: Bool)
+        /// Each thread in a process of its own.
+        case processPerThread
+        /// One loop thread (`slots` 1) or a loop over a pool (`slots` cores); waits overlap.
+        case loop(slots: Int, unitsIndependent: Bool)
+    }
+
+    var workload: Workload
+    var cores: Int
+    var gil: Bool
+    var processStart: Int64
+    var independent: Bool
+    /// Tracks of the window's workers (what a row's worker count says).
+    var workerTracks: Int
+
+    func shape(for model: ConcurrencyModel, current: ConcurrencyModel) -> Shape? {
+        let threaded = current == .threads || current == .processes || current == .sequential
+        switch model {
+        case .sequential:
+            return threaded ? .sequential : nil
+        case .threads:
+            if current == .processes { return .threadsMerged }
+            if current == .sequential && independent { return .pool(n: cores, processes: false) }
+            return nil
+        case .processes:
+            if current == .threads { return .processPerThread }
+            if current == .sequential && independent { return .pool(n: cores, processes: true) }
+            return nil
+        case .async:
+            return threaded ? .loop(slots: 1, unitsIndependent: independent) : nil
+        case .hybrid:
+            if threaded { return .loop(slots: cores, unitsIndependent: independent) }
+            // An event loop's callbacks are independent events: offloaded, they overlap.
+            return workload.tracks.contains(where: \.loop) ? .loop(slots: cores, unitsIndependent: true) : nil
+        }
+    }
+
+    /// Whether `shape` runs the work without moving it between processes.
+    func dropsIPC(_ shape: Shape) -> Bool {
+        switch shape {
+        case .now: return false
+        default: return true
+        }
+    }
+
+    func workers(_ shape: Shape) -> Int {
+        switch shape {
+        case .now, .threadsMerged, .processPerThread: return workerTracks
+        case .sequential: return 1
+        case .pool(let n, _): return n
+        case .loop(let slots, _): return slots
+        }
+    }
+
+    /// The steps of `item` under a model: `ipc` kept or dropped, waits blocking or awaited,
+    /// locks kept (renamed by `lock`) or dropped, CPU scaled.
+    func steps(
+        _ item: Workload.Item, scale: Double, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil,
+        untraced: Bool = true
+    ) -> [Simulation.Step] {
+        var out: [Simulation.Step] = [.notBefore(release ?? item.release)]
+        out.reserveCapacity(item.steps.count + 1)
+        func wait(_ n: Int64) -> Simulation.Step { awaits ? .await(n) : .wait(n) }
+        for s in item.steps {
+            switch s {
+            case .cpu(let n): out.append(.cpu(Int64(Double(n) * scale)))
+            case .untracedCPU(let n): if untraced { out.append(.cpu(Int64(Double(n) * scale))) }
+            case .wait(let n): out.append(wait(n))
+            case .ipcCPU(let n): if ipc { out.append(.cpu(Int64(Double(n) * scale))) }
+            case .ipcWait(let n): if ipc { out.append(wait(n)) }
+            case .acquire(let l): if let lock { out.append(.acquire(lock(l))) }
+            case .release(let l): if let lock { out.append(.release(lock(l))) }
+            }
+        }
+        return out
+    }
+
+    /// A track's units without its process start-up (threads start in microseconds).
+    func releases(_ track: Workload.Track) -> [Int64] {
+        guard track.startup > 0, let first = track.items.first else { return track.items.map(\.release) }
+        let shift = min(track.startup, first.release)
+        return track.items.map { max(0, $0.release - shift) }
+    }
+
+    /// The simulation of `shape`; without `untracedIPCWork`, threads that moved data between
+    /// processes lose their CPU outside spans.
+    func simulation(_ shape: Shape, scale: Double, untracedIPCWork: Bool = true) -> Simulation {
+        var sim = Simulation(cores: cores)
+        sim.gil = gil
+        let tracks =
+            untracedIPCWork
+            ? workload.tracks
+            : workload.tracks.map { t in
+                guard t.ipc else { return t }
+                var t = t
+                for i in t.items.indices {
+                    t.items[i].steps = t.items[i].steps.filter { if case .untracedCPU = $0 { false } else { true } }
+                }
+                return t
+            }
+        var pids: [Int64: Int] = [:]
+        for t in tracks where pids[t.pid] == nil { pids[t.pid] = pids.count }
+        switch shape {
+        case .now:
+            for t in tracks {
+                sim.tasks.append(
+                    .init(
+                        steps: t.items.flatMap { steps($0, scale: scale, ipc: true, awaits: false, lock: { $0 }) },
+                        process: pids[t.pid] ?? 0))
+            }
+        case .sequential:
+            var all: [(release: Int64, order: Int, steps: [Simulation.Step])] = []
+            for t in tracks {
+                for (item, r) in zip(t.items, releases(t)) {
+                    all.append(
+                        (r, all.count, steps(item, scale: scale, ipc: false, awaits: false, lock: nil, release: r)))
+                }
+            }
+            all.sort { ($0.release, $0.order) < ($1.release, $1.order) }
+            sim.tasks = [.init(steps: all.flatMap(\.steps), process: 0)]
+        case .threadsMerged:
+            for t in tracks {
+                sim.tasks.append(
+                    .init(
+                        steps: zip(t.items, releases(t)).flatMap {
+                            steps($0, scale: scale, ipc: false, awaits: false, lock: { $0 }, release: $1)
+                        }, process: 0))
+            }
+        case .pool(let n, let processes):
+            let items = tracks.flatMap(\.items).sorted { $0.release < $1.release }
+            sim.queue = items.map { steps($0, scale: scale, ipc: false, awaits: false, lock: nil) }
+            for i in 0..<n {
+                let startup: [Simulation.Step] = processes ? [.wait(processStart)] : []
+                sim.tasks.append(.init(steps: startup, process: processes ? i : 0, pullsFromQueue: true))
+            }
+        case .processPerThread:
+            var keys: [Int: Int] = [:]
+            for (i, t) in tracks.enumerated() {
+                // Each process has its own copy of every lock (and of the interpreter).
+                func own(_ l: Int) -> Int {
+                    let k = l &* 4096 &+ i
+                    if let v = keys[k] { return v }
+                    keys[k] = keys.count
+                    return keys.count - 1
+                }
+                let startup = t.startup > 0 ? t.startup : processStart
+                let body = zip(t.items, releases(t)).flatMap {
+                    steps($0, scale: scale, ipc: false, awaits: false, lock: own, release: $1)
+                }
+                sim.tasks.append(.init(steps: [.wait(startup)] + body, process: i))
+            }
+        case .loop(let slots, let unitsIndependent):
+            sim.executors = [slots]
+            // On a loop over a pool of processes (Python's asyncio with a process pool) the CPU
+            // work does not share one interpreter lock.
+            if slots > 1 { sim.gil = false }
+            for t in tracks {
+                let units = zip(t.items, releases(t)).map {
+                    steps($0, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: $1)
+                }
+                if unitsIndependent || t.loop {
+                    for u in units { sim.tasks.append(.init(steps: u, process: 0, executor: 0)) }
+                } else {
+                    sim.tasks.append(.init(steps: units.flatMap { $0 }, process: 0, executor: 0))
+                }
+            }
+        }
+        return sim
+    }
+}

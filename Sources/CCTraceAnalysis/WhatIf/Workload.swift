@@ -1,0 +1,357 @@
+import CCTraceFormat
+
+/// The recorded work of a trace, as ``WhatIf`` replays it: per thread, its units of work (top-
+/// level spans) as steps — CPU, waits, critical sections, IPC — with when each unit could start.
+///
+/// What is kept and what is recomputed:
+/// - **Kept**: CPU time (measured from the scheduler's readings where the trace has them, span
+///   time otherwise), waits with their latency (I/O, sleeps, span time off the CPU that no wait
+///   names), critical sections (cctrace's `lock hold` slices), IPC (serialization as CPU,
+///   transfer as a wait) and when work arrived (a unit that began after its thread sat idle
+///   could not have begun earlier).
+/// - **Recomputed by the simulation**: lock waits, time runnable but not running, waiting for a
+///   GIL — they are what a model changes.
+struct Workload: Sendable {
+    /// One step of recorded work.
+    enum Step: Sendable, Equatable {
+        case cpu(Int64)
+        /// CPU outside any span (the scheduler saw the thread run, no span says what for).
+        case untracedCPU(Int64)
+        /// Blocking on I/O, a sleep, or off the CPU for a reason no span names.
+        case wait(Int64)
+        /// Moving data to or from another process: serializing (CPU) and transferring (a wait).
+        case ipcCPU(Int64)
+        case ipcWait(Int64)
+        /// A critical section (lock key, unique within the trace).
+        case acquire(Int)
+        case release(Int)
+    }
+
+    /// A unit of work: a top-level span and what it contained.
+    struct Item: Sendable {
+        /// When it could start, ns from the window's start.
+        var release: Int64
+        /// Whether its thread sat idle before it (it arrived), rather than reaching it from the
+        /// previous unit.
+        var arrived: Bool
+        var steps: [Step]
+    }
+
+    /// One thread's work.
+    struct Track: Sendable {
+        var pid: Int64
+        var thread: Int
+        var items: [Item]
+        /// The thread runs an event loop (its units are callbacks of independent events).
+        var loop: Bool
+        /// The process's start-up before its first unit, when this thread's process was started
+        /// during the trace (its `process start` slice), ns.
+        var startup: Int64 = 0
+        /// Whether the thread moved data to or from another process.
+        var ipc: Bool {
+            items.contains {
+                $0.steps.contains {
+                    switch $0 {
+                    case .ipcCPU, .ipcWait: return true
+                    default: return false
+                    }
+                }
+            }
+        }
+    }
+
+    var tracks: [Track]
+    /// The window replayed, ns.
+    var window: Int64
+    /// Start-ups of processes started during the trace (`process start`: spawn to first event), ns.
+    var processStarts: [Int64] { tracks.map(\.startup).filter { $0 > 0 } }
+    /// Whether CPU figures were measured (else span time, an upper bound).
+    var cpuMeasured: Bool
+
+    /// Extracts the workload of `profile`'s window from `model`.
+    init(model: TraceModel, profile p: WorkProfile, heuristics h: Heuristics) {
+        let ws = p.windowStart.nanoseconds
+        let we = ws + p.window
+        window = p.window
+        cpuMeasured = p.cpuMeasured
+        let loopThreads = Set(p.loops.map(\.thread))
+        let sites = CriticalSections(model: model, classification: p.classification)
+        var tracks: [Track] = []
+        for w in p.threads where w.split.busy > 0 && !p.workWindow.parked.contains(w.thread) {
+            let thread = model.threads[w.thread]
+            guard let active = p.accounting.activity[w.thread] else { continue }
+            let from = max(ws, active.from)
+            let to = min(we, max(active.to, from))
+            guard to > from else { continue }
+            var startup: Int64 = 0
+            let items = Self.items(
+                model: model, thread: w.thread, from: from, to: to, windowStart: ws, classification: p.classification,
+                sites: sites, startup: &startup, heuristics: h)
+            if items.contains(where: { !$0.steps.isEmpty }) {
+                tracks.append(
+                    Track(
+                        pid: thread.pid, thread: w.thread, items: items, loop: loopThreads.contains(w.thread),
+                        startup: startup))
+            }
+        }
+        self.tracks = tracks
+    }
+
+    /// One thread's units of work between `from` and `to`.
+    private static func items(
+        model: TraceModel, thread index: Int, from: Int64, to: Int64, windowStart ws: Int64,
+        classification c: SliceClassification, sites: CriticalSections, startup: inout Int64,
+        heuristics h: Heuristics
+    ) -> [Item] {
+        let thread = model.threads[index]
+        // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
+        enum Kind { case work, gap, wait, ipcCPU, ipcWait, none }
+        enum Mark { case interval(Kind, Int64, Int64), acquire(Int), release(Int), item(Int64) }
+        var marks: [Mark] = []
+        let order = thread.sliceRange.sorted {
+            let a = model.slices[$0]
+            let b = model.slices[$1]
+            return (a.start, b.duration, a.depth) < (b.start, a.duration, b.depth)
+        }
+        func isStartup(_ i: Int) -> Bool {
+            model.slices[i].category == TraceCategory.process.rawValue
+                && model.slices[i].name == TraceVocabulary.Event.processStart.string
+        }
+        func kind(of open: Int?) -> Kind {
+            guard var i = open else { return .gap }
+            // A process's start-up is the model's to decide (none with threads).
+            if isStartup(i) { return .none }
+            // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
+            while Accounting.isAnnotation(model.slices[i]) {
+                let parent = model.slices[i].parent
+                guard parent >= 0 else { return .work }
+                i = parent
+            }
+            switch c.kinds[i] {
+            case nil, .work?: return .work
+            case .lockWait?: return .none  // recomputed
+            case .resultWait?: return .gap  // waiting for other workers: they are simulated
+            case .ioWait?: return .wait
+            case .ipc?:
+                let step = SliceClassifier.ipcStep(name: model.slices[i].name)
+                return step == .serialize || step == .deserialize ? .ipcCPU : .ipcWait
+            }
+        }
+        var stack: [(slice: Int, lock: Int?)] = []
+        var cursor = from
+        // A critical section begins inside its span (after the work that precedes the acquire).
+        var pendingAcquire: (at: Int64, lock: Int)? = nil
+        var held: [Int: Int] = [:]
+        func interval(to end: Int64) {
+            let e = min(max(end, from), to)
+            if let p = pendingAcquire, p.at <= e {
+                let at = min(max(p.at, cursor), e)
+                if at > cursor { marks.append(.interval(kind(of: stack.last?.slice), cursor, at)) }
+                marks.append(.acquire(p.lock))
+                cursor = max(cursor, at)
+                pendingAcquire = nil
+            }
+            if e > cursor { marks.append(.interval(kind(of: stack.last?.slice), cursor, e)) }
+            cursor = max(cursor, e)
+        }
+        func close() {
+            let top = stack.removeLast()
+            guard let l = top.lock else { return }
+            held[l, default: 1] -= 1
+            guard held[l] == 0 else { return }
+            if let p = pendingAcquire, p.lock == l {
+                pendingAcquire = nil  // the span ended before its acquire: nothing was held
+            } else {
+                marks.append(.release(l))
+            }
+        }
+        for i in order {
+            let s = model.slices[i]
+            guard s.end.nanoseconds > from, s.start.nanoseconds < to else { continue }
+            while let top = stack.last, model.slices[top.slice].end <= s.start {
+                interval(to: model.slices[top.slice].end.nanoseconds)
+                close()
+            }
+            interval(to: s.start.nanoseconds)
+            let topLevel = stack.isEmpty
+            if isStartup(i) { startup = max(startup, s.duration.nanoseconds) }
+            if topLevel && c.kinds[i] != .resultWait && !isStartup(i) {
+                marks.append(.item(max(s.start.nanoseconds, from)))
+            }
+            var lock: Int? = nil
+            if let site = sites.site(of: i, in: model), pendingAcquire == nil {
+                lock = site.lock
+                held[site.lock, default: 0] += 1
+                if held[site.lock] == 1 {
+                    // Where this call acquired it (its wait), else where calls of it usually do.
+                    let at = sites.firstWait[i] ?? min(s.end.nanoseconds, s.start.nanoseconds + site.lead)
+                    pendingAcquire = (max(at, from), site.lock)
+                }
+            }
+            stack.append((i, lock))
+        }
+        while let top = stack.last {
+            interval(to: model.slices[top.slice].end.nanoseconds)
+            close()
+        }
+        interval(to: to)
+
+        // Pass 2: the CPU readings' running time shared over the time that could have used it
+        // (work and untraced gaps), runnable time dropped (the simulation recomputes it).
+        let readings = thread.cpu?.samples ?? []
+        var usable = [Int64](repeating: 0, count: readings.count)
+        func overlapping(_ a: Int64, _ b: Int64, _ body: (Int, Int64) -> Void) {
+            // Readings are in time order; a binary search finds the first that ends after `a`.
+            var lo = 0
+            var hi = readings.count
+            while lo < hi {
+                let m = (lo + hi) / 2
+                if readings[m].end.nanoseconds <= a { lo = m + 1 } else { hi = m }
+            }
+            var r = lo
+            while r < readings.count, readings[r].start.nanoseconds < b {
+                let o = min(b, readings[r].end.nanoseconds) - max(a, readings[r].start.nanoseconds)
+                if o > 0 { body(r, o) }
+                r += 1
+            }
+        }
+        if !readings.isEmpty {
+            // IPC takes its share too: copying a payload through a pipe is CPU, which belongs to
+            // the IPC (dropped or kept with it), not to the work beside it.
+            for case .interval(let k, let a, let b) in marks
+            where k == .work || k == .gap || k == .ipcCPU || k == .ipcWait {
+                overlapping(a, b) { r, o in usable[r] += o }
+            }
+        }
+        /// (cpu, runnable) shares of usable time per reading.
+        let shares: [(cpu: Double, runnable: Double)] = readings.indices.map { r in
+            let len = Double(readings[r].end.nanoseconds - readings[r].start.nanoseconds)
+            let u = Double(usable[r])
+            guard u > 0 else { return (0, 0) }
+            let cpu = min(1, readings[r].running * len / u)
+            return (cpu, min(1 - cpu, readings[r].runnable * len / u))
+        }
+        func split(_ a: Int64, _ b: Int64) -> (cpu: Int64, runnable: Int64, covered: Int64) {
+            var cpu = 0.0
+            var runnable = 0.0
+            var covered: Int64 = 0
+            overlapping(a, b) { r, o in
+                cpu += Double(o) * shares[r].cpu
+                runnable += Double(o) * shares[r].runnable
+                covered += o
+            }
+            return (Int64(cpu), Int64(runnable), covered)
+        }
+
+        // Pass 3: units of work.
+        var items: [Item] = []
+        var steps: [Step] = []
+        var idleBefore: Int64 = 0
+        var pendingRelease = from - ws
+        var arrived = true
+        func append(_ step: Step) {
+            switch (steps.last, step) {
+            case (.cpu(let a)?, .cpu(let b)): steps[steps.count - 1] = .cpu(a + b)
+            case (.untracedCPU(let a)?, .untracedCPU(let b)): steps[steps.count - 1] = .untracedCPU(a + b)
+            case (.wait(let a)?, .wait(let b)): steps[steps.count - 1] = .wait(a + b)
+            case (.ipcCPU(let a)?, .ipcCPU(let b)): steps[steps.count - 1] = .ipcCPU(a + b)
+            case (.ipcWait(let a)?, .ipcWait(let b)): steps[steps.count - 1] = .ipcWait(a + b)
+            default: steps.append(step)
+            }
+        }
+        func finishItem() {
+            if !steps.isEmpty { items.append(Item(release: pendingRelease, arrived: arrived, steps: steps)) }
+            steps = []
+        }
+        for m in marks {
+            switch m {
+            case .item(let at):
+                // A unit its thread waited for (idle at least `arrivalGap` just before) arrived
+                // then; one reached straight from the previous unit was ready when that one was.
+                let cameAfterIdle = idleBefore >= h.arrivalGap.nanoseconds
+                let previous = items.last?.release ?? pendingRelease
+                finishItem()
+                arrived = cameAfterIdle || items.isEmpty
+                pendingRelease = arrived ? at - ws : max(previous, pendingRelease)
+                idleBefore = 0
+            case .acquire(let l): append(.acquire(l))
+            case .release(let l): append(.release(l))
+            case .interval(let k, let a, let b):
+                let len = b - a
+                switch k {
+                case .none: break
+                case .wait: append(.wait(len))
+                case .ipcCPU: append(.ipcCPU(len))
+                case .ipcWait: append(.ipcWait(len))
+                case .work, .gap:
+                    var cpu = k == .work ? len : 0
+                    var off: Int64 = k == .work ? 0 : len
+                    if !readings.isEmpty {
+                        let s = split(a, b)
+                        let uncovered = len - s.covered
+                        // Outside the readings: spans are CPU, gaps are idle.
+                        cpu = s.cpu + (k == .work ? uncovered : 0)
+                        off = max(0, len - cpu - s.runnable - (k == .work ? 0 : 0))
+                        if k == .gap { off = max(0, s.covered - s.cpu - s.runnable) + uncovered }
+                    }
+                    if cpu > 0 { append(k == .work ? .cpu(cpu) : .untracedCPU(cpu)) }
+                    if k == .work {
+                        if off > 0 { append(.wait(off)) }
+                    } else {
+                        idleBefore += off
+                    }
+                }
+            }
+        }
+        finishItem()
+        return items
+    }
+}
+
+/// Where the program takes its locks: a span that waited for a lock once (the call that holds
+/// it: the lock wait's parent span, or a recorded hold's) takes it every time it runs — code
+/// takes its locks the same way on every call, contended or not, while cctrace records only
+/// the contended ones. The critical section runs from where the acquire usually is in that
+/// span (the median lead from the span's start to its waits) to the span's end.
+struct CriticalSections {
+    /// Per process and span name: the lock (a key unique in the trace) and the lead, ns.
+    private var sites: [String: (lock: Int, lead: Int64)] = [:]
+    /// Per span with a lock wait inside: when its first wait began.
+    var firstWait: [Int: Int64] = [:]
+
+    init(model: TraceModel, classification c: SliceClassification) {
+        var keys: [String: Int] = [:]
+        var leads: [String: [Int64]] = [:]
+        var lockOf: [String: Int] = [:]
+        func add(slice: Int, lock: String, lockID: Int64, lead: Int64?) {
+            let s = model.slices[slice]
+            guard s.parent >= 0 else { return }
+            let pid = model.threads[s.thread].pid
+            let lockKey = "\(pid)\u{0}\(lockID)\u{0}\(lock)"
+            let lk = keys[lockKey] ?? keys.count
+            keys[lockKey] = lk
+            let site = "\(pid)\u{0}\(model.slices[s.parent].name)"
+            if lockOf[site] == nil { lockOf[site] = lk }
+            if let lead { leads[site, default: []].append(lead) }
+        }
+        for w in model.lockWaits where !c.gilWaits.contains(w.slice) {
+            let s = model.slices[w.slice]
+            guard s.parent >= 0 else { continue }
+            let parent = model.slices[s.parent]
+            add(slice: w.slice, lock: w.lock, lockID: w.lockID, lead: s.start.nanoseconds - parent.start.nanoseconds)
+            firstWait[s.parent] = min(firstWait[s.parent] ?? .max, s.start.nanoseconds)
+        }
+        for hold in model.lockHolds { add(slice: hold.slice, lock: hold.lock, lockID: hold.lockID, lead: nil) }
+        for (site, lock) in lockOf {
+            let l = (leads[site] ?? []).sorted()
+            sites[site] = (lock, l.isEmpty ? 0 : l[l.count / 2])
+        }
+    }
+
+    /// The critical section span `i` opens, if it is a call that takes a lock.
+    func site(of i: Int, in model: TraceModel) -> (lock: Int, lead: Int64)? {
+        guard !sites.isEmpty else { return nil }
+        let s = model.slices[i]
+        return sites["\(model.threads[s.thread].pid)\u{0}\(s.name)"]
+    }
+}
