@@ -43,7 +43,7 @@ func writeTemporary(_ text: String) throws -> String {
         let json = try cctrace(["report", "--format", "json", path])
         #expect(json.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
-        #expect(object?["schema_version"] as? Int == 3)
+        #expect(object?["schema_version"] as? Int == 4)
         #expect((object?["recommendation"] as? [String: Any])?["model"] is String)
         #expect(object?["event_count"] as? Int == 2)
     }

@@ -24,6 +24,19 @@ import Testing
         var text: String
     }
 
+    /// The models each sample runs with `--model` (samples/README.md): the report of its
+    /// default run must predict every one, so `make whatif` (and anyone) can check them.
+    static let offeredModels: [String: [String]] = [
+        "cpu-global-lock": ["sequential", "threads", "processes"],
+        "cpu-threads": ["sequential", "threads", "processes"],
+        "cpu-processes": ["sequential", "threads", "processes"],
+        "io-threads": ["sequential", "threads", "async"],
+        "ipc-heavy": ["sequential", "threads", "processes"],
+        "lock-contention": ["sequential", "threads"],
+        "blocked-loop": ["async", "hybrid"],
+        "swift-tasks": ["async", "hybrid"],
+    ]
+
     /// Runs sample `name` traced and reports on its trace.
     func run(_ name: String) throws -> Report {
         let executable = "\(Self.bin)/\(name)"
@@ -52,6 +65,11 @@ import Testing
         #expect(report.terminationStatus == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         Self.checkInvariants(json, name)
+        let rows = (json["recommendation"] as? [String: Any])?["what_if"] as? [[String: Any]] ?? []
+        let predicted = Set(rows.compactMap { $0["model"] as? String })
+        for model in Self.offeredModels[name] ?? [] {
+            #expect(predicted.contains(model), "\(name): no what-if prediction for --model \(model): \(rows)")
+        }
         return Report(json: json, text: String(decoding: data, as: UTF8.self))
     }
 
@@ -66,7 +84,27 @@ import Testing
         #expect(parallelism <= cores + 0.001, "\(name): parallelism \(parallelism) of \(cores) cores")
         let now = rec["current_parallelism"] as? Double ?? 0
         let speedup = rec["expected_speedup"] as? Double ?? 0
-        if now > 0 { #expect(speedup <= max(1, cores / now) * 1.001 + 0.001, "\(name): speedup \(speedup)") }
+        let rows = rec["what_if"] as? [[String: Any]] ?? []
+        if let from = rec["expected_speedup_from"] as? String {
+            // From the what-if replay: the measured window over that model's prediction, inside
+            // the range printed with it (waits that overlap, IPC that goes away can beat the
+            // cores' ceiling).
+            let row = rows.first { $0["model"] as? String == from }
+            let now = rows.first { $0["current"] as? Bool == true }
+            let predicted = row?["predicted_ms"] as? Double ?? 0
+            let measured = now?["predicted_ms"] as? Double ?? 0
+            #expect(predicted > 0 && abs(max(1, measured / predicted) - speedup) <= 0.01 * speedup, "\(name): \(rec)")
+            let range = rec["expected_speedup_range"] as? [Double] ?? []
+            #expect(range.count == 2 && range[0] - 0.001 <= speedup && speedup <= range[1] + 0.001, "\(name): \(range)")
+        } else if now > 0 {
+            #expect(speedup <= max(1, cores / now) * 1.001 + 0.001, "\(name): speedup \(speedup)")
+        }
+        for row in rows {
+            let p = row["predicted_ms"] as? Double ?? -1
+            let lo = row["low_ms"] as? Double ?? .infinity
+            let hi = row["high_ms"] as? Double ?? -1
+            #expect(p > 0 && lo <= p && p <= hi, "\(name): what-if row \(row)")
+        }
         for t in work["threads"] as? [[String: Any]] ?? [] {
             let parts = ["running_ms", "runnable_ms", "lock_wait_ms", "io_wait_ms", "ipc_ms", "idle_ms"]
             let sum = parts.reduce(0.0) { $0 + (t[$1] as? Double ?? 0) }

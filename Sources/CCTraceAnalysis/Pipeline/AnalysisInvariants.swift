@@ -24,8 +24,25 @@ public enum AnalysisInvariants {
         }
         let ceiling = now > 0 ? max(1, cores / now) : cores
         let speedup = a.recommendation.expectedSpeedup
-        if !(speedup >= 1 && speedup <= ceiling * (1 + slack)) {
+        if let model = a.recommendation.speedupFrom {
+            // From the what-if: the measured window over the row's prediction (waits that
+            // overlap, IPC that goes away, can beat the cores' ceiling), inside its range.
+            if let row = a.whatIf.row(model), row.predicted > 0 {
+                let expected = max(1, Double(a.whatIf.measured) / Double(row.predicted))
+                if abs(expected - speedup) > 1e-9 * expected {
+                    out.append("expected speedup \(speedup) is not the what-if's \(expected) for \(model)")
+                }
+                if let r = a.recommendation.speedupRange, !r.contains(speedup) {
+                    out.append("expected speedup \(speedup) outside its range \(r)")
+                }
+            } else {
+                out.append("expected speedup from a what-if row \(model) that is not there")
+            }
+        } else if !(speedup >= 1 && speedup <= ceiling * (1 + slack)) {
             out.append("expected speedup \(speedup) outside 1…\(ceiling) (cores \(p.cores) / parallelism \(now))")
+        }
+        for row in a.whatIf.rows where !(row.predicted > 0 && row.low <= row.predicted && row.predicted <= row.high) {
+            out.append("what-if \(row.model): \(row.predicted) ns outside its range \(row.low)…\(row.high)")
         }
         // Each thread's shares are parts of its life: none negative, summing to 100 %.
         for t in p.threads {

@@ -145,11 +145,10 @@ public struct WhatIf: Sendable {
         // child, a continuation) — dependencies the replay of threads does not follow. Moving
         // the blocking calls off the pool is predicted by the pool's analysis instead: between
         // the pool's CPU on its threads and the tasks' waits overlapped, and their sum.
-        if out.row(.hybrid) == nil, current == .async,
-            let pool = pools?.pools.first(where: { $0.severity == .warning }), pool.expectedWindow > 0
-        {
+        if let pool = pools?.pools.first(where: { $0.severity == .warning }), pool.expectedWindow > 0 {
             let lo = max(pool.computeBound, pool.latencyBound)
             let hi = pool.computeBound + pool.latencyBound
+            out.rows.removeAll { $0.model == .hybrid }
             out.rows.append(
                 WhatIfRow(
                     model: .hybrid, workers: pool.threads, predicted: pool.expectedWindow,

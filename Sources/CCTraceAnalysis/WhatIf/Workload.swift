@@ -74,7 +74,8 @@ struct Workload: Sendable {
         let we = ws + p.window
         window = p.window
         cpuMeasured = p.cpuMeasured
-        let loopThreads = Set(p.loops.map(\.thread))
+        var callbacks: [Int: Set<Int>] = [:]
+        for loop in p.loops where loop.thread >= 0 { callbacks[loop.thread, default: []].formUnion(loop.callbacks) }
         let sites = CriticalSections(model: model, classification: p.classification)
         var tracks: [Track] = []
         for w in p.threads where w.split.busy > 0 && !p.workWindow.parked.contains(w.thread) {
@@ -86,11 +87,11 @@ struct Workload: Sendable {
             var startup: Int64 = 0
             let items = Self.items(
                 model: model, thread: w.thread, from: from, to: to, windowStart: ws, classification: p.classification,
-                sites: sites, startup: &startup, heuristics: h)
+                sites: sites, callbacks: callbacks[w.thread] ?? [], startup: &startup, heuristics: h)
             if items.contains(where: { !$0.steps.isEmpty }) {
                 tracks.append(
                     Track(
-                        pid: thread.pid, thread: w.thread, items: items, loop: loopThreads.contains(w.thread),
+                        pid: thread.pid, thread: w.thread, items: items, loop: callbacks[w.thread] != nil,
                         startup: startup))
             }
         }
@@ -100,12 +101,15 @@ struct Workload: Sendable {
     /// One thread's units of work between `from` and `to`.
     private static func items(
         model: TraceModel, thread index: Int, from: Int64, to: Int64, windowStart ws: Int64,
-        classification c: SliceClassification, sites: CriticalSections, startup: inout Int64,
+        classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>,
+        startup: inout Int64,
         heuristics h: Heuristics
     ) -> [Item] {
         let thread = model.threads[index]
         // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
-        enum Kind { case work, gap, wait, ipcCPU, ipcWait, none }
+        enum Kind { case work, gap, wait, ipcCPU, ipcWait, resultWait, none }
+        // Units are the top-level spans, or the children of the span everything nests under.
+        let unitParent = ProgramShape.unitParent(of: thread.sliceRange, slices: model.slices, c: c, heuristics: h)
         enum Mark { case interval(Kind, Int64, Int64), acquire(Int), release(Int), item(Int64) }
         var marks: [Mark] = []
         let order = thread.sliceRange.sorted {
@@ -130,7 +134,7 @@ struct Workload: Sendable {
             switch c.kinds[i] {
             case nil, .work?: return .work
             case .lockWait?: return .none  // recomputed
-            case .resultWait?: return .gap  // waiting for other workers: they are simulated
+            case .resultWait?: return .resultWait  // waiting for other workers: they are simulated
             case .ioWait?: return .wait
             case .ipc?:
                 let step = SliceClassifier.ipcStep(name: model.slices[i].name)
@@ -142,16 +146,23 @@ struct Workload: Sendable {
         // A critical section begins inside its span (after the work that precedes the acquire).
         var pendingAcquire: (at: Int64, lock: Int)? = nil
         var held: [Int: Int] = [:]
+        // On an event loop, waiting outside every callback is the loop waiting for its next
+        // event (its poll): the work after it arrived then.
+        func kindHere() -> Kind {
+            let k = kind(of: stack.last?.slice)
+            if !callbacks.isEmpty, k == .wait, !stack.contains(where: { callbacks.contains($0.slice) }) { return .gap }
+            return k
+        }
         func interval(to end: Int64) {
             let e = min(max(end, from), to)
             if let p = pendingAcquire, p.at <= e {
                 let at = min(max(p.at, cursor), e)
-                if at > cursor { marks.append(.interval(kind(of: stack.last?.slice), cursor, at)) }
+                if at > cursor { marks.append(.interval(kindHere(), cursor, at)) }
                 marks.append(.acquire(p.lock))
                 cursor = max(cursor, at)
                 pendingAcquire = nil
             }
-            if e > cursor { marks.append(.interval(kind(of: stack.last?.slice), cursor, e)) }
+            if e > cursor { marks.append(.interval(kindHere(), cursor, e)) }
             cursor = max(cursor, e)
         }
         func close() {
@@ -173,9 +184,14 @@ struct Workload: Sendable {
                 close()
             }
             interval(to: s.start.nanoseconds)
-            let topLevel = stack.isEmpty
+            // A unit: an event loop's callback; else a child of the span everything nests under,
+            // or a top-level span beside it.
+            let unit =
+                !callbacks.isEmpty
+                ? callbacks.contains(i) && !stack.contains { callbacks.contains($0.slice) }
+                : unitParent < 0 ? stack.isEmpty : (s.parent == unitParent || (stack.isEmpty && i != unitParent))
             if isStartup(i) { startup = max(startup, s.duration.nanoseconds) }
-            if topLevel && c.kinds[i] != .resultWait && !isStartup(i) {
+            if unit && c.kinds[i] != .resultWait && !isStartup(i) {
                 marks.append(.item(max(s.start.nanoseconds, from)))
             }
             var lock: Int? = nil
@@ -280,6 +296,9 @@ struct Workload: Sendable {
                 let len = b - a
                 switch k {
                 case .none: break
+                // Waiting for a result of work the replay runs itself: neither an arrival nor a
+                // latency to keep (the replay does not follow that dependency; see WhatIf).
+                case .resultWait: break
                 case .wait: append(.wait(len))
                 case .ipcCPU: append(.ipcCPU(len))
                 case .ipcWait: append(.ipcWait(len))

@@ -223,43 +223,56 @@ public struct ProgramShape: Sendable {
         return Double(idle) >= h.housekeepingWaitShare * Double(w.split.busy)
     }
 
-    /// The units of work of a thread: its top-level spans — or, while one span holds
-    /// ``Heuristics/dominantSpanShare`` of a level's time, that span's children (a Python trace
-    /// nests everything under `<module>`). Generator resumes are not units.
-    static func units(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
-        -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
+    /// The span whose children are a thread's units of work: none (-1: its top-level spans) —
+    /// or, while one span holds ``Heuristics/dominantSpanShare`` of a level's time and its
+    /// children cover most of it, that span (a Python trace nests everything under `<module>`),
+    /// level by level.
+    static func unitParent(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
+        -> Int
     {
         var level = 0
         var parent = -1
-        while true {
-            var count = 0
+        while level < 32 {
             var largest = -1
             var covered: Int64 = 0
-            var distinct: Set<String> = []
-            var longest: Int64 = 0
             for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
                 let d = slices[i].duration.nanoseconds
                 covered += d
                 if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
-                if CPython.isGeneratorResume(slices[i].name) { continue }
-                count += 1
-                longest = max(longest, d)
-                if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
             }
-            if largest >= 0, c.childCount[largest] > 0, level < 32,
+            guard largest >= 0, c.childCount[largest] > 0,
                 Double(slices[largest].duration.nanoseconds) >= h.dominantSpanShare * Double(covered)
-            {
-                // Descend only when the children cover most of the dominant span.
-                var childTime: Int64 = 0
-                for j in range where slices[j].parent == largest { childTime += slices[j].duration.nanoseconds }
-                if childTime * 2 >= slices[largest].duration.nanoseconds {
-                    level += 1
-                    parent = largest
-                    continue
-                }
-            }
-            return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
+            else { return parent }
+            // Descend only when the children cover most of the dominant span.
+            var childTime: Int64 = 0
+            for j in range where slices[j].parent == largest { childTime += slices[j].duration.nanoseconds }
+            guard childTime * 2 >= slices[largest].duration.nanoseconds else { return parent }
+            level += 1
+            parent = largest
         }
+        return parent
+    }
+
+    /// The units of work of a thread (the children of ``unitParent(of:slices:c:heuristics:)``).
+    /// Generator resumes are not units.
+    static func units(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
+        -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
+    {
+        let parent = unitParent(of: range, slices: slices, c: c, heuristics: h)
+        let level = parent < 0 ? 0 : slices[parent].depth + 1
+        var count = 0
+        var covered: Int64 = 0
+        var distinct: Set<String> = []
+        var longest: Int64 = 0
+        for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
+            let d = slices[i].duration.nanoseconds
+            covered += d
+            if CPython.isGeneratorResume(slices[i].name) { continue }
+            count += 1
+            longest = max(longest, d)
+            if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
+        }
+        return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
     }
 
     /// Most intervals open at once, and the time-weighted mean over `window`.
