@@ -270,31 +270,40 @@ private struct Engine {
     func cpuRates() -> [Double] {
         let n = computing.count
         guard n > 0 else { return [] }
+        // Without a GIL every task gets the same share: at most one core each.
+        guard gil else { return [Double](repeating: min(1, cores / Double(n)), count: n) }
+        // With one: a process's tasks share at most one core between them; progressive filling
+        // raises every unfrozen rate together until a task reaches one core, the machine is
+        // full, or a process's interpreter lock is.
         var rates = [Double](repeating: 0, count: n)
         var frozen = [Bool](repeating: false, count: n)
-        var machineLeft = cores
-        var groupLeft: [Int: Double] = [:]
-        if gil { for t in computing { groupLeft[process[t]] = 1 } }
-        var active = n
-        // Progressive filling: raise every unfrozen rate together until a task reaches one
-        // core, the machine is full, or a process's interpreter lock is.
-        while active > 0 {
-            var step = min(1.0, machineLeft / Double(active))
-            var groupCount: [Int: Int] = [:]
-            if gil {
-                for (k, t) in computing.enumerated() where !frozen[k] { groupCount[process[t], default: 0] += 1 }
-                for (g, c) in groupCount { step = min(step, (groupLeft[g] ?? 1) / Double(c)) }
+        var groups: [Int] = []  // distinct processes, small
+        var group = [Int](repeating: 0, count: n)
+        for (k, t) in computing.enumerated() {
+            if let g = groups.firstIndex(of: process[t]) {
+                group[k] = g
+            } else {
+                group[k] = groups.count
+                groups.append(process[t])
             }
+        }
+        var groupLeft = [Double](repeating: 1, count: groups.count)
+        var machineLeft = cores
+        var active = n
+        while active > 0 {
+            var count = [Int](repeating: 0, count: groups.count)
+            for k in 0..<n where !frozen[k] { count[group[k]] += 1 }
+            var step = min(1.0, machineLeft / Double(active))
+            for g in groups.indices where count[g] > 0 { step = min(step, groupLeft[g] / Double(count[g])) }
             step = max(0, step)
             for k in 0..<n where !frozen[k] {
                 rates[k] += step
-                if gil { groupLeft[process[computing[k]], default: 1] -= step }
+                groupLeft[group[k]] -= step
             }
             machineLeft -= step * Double(active)
             var froze = false
             for k in 0..<n where !frozen[k] {
-                let g = process[computing[k]]
-                if rates[k] >= 1 - 1e-9 || machineLeft <= 1e-9 || (gil && (groupLeft[g] ?? 1) <= 1e-9) {
+                if rates[k] >= 1 - 1e-9 || machineLeft <= 1e-9 || groupLeft[group[k]] <= 1e-9 {
                     frozen[k] = true
                     active -= 1
                     froze = true

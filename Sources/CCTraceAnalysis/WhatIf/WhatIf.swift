@@ -93,15 +93,24 @@ public struct WhatIf: Sendable {
         var scale = 1.0
         if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
             // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
-            // find the CPU that reproduces the window (the replay is monotone in it).
-            var lo = 0.01
-            var hi = 1.0
-            for _ in 0..<12 {
-                let mid = (lo + hi) / 2
-                guard let t = plan.simulation(.now, scale: mid).run() else { break }
-                if t > measured { hi = mid } else { lo = mid }
+            // find the CPU that reproduces the window. The replay grows with the CPU, nearly in
+            // proportion where CPU bounds it: secant steps from the proportional guess, bounded.
+            var lo = (scale: 0.01, time: Int64(0))
+            var hi = (scale: 1.0, time: now)
+            var guess = max(lo.scale, min(1, Double(measured) / Double(max(now, 1))))
+            for _ in 0..<5 {
+                guard let t = plan.simulation(.now, scale: guess).run() else { break }
+                if abs(Double(t - measured)) <= Double(measured) * h.whatIfMargin / 4 {
+                    lo = (guess, t)
+                    hi = (guess, t)
+                    break
+                }
+                if t > measured { hi = (guess, t) } else { lo = (guess, t) }
+                let span = Double(hi.time - lo.time)
+                guess = span > 0 ? lo.scale + (hi.scale - lo.scale) * Double(measured - lo.time) / span : guess
+                guess = min(hi.scale, max(lo.scale, guess))
             }
-            scale = (lo + hi) / 2
+            scale = guess
             now = plan.simulation(.now, scale: scale).run() ?? now
         }
         out.replayed = now

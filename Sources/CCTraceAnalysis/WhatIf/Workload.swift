@@ -263,6 +263,7 @@ struct Workload: Sendable {
         var items: [Item] = []
         var steps: [Step] = []
         var idleBefore: Int64 = 0
+        var gapBefore: Int64 = 0
         var pendingRelease = from - ws
         var arrived = true
         func append(_ step: Step) {
@@ -284,12 +285,16 @@ struct Workload: Sendable {
             case .item(let at):
                 // A unit its thread waited for (idle at least `arrivalGap` just before) arrived
                 // then; one reached straight from the previous unit was ready when that one was.
-                let cameAfterIdle = idleBefore >= h.arrivalGap.nanoseconds
+                // Idle means off the CPU for most of the untraced stretch: a few scattered
+                // milliseconds in CPU readings taken every ~20 ms are the readings' resolution
+                // (a thread that lost a GIL, was preempted), not a wait for input.
+                let cameAfterIdle = idleBefore >= h.arrivalGap.nanoseconds && idleBefore * 2 >= gapBefore
                 let previous = items.last?.release ?? pendingRelease
                 finishItem()
                 arrived = cameAfterIdle || items.isEmpty
                 pendingRelease = arrived ? at - ws : max(previous, pendingRelease)
                 idleBefore = 0
+                gapBefore = 0
             case .acquire(let l): append(.acquire(l))
             case .release(let l): append(.release(l))
             case .interval(let k, let a, let b):
@@ -318,6 +323,7 @@ struct Workload: Sendable {
                         if off > 0 { append(.wait(off)) }
                     } else {
                         idleBefore += off
+                        gapBefore += len
                     }
                 }
             }
