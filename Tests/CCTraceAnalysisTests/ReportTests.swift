@@ -118,9 +118,19 @@ func fixtureReport(_ name: String) throws -> AnalysisReport {
         let rec = try #require(json["recommendation"] as? [String: Any])
         for key in [
             "model", "current_model", "current_detail", "change", "confidence", "expected_speedup", "headline",
-            "advice", "reasons", "inferred",
+            "advice", "reasons", "inferred", "what_if", "expected_speedup_range", "expected_speedup_from",
+            "what_if_replayed_ms",
         ] {
             #expect(rec[key] != nil, "recommendation.\(key)")
+        }
+        let rows = try #require(rec["what_if"] as? [[String: Any]])
+        #expect(rows.count >= 2)
+        #expect(rows.filter { $0["current"] as? Bool == true }.count == 1)
+        for row in rows {
+            #expect(ConcurrencyModel(rawValue: row["model"] as? String ?? "") != nil)
+            for key in ["workers", "predicted_ms", "low_ms", "high_ms"] {
+                #expect(row[key] is Double, "what_if.\(key)")
+            }
         }
         #expect(ConcurrencyModel(rawValue: rec["model"] as? String ?? "") != nil)
         let findings = try #require(json["findings"] as? [[String: Any]])
