@@ -117,4 +117,18 @@ import Testing
         #expect((76...84).contains(ms(.async)), "\(ms(.async)) ms")
         #expect((40...52).contains(ms(.processes)), "\(ms(.processes)) ms")
     }
+
+    /// A trace whose only work is one message received (found by the fuzzer): models without the
+    /// IPC have nothing left to replay — no row, never a zero prediction.
+    @Test func nothingLeftToReplayIsNoRow() throws {
+        var b = TraceBuilder()
+        b.session(cores: 2)
+        b.slice(
+            "receive payloads", tid: 1, ts: 0, dur: 2_770, cat: "cctrace.ipc",
+            args: #"{"bytes":4194304,"channel":"payloads"}"#)
+        let r = try b.report()
+        for row in r.analysis.whatIf.rows {
+            #expect(row.predicted > 0 && row.low <= row.predicted && row.predicted <= row.high, "\(row)")
+        }
+    }
 }

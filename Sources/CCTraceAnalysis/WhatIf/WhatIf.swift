@@ -89,7 +89,9 @@ public struct WhatIf: Sendable {
             workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
             workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
 
-        guard var now = plan.simulation(.now, scale: 1).run() else { return out }
+        // A replay with nothing in it (every span empty, or only IPC the models drop) predicts
+        // nothing: no rows rather than a zero that would read as an infinite speedup.
+        guard var now = plan.simulation(.now, scale: 1).run(), now > 0 else { return out }
         var scale = 1.0
         if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
             // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
@@ -134,8 +136,11 @@ public struct WhatIf: Sendable {
                         isCurrent: true))
                 continue
             }
-            guard let t = plan.simulation(shape, scale: scale).run() else { continue }
-            let predicted = Int64(Double(t) * ratio)
+            // A model under which nothing is left to do (the only work was IPC it removes) has no
+            // wall time to predict: no row.
+            guard let t = plan.simulation(shape, scale: scale).run(), t > 0 else { continue }
+            let predicted = nanos(Double(t) * ratio)
+            guard predicted > 0 else { continue }
             var low = Double(predicted) * (1 - margin)
             // CPU outside any span on a thread that moved data between processes may be the
             // messages' handling (buffers allocated, filled and freed around each transfer): a
@@ -147,8 +152,8 @@ public struct WhatIf: Sendable {
             }
             out.rows.append(
                 WhatIfRow(
-                    model: m, workers: plan.workers(shape), predicted: predicted, low: Int64(low),
-                    high: Int64(Double(predicted) * (1 + margin)), isCurrent: false))
+                    model: m, workers: plan.workers(shape), predicted: predicted, low: nanos(low),
+                    high: nanos(Double(predicted) * (1 + margin)), isCurrent: false))
         }
         // Swift tasks on the cooperative pool: a task's next job waits for what it awaited (a
         // child, a continuation) — dependencies the replay of threads does not follow. Moving
@@ -161,8 +166,8 @@ public struct WhatIf: Sendable {
             out.rows.append(
                 WhatIfRow(
                     model: .hybrid, workers: pool.threads, predicted: pool.expectedWindow,
-                    low: Int64(Double(min(lo, pool.expectedWindow)) * (1 - h.whatIfMargin)),
-                    high: Int64(Double(max(hi, pool.expectedWindow)) * (1 + h.whatIfMargin)), isCurrent: false))
+                    low: nanos(Double(min(lo, pool.expectedWindow)) * (1 - h.whatIfMargin)),
+                    high: nanos(Double(max(hi, pool.expectedWindow)) * (1 + h.whatIfMargin)), isCurrent: false))
             out.poolEstimate = true
         }
         return out
@@ -243,10 +248,10 @@ private struct Plan {
         func wait(_ n: Int64) -> Simulation.Step { awaits ? .await(n) : .wait(n) }
         for s in item.steps {
             switch s {
-            case .cpu(let n): out.append(.cpu(Int64(Double(n) * scale)))
-            case .untracedCPU(let n): if untraced { out.append(.cpu(Int64(Double(n) * scale))) }
+            case .cpu(let n): out.append(.cpu(nanos(Double(n) * scale)))
+            case .untracedCPU(let n): if untraced { out.append(.cpu(nanos(Double(n) * scale))) }
             case .wait(let n): out.append(wait(n))
-            case .ipcCPU(let n): if ipc { out.append(.cpu(Int64(Double(n) * scale))) }
+            case .ipcCPU(let n): if ipc { out.append(.cpu(nanos(Double(n) * scale))) }
             case .ipcWait(let n): if ipc { out.append(wait(n)) }
             case .acquire(let l): if let lock { out.append(.acquire(lock(l))) }
             case .release(let l): if let lock { out.append(.release(lock(l))) }
@@ -347,4 +352,13 @@ private struct Plan {
         }
         return sim
     }
+}
+
+/// `d` nanoseconds as an `Int64`, saturating: a hostile trace's times can be near `Int64.max`,
+/// and their products with ratios must not trap.
+func nanos(_ d: Double) -> Int64 {
+    guard d.isFinite else { return d > 0 ? .max : 0 }
+    if d >= 9.2e18 { return .max }
+    if d <= -9.2e18 { return .min }
+    return Int64(d)
 }
