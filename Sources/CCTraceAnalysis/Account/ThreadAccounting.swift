@@ -163,8 +163,10 @@ public struct Accounting: Sendable {
 
     /// A `lock hold` or a `loop iteration` (the shim's or the library's): an interval around
     /// other activity rather than activity of its own.
-    static func isAnnotation(_ s: Slice) -> Bool {
-        (s.category == TraceCategory.lock.rawValue && s.name == TraceVocabulary.Event.lockHold.string)
-            || (s.category == TraceCategory.preload.rawValue && s.name == TraceVocabulary.Event.loopIteration.string)
+    static func isAnnotation(_ s: Slice) -> Bool { isAnnotation(name: s.name, category: s.category) }
+
+    static func isAnnotation(name: String, category: String) -> Bool {
+        (category == TraceCategory.lock.rawValue && name == TraceVocabulary.Event.lockHold.string)
+            || (category == TraceCategory.preload.rawValue && name == TraceVocabulary.Event.loopIteration.string)
     }
 }

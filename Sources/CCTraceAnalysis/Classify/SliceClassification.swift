@@ -41,10 +41,12 @@ public struct SliceClassification: Sendable {
         var childCount = [Int32](repeating: 0, count: slices.count)
         var firstChild = [Int64](repeating: Int64.max, count: slices.count)
         var withLock = [Bool](repeating: false, count: slices.count)
-        for s in slices where s.parent >= 0 {
-            childCount[s.parent] += 1
-            firstChild[s.parent] = min(firstChild[s.parent], s.start.nanoseconds)
-            if CPython.isWithLockExit(s.name) { withLock[s.parent] = true }
+        var withLockExit = NameMemo<Bool>()
+        for i in slices.indices where slices[i].parent >= 0 {
+            let p = slices[i].parent
+            childCount[p] += 1
+            firstChild[p] = min(firstChild[p], slices[i].start.nanoseconds)
+            if withLockExit.value(slices[i].name, CPython.isWithLockExit) { withLock[p] = true }
         }
         var arrivals: [Int: [Int64]] = [:]
         for f in model.flows where f.category == TraceCategory.ipc.rawValue {
@@ -58,8 +60,13 @@ public struct SliceClassification: Sendable {
         var waitLeafTaken: Set<Int> = []
 
         let channels = DescriptorChannels(model: model)
+        // Names repeat (a trace has a few thousand distinct ones for millions of slices): each
+        // is classified once per category.
+        var known = NameMemo<(kind: SliceKind, inferred: Bool)?>()
+        var libraryFunction = NameMemo<Bool>()
+        var parentIsQueueMethod = NameMemo<Bool>()
         for (i, s) in slices.enumerated() {
-            var own = SliceClassifier.classify(name: s.name, category: s.category)
+            var own = known.value(s.name, s.category) { SliceClassifier.classify(name: $0, category: $1) }
             if let k = channels.kind(of: s, pid: model.threads[s.thread].pid, model: model) { own = (k, false) }
             let parentKind: SliceKind? = s.parent >= 0 ? kinds[s.parent] : nil
             var kind: SliceKind?
@@ -88,7 +95,8 @@ public struct SliceClassification: Sendable {
             }
             // A lock or semaphore wait inside a queue's own method is its flow control.
             if kind == .lockWait, own?.inferred == true, s.parent >= 0,
-                CPython.isQueueMethod(SliceClassifier.baseName(slices[s.parent].name))
+                parentIsQueueMethod.value(
+                    slices[s.parent].name, { CPython.isQueueMethod(SliceClassifier.baseName($0)) })
             {
                 kind = .resultWait
             }
@@ -98,7 +106,7 @@ public struct SliceClassification: Sendable {
             switch kind {
             case nil, .work?:
                 if childCount[i] > 0, selfTime > h.untracedCallGap.nanoseconds, selfTime * 2 > s.duration.nanoseconds,
-                    CPython.isLibraryFunction(s.name)
+                    libraryFunction.value(s.name, CPython.isLibraryFunction)
                 {
                     // Long gaps between a library function's calls are a call the tracer did
                     // not see (a C function called from C): waiting, not work.
@@ -289,21 +297,27 @@ public struct SliceClassification: Sendable {
     /// release the GIL and do not.
     static func gilHeldElsewhere(model: TraceModel, kinds: [SliceKind?], heuristics h: Heuristics) -> Set<Int> {
         var candidates: [Int] = []
-        for (i, s) in model.slices.enumerated()
-        where kinds[i] == .lockWait && s.category != TraceCategory.lock.rawValue
-            && s.category != TraceCategory.preload.rawValue && CPython.isPythonShaped(s.name)
-        {
-            candidates.append(i)
+        var pythonShaped = NameMemo<Bool>()
+        for i in model.slices.indices where kinds[i] == .lockWait {
+            let s = model.slices[i]
+            if s.category != TraceCategory.lock.rawValue && s.category != TraceCategory.preload.rawValue
+                && pythonShaped.value(s.name, CPython.isPythonShaped)
+            {
+                candidates.append(i)
+            }
         }
         guard !candidates.isEmpty else { return [] }
         // Long native calls that compute, by process: (start, end, thread).
         var native: [Int64: [(Int64, Int64, Int)]] = [:]
-        for (i, s) in model.slices.enumerated()
-        where CPython.isNativeCall(s.name) && s.duration.nanoseconds >= h.nativeCallMinimum.nanoseconds
-            && (kinds[i] == nil
-                || (kinds[i] == .ipc
-                    && [.serialize, .deserialize].contains(SliceClassifier.ipcStep(name: s.name))))
+        var nativeCall = NameMemo<Bool>()
+        for i in model.slices.indices
+        where model.slices[i].duration.nanoseconds >= h.nativeCallMinimum.nanoseconds
+            && (kinds[i] == nil || kinds[i] == .ipc)
         {
+            let s = model.slices[i]
+            guard nativeCall.value(s.name, CPython.isNativeCall),
+                kinds[i] == nil || [.serialize, .deserialize].contains(SliceClassifier.ipcStep(name: s.name))
+            else { continue }
             native[model.threads[s.thread].pid, default: []].append((s.start.nanoseconds, s.end.nanoseconds, s.thread))
         }
         var out: Set<Int> = []

@@ -786,7 +786,7 @@ private final class PendingBox: @unchecked Sendable {
 
 /// Lets a buffer that each iteration of `concurrentPerform` writes at its own index cross into
 /// the (synchronous) concurrent closure.
-private struct UnsafeSendable<Value>: @unchecked Sendable {
+struct UnsafeSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }

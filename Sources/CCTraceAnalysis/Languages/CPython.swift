@@ -116,8 +116,13 @@ enum CPython {
     /// runs only when its loop steps it. Indexes into ``TraceModel/threads``.
     static func asyncTaskRows(in model: TraceModel) -> Set<Int> {
         var callbacks: [Int64: [(Int64, Int64, Int)]] = [:]  // pid → (start, end, loop thread)
-        for s in model.slices where s.category != TraceCategory.loop.rawValue {
-            guard isLoopCallback(SliceClassifier.baseName(s.name)) else { continue }
+        var loopCallback = NameMemo<Bool>()
+        for i in model.slices.indices {
+            guard loopCallback.value(model.slices[i].name, { isLoopCallback(SliceClassifier.baseName($0)) }) else {
+                continue
+            }
+            let s = model.slices[i]
+            guard s.category != TraceCategory.loop.rawValue else { continue }
             callbacks[model.threads[s.thread].pid, default: []].append(
                 (s.start.nanoseconds, s.end.nanoseconds, s.thread))
         }

@@ -45,17 +45,24 @@ public enum AnalysisPipeline {
         let model = tooLong ? model.withoutActivity() : model
         let h = options.heuristics
         let cores = CoreCount.resolve(model, options: options)
+        var timer = PhaseTimer()
         let classification = SliceClassification(model: model, heuristics: h)
+        timer.mark("classification")
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
+        timer.mark("accounting")
         let window = WorkWindow(
             model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
+        timer.mark("window")
         let loops = LoopView.find(in: model, heuristics: h)
+        timer.mark("loops")
         let shape = ProgramShape(
             model: model, classification: classification, accounting: accounting, window: window, loops: loops,
             heuristics: h)
+        timer.mark("shape")
         let profile = WorkProfile(
             classification: classification, accounting: accounting, workWindow: window, shape: shape, loops: loops,
             language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
+        timer.mark("profile")
         let findings = Findings(
             serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),
             locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
@@ -63,7 +70,9 @@ public enum AnalysisPipeline {
             pools: CooperativePoolAnalyzer.analyze(model, profile: profile, options: options),
             actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
             ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
+        timer.mark("analyzers")
         let whatIf = WhatIf.predict(model: model, profile: profile, pools: findings.pools, heuristics: h)
+        timer.mark("what-if")
         var recommendation = Recommender.recommend(
             profile: profile, findings: findings, whatIf: whatIf, options: options)
         if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }

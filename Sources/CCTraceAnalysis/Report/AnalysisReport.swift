@@ -22,9 +22,12 @@ public struct AnalysisReport: Sendable {
     public init(model: TraceModel, options: AnalysisOptions = AnalysisOptions()) {
         analysis = AnalysisPipeline.run(model, options: options)
         findings = FindingText.findings(analysis.findings)
+        var timer = PhaseTimer()
         summary = TraceSummary(
             model: model, top: max(options.top, 1), taskRows: analysis.profile.classification.taskRows)
+        timer.mark("summary")
         hotStacks = HotStacks(model: analysis.tooLong ? model.withoutActivity() : model)
+        timer.mark("stacks")
     }
 
     public var profile: WorkProfile { analysis.profile }

@@ -65,11 +65,8 @@ public struct TraceSummary: Sendable {
         threads = model.threads.indices.map { i in
             let t = model.threads[i]
             var busy = TraceDuration.zero
-            var count = 0
-            for s in model.slices(ofThread: i) {
-                count += 1
-                if s.depth == 0 { busy += s.duration }
-            }
+            let count = t.sliceRange.count
+            for k in t.sliceRange where model.slices[k].depth == 0 { busy += model.slices[k].duration }
             let usage = t.cpu.map { $0.usage(in: model.bounds) }
             return Thread(
                 pid: t.pid, tid: t.tid, name: t.name, sliceCount: count, busy: busy, running: usage?.running,
@@ -77,20 +74,37 @@ public struct TraceSummary: Sendable {
         }
         .sorted { ($0.busy, $0.running ?? .zero) > ($1.busy, $1.running ?? .zero) }
 
-        var totals: [String: SpanTotal] = [:]
-        for s in model.slices {
-            let key = s.category + "\u{0}" + s.name
-            var t =
-                totals[key]
-                ?? SpanTotal(
-                    name: s.name, category: s.category, count: 0, total: .zero, selfTotal: .zero, longest: .zero)
-            t.count += 1
-            t.total += s.duration
-            t.selfTotal += s.selfDuration
-            t.longest = max(t.longest, s.duration)
-            totals[key] = t
+        // One row per (category, name): the memo finds a pair's row without hashing characters.
+        var totals: [SpanTotal] = []
+        var row = NameMemo<Int>()
+        for i in model.slices.indices {
+            let k = row.value(model.slices[i].name, model.slices[i].category) { name, category in
+                totals.append(
+                    SpanTotal(
+                        name: name, category: category, count: 0, total: .zero, selfTotal: .zero, longest: .zero))
+                return totals.count - 1
+            }
+            let duration = model.slices[i].duration
+            totals[k].count += 1
+            totals[k].total += duration
+            totals[k].selfTotal += model.slices[i].selfDuration
+            totals[k].longest = max(totals[k].longest, duration)
         }
-        busiestSpans = Array(totals.values.sorted { ($0.selfTotal, $0.name) > ($1.selfTotal, $1.name) }.prefix(top))
+        // Equal names under different string storage (not interned together) are one row.
+        var merged: [String: SpanTotal] = [:]
+        for t in totals {
+            let key = t.category + "\u{0}" + t.name
+            if var m = merged[key] {
+                m.count += t.count
+                m.total += t.total
+                m.selfTotal += t.selfTotal
+                m.longest = max(m.longest, t.longest)
+                merged[key] = m
+            } else {
+                merged[key] = t
+            }
+        }
+        busiestSpans = Array(merged.values.sorted { ($0.selfTotal, $0.name) > ($1.selfTotal, $1.name) }.prefix(top))
 
         let hasTaskCategory = model.asyncSlices.contains { $0.category == TraceCategory.task.rawValue }
         let tasks = model.asyncSlices.filter {

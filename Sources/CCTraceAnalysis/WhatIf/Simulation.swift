@@ -88,7 +88,13 @@ private struct Engine {
     var finished = 0
     var lastFinish: Double = 0
     var computing: [Int] = []
-    var waits = MinHeap()
+    /// Without a GIL: computing tasks by the virtual time at which they finish.
+    var shared = MinHeap<Double>()
+    var virtual: Double = 0
+    /// Scratch buffers reused by every step of the run.
+    var still: [Int] = []
+    var rates: [Double] = []
+    var waits = MinHeap<Int64>()
     var readyList: [Int] = []
 
     init(simulation s: Simulation) {
@@ -118,7 +124,15 @@ private struct Engine {
             if finished == steps.count { return Int64(lastFinish.rounded()) }
             events += 1
             if events > eventLimit { return nil }
-            let rates = cpuRates()
+            if !gil {
+                guard stepShared() else { return nil }
+                continue
+            }
+            // With a GIL shares differ by process: max-min fair rates for every computing task.
+            var r: [Double] = []
+            swap(&r, &rates)
+            cpuRates(into: &r)
+            swap(&r, &rates)
             var next = Double.infinity
             for (k, t) in computing.enumerated() where rates[k] > 0 {
                 next = min(next, now + remaining[t] / rates[k])
@@ -127,8 +141,7 @@ private struct Engine {
             guard next.isFinite else { return nil }  // nothing can move: a lock never released
             let dt = max(0, next - now)
             now = next
-            var still: [Int] = []
-            still.reserveCapacity(computing.count)
+            still.removeAll(keepingCapacity: true)
             for (k, t) in computing.enumerated() {
                 remaining[t] -= rates[k] * dt
                 // Sub-nanosecond leftovers are rounding, not work.
@@ -140,15 +153,45 @@ private struct Engine {
                     still.append(t)
                 }
             }
-            computing = still
-            while let w = waits.top, Double(w.time) <= now + 0.5 {
-                waits.pop()
-                let t = w.task
-                guard status[t] == .waiting, wakeAt[t] == w.time else { continue }
-                status[t] = .ready
-                position[t] += 1
-                readyList.append(t)
-            }
+            swap(&computing, &still)
+            wake()
+        }
+    }
+
+    /// One step without a GIL: every computing task gets the same share, at most one core each
+    /// — processor sharing. Virtual time advances at that share; a task finishes when it has
+    /// advanced by its CPU, so the next finish is the heap's top: O(log n) a step rather than a
+    /// pass over every computing task. False when nothing can move.
+    mutating func stepShared() -> Bool {
+        let n = shared.count
+        let rate = n > 0 ? min(1, cores / Double(n)) : 0
+        var next = Double.infinity
+        if let top = shared.top, rate > 0 { next = now + max(0, top.time - virtual) / rate }
+        if let w = waits.top { next = min(next, Double(w.time)) }
+        guard next.isFinite else { return false }  // nothing can move: a lock never released
+        virtual += rate * max(0, next - now)
+        now = next
+        // Sub-nanosecond leftovers are rounding, not work.
+        while let top = shared.top, top.time <= virtual + 0.5 {
+            shared.pop()
+            let t = top.task
+            status[t] = .ready
+            position[t] += 1
+            readyList.append(t)
+        }
+        wake()
+        return true
+    }
+
+    /// Tasks whose wait ends now become ready.
+    mutating func wake() {
+        while let w = waits.top, Double(w.time) <= now + 0.5 {
+            waits.pop()
+            let t = w.task
+            guard status[t] == .waiting, wakeAt[t] == w.time else { continue }
+            status[t] = .ready
+            position[t] += 1
+            readyList.append(t)
         }
     }
 
@@ -175,9 +218,13 @@ private struct Engine {
                     continue
                 }
                 guard takeSlot(t) else { return }
-                remaining[t] = Double(ns)
                 status[t] = .computing
-                computing.append(t)
+                if gil {
+                    remaining[t] = Double(ns)
+                    computing.append(t)
+                } else {
+                    shared.push(time: virtual + Double(ns), task: t)
+                }
                 return
             case .wait(let ns):
                 guard ns > 0 else {
@@ -267,15 +314,14 @@ private struct Engine {
 
     /// Each computing task's share of a core: max-min fair over the machine's cores and, with a
     /// GIL, one core per process.
-    func cpuRates() -> [Double] {
+    func cpuRates(into rates: inout [Double]) {
         let n = computing.count
-        guard n > 0 else { return [] }
-        // Without a GIL every task gets the same share: at most one core each.
-        guard gil else { return [Double](repeating: min(1, cores / Double(n)), count: n) }
-        // With one: a process's tasks share at most one core between them; progressive filling
+        rates.removeAll(keepingCapacity: true)
+        guard n > 0 else { return }
+        // A process's tasks share at most one core between them (its GIL); progressive filling
         // raises every unfrozen rate together until a task reaches one core, the machine is
         // full, or a process's interpreter lock is.
-        var rates = [Double](repeating: 0, count: n)
+        rates.append(contentsOf: repeatElement(0, count: n))
         var frozen = [Bool](repeating: false, count: n)
         var groups: [Int] = []  // distinct processes, small
         var group = [Int](repeating: 0, count: n)
@@ -311,17 +357,17 @@ private struct Engine {
             }
             if !froze { break }
         }
-        return rates
     }
 }
 
 /// A binary min-heap of (time, task).
-private struct MinHeap {
-    private var items: [(time: Int64, task: Int)] = []
+private struct MinHeap<Time: Comparable> {
+    private var items: [(time: Time, task: Int)] = []
 
-    var top: (time: Int64, task: Int)? { items.first }
+    var top: (time: Time, task: Int)? { items.first }
+    var count: Int { items.count }
 
-    mutating func push(time: Int64, task: Int) {
+    mutating func push(time: Time, task: Int) {
         items.append((time, task))
         var i = items.count - 1
         while i > 0 {

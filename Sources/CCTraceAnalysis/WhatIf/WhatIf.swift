@@ -1,4 +1,5 @@
 import CCTraceFormat
+import Dispatch
 
 /// One model's predicted window.
 public struct WhatIfRow: Sendable, Equatable {
@@ -69,7 +70,9 @@ public struct WhatIf: Sendable {
     public static func predict(
         model: TraceModel, profile p: WorkProfile, pools: PoolBlocking? = nil, heuristics h: Heuristics
     ) -> WhatIf {
+        var timer = PhaseTimer()
         let workload = Workload(model: model, profile: p, heuristics: h)
+        timer.mark("what-if workload")
         let gil = p.language == .python
         let measured = p.window
         let starts = workload.processStarts.sorted()
@@ -115,21 +118,42 @@ public struct WhatIf: Sendable {
             scale = guess
             now = plan.simulation(.now, scale: scale).run() ?? now
         }
+        timer.mark("what-if now")
         out.replayed = now
         out.cpuScale = scale
         let ratio = Double(measured) / Double(max(now, 1))
         let margin = max(h.whatIfMargin, abs(1 - ratio))
+        // The models' replays are independent: run on every core.
+        var wanted: [(model: ConcurrencyModel, shape: Plan.Shape)] = []
         for m in [ConcurrencyModel.sequential, .threads, .processes, .async, .hybrid] {
-            let isCurrent = m == current
-            let shape: Plan.Shape
-            if isCurrent {
-                shape = .now
+            if m == current {
+                wanted.append((m, .now))
             } else if let s = plan.shape(for: m, current: current) {
-                shape = s
-            } else {
-                continue
+                wanted.append((m, s))
             }
-            if isCurrent {
+        }
+        let bareNeeded = workload.tracks.contains(where: \.ipc)
+        var replays = [(time: Int64?, bare: Int64?)](repeating: (nil, nil), count: wanted.count)
+        replays.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeSendable(buffer)
+            let job = UnsafeSendable((plan, wanted, scale, current))
+            DispatchQueue.concurrentPerform(iterations: wanted.count) { k in
+                let (plan, wanted, scale, current) = job.value
+                guard wanted[k].model != current else { return }
+                let shape = wanted[k].shape
+                let t = plan.simulation(shape, scale: scale).run()
+                // CPU outside any span on a thread that moved data between processes may be the
+                // messages' handling (buffers allocated, filled and freed around each
+                // transfer): a model without the IPC may not do it at all — the low end
+                // assumes it does not.
+                let bare =
+                    bareNeeded && plan.dropsIPC(shape)
+                    ? plan.simulation(shape, scale: scale, untracedIPCWork: false).run() : nil
+                out.value[k] = (t, bare)
+            }
+        }
+        for (k, (m, shape)) in wanted.enumerated() {
+            if m == current {
                 out.rows.append(
                     WhatIfRow(
                         model: m, workers: plan.workers(shape), predicted: measured, low: measured, high: measured,
@@ -138,18 +162,11 @@ public struct WhatIf: Sendable {
             }
             // A model under which nothing is left to do (the only work was IPC it removes) has no
             // wall time to predict: no row.
-            guard let t = plan.simulation(shape, scale: scale).run(), t > 0 else { continue }
+            guard let t = replays[k].time, t > 0 else { continue }
             let predicted = nanos(Double(t) * ratio)
             guard predicted > 0 else { continue }
             var low = Double(predicted) * (1 - margin)
-            // CPU outside any span on a thread that moved data between processes may be the
-            // messages' handling (buffers allocated, filled and freed around each transfer): a
-            // model without the IPC may not do it at all — the low end assumes it does not.
-            if plan.dropsIPC(shape), workload.tracks.contains(where: \.ipc),
-                let bare = plan.simulation(shape, scale: scale, untracedIPCWork: false).run()
-            {
-                low = min(low, Double(bare) * ratio * (1 - margin))
-            }
+            if let bare = replays[k].bare { low = min(low, Double(bare) * ratio * (1 - margin)) }
             out.rows.append(
                 WhatIfRow(
                     model: m, workers: plan.workers(shape), predicted: predicted, low: nanos(low),

@@ -1,4 +1,5 @@
 import CCTraceFormat
+import Dispatch
 
 /// The recorded work of a trace, as ``WhatIf`` replays it: per thread, its units of work (top-
 /// level spans) as steps — CPU, waits, critical sections, IPC — with when each unit could start.
@@ -77,25 +78,34 @@ struct Workload: Sendable {
         var callbacks: [Int: Set<Int>] = [:]
         for loop in p.loops where loop.thread >= 0 { callbacks[loop.thread, default: []].formUnion(loop.callbacks) }
         let sites = CriticalSections(model: model, classification: p.classification)
-        var tracks: [Track] = []
+        var jobs: [(thread: Int, from: Int64, to: Int64)] = []
         for w in p.threads where w.split.busy > 0 && !p.workWindow.parked.contains(w.thread) {
-            let thread = model.threads[w.thread]
             guard let active = p.accounting.activity[w.thread] else { continue }
             let from = max(ws, active.from)
             let to = min(we, max(active.to, from))
             guard to > from else { continue }
-            var startup: Int64 = 0
-            let items = Self.items(
-                model: model, thread: w.thread, from: from, to: to, windowStart: ws, classification: p.classification,
-                sites: sites, callbacks: callbacks[w.thread] ?? [], startup: &startup, heuristics: h)
-            if items.contains(where: { !$0.steps.isEmpty }) {
-                tracks.append(
-                    Track(
-                        pid: thread.pid, thread: w.thread, items: items, loop: callbacks[w.thread] != nil,
-                        startup: startup))
+            jobs.append((w.thread, from, to))
+        }
+        // Threads are read independently: on every core.
+        var built = [Track?](repeating: nil, count: jobs.count)
+        built.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeSendable(buffer)
+            let input = UnsafeSendable((model, p.classification, sites, callbacks, jobs))
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                let (model, classification, sites, callbacks, jobs) = input.value
+                let job = jobs[k]
+                var startup: Int64 = 0
+                let items = Self.items(
+                    model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
+                    classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
+                    startup: &startup, heuristics: h)
+                guard items.contains(where: { !$0.steps.isEmpty }) else { return }
+                out.value[k] = Track(
+                    pid: model.threads[job.thread].pid, thread: job.thread, items: items,
+                    loop: callbacks[job.thread] != nil, startup: startup)
             }
         }
-        self.tracks = tracks
+        self.tracks = built.compactMap { $0 }
     }
 
     /// One thread's units of work between `from` and `to`.
@@ -112,21 +122,41 @@ struct Workload: Sendable {
         let unitParent = ProgramShape.unitParent(of: thread.sliceRange, slices: model.slices, c: c, heuristics: h)
         enum Mark { case interval(Kind, Int64, Int64), acquire(Int), release(Int), item(Int64) }
         var marks: [Mark] = []
-        let order = thread.sliceRange.sorted {
-            let a = model.slices[$0]
-            let b = model.slices[$1]
-            return (a.start, b.duration, a.depth) < (b.start, a.duration, b.depth)
+        // Parents before children: by start, longer first, shallower first. The importer
+        // already stores a thread's slices in that order; sort only when it did not.
+        func before(_ i: Int, _ j: Int) -> Bool {
+            let a = model.slices[i].start
+            let b = model.slices[j].start
+            if a != b { return a < b }
+            let da = model.slices[i].duration
+            let db = model.slices[j].duration
+            if da != db { return da > db }
+            return model.slices[i].depth < model.slices[j].depth
         }
-        func isStartup(_ i: Int) -> Bool {
-            model.slices[i].category == TraceCategory.process.rawValue
-                && model.slices[i].name == TraceVocabulary.Event.processStart.string
+        let range = thread.sliceRange
+        let ordered = range.count < 2 || (range.lowerBound..<(range.upperBound - 1)).allSatisfy { !before($0 + 1, $0) }
+        let order = ordered ? Array(range) : range.sorted(by: before)
+        let threadSites = sites.sites(pid: thread.pid)
+        var siteOf = NameMemo<(lock: Int, lead: Int64)?>()
+        // What each name says (start-up, annotation, IPC step), once per name.
+        var names = NameMemo<(startup: Bool, annotation: Bool, ipcCPU: Bool)>()
+        func facts(_ i: Int) -> (startup: Bool, annotation: Bool, ipcCPU: Bool) {
+            names.value(model.slices[i].name, model.slices[i].category) { name, category in
+                let step = SliceClassifier.ipcStep(name: name)
+                return (
+                    category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string,
+                    Accounting.isAnnotation(name: name, category: category),
+                    step == .serialize || step == .deserialize
+                )
+            }
         }
-        func kind(of open: Int?) -> Kind {
-            guard var i = open else { return .gap }
+        func isStartup(_ i: Int) -> Bool { facts(i).startup }
+        func computeKind(_ open: Int) -> Kind {
+            var i = open
             // A process's start-up is the model's to decide (none with threads).
-            if isStartup(i) { return .none }
+            if facts(i).startup { return .none }
             // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
-            while Accounting.isAnnotation(model.slices[i]) {
+            while facts(i).annotation {
                 let parent = model.slices[i].parent
                 guard parent >= 0 else { return .work }
                 i = parent
@@ -136,10 +166,17 @@ struct Workload: Sendable {
             case .lockWait?: return .none  // recomputed
             case .resultWait?: return .resultWait  // waiting for other workers: they are simulated
             case .ioWait?: return .wait
-            case .ipc?:
-                let step = SliceClassifier.ipcStep(name: model.slices[i].name)
-                return step == .serialize || step == .deserialize ? .ipcCPU : .ipcWait
+            case .ipc?: return facts(i).ipcCPU ? .ipcCPU : .ipcWait
             }
+        }
+        // Each slice's kind, computed once (intervals ask for the open slice's many times).
+        var kinds = [Kind?](repeating: nil, count: range.count)
+        func kind(of open: Int?) -> Kind {
+            guard let i = open else { return .gap }
+            if let k = kinds[i - range.lowerBound] { return k }
+            let k = computeKind(i)
+            kinds[i - range.lowerBound] = k
+            return k
         }
         var stack: [(slice: Int, lock: Int?)] = []
         var cursor = from
@@ -177,8 +214,8 @@ struct Workload: Sendable {
             }
         }
         for i in order {
+            guard model.slices[i].end.nanoseconds > from, model.slices[i].start.nanoseconds < to else { continue }
             let s = model.slices[i]
-            guard s.end.nanoseconds > from, s.start.nanoseconds < to else { continue }
             while let top = stack.last, model.slices[top.slice].end <= s.start {
                 interval(to: model.slices[top.slice].end.nanoseconds)
                 close()
@@ -195,7 +232,7 @@ struct Workload: Sendable {
                 marks.append(.item(max(s.start.nanoseconds, from)))
             }
             var lock: Int? = nil
-            if let site = sites.site(of: i, in: model), pendingAcquire == nil {
+            if !threadSites.isEmpty, pendingAcquire == nil, let site = siteOf.value(s.name, { threadSites[$0] }) {
                 lock = site.lock
                 held[site.lock, default: 0] += 1
                 if held[site.lock] == 1 {
@@ -340,14 +377,18 @@ struct Workload: Sendable {
 /// span (the median lead from the span's start to its waits) to the span's end.
 struct CriticalSections {
     /// Per process and span name: the lock (a key unique in the trace) and the lead, ns.
-    private var sites: [String: (lock: Int, lead: Int64)] = [:]
+    private var sites: [Int64: [String: (lock: Int, lead: Int64)]] = [:]
     /// Per span with a lock wait inside: when its first wait began.
     var firstWait: [Int: Int64] = [:]
 
     init(model: TraceModel, classification c: SliceClassification) {
         var keys: [String: Int] = [:]
-        var leads: [String: [Int64]] = [:]
-        var lockOf: [String: Int] = [:]
+        struct Site: Hashable {
+            var pid: Int64
+            var name: String
+        }
+        var leads: [Site: [Int64]] = [:]
+        var lockOf: [Site: Int] = [:]
         func add(slice: Int, lock: String, lockID: Int64, lead: Int64?) {
             let s = model.slices[slice]
             guard s.parent >= 0 else { return }
@@ -355,7 +396,7 @@ struct CriticalSections {
             let lockKey = "\(pid)\u{0}\(lockID)\u{0}\(lock)"
             let lk = keys[lockKey] ?? keys.count
             keys[lockKey] = lk
-            let site = "\(pid)\u{0}\(model.slices[s.parent].name)"
+            let site = Site(pid: pid, name: model.slices[s.parent].name)
             if lockOf[site] == nil { lockOf[site] = lk }
             if let lead { leads[site, default: []].append(lead) }
         }
@@ -369,14 +410,10 @@ struct CriticalSections {
         for hold in model.lockHolds { add(slice: hold.slice, lock: hold.lock, lockID: hold.lockID, lead: nil) }
         for (site, lock) in lockOf {
             let l = (leads[site] ?? []).sorted()
-            sites[site] = (lock, l.isEmpty ? 0 : l[l.count / 2])
+            sites[site.pid, default: [:]][site.name] = (lock, l.isEmpty ? 0 : l[l.count / 2])
         }
     }
 
-    /// The critical section span `i` opens, if it is a call that takes a lock.
-    func site(of i: Int, in model: TraceModel) -> (lock: Int, lead: Int64)? {
-        guard !sites.isEmpty else { return nil }
-        let s = model.slices[i]
-        return sites["\(model.threads[s.thread].pid)\u{0}\(s.name)"]
-    }
+    /// The critical sections of process `pid`'s spans, by span name.
+    func sites(pid: Int64) -> [String: (lock: Int, lead: Int64)] { sites[pid] ?? [:] }
 }

@@ -39,9 +39,12 @@ public struct LoopView: Sendable {
         }
         // asyncio: `Handle._run` slices (and `_run_once` iterations around them).
         var byThread: [Int: [Int]] = [:]
-        for (i, s) in model.slices.enumerated() where s.category != TraceCategory.loop.rawValue {
-            let base = SliceClassifier.baseName(s.name)
-            if CPython.isLoopCallback(base) { byThread[s.thread, default: []].append(i) }
+        var loopCallback = NameMemo<Bool>()
+        for i in model.slices.indices
+        where loopCallback.value(model.slices[i].name, { CPython.isLoopCallback(SliceClassifier.baseName($0)) })
+            && model.slices[i].category != TraceCategory.loop.rawValue
+        {
+            byThread[model.slices[i].thread, default: []].append(i)
         }
         for (thread, callbacks) in byThread.sorted(by: { $0.key < $1.key }) where callbacks.count >= 2 {
             var perIteration: [Int: Int] = [:]
@@ -94,10 +97,12 @@ public struct LoopView: Sendable {
             var iterations: [Int] = []
             var iterating: Int64 = 0
             for k in t.sliceRange {
+                lo = min(lo, model.slices[k].start.nanoseconds)
+                hi = max(hi, model.slices[k].end.nanoseconds)
+                guard model.slices[k].depth == 0, model.slices[k].category == TraceCategory.preload.rawValue else {
+                    continue
+                }
                 let s = model.slices[k]
-                lo = min(lo, s.start.nanoseconds)
-                hi = max(hi, s.end.nanoseconds)
-                guard s.depth == 0, s.category == TraceCategory.preload.rawValue else { continue }
                 if s.name == iterationName {
                     iterations.append(k)
                     iterating += s.duration.nanoseconds

@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Wall time per analysis stage, printed to standard error when `CCTRACE_PHASES=1` — how
+/// `make bench` and a developer see where a report's time goes without a profiler.
+struct PhaseTimer {
+    private let enabled = getenv("CCTRACE_PHASES").map { String(cString: $0) == "1" } ?? false
+    private var last = PhaseTimer.now()
+
+    private static func now() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+    }
+
+    /// Prints the time since the previous mark under `name`.
+    mutating func mark(_ name: String) {
+        guard enabled else { return }
+        let now = Self.now()
+        let tenths = (now - last) / 100_000
+        let line = Array("phase \(name) \(tenths / 10).\(tenths % 10) ms\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        last = Self.now()
+    }
+}
