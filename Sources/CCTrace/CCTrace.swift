@@ -45,6 +45,12 @@ public enum CCTrace {
         Recorder.shared.stop()
     }
 
+    /// What the last session that stopped wrote: events written to the trace, and events lost
+    /// (buffers full, size limit) — the trace itself says the same in its `dropped` counter.
+    public static var lastSessionTotals: (written: UInt64, dropped: UInt64) {
+        Recorder.shared.lastTotals.withLock { $0 }
+    }
+
     /// Writes everything recorded so far to the file now, instead of at the next flush interval.
     public static func flush() {
         Recorder.shared.flush()

@@ -89,6 +89,9 @@ final class Recorder: @unchecked Sendable {
         return nil
     }
 
+    /// Events written and dropped by the last session that stopped.
+    let lastTotals = Mutex<(written: UInt64, dropped: UInt64)>((0, 0))
+
     func stop() {
         lifecycle.withLock { _ in
             guard let s = session else { return }
@@ -99,6 +102,7 @@ final class Recorder: @unchecked Sendable {
                 return c.filter(\.value).keys.sorted()
             }
             s.writer.stopAndFinish(mergingChildren: ended.map { s.configuration.outputPath + ".\($0)" })
+            lastTotals.withLock { $0 = (s.writer.eventsWritten, s.writer.eventsDropped) }
             cctrace_uninstall_signal_handlers()
             cctrace_uninstall_dump_signal()
             cctrace_tasks_uninstall()

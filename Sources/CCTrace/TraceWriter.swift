@@ -35,6 +35,8 @@ final class TraceWriter: @unchecked Sendable {
     /// check: only the thread holding `drainLock` touches them.
     @exclusivity(unchecked) private(set) var eventsWritten: UInt64 = 0
     private var reportedDrops: UInt64 = 0
+    /// Events lost so far (buffers full, or the trace's size limit), as the trace reports them.
+    var eventsDropped: UInt64 { reportedDrops }
     /// Past ``TraceConfiguration/maxBytes``: events are counted as dropped, not written.
     private var full = false
     private var droppedWhenFull: UInt64 = 0
@@ -626,16 +628,22 @@ final class TraceWriter: @unchecked Sendable {
         let name: TraceLineWriter.EventName
         let isInterned = interned ?? (e.flags & UInt8(CCTRACE_FLAG_INTERNED) != 0)
         if isInterned {
+            // Interned names live as long as the process; so do `StaticString`s.
             let (p, n) = NameTable.shared.bytes(of: interned == nil ? UInt32(truncatingIfNeeded: e.name) : nameID)
-            name = .bytes(p, n)
+            name = .immortal(p, n)
         } else if let p = UnsafePointer<UInt8>(bitPattern: UInt(e.name)) {
-            name = .bytes(p, Int(e.name_len))
+            name = .immortal(p, Int(e.name_len))
         } else {
             name = .text("")
         }
+        // The app's own spans, instants and counters carry no `cat` (it is optional in Chrome
+        // JSON, and they are the events a hot loop writes millions of): 13 bytes less per event,
+        // ~12 % of a span's line. Everything else keeps its `cctrace.*` category.
         out.appendEventHeader(
-            phase: ph, category: EventCategory.names[min(category, EventCategory.names.count - 1)], name: name,
-            pid: pid, tid: tid, nanoseconds: ts)
+            phase: ph,
+            category: category == Int(EventCategory.span)
+                ? nil : EventCategory.names[min(category, EventCategory.names.count - 1)],
+            name: name, pid: pid, tid: tid, nanoseconds: ts)
     }
 
     private func appendID(_ id: UInt64) {

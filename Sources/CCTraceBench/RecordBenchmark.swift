@@ -31,6 +31,9 @@ enum RecordBenchmark {
         let tracedMutex = withSession(path: "/dev/null", clock: .automatic) { best { tracedMutexRound() } }
         let directory = temporaryDirectory()
         let written = writerThroughput(path: directory + "/writer.trace.json")
+        var st = stat()
+        stat(directory + "/writer.trace.json", &st)
+        let writtenBytes = Double(st.st_size) / Double(2 * spansPerRound)
         unlink(directory + "/writer.trace.json")
         // The flight recorder: the same spans, formatted into the in-memory ring.
         let ringSpan = withSession(path: directory + "/ring.trace.json", clock: .automatic, ring: true) {
@@ -58,6 +61,8 @@ enum RecordBenchmark {
         print("mutex_plain_ns: \(format(plainMutex)) ns")
         print("mutex_traced_uncontended_ns: \(format(tracedMutex)) ns")
         print("mutex_traced_over_plain: \(format(tracedMutex / plainMutex)) x")
+        print("bytes_per_event: \(format(writtenBytes)) B")
+        printSustained(directory: temporaryDirectory())
     }
 
     /// Two reads of the recorder's clock (as the running session set it) and one 32-byte store
@@ -166,6 +171,68 @@ enum RecordBenchmark {
 
     /// Events per second the writer formats and writes to a real file: records spans with the
     /// writer asleep, then times the final drain in `stop()`.
+    /// Sustained recording: one thread records spans at a paced `rate` (spans/s) for
+    /// `seconds` while the background writer drains to a real file with the default
+    /// configuration (flush every 100 ms, 128 MiB of buffers). Events written per second from
+    /// the first span until `stop` has written the last, and events dropped.
+    static func sustained(rate: Double, seconds: Double, path: String) -> (perSecond: Double, dropped: UInt64) {
+        try! CCTrace.start(TraceConfiguration(outputPath: path))
+        let total = Int(rate * seconds)
+        let t0 = cctrace_monotonic_ns()
+        paced(total: total, rate: rate, from: t0)
+        CCTrace.stop()
+        let t1 = cctrace_monotonic_ns()
+        let totals = CCTrace.lastSessionTotals
+        return (Double(total) / (Double(t1 - t0) / 1e9), totals.dropped)
+    }
+
+    @inline(never)
+    static func paced(total: Int, rate: Double, from t0: UInt64) {
+        var done = 0
+        while done < total {
+            let batch = min(4096, total - done)
+            for _ in 0..<batch { CCTrace.withSpan("bench.sustained") {} }
+            done += batch
+            // Ahead of the schedule: wait for it (spinning, as a busy producer would).
+            let due = t0 + UInt64(Double(done) / rate * 1e9)
+            while cctrace_monotonic_ns() < due {}
+        }
+    }
+
+    /// The writer's figures alone (for profiling it): formatting throughput into a file.
+    static func runWriter() {
+        let directory = temporaryDirectory()
+        let path = directory + "/writer.trace.json"
+        let rate = best { 1e9 / writerThroughput(path: path) }
+        var st = stat()
+        stat(path, &st)
+        unlink(path)
+        rmdir(directory)
+        print("events_per_s_written: \(Int(1e9 / rate)) events/s")
+        print("bytes_per_event: \(format(Double(st.st_size) / Double(2 * spansPerRound))) B")
+        printSustained(directory: temporaryDirectory())
+    }
+
+    /// Sustained recording at 10 M events/s and up (2 s each, one recording thread, the
+    /// default configuration, a real file): events dropped at each rate, and the highest rate
+    /// with none. `written_per_s` counts from the first span to the last event on disk (the
+    /// stop's final drain included).
+    static func printSustained(directory: String) {
+        let path =
+            getenv("CCTRACE_BENCH_SUSTAINED_PATH").map { String(cString: $0) } ?? directory + "/sustained.trace.json"
+        var best = 0.0
+        for rate in [10e6, 12.5e6, 15e6, 20e6] {
+            let (perSecond, dropped) = sustained(rate: rate, seconds: 2, path: path)
+            unlink(path)
+            print(
+                "sustained_at_\(format(rate / 1e6))M_per_s: \(dropped) dropped, written_per_s \(Int(perSecond))")
+            if dropped > 0 { break }
+            best = rate
+        }
+        print("sustained_events_per_s: \(Int(best)) events/s with 0 dropped")
+        rmdir(directory)
+    }
+
     static func writerThroughput(path: String, ring: Bool = false) -> Double {
         var configuration = TraceConfiguration(outputPath: path)
         if ring { configuration.ring = TraceConfiguration.Ring() }

@@ -1,6 +1,7 @@
 // cctrace-bench — prints one `name: value unit` line per figure, all measured in the same run.
 //
 //   swift run -c release cctrace-bench record
+//   swift run -c release cctrace-bench writer        (the background writer alone: events/s, bytes)
 //   swift run -c release cctrace-bench import FILE   (e.g. ../shared/tools/gen-trace --events 1000000)
 //   swift run -c release cctrace-bench stacks        (stack capture, profiler sample cost, slowdown)
 //   swift run -c release cctrace-bench tasks         (Swift Concurrency traced by the runtime hooks)
@@ -19,9 +20,11 @@ case "stacks":
     StackBenchmark.run()
 case "tasks":
     TaskBenchmark.run()
+case "writer":
+    RecordBenchmark.runWriter()
 case "import" where arguments.count == 2:
     ImportBenchmark.run(path: arguments[1])
 default:
-    print("usage: cctrace-bench record | stacks | tasks | import FILE")
+    print("usage: cctrace-bench record | writer | stacks | tasks | import FILE")
     exit(2)
 }

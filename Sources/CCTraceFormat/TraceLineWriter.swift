@@ -18,11 +18,31 @@ import CZlib
 public final class TraceLineWriter {
     /// The file descriptor events are written to.
     public let fileDescriptor: Int32
-    private let storage: UnsafeMutablePointer<UInt8>
-    private let capacity: Int
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
     /// Bytes buffered. Touched for every byte, so it opts out of the dynamic exclusivity
     /// check a class's stored `var` pays; one writer owns the object.
-    @exclusivity(unchecked) private var count = 0
+    @exclusivity(unchecked) @usableFromInline var count = 0
+    /// The last `,"pid":…,"tid":…` written, and whose it was.
+    @usableFromInline let cachedIDs = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
+    /// The digits of the last timestamp above its last four (see ``appendMicroseconds(nanoseconds:)``).
+    @usableFromInline let cachedHighDigits = UnsafeMutablePointer<UInt8>.allocate(capacity: 24)
+    @exclusivity(unchecked) @usableFromInline var cachedHighLength = 0
+    @exclusivity(unchecked) @usableFromInline var cachedHigh: UInt64 = 0
+    /// Addresses (and lengths) of immortal names seen to need no escaping, direct-mapped.
+    @usableFromInline let cleanAddresses: UnsafeMutablePointer<UInt> = {
+        let p = UnsafeMutablePointer<UInt>.allocate(capacity: 256)
+        p.initialize(repeating: 0, count: 256)
+        return p
+    }()
+    @usableFromInline let cleanLengths: UnsafeMutablePointer<Int> = {
+        let p = UnsafeMutablePointer<Int>.allocate(capacity: 256)
+        p.initialize(repeating: -1, count: 256)
+        return p
+    }()
+    @exclusivity(unchecked) @usableFromInline var cachedIDsLength = 0
+    @exclusivity(unchecked) @usableFromInline var cachedPid: UInt32 = 0
+    @exclusivity(unchecked) @usableFromInline var cachedTid: UInt32 = 0
     /// Bytes handed to the file so far.
     public private(set) var bytesWritten = 0
     /// Bytes handed to the file and buffered: the file's size once flushed.
@@ -62,6 +82,10 @@ public final class TraceLineWriter {
 
     deinit {
         storage.deallocate()
+        cachedIDs.deallocate()
+        cachedHighDigits.deallocate()
+        cleanAddresses.deallocate()
+        cleanLengths.deallocate()
         if let stream {
             deflateEnd(stream)
             stream.deallocate()
@@ -116,12 +140,19 @@ public final class TraceLineWriter {
 
     /// Makes sure at least `bytes` can be appended without a flush in between.
     @inline(__always)
+    @inlinable
     public func reserve(_ bytes: Int) {
-        if capacity - count < bytes { flush() }
+        if capacity - count < bytes { flushFull() }
     }
 
     /// Hands everything buffered to the file (retrying short writes and EINTR).
     public func flush() { flush(mode: Z_SYNC_FLUSH) }
+
+    /// The flush of a full buffer, kept out of line: inlined into the append paths, its stored
+    /// properties' exclusivity checks would be paid on every append rather than once per
+    /// buffer (measured: half of the writer's time).
+    @inline(never) @usableFromInline
+    func flushFull() { flush(mode: Z_SYNC_FLUSH) }
 
     private func flush(mode: Int32) {
         guard let stream, let compressed else {
@@ -154,6 +185,9 @@ public final class TraceLineWriter {
         case text(StaticString)
         /// UTF-8 bytes (escaped as they are written).
         case bytes(UnsafePointer<UInt8>, Int)
+        /// UTF-8 bytes that never change while the process lives (a `StaticString`, an
+        /// interned name): whether they need escaping is checked once, not per event.
+        case immortal(UnsafePointer<UInt8>, Int)
         /// A prefix and a decimal number, e.g. ``TraceVocabulary/Event/cpuPrefix`` and a tid.
         case numbered(StaticString, UInt64)
     }
@@ -163,6 +197,7 @@ public final class TraceLineWriter {
     ///
     /// The one header writer of every event cctrace writes (spans, counters, samples,
     /// metadata), so the field order and spelling are the same everywhere. Never allocates.
+    @inlinable
     public func appendEventHeader(
         phase: StaticString, scope: StaticString? = nil, category: StaticString?, name: EventName, pid: UInt32,
         tid: UInt32, nanoseconds: Int64?
@@ -185,16 +220,32 @@ public final class TraceLineWriter {
             append(0x22)
         case .bytes(let bytes, let length):
             appendString(bytes, length)
+        case .immortal(let bytes, let length):
+            appendImmortalString(bytes, length)
         case .numbered(let prefix, let number):
             append(0x22)
             appendASCII(prefix)
             appendUInt(number)
             append(0x22)
         }
-        appendASCII(",\"pid\":")
-        appendUInt(UInt64(pid))
-        appendASCII(",\"tid\":")
-        appendUInt(UInt64(tid))
+        // `,"pid":P,"tid":T` repeats for every event of a thread: formatted once per change of
+        // thread and copied.
+        if pid != cachedPid || tid != cachedTid || cachedIDsLength == 0 {
+            reserve(64)  // so the bytes below stay together in the buffer
+            let start = count
+            appendASCII(",\"pid\":")
+            appendUInt(UInt64(pid))
+            appendASCII(",\"tid\":")
+            appendUInt(UInt64(tid))
+            if count - start <= 64 {
+                cachedIDsLength = count - start
+                cachedIDs.update(from: storage + start, count: cachedIDsLength)
+                cachedPid = pid
+                cachedTid = tid
+            }
+        } else {
+            appendRaw(cachedIDs, cachedIDsLength)
+        }
         if let nanoseconds {
             appendASCII(",\"ts\":")
             appendMicroseconds(nanoseconds: nanoseconds)
@@ -220,22 +271,43 @@ public final class TraceLineWriter {
 
     /// Appends one byte.
     @inline(__always)
+    @inlinable
     public func append(_ byte: UInt8) {
-        if count == capacity { flush() }
+        if count == capacity { flushFull() }
         storage[count] = byte
         count += 1
     }
 
     /// Appends ASCII text verbatim (no escaping): field names and punctuation.
+    @inlinable
     public func appendASCII(_ text: StaticString) {
         appendRaw(text.utf8Start, text.utf8CodeUnitCount)
     }
 
     /// Appends bytes verbatim.
+    @inlinable
     public func appendRaw(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
+        if length <= capacity - count {
+            // The common case: it fits. Short runs (field names, punctuation) are copied by
+            // hand; a call to memmove costs more than the copy.
+            let to = storage + count
+            if length <= 16 {
+                for i in 0..<length { to[i] = bytes[i] }
+            } else {
+                to.update(from: bytes, count: length)
+            }
+            count += length
+            return
+        }
+        appendRawSlow(bytes, length)
+    }
+
+    /// `appendRaw` across a buffer boundary (out of line: rare).
+    @inline(never) @usableFromInline
+    func appendRawSlow(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
         var offset = 0
         while offset < length {
-            if count == capacity { flush() }
+            if count == capacity { flushFull() }
             let n = min(length - offset, capacity - count)
             (storage + count).update(from: bytes + offset, count: n)
             count += n
@@ -246,7 +318,16 @@ public final class TraceLineWriter {
     /// Appends `bytes` as the contents of a JSON string (without quotes): `"` and `\` are
     /// escaped, control characters become `\u00XX`, invalid UTF-8 becomes U+FFFD.
     public func appendEscaped(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
-        var i = 0
+        // Most names need no escaping: find the first byte that does and copy the run before it
+        // at once.
+        var clean = 0
+        while clean < length {
+            let b = bytes[clean]
+            guard b >= 0x20 && b != 0x22 && b != 0x5C && b < 0x80 else { break }
+            clean += 1
+        }
+        appendRaw(bytes, clean)
+        var i = clean
         while i < length {
             let b = bytes[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C && b < 0x80 {
@@ -281,10 +362,40 @@ public final class TraceLineWriter {
     }
 
     /// Appends a quoted, escaped JSON string.
+    @inlinable
     public func appendString(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
         append(0x22)
         appendEscaped(bytes, length)
         append(0x22)
+    }
+
+    /// `appendString` for bytes that never change: a direct-mapped cache of the addresses
+    /// known to need no escaping turns the scan into one compare.
+    @inlinable
+    public func appendImmortalString(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
+        let address = UInt(bitPattern: bytes)
+        let slot = Int(truncatingIfNeeded: (address >> 3) ^ (address >> 11)) & 255
+        if cleanAddresses[slot] == address && cleanLengths[slot] == length && length + 2 <= capacity - count {
+            storage[count] = 0x22
+            (storage + count + 1).update(from: bytes, count: length)
+            storage[count + length + 1] = 0x22
+            count += length + 2
+            return
+        }
+        appendString(bytes, length)
+        if Self.needsNoEscaping(bytes, length) {
+            cleanAddresses[slot] = address
+            cleanLengths[slot] = length
+        }
+    }
+
+    @usableFromInline
+    static func needsNoEscaping(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        for i in 0..<length {
+            let b = bytes[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b >= 0x80 { return false }
+        }
+        return true
     }
 
     /// Appends a quoted, escaped JSON string from a `String` (may not allocate for native
@@ -317,34 +428,93 @@ public final class TraceLineWriter {
     }
 
     /// Appends a decimal unsigned integer.
+    @inlinable
     public func appendUInt(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch on the stack
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var v = value
-            var n = 0
-            repeat {
-                scratch[23 - n] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                v /= 10
-                n += 1
-            } while v != 0
-            appendRaw(scratch.baseAddress!.assumingMemoryBound(to: UInt8.self) + 24 - n, n)
+        // Written in place, two digits at a time from a table, after one check for room.
+        if capacity - count < 20 { flushFull() }
+        var n = 1
+        var bound: UInt64 = 10
+        while n < 20 && value >= bound {
+            n += 1
+            bound = bound &* 10
         }
+        let pairs = Self.digitPairs.utf8Start
+        var v = value
+        var at = storage + count + n
+        while v >= 100 {
+            let r = Int(v % 100) * 2
+            v /= 100
+            at -= 2
+            at[0] = pairs[r]
+            at[1] = pairs[r + 1]
+        }
+        if v >= 10 {
+            at[-2] = pairs[Int(v) * 2]
+            at[-1] = pairs[Int(v) * 2 + 1]
+        } else {
+            at[-1] = UInt8(truncatingIfNeeded: 0x30 + v)
+        }
+        count += n
+    }
+
+    /// "00" "01" … "99": a static string, so reading it needs no lazy initialization.
+    @usableFromInline static var digitPairs: StaticString {
+        // swift-format-ignore
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
     /// Appends nanoseconds as microseconds with three decimals (`1234567` → `1234.567`), the
     /// precision of the `ts`/`dur` fields, without floating point.
+    @inlinable
     public func appendMicroseconds(nanoseconds: Int64) {
         var ns = nanoseconds
         if ns < 0 {
             append(0x2D)
             ns = ns == .min ? .max : -ns
         }
-        appendUInt(UInt64(ns / 1000))
-        let frac = ns % 1000
-        append(0x2E)
-        append(UInt8(0x30 + frac / 100))
-        append(UInt8(0x30 + (frac / 10) % 10))
-        append(UInt8(0x30 + frac % 10))
+        let micros = UInt64(ns / 1000)
+        let frac = Int(ns % 1000)
+        if capacity - count < 32 { flushFull() }
+        if micros >= 10_000 {
+            // Timestamps of one trace share their leading digits (they move by ~10 µs a line):
+            // those above the last four are formatted once per change and copied.
+            let high = micros / 10_000
+            if high != cachedHigh || cachedHighLength == 0 { cacheHighDigits(high) }
+            (storage + count).update(from: cachedHighDigits, count: cachedHighLength)
+            count += cachedHighLength
+            let low = Int(micros % 10_000)
+            let pairs = Self.digitPairs.utf8Start
+            storage[count] = pairs[(low / 100) * 2]
+            storage[count + 1] = pairs[(low / 100) * 2 + 1]
+            storage[count + 2] = pairs[(low % 100) * 2]
+            storage[count + 3] = pairs[(low % 100) * 2 + 1]
+            count += 4
+        } else {
+            appendUInt(micros)
+        }
+        storage[count] = 0x2E
+        storage[count + 1] = UInt8(truncatingIfNeeded: 0x30 + frac / 100)
+        storage[count + 2] = UInt8(truncatingIfNeeded: 0x30 + (frac / 10) % 10)
+        storage[count + 3] = UInt8(truncatingIfNeeded: 0x30 + frac % 10)
+        count += 4
+    }
+
+    @usableFromInline
+    func cacheHighDigits(_ high: UInt64) {
+        var v = high
+        var n = 0
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { digits in
+            repeat {
+                digits[23 - n] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                v /= 10
+                n += 1
+            } while v != 0
+            cachedHighDigits.update(
+                from: digits.baseAddress!.assumingMemoryBound(to: UInt8.self) + 24 - n, count: n)
+        }
+        cachedHighLength = n
+        cachedHigh = high
     }
 
     /// Appends a finite number with up to three decimals; non-finite values become 0.

@@ -22,6 +22,41 @@ func written(_ body: (TraceLineWriter) -> Void) -> String {
         #expect(written { $0.appendMicroseconds(nanoseconds: 0) } == "0.000")
     }
 
+    /// The writer caches a timestamp's leading digits and the last pid/tid pair: sequences that
+    /// cross every boundary (digit counts, cache changes, buffer flushes) read back as formatted
+    /// one by one.
+    @Test func cachedDigitsMatchPlainFormatting() {
+        var values: [Int64] = [0, 9_999, 10_000, 10_000_000, 9_999_999, 123_456_789_012_345, 999_999, 1_000_000]
+        var x: Int64 = 10_612_897_617_207
+        for i in 0..<3000 {
+            x += Int64((i * 7919) % 100_000)
+            values.append(x)
+            values.append(Int64(i) * 997)
+        }
+        let text = written { w in
+            for v in values {
+                w.appendMicroseconds(nanoseconds: v)
+                w.append(0x20)
+            }
+        }
+        let expected = values.map { v in
+            let frac = String(v % 1000)
+            return "\(v / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
+        }
+        #expect(text.split(separator: " ").map(String.init) == expected)
+        let ids = written { w in
+            for (pid, tid) in [(1, 1), (1, 1), (12, 7), (12, 7), (1, 1), (4_000_000_000, 3)] as [(UInt32, UInt32)] {
+                w.appendEventHeader(phase: "X", category: nil, name: .text("n"), pid: pid, tid: tid, nanoseconds: nil)
+                w.append(0x0A)
+            }
+        }
+        #expect(
+            ids.split(separator: "\n").map { $0.split(separator: ",").suffix(2).joined(separator: ",") } == [
+                #""pid":1,"tid":1"#, #""pid":1,"tid":1"#, #""pid":12,"tid":7"#, #""pid":12,"tid":7"#,
+                #""pid":1,"tid":1"#, #""pid":4000000000,"tid":3"#,
+            ])
+    }
+
     @Test func integersAndNumbers() {
         #expect(written { $0.appendInt(-42) } == "-42")
         #expect(written { $0.appendUInt(UInt64.max) } == "18446744073709551615")
