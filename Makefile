@@ -120,9 +120,14 @@ viewer-bench:
 	test -f $(OUT)/gen-1m.json || ../shared/tools/gen-trace --events 1000000 -o $(OUT)/gen-1m.json
 	python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-1m.json
 
+# Every performance figure next to its reference, in one run (scripts/bench.py): import vs
+# simdjson, report vs import (1M events), the writer, a 10M-event report's time and memory
+# (BENCH_ARGS=--no-10m skips it). Then the stack-capture figures.
+BENCH_ARGS ?=
 bench: deps
 	$(SWIFT) build -c release --product cctrace-bench
-	.build/release/cctrace-bench record
+	$(SWIFT) build -c release --product cctrace
+	python3 scripts/bench.py $(OUT) $(BENCH_ARGS)
 	.build/release/cctrace-bench stacks
 
 # A bounded libFuzzer run of the importer (FUZZ_SECONDS, default 60) from the seed corpus in

@@ -111,6 +111,7 @@ struct Report: ParsableCommand {
     func run() throws {
         let reportFormat = ReportFormat(rawValue: format)!
         let progress = ProgressBar(path: trace)
+        var timer = PhaseTimer()
         let model: TraceModel
         do {
             model = try TraceImporter.importTrace(path: trace, progress: progress.map { bar in { bar.update($0) } })
@@ -120,15 +121,19 @@ struct Report: ParsableCommand {
             throw ExitCode(2)
         }
         progress?.finish()
+        timer.mark("import")
         try requireEvents(model, path: trace)
         let options = try analysisOptions()
         var analyzed = model
         if !noSourceLines, let symbolizer = SourceLines.symbolizer() {
             analyzed = SourceLines.resolve(model, symbolizer: symbolizer)
         }
+        timer.mark("source lines")
         let report = AnalysisReport(model: analyzed, options: options)
+        timer.mark("analysis")
         let color = reportFormat == .text && !noColor && isatty(1) != 0 && getenv("NO_COLOR") == nil
         Swift.print(ReportRenderer.render(report, path: trace, format: reportFormat, color: color), terminator: "")
+        timer.mark("render")
         for gate in failOn {
             let (id, severity) = try Self.parseGate(gate)
             if report.has(id, atLeast: severity) {

@@ -248,16 +248,37 @@ struct ModelBuilder {
     }
 
     /// A thread slice or a `B`/`E` marker, before matching.
+    /// 88 bytes: fields ordered so the small ones share the last word.
     struct PendingSlice {
-        var phase: UInt8
         var name: String
         var category: String
         var start: Int64
         var duration: Int64
-        var args: TraceArgumentStore.Reference?
         var order: Int
         var offset: Int64
-        var threadDuration: Int64? = nil
+        private var threadNanoseconds: Int64
+        var args: TraceArgumentStore.Reference?
+        var phase: UInt8
+
+        init(
+            phase: UInt8, name: String, category: String, start: Int64, duration: Int64,
+            args: TraceArgumentStore.Reference?, order: Int, offset: Int64, threadDuration: Int64? = nil
+        ) {
+            self.name = name
+            self.category = category
+            self.start = start
+            self.duration = duration
+            self.order = order
+            self.offset = offset
+            self.threadNanoseconds = threadDuration ?? .min
+            self.args = args
+            self.phase = phase
+        }
+
+        var threadDuration: Int64? {
+            get { threadNanoseconds == .min ? nil : threadNanoseconds }
+            set { threadNanoseconds = newValue ?? .min }
+        }
     }
 
     struct AsyncEvent {

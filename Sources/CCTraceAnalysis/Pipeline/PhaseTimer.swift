@@ -4,9 +4,12 @@
 
 /// Wall time per analysis stage, printed to standard error when `CCTRACE_PHASES=1` — how
 /// `make bench` and a developer see where a report's time goes without a profiler.
-struct PhaseTimer {
+public struct PhaseTimer {
     private let enabled = getenv("CCTRACE_PHASES").map { String(cString: $0) == "1" } ?? false
     private var last = PhaseTimer.now()
+
+    /// Starts timing now.
+    public init() {}
 
     private static func now() -> Int64 {
         var t = timespec()
@@ -15,7 +18,7 @@ struct PhaseTimer {
     }
 
     /// Prints the time since the previous mark under `name`.
-    mutating func mark(_ name: String) {
+    public mutating func mark(_ name: String) {
         guard enabled else { return }
         let now = Self.now()
         let tenths = (now - last) / 100_000

@@ -71,6 +71,12 @@ public struct WhatIf: Sendable {
         model: TraceModel, profile p: WorkProfile, pools: PoolBlocking? = nil, heuristics h: Heuristics
     ) -> WhatIf {
         var timer = PhaseTimer()
+        // Too many units to replay: known before building them (and their memory).
+        guard Workload.unitsAtLeast(model: model, profile: p) <= h.whatIfUnits else {
+            return WhatIf(
+                rows: [], measured: p.window, replayed: nil, cpuScale: 1, processStart: 0, processStartMeasured: false,
+                gil: p.language == .python, units: Workload.unitsAtLeast(model: model, profile: p))
+        }
         let workload = Workload(model: model, profile: p, heuristics: h)
         timer.mark("what-if workload")
         let gil = p.language == .python

@@ -70,6 +70,20 @@ struct Workload: Sendable {
     var cpuMeasured: Bool
 
     /// Extracts the workload of `profile`'s window from `model`.
+    /// A lower bound of the units the workload would hold, without building it: on a thread
+    /// that is not an event loop every top-level span is a unit or holds units, but for the
+    /// one span everything may nest under.
+    static func unitsAtLeast(model: TraceModel, profile p: WorkProfile) -> Int {
+        let loopThreads = Set(p.loops.map(\.thread))
+        var n = 0
+        for w in p.threads where w.split.busy > 0 && !loopThreads.contains(w.thread) {
+            var top = 0
+            for k in model.threads[w.thread].sliceRange where model.slices[k].depth == 0 { top += 1 }
+            n += max(0, top - 1)
+        }
+        return n
+    }
+
     init(model: TraceModel, profile p: WorkProfile, heuristics h: Heuristics) {
         let ws = p.windowStart.nanoseconds
         let we = ws + p.window
