@@ -11,6 +11,35 @@ func importText(_ text: String) throws -> TraceModel {
 }
 
 @Suite struct ImporterTests {
+    /// `args` of a plain file are read back from the file (through a moving window), even after
+    /// it was unlinked; in any order; the same as when they are copied (a trace in memory).
+    @Test func argumentsReadBackFromTheFileInAnyOrder() throws {
+        var lines: [String] = []
+        for i in 0..<20_000 {
+            lines.append(
+                #"{"ph":"X","name":"n\#(i % 7)","pid":1,"tid":\#(1 + i % 3),"ts":\#(i * 10),"dur":5,"args":{"i":\#(i),"pad":"\#(String(repeating: "x", count: i % 97))"}}"#
+            )
+        }
+        let text = "[\n" + lines.joined(separator: ",\n") + "\n]"
+        let fromFile = try importText(text)
+        let inMemory = try TraceImporter.importTrace(bytes: Array(text.utf8))
+        #expect(fromFile.slices.count == 20_000)
+        #expect(fromFile.arguments.byteCount == 0, "a plain file's args are referenced, not copied")
+        #expect(inMemory.arguments.byteCount > 1_000_000)
+        func check(_ model: TraceModel, _ order: [Int]) {
+            for k in order {
+                let s = model.slices[k]
+                let args = s.args.flatMap { model.arguments.value($0) }
+                let i = Int(args?["i"]?.intValue ?? -1)
+                #expect(i >= 0 && s.start.nanoseconds == Int64(i) * 10_000, "slice \(k)")
+                #expect(args?["pad"]?.stringValue?.count == i % 97)
+            }
+        }
+        check(fromFile, Array(fromFile.slices.indices.reversed()))
+        check(fromFile, Array(fromFile.slices.indices).shuffled())
+        check(inMemory, Array(inMemory.slices.indices))
+    }
+
     @Test func beginEndAndCompleteNestPerThreadKeyedByPidAndTid() throws {
         // Children before parents, metadata at the end, the same tid in two processes.
         let model = try importText(
