@@ -11,6 +11,66 @@ func importText(_ text: String) throws -> TraceModel {
 }
 
 @Suite struct ImporterTests {
+    /// A file read in two parts by two threads gives the model one reader gives: the same
+    /// slices, names, flows, counters and diagnostics (on the same lines), for the array form,
+    /// the object form with keys after the events, a truncated file, and a pretty-printed file
+    /// whose middle line is inside an event (the split is refused, the file read again).
+    @Test func twoPartImportEqualsOneReader() throws {
+        func events(_ n: Int) -> [String] {
+            (0..<n).map { i in
+                switch i % 50 {
+                case 0: return #"{"ph":"M","name":"thread_name","pid":1,"tid":\#(i % 4),"args":{"name":"t\#(i)"}}"#
+                case 1: return #"{"ph":"C","name":"queue","pid":1,"tid":1,"ts":\#(i * 10),"args":{"depth":\#(i % 9)}}"#
+                case 2: return #"{"ph":"s","name":"m","cat":"x","id":\#(i),"pid":1,"tid":\#(i % 4),"ts":\#(i * 10)}"#
+                case 3:
+                    return
+                        #"{"ph":"f","bp":"e","name":"m","cat":"x","id":\#(i - 1),"pid":1,"tid":\#((i + 1) % 4),"ts":\#(i * 10 + 5)}"#
+                case 4: return #"{"ph":"X","name":"bad","pid":1,"tid":1,"ts":\#(i * 10),"dur":-1}"#
+                default:
+                    return
+                        #"{"ph":"X","name":"n\#(i % 7)","pid":1,"tid":\#(i % 4),"ts":\#(i * 10),"dur":\#(i % 3 + 1),"args":{"i":\#(i)}}"#
+                }
+            }
+        }
+        func model(_ text: String, parts: Bool) throws -> TraceModel {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("p-\(UUID().uuidString).json").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { unlink(path) }
+            return try TraceImporter.importTrace(path: path, splitMinimumBytes: parts ? 1 : .max)
+        }
+        func same(_ text: String) throws {
+            let a = try model(text, parts: true)
+            let b = try model(text, parts: false)
+            #expect(a.slices.count == b.slices.count && a.slices.count > 0)
+            #expect(a.slices.map(\.name) == b.slices.map(\.name))
+            #expect(a.slices.map(\.start) == b.slices.map(\.start))
+            #expect(a.slices.map(\.parent) == b.slices.map(\.parent))
+            #expect(
+                zip(a.slices, b.slices).allSatisfy { x, y in
+                    x.args.flatMap { a.arguments.text($0) } == y.args.flatMap { b.arguments.text($0) }
+                })
+            #expect(a.threads.map(\.name) == b.threads.map(\.name))
+            #expect(a.flows.count == b.flows.count && a.counters.map(\.points.count) == b.counters.map(\.points.count))
+            #expect(a.eventCount == b.eventCount)
+            #expect(a.session.keys.sorted() == b.session.keys.sorted())
+            let da = a.diagnostics.map { "\($0.kind) \($0.count) \($0.line) \($0.message)" }
+            let db = b.diagnostics.map { "\($0.kind) \($0.count) \($0.line) \($0.message)" }
+            #expect(da == db)
+        }
+        let lines = events(4000)
+        try same("[\n" + lines.joined(separator: ",\n") + "\n]\n")
+        try same(#"{"traceEvents":["# + "\n" + lines.joined(separator: ",\n") + "\n]," + #""metadata":{"k":"v"}}"#)
+        // Cut off in the second half.
+        try same("[\n" + lines.joined(separator: ",\n").prefix(150_000))
+        // Pretty-printed: lines inside events end in commas and the next may open an object.
+        let pretty = lines.map { $0.replacingOccurrences(of: #","args":{"#, with: ",\n  \"args\":\n{") }
+        try same("[\n" + pretty.joined(separator: ",\n") + "\n]\n")
+        // The middle of the file inside one event whose lines look like event boundaries.
+        let list = (0..<6000).map { #"{"k":\#($0)}"# }.joined(separator: ",\n")
+        let giant = #"{"ph":"X","name":"giant","pid":1,"tid":1,"ts":5,"dur":1,"args":{"list":["# + "\n" + list + "]}}"
+        try same("[\n" + (lines.prefix(100) + [giant] + lines.suffix(100)).joined(separator: ",\n") + "\n]\n")
+    }
+
     /// `args` of a plain file are read back from the file (through a moving window), even after
     /// it was unlinked; in any order; the same as when they are copied (a trace in memory).
     @Test func argumentsReadBackFromTheFileInAnyOrder() throws {

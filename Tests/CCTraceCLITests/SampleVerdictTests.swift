@@ -225,8 +225,14 @@ import Testing
         // moved (`--fixed`), both measured here: within ±35 % (the estimate cannot price the
         // threads the calls move to).
         let predicted = r.recommendation["expected_speedup"] as? Double ?? 0
-        let before = try wallTime("swift-tasks", [])
-        let after = try wallTime("swift-tasks", ["--fixed"])
+        // The best of two interleaved runs each: other suites run beside this one, and a
+        // neighbour's burst can only make a run slower.
+        var before = Double.infinity
+        var after = Double.infinity
+        for _ in 0..<2 {
+            before = min(before, try wallTime("swift-tasks", []))
+            after = min(after, try wallTime("swift-tasks", ["--fixed"]))
+        }
         let measured = before / after
         #expect(
             predicted >= measured / 1.35 && predicted <= measured * 1.35,

@@ -16,9 +16,12 @@ public enum TraceImporter {
     /// `progress`, when given, is called from time to time with the input bytes consumed so far.
     ///
     /// - Throws: ``TraceReadError`` only when the input is not a trace at all.
-    public static func importTrace(path: String, progress: ((Int) -> Void)? = nil) throws(TraceReadError)
-        -> TraceModel
-    {
+    ///
+    /// A plain file of at least `splitMinimumBytes` is read by two threads, each parsing half
+    /// (`CCTRACE_IMPORT_THREADS=1` reads it with one).
+    public static func importTrace(
+        path: String, progress: ((Int) -> Void)? = nil, splitMinimumBytes: Int64 = 32 << 20
+    ) throws(TraceReadError) -> TraceModel {
         var st = stat()
         if path != "-", stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
             let files = traceFiles(inDirectory: path)
@@ -30,7 +33,79 @@ public enum TraceImporter {
             for file in files { readers.append(try TraceReader(path: file, arguments: shared)) }
             return try importTrace(readers: readers, progress: progress)
         }
+        if path != "-", getenv("CCTRACE_IMPORT_THREADS").map({ String(cString: $0) }) != "1",
+            let split = TraceReader.splitPoint(path: path, minimumSize: splitMinimumBytes),
+            let model = try importInTwoParts(path: path, split: split, progress: progress)
+        {
+            return model
+        }
         return try importTrace(readers: [TraceReader(path: path)], progress: progress)
+    }
+
+    /// The file read by two threads, each parsing its half into a model builder of its own:
+    /// the first reads up to the split point and confirms it lies between two events of the
+    /// top-level array; the second reads from there. Their builders are then merged in file
+    /// order. Nil when the first reader did not meet the split where it should (a split inside
+    /// a multi-line event): it has then read the whole file, which the caller reads again alone.
+    private static func importInTwoParts(
+        path: String, split: (offset: Int64, objectForm: Bool), progress: ((Int) -> Void)?
+    ) throws(TraceReadError) -> TraceModel? {
+        let shared = TraceArgumentStore()
+        let first = try TraceReader(path: path, arguments: shared)
+        first.stopOffset = split.offset
+        let second = try TraceReader(path: path, arguments: shared, from: split.offset, objectForm: split.objectForm)
+        final class Half: @unchecked Sendable {
+            var builder: ModelBuilder
+            var error: TraceReadError?
+            init(_ b: ModelBuilder) { builder = b }
+        }
+        // The second part's events come after every event of the first in the merged order.
+        let other = Half(ModelBuilder(arguments: shared, orderBase: 1 << 40, frameIDPrefix: "cctrace-2:"))
+        let reader2 = UnsafeSendable(second)
+        let thread = startThread {
+            do throws(TraceReadError) {
+                try reader2.value.read { other.builder.add(&$0) }
+            } catch {
+                other.error = error
+            }
+        }
+        var builder = ModelBuilder(arguments: shared)
+        var firstError: TraceReadError?
+        var added = 0
+        do throws(TraceReadError) {
+            try first.read { event in
+                builder.add(&event)
+                added += 1
+                if let progress, added & 0xFFF == 0 { progress(Int(event.byteOffset)) }
+            }
+        } catch {
+            firstError = error
+        }
+        pthread_join(thread, nil)
+        var timer = PhaseTimer()
+        timer.mark("import: both parts read")
+        if let firstError { throw firstError }
+        guard first.stoppedAtSplit else { return nil }
+        let shift = first.lineAtStop - 1
+        if var error = other.error {
+            if error.line > 0 { error.line += shift }
+            throw error
+        }
+        builder.absorb(other.builder)
+        // Let go of the second builder's arrays: each thread's are freed once it is built.
+        other.builder = ModelBuilder(arguments: shared)
+        timer.mark("import: parts merged")
+        var diagnostics = first.diagnostics
+        var secondDiagnostics = second.diagnostics
+        secondDiagnostics.shiftLines(by: shift)
+        diagnostics.merge(secondDiagnostics)
+        if diagnostics[.truncatedFile] != nil, !split.objectForm {
+            // The second reader counted only its own events.
+            diagnostics.setMessage(
+                of: .truncatedFile,
+                TraceReader.truncatedArrayMessage(events: builder.eventCountSoFar))
+        }
+        return finish(builder: &builder, readers: [first, second], readerDiagnostics: diagnostics, path: path)
     }
 
     /// Imports a trace held in memory.
@@ -59,14 +134,31 @@ public enum TraceImporter {
     static func importTrace(readers: [TraceReader], progress: ((Int) -> Void)? = nil) throws(TraceReadError)
         -> TraceModel
     {
+        var timer = PhaseTimer()
         var builder = ModelBuilder(arguments: readers[0].arguments)
         var readerDiagnostics = ImportDiagnostics()
-        var syntheticNames: [Int64: String] = [:]
         for reader in readers {
             try pipe(reader, into: &builder, progress: progress)
             var diagnostics = reader.diagnostics
             if readers.count > 1 { diagnostics.attribute(toFile: reader.path) }
             readerDiagnostics.merge(diagnostics)
+        }
+        timer.mark("import: read and add")
+        return finish(
+            builder: &builder, readers: readers, readerDiagnostics: readerDiagnostics,
+            path: readers.count == 1 ? readers[0].path : nil)
+    }
+
+    /// The model from a builder that has every event: the readers' top-level metadata (object
+    /// form) applied, slices built, primitive views derived, diagnostics placed on lines.
+    private static func finish(
+        builder: inout ModelBuilder, readers: [TraceReader], readerDiagnostics: ImportDiagnostics, path: String?
+    ) -> TraceModel {
+        // `inout`, not a copy: the build frees each thread's pending slices as it goes, which a
+        // second reference to them would prevent.
+        var timer = PhaseTimer()
+        var syntheticNames: [Int64: String] = [:]
+        for reader in readers {
             syntheticNames.merge(reader.syntheticNames) { a, _ in a }
             for (key, value) in reader.metadata {
                 switch (key, value) {
@@ -91,14 +183,16 @@ public enum TraceImporter {
             }
         }
         var model = builder.build(readerDiagnostics: readerDiagnostics, syntheticNames: syntheticNames)
+        timer.mark("import: build")
         let views = TraceModel.primitiveViews(
             slices: model.slices, threads: model.threads, counters: model.counters, flows: model.flows,
             arguments: model.arguments)
         (model.lockWaits, model.lockHolds, model.eventLoops, model.ipcMessages) = views
+        timer.mark("import: primitive views")
         // Diagnostics raised while building know their byte offset; find their lines.
-        if readers.count == 1 {
+        if let path {
             let unplaced = model.diagnostics.filter { $0.byteOffset >= 0 && $0.line == 0 }.map(\.byteOffset)
-            let lines = TraceReader.lineNumbers(of: unplaced, inFile: readers[0].path)
+            let lines = TraceReader.lineNumbers(of: unplaced, inFile: path)
             for i in model.diagnostics.indices where model.diagnostics[i].line == 0 {
                 model.diagnostics[i].line = lines[model.diagnostics[i].byteOffset] ?? 0
             }
@@ -130,11 +224,16 @@ public enum TraceImporter {
                 pipeline.finish(error: error)
             }
         }
+        var busy = PhaseTimer()
+        var busyNs: Int64 = 0
         while let batch = pipeline.pop() {
+            let t0 = PhaseTimer.now()
             for var event in batch { builder.add(&event) }
+            busyNs += PhaseTimer.now() - t0
             if let progress, let last = batch.last { progress(Int(last.byteOffset)) }
         }
         pthread_join(producer, nil)
+        busy.report("import: builder busy", busyNs)
         if let error = pipeline.error { throw error }
     }
 }
@@ -223,6 +322,8 @@ struct ModelBuilder {
     /// The object form's `stackFrames`, when the file has them.
     var stackFrames: [String: StackFrame] = [:]
     private var pending: [[PendingSlice]] = []
+    /// Per thread, the pending slices of a later part of the file (``absorb(_:)``).
+    private var laterPending: [[PendingSlice]] = []
     /// Slices each thread will have: one per `X` and per `B`.
     private var sliceCounts: [Int] = []
     private var instants: [Instant] = []
@@ -305,8 +406,60 @@ struct ModelBuilder {
         var offset: Int64
     }
 
-    init(arguments: TraceArgumentStore) {
+    /// Prefix of the ids of stack frames built from cctrace's samples (two builders of one
+    /// trace keep theirs apart).
+    private var frameIDPrefix = "cctrace:"
+
+    init(arguments: TraceArgumentStore, orderBase: Int = 0, frameIDPrefix: String = "cctrace:") {
         self.arguments = arguments
+        self.order = orderBase
+        self.frameIDPrefix = frameIDPrefix
+    }
+
+    /// Takes in the events of `other`, a builder of the part of the file after this one's:
+    /// its threads mapped onto this builder's by (pid, tid), its events after these.
+    /// Events taken in so far.
+    var eventCountSoFar: Int { eventCount }
+
+    mutating func absorb(_ other: ModelBuilder) {
+        var map = [Int](repeating: 0, count: other.threadKeys.count)
+        for (j, key) in other.threadKeys.enumerated() { map[j] = thread(key.pid, key.tid) }
+        func mapped(_ t: Int) -> Int { t >= 0 && t < map.count ? map[t] : t }
+        diagnostics.merge(other.diagnostics)
+        for (k, v) in other.session { session[k] = v }
+        eventCount += other.eventCount
+        for (t, name) in other.threadNames { threadNames[mapped(t)] = name }
+        for (t, index) in other.threadSort { threadSort[mapped(t)] = index }
+        for (pid, name) in other.processNames { processNames[pid] = name }
+        for (pid, index) in other.processSort { processSort[pid] = index }
+        for (pid, labels) in other.processLabels { processLabels[pid] = labels }
+        for var sample in other.samples {
+            sample.thread = mapped(sample.thread)
+            samples.append(sample)
+        }
+        objectEvents += other.objectEvents
+        for (id, frame) in other.stackFrames { stackFrames[id] = frame }
+        // The later part's pending slices stay in their own arrays until each thread is built:
+        // appending them here would copy every thread's at once (half the model, transiently).
+        laterPending.append(contentsOf: repeatElement([], count: max(0, threadKeys.count - laterPending.count)))
+        for (j, items) in other.pending.enumerated() {
+            laterPending[map[j]] = items
+            sliceCounts[map[j]] += other.sliceCounts[j]
+        }
+        for var instant in other.instants {
+            instant.thread = mapped(instant.thread)
+            instants.append(instant)
+        }
+        asyncEvents.append(contentsOf: other.asyncEvents)
+        for var flow in other.flowEvents {
+            flow.thread = mapped(flow.thread)
+            flowEvents.append(flow)
+        }
+        for (key, points) in other.counterPoints { counterPoints[key, default: []].append(contentsOf: points) }
+        for (t, points) in other.cpuPoints { cpuPoints[mapped(t), default: []].append(contentsOf: points) }
+        minTime = min(minTime, other.minTime)
+        maxTime = max(maxTime, other.maxTime)
+        order = max(order, other.order)
     }
 
     private mutating func thread(_ pid: Int64, _ tid: Int64) -> Int {
@@ -432,7 +585,7 @@ struct ModelBuilder {
             if let id = sampleFrameIDs[key] {
                 parent = id
             } else {
-                let id = "cctrace:\(sampleFrameIDs.count + 1)"
+                let id = "\(frameIDPrefix)\(sampleFrameIDs.count + 1)"
                 sampleFrameIDs[key] = id
                 // cctrace's frames keep their image location in `category`, for file:line.
                 stackFrames[id] = StackFrame(name: name, parent: parent, category: location)
@@ -555,8 +708,11 @@ struct ModelBuilder {
         // final array. Every `X` and every `B` becomes exactly one slice, so each thread's
         // region is known before any matching.
         let threadCount = threadKeys.count
-        let work = pending.map { PendingBox($0) }
+        let work = pending.indices.map {
+            PendingBox(pending[$0], later: $0 < laterPending.count ? laterPending[$0] : [])
+        }
         pending = []
+        laterPending = []
         var offsets = [Int](repeating: 0, count: threadCount + 1)
         for t in 0..<threadCount { offsets[t + 1] = offsets[t] + sliceCounts[t] }
         let total = offsets[threadCount]
@@ -798,10 +954,18 @@ struct ModelBuilder {
 /// One thread's pending slices, handed to exactly one worker, which frees them when done.
 private final class PendingBox: @unchecked Sendable {
     private var items: [ModelBuilder.PendingSlice]
-    init(_ items: [ModelBuilder.PendingSlice]) { self.items = items }
+    private var later: [ModelBuilder.PendingSlice]
+    init(_ items: [ModelBuilder.PendingSlice], later: [ModelBuilder.PendingSlice]) {
+        self.items = items
+        self.later = later
+    }
+    /// The thread's pending slices in file order (a later part's after), given up by the box.
     func take() -> [ModelBuilder.PendingSlice] {
-        defer { items = [] }
-        return items
+        var all = items
+        items = []
+        all.append(contentsOf: later)
+        later = []
+        return all
     }
 }
 

@@ -67,7 +67,21 @@ extension TraceModel {
         var waits: [LockWait] = []
         var holds: [LockHold] = []
         var loops: [String: EventLoopInfo] = [:]
-        for (i, s) in slices.enumerated() {
+        // One pass that looks at a slice only when its category is one of the three (by a memo
+        // of the category strings, not a comparison of characters per slice).
+        var code = NameMemo<UInt8>()
+        var sends: [Int: [Int]] = [:]  // by thread index
+        let lock = TraceCategory.lock.rawValue
+        let loop = TraceCategory.loop.rawValue
+        let ipc = TraceCategory.ipc.rawValue
+        for i in slices.indices {
+            let c = code.value(slices[i].category) { $0 == lock ? 1 : $0 == loop ? 2 : $0 == ipc ? 3 : 0 }
+            guard c != 0 else { continue }
+            let s = slices[i]
+            if c == 3 {
+                if s.name.hasPrefix(TraceVocabulary.Event.sendPrefix.string) { sends[s.thread, default: []].append(i) }
+                continue
+            }
             switch s.category {
             case TraceCategory.lock.rawValue:
                 let args = s.args.flatMap { arguments.value($0) }
@@ -112,11 +126,6 @@ extension TraceModel {
                 i
         }
         // Messages: the send slice on the sender's thread that encloses the flow's start.
-        var sends: [Int: [Int]] = [:]  // by thread index
-        for (i, s) in slices.enumerated()
-        where s.category == TraceCategory.ipc.rawValue && s.name.hasPrefix(TraceVocabulary.Event.sendPrefix.string) {
-            sends[s.thread, default: []].append(i)
-        }
         var messages: [IPCMessage] = []
         for (i, f) in flows.enumerated() where f.category == TraceCategory.ipc.rawValue {
             let candidates = sends[f.from.thread] ?? []

@@ -11,10 +11,25 @@ public struct PhaseTimer {
     /// Starts timing now.
     public init() {}
 
-    private static func now() -> Int64 {
+    static func now() -> Int64 {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+    }
+
+    /// Peak resident memory so far, MB.
+    static func residentMB() -> Int {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return -1 }
+        return usage.ru_maxrss / 1024
+    }
+
+    /// Prints `nanoseconds` under `name`.
+    func report(_ name: String, _ nanoseconds: Int64) {
+        guard enabled else { return }
+        let tenths = nanoseconds / 100_000
+        let line = Array("phase \(name) \(tenths / 10).\(tenths % 10) ms\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     /// Prints the time since the previous mark under `name`.
@@ -22,7 +37,7 @@ public struct PhaseTimer {
         guard enabled else { return }
         let now = Self.now()
         let tenths = (now - last) / 100_000
-        let line = Array("phase \(name) \(tenths / 10).\(tenths % 10) ms\n".utf8)
+        let line = Array("phase \(name) \(tenths / 10).\(tenths % 10) ms, peak rss \(Self.residentMB()) MB\n".utf8)
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         last = Self.now()
     }

@@ -263,24 +263,32 @@ private struct Plan {
     /// The steps of `item` under a model: `ipc` kept or dropped, waits blocking or awaited,
     /// locks kept (renamed by `lock`) or dropped, CPU scaled.
     func steps(
-        _ item: Workload.Item, scale: Double, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil,
-        untraced: Bool = true
+        _ item: Workload.Item, scale: Double, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil
     ) -> [Simulation.Step] {
-        var out: [Simulation.Step] = [.notBefore(release ?? item.release)]
+        var out: [Simulation.Step] = []
         out.reserveCapacity(item.steps.count + 1)
-        func wait(_ n: Int64) -> Simulation.Step { awaits ? .await(n) : .wait(n) }
+        append(item, to: &out, scale: scale, ipc: ipc, awaits: awaits, lock: lock, release: release)
+        return out
+    }
+
+    /// ``steps(_:scale:ipc:awaits:lock:release:)`` appended to a task's steps (no array per
+    /// unit: a replay of a million units would allocate a million).
+    func append(
+        _ item: Workload.Item, to out: inout [Simulation.Step], scale: Double, ipc: Bool, awaits: Bool,
+        lock: ((Int) -> Int)?, release: Int64? = nil
+    ) {
+        out.append(.notBefore(release ?? item.release))
         for s in item.steps {
             switch s {
             case .cpu(let n): out.append(.cpu(nanos(Double(n) * scale)))
-            case .untracedCPU(let n): if untraced { out.append(.cpu(nanos(Double(n) * scale))) }
-            case .wait(let n): out.append(wait(n))
+            case .untracedCPU(let n): out.append(.cpu(nanos(Double(n) * scale)))
+            case .wait(let n): out.append(awaits ? .await(n) : .wait(n))
             case .ipcCPU(let n): if ipc { out.append(.cpu(nanos(Double(n) * scale))) }
-            case .ipcWait(let n): if ipc { out.append(wait(n)) }
+            case .ipcWait(let n): if ipc { out.append(awaits ? .await(n) : .wait(n)) }
             case .acquire(let l): if let lock { out.append(.acquire(lock(l))) }
             case .release(let l): if let lock { out.append(.release(lock(l))) }
             }
         }
-        return out
     }
 
     /// A track's units without its process start-up (threads start in microseconds).
@@ -311,28 +319,30 @@ private struct Plan {
         switch shape {
         case .now:
             for t in tracks {
-                sim.tasks.append(
-                    .init(
-                        steps: t.items.flatMap { steps($0, scale: scale, ipc: true, awaits: false, lock: { $0 }) },
-                        process: pids[t.pid] ?? 0))
+                var out: [Simulation.Step] = []
+                for item in t.items { append(item, to: &out, scale: scale, ipc: true, awaits: false, lock: { $0 }) }
+                sim.tasks.append(.init(steps: out, process: pids[t.pid] ?? 0))
             }
         case .sequential:
-            var all: [(release: Int64, order: Int, steps: [Simulation.Step])] = []
-            for t in tracks {
-                for (item, r) in zip(t.items, releases(t)) {
-                    all.append(
-                        (r, all.count, steps(item, scale: scale, ipc: false, awaits: false, lock: nil, release: r)))
-                }
+            var all: [(release: Int64, order: Int, track: Int, item: Int)] = []
+            for (k, t) in tracks.enumerated() {
+                for (i, r) in releases(t).enumerated() { all.append((r, all.count, k, i)) }
             }
             all.sort { ($0.release, $0.order) < ($1.release, $1.order) }
-            sim.tasks = [.init(steps: all.flatMap(\.steps), process: 0)]
+            var out: [Simulation.Step] = []
+            for u in all {
+                append(
+                    tracks[u.track].items[u.item], to: &out, scale: scale, ipc: false, awaits: false, lock: nil,
+                    release: u.release)
+            }
+            sim.tasks = [.init(steps: out, process: 0)]
         case .threadsMerged:
             for t in tracks {
-                sim.tasks.append(
-                    .init(
-                        steps: zip(t.items, releases(t)).flatMap {
-                            steps($0, scale: scale, ipc: false, awaits: false, lock: { $0 }, release: $1)
-                        }, process: 0))
+                var out: [Simulation.Step] = []
+                for (item, r) in zip(t.items, releases(t)) {
+                    append(item, to: &out, scale: scale, ipc: false, awaits: false, lock: { $0 }, release: r)
+                }
+                sim.tasks.append(.init(steps: out, process: 0))
             }
         case .pool(let n, let processes):
             let items = tracks.flatMap(\.items).sorted { $0.release < $1.release }
@@ -352,10 +362,11 @@ private struct Plan {
                     return keys.count - 1
                 }
                 let startup = t.startup > 0 ? t.startup : processStart
-                let body = zip(t.items, releases(t)).flatMap {
-                    steps($0, scale: scale, ipc: false, awaits: false, lock: own, release: $1)
+                var out: [Simulation.Step] = [.wait(startup)]
+                for (item, r) in zip(t.items, releases(t)) {
+                    append(item, to: &out, scale: scale, ipc: false, awaits: false, lock: own, release: r)
                 }
-                sim.tasks.append(.init(steps: [.wait(startup)] + body, process: i))
+                sim.tasks.append(.init(steps: out, process: i))
             }
         case .loop(let slots, let unitsIndependent):
             sim.executors = [slots]

@@ -101,6 +101,17 @@ public struct ImportDiagnostics: Sendable {
         for i in all.indices where all[i].file == nil { all[i].file = file }
     }
 
+    /// Moves every placed diagnostic `lines` lines down (a reader that started mid-file counts
+    /// lines from its start).
+    public mutating func shiftLines(by lines: Int) {
+        for i in all.indices where all[i].line > 0 { all[i].line += lines }
+    }
+
+    /// Replaces the sentence of the diagnostic of `kind`.
+    public mutating func setMessage(of kind: ImportDiagnostic.Kind, _ message: String) {
+        if let i = byKind[kind] { all[i].message = message }
+    }
+
     /// Adds every diagnostic of `other`, merging counts by kind.
     public mutating func merge(_ other: ImportDiagnostics) {
         for d in other.all {

@@ -17,6 +17,17 @@ public final class TraceReader {
     public let arguments: TraceArgumentStore
     /// The file's index in ``arguments`` when arguments are referenced in the file.
     private var argumentFile: UInt32?
+    /// Where ``read(_:)`` begins (a reader of a file's second part starts inside the array).
+    private var initialState = State.start
+    private var initialSawTraceKey = false
+    /// Stop before the event that starts at this byte offset, if the reader reaches it between
+    /// two events of the top-level array — proof that another reader may start there (see
+    /// ``splitPoint(path:minimumSize:)``). A reader that passes it inside an event reads on.
+    public var stopOffset: Int64?
+    /// Whether the reader stopped at ``stopOffset``.
+    public private(set) var stoppedAtSplit = false
+    /// The line ``stopOffset`` is on, once stopped there.
+    public private(set) var lineAtStop = 1
     /// Where the event being parsed has its `args` in the buffer.
     private var lastArgs: Range<Int>?
     /// What the reader noticed.
@@ -81,6 +92,70 @@ public final class TraceReader {
         return stat(path, &st) == 0 ? st.st_mode : 0
     }
 
+    /// A reader of a plain file from `start`, the first byte of an event in its top-level event
+    /// array (`objectForm`: the array is the `traceEvents` of a top-level object). Byte offsets
+    /// are the file's; lines count from the start (1), to be shifted by the line `start` is on.
+    public init(
+        path: String, arguments: TraceArgumentStore, from start: Int64, objectForm: Bool, bufferSize: Int = 8 << 20
+    ) throws(TraceReadError) {
+        self.path = path
+        self.arguments = arguments
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, lseek(fd, off_t(start), SEEK_SET) == off_t(start) else {
+            if fd >= 0 { close(fd) }
+            throw TraceReadError(path: path, byteOffset: start, line: 0, reason: String(cString: strerror(errno)))
+        }
+        source = FileByteSource(fd: fd, owns: true, path: path)
+        capacity = max(bufferSize, 4096)
+        buffer = .allocate(capacity: capacity)
+        baseOffset = start
+        initialState = objectForm ? .eventsInObject : .topArray
+        initialSawTraceKey = objectForm
+        isObjectForm = objectForm
+        argumentFile = arguments.attach(path: path)
+    }
+
+    /// Where a plain trace file of at least `minimumSize` bytes may be split for two readers: the
+    /// `{` of an event that starts a line after a line ending in `,`, near the middle. Only a
+    /// candidate: the reader of the first part confirms it (``stopOffset``). Nil for small,
+    /// compressed or unreadable files, and when no such line is found near the middle.
+    public static func splitPoint(path: String, minimumSize: Int64 = 32 << 20) -> (offset: Int64, objectForm: Bool)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int64(st.st_size) >= minimumSize else {
+            return nil
+        }
+        let window = 4 << 20
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: window)
+        defer { bytes.deallocate() }
+        // The form: the first byte that is not whitespace or a byte order mark.
+        let head = pread(fd, bytes, 64, 0)
+        guard head > 0 else { return nil }
+        var i = 0
+        while i < head, [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains(bytes[i]) { i += 1 }
+        guard i < head, bytes[i] == 0x5B || bytes[i] == 0x7B else { return nil }
+        let objectForm = bytes[i] == 0x7B
+        let middle = Int64(st.st_size) / 2
+        let n = pread(fd, bytes, window, off_t(middle))
+        guard n > 0 else { return nil }
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
+        var k = 0
+        while k < n, let hit = memchr(bytes + k, 0x0A, n - k) {
+            let nl = UnsafeMutablePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - bytes
+            k = nl + 1
+            var before = nl - 1
+            while before >= 0, isSpace(bytes[before]) { before -= 1 }
+            var after = nl + 1
+            while after < n, isSpace(bytes[after]) { after += 1 }
+            if before >= 0, after < n, bytes[before] == 0x2C, bytes[after] == 0x7B {
+                return (middle + Int64(after), objectForm)
+            }
+        }
+        return nil
+    }
+
     /// A reader over bytes in memory (named `name` in diagnostics); gzip is detected as for files.
     public init(bytes: [UInt8], name: String = "<memory>", bufferSize: Int = 1 << 20) throws(TraceReadError) {
         self.path = name
@@ -117,13 +192,13 @@ public final class TraceReader {
     }
 
     private enum Step {
-        case progress, needMore
+        case progress, needMore, stop
     }
 
     /// Reads every event, calling `handler` for each in file order.
     public func read(_ handler: (inout RawTraceEvent) -> Void) throws(TraceReadError) {
-        var state = State.start
-        var sawTraceKey = false
+        var state = initialState
+        var sawTraceKey = initialSawTraceKey
         var events = 0
         while true {
             let step: Step
@@ -153,6 +228,7 @@ public final class TraceReader {
                 if eof { return }
                 step = .needMore
             }
+            if case .stop = step { return }
             if case .needMore = step {
                 if eof {
                     try finishAtEOF(state, events: events, sawTraceKey: sawTraceKey)
@@ -202,6 +278,11 @@ public final class TraceReader {
         skipWhitespaceAndCommas()
         guard position < end else { return .needMore }
         let c = buffer[position]
+        if let stop = stopOffset, c == 0x7B, offset(position) == stop {
+            stoppedAtSplit = true
+            lineAtStop = line(at: position)
+            return .stop
+        }
         if c == 0x5D {
             position += 1
             state = state == .topArray ? .done : .topObject
@@ -318,8 +399,7 @@ public final class TraceReader {
                     "The last event is cut off (\(end - position) bytes); it was skipped.")
             }
             diagnostics.add(
-                .truncatedFile, byteOffset: offset(end), line: line(at: end),
-                "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there."
+                .truncatedFile, byteOffset: offset(end), line: line(at: end), Self.truncatedArrayMessage(events: events)
             )
         case .topObject:
             if !sawTraceKey {
@@ -336,6 +416,11 @@ public final class TraceReader {
     }
 
     // MARK: - Event parsing
+
+    /// The sentence of a file cut off inside its event array, after `events` events.
+    public static func truncatedArrayMessage(events: Int) -> String {
+        "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there."
+    }
 
     private static let notAnEventMessage =
         "An entry of the event array is not an event (`{}`, or not an object); skipped."
