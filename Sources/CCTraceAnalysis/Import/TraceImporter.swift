@@ -287,13 +287,13 @@ final class EventPipeline: @unchecked Sendable {
     }
 }
 
-private final class ThreadStart {
+final class ThreadStart {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
 }
 
 /// Runs `body` on a new thread (joined by the caller).
-private func startThread(_ body: @escaping () -> Void) -> pthread_t {
+func startThread(_ body: @escaping () -> Void) -> pthread_t {
     var thread = pthread_t()
     let box = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
     pthread_create(

@@ -46,15 +46,15 @@ public enum AnalysisPipeline {
         let h = options.heuristics
         let cores = CoreCount.resolve(model, options: options)
         var timer = PhaseTimer()
-        let classification = SliceClassification(model: model, heuristics: h)
-        timer.mark("classification")
+        // Loop detection reads only the model: beside the classification.
+        let (classification, loops) = beside(
+            { SliceClassification(model: model, heuristics: h) }, { LoopView.find(in: model, heuristics: h) })
+        timer.mark("classification and loops")
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
         timer.mark("accounting")
         let window = WorkWindow(
             model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
         timer.mark("window")
-        let loops = LoopView.find(in: model, heuristics: h)
-        timer.mark("loops")
         let shape = ProgramShape(
             model: model, classification: classification, accounting: accounting, window: window, loops: loops,
             heuristics: h)
@@ -63,16 +63,21 @@ public enum AnalysisPipeline {
             classification: classification, accounting: accounting, workWindow: window, shape: shape, loops: loops,
             language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
         timer.mark("profile")
-        let findings = Findings(
-            serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),
-            locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
-            loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
-            pools: CooperativePoolAnalyzer.analyze(model, profile: profile, options: options),
-            actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
-            ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
-        timer.mark("analyzers")
-        let whatIf = WhatIf.predict(model: model, profile: profile, pools: findings.pools, heuristics: h)
-        timer.mark("what-if")
+        // The what-if needs only the pool analysis of the findings: the other analyzers run
+        // beside it.
+        let pools = CooperativePoolAnalyzer.analyze(model, profile: profile, options: options)
+        let (whatIf, findings) = beside(
+            { WhatIf.predict(model: model, profile: profile, pools: pools, heuristics: h) },
+            {
+                Findings(
+                    serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),
+                    locks: LockContentionAnalyzer.analyze(model, profile: profile, options: options),
+                    loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
+                    pools: pools,
+                    actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
+                    ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
+            })
+        timer.mark("analyzers and what-if")
         var recommendation = Recommender.recommend(
             profile: profile, findings: findings, whatIf: whatIf, options: options)
         if tooLong { recommendation.reasons = [.traceTooLong(model.duration, limit: longestAnalyzedTrace)] }

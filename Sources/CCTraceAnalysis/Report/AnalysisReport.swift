@@ -20,14 +20,19 @@ public struct AnalysisReport: Sendable {
 
     /// Analyzes `model` (``AnalysisPipeline``) and puts the result in words.
     public init(model: TraceModel, options: AnalysisOptions = AnalysisOptions()) {
-        analysis = AnalysisPipeline.run(model, options: options)
+        // The summary and the stacks read only the model: beside the analysis.
+        let top = max(options.top, 1)
+        let (analysis, (first, firstStacks)) = beside(
+            { AnalysisPipeline.run(model, options: options) },
+            { (TraceSummary(model: model, top: top), HotStacks(model: model)) })
+        var summary = first
+        let rows = analysis.profile.classification.taskRows
+        summary.taskCount += rows.count
+        summary.taskRowCount = rows.count
+        self.analysis = analysis
+        self.summary = summary
         findings = FindingText.findings(analysis.findings)
-        var timer = PhaseTimer()
-        summary = TraceSummary(
-            model: model, top: max(options.top, 1), taskRows: analysis.profile.classification.taskRows)
-        timer.mark("summary")
-        hotStacks = HotStacks(model: analysis.tooLong ? model.withoutActivity() : model)
-        timer.mark("stacks")
+        hotStacks = analysis.tooLong ? HotStacks(model: model.withoutActivity()) : firstStacks
     }
 
     public var profile: WorkProfile { analysis.profile }
