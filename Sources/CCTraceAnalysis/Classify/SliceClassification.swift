@@ -62,12 +62,19 @@ public struct SliceClassification: Sendable {
         let channels = DescriptorChannels(model: model)
         // Names repeat (a trace has a few thousand distinct ones for millions of slices): each
         // is classified once per category.
-        var known = NameMemo<(kind: SliceKind, inferred: Bool)?>()
+        var known = NameMemo<(own: (kind: SliceKind, inferred: Bool)?, shim: Bool)>()
+        let preload = TraceCategory.preload.rawValue
         var libraryFunction = NameMemo<Bool>()
         var parentIsQueueMethod = NameMemo<Bool>()
         for (i, s) in slices.enumerated() {
-            var own = known.value(s.name, s.category) { SliceClassifier.classify(name: $0, category: $1) }
-            if let k = channels.kind(of: s, pid: model.threads[s.thread].pid, model: model) { own = (k, false) }
+            let facts = known.value(s.name, s.category) {
+                (SliceClassifier.classify(name: $0, category: $1), $1 == preload)
+            }
+            var own = facts.own
+            // Only the shim's calls can be on a descriptor channel.
+            if facts.shim, let k = channels.kind(of: s, pid: model.threads[s.thread].pid, model: model) {
+                own = (k, false)
+            }
             let parentKind: SliceKind? = s.parent >= 0 ? kinds[s.parent] : nil
             var kind: SliceKind?
             if let p = parentKind {
@@ -263,8 +270,18 @@ public struct SliceClassification: Sendable {
         let framesKey = TraceVocabulary.Arg.frames.string
         var condWaits: [(slice: Int, key: String)] = []
         var gilConds: Set<String> = []
-        for (i, s) in model.slices.enumerated()
-        where s.category == TraceCategory.preload.rawValue && s.name.hasPrefix("pthread_cond_") {
+        // Only the shim's calls (by a memo of the category and name strings, not their
+        // characters per slice).
+        var candidate = NameMemo<Bool>()
+        let preload = TraceCategory.preload.rawValue
+        for i in model.slices.indices
+        where candidate.value(
+            model.slices[i].name, model.slices[i].category,
+            {
+                $1 == preload && $0.hasPrefix("pthread_cond_")
+            })
+        {
+            let s = model.slices[i]
             guard let args = s.args.flatMap({ model.arguments.value($0) }),
                 let cond = args[condKey]?.stringValue
             else { continue }
