@@ -182,9 +182,8 @@ public struct SliceClassification: Sendable {
 
     /// The split of slice `index`'s own time.
     public func selfTime(of index: Int, in model: TraceModel) -> SelfTime {
-        let s = model.slices[index]
         var out = SelfTime()
-        var rest = s.selfDuration.nanoseconds
+        var rest = model.slices[index].selfDuration.nanoseconds
         func add(_ kind: SliceKind?, _ t: Int64) {
             switch kind {
             case nil, .work?: out.work += t
@@ -196,7 +195,7 @@ public struct SliceClassification: Sendable {
                 if step == .serialize || step == .deserialize { out.ipcSerde += t } else { out.ipcTransfer += t }
             }
         }
-        if let m = moved[index] {
+        if !moved.isEmpty, let m = moved[index] {
             add(m.kind, m.time)
             rest -= m.time
         }

@@ -224,7 +224,7 @@ public enum TraceImporter {
                 pipeline.finish(error: error)
             }
         }
-        var busy = PhaseTimer()
+        let busy = PhaseTimer()
         var busyNs: Int64 = 0
         while let batch = pipeline.pop() {
             let t0 = PhaseTimer.now()

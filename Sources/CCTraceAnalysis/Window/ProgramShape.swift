@@ -129,9 +129,10 @@ public struct ProgramShape: Sendable {
         // and the recorder's are not operations of the program.
         let accounted = Set(a.threads.map(\.thread))
         var ioIntervals: [(Int64, Int64)] = []
-        for (i, s) in slices.enumerated()
-        where c.kinds[i] == .ioWait && (s.parent < 0 || c.kinds[s.parent] != .ioWait) && accounted.contains(s.thread) {
-            ioIntervals.append((s.start.nanoseconds, s.end.nanoseconds))
+        for i in slices.indices where c.kinds[i] == .ioWait {
+            let parent = slices[i].parent
+            guard parent < 0 || c.kinds[parent] != .ioWait, accounted.contains(slices[i].thread) else { continue }
+            ioIntervals.append((slices[i].start.nanoseconds, slices[i].end.nanoseconds))
         }
         if !ioIntervals.isEmpty {
             candidates.append(Self.waits(ioIntervals, source: .threadsInIO, window: w.length, inferred: true))
@@ -264,10 +265,11 @@ public struct ProgramShape: Sendable {
         var covered: Int64 = 0
         var distinct: Set<String> = []
         var longest: Int64 = 0
+        var resume = NameMemo<Bool>()
         for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
             let d = slices[i].duration.nanoseconds
             covered += d
-            if CPython.isGeneratorResume(slices[i].name) { continue }
+            if resume.value(slices[i].name, CPython.isGeneratorResume) { continue }
             count += 1
             longest = max(longest, d)
             if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
