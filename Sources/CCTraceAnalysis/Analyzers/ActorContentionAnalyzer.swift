@@ -47,7 +47,12 @@ public enum ActorContentionAnalyzer {
             var longest = -1
         }
         var byActor: [String: Acc] = [:]
-        for (i, s) in model.slices.enumerated() where s.category == category && s.name.hasPrefix(prefix) {
+        var isActorRun = NameMemo<Bool>()
+        for i in model.slices.indices
+        where isActorRun.value(
+            model.slices[i].name, model.slices[i].category, { $1 == category && $0.hasPrefix(prefix) })
+        {
+            let s = model.slices[i]
             guard let args = s.args.flatMap({ model.arguments.value($0) }), let actor = args[actorKey]?.stringValue
             else { continue }
             let t = model.threads[s.thread]

@@ -94,7 +94,8 @@ public enum IPCOverheadAnalyzer {
     public static func analyze(_ model: TraceModel, profile: WorkProfile, options: AnalysisOptions) -> IPCOverhead {
         let c = profile.classification
         var channels: [String: Channel] = [:]
-        for (i, s) in model.slices.enumerated() where c.kinds[i] == .ipc {
+        for i in model.slices.indices where c.kinds[i] == .ipc {
+            let s = model.slices[i]
             let pid = model.threads[s.thread].pid
             if let d = c.channels.channel(of: s, pid: pid, model: model) {
                 // A pipe or socket between traced processes, seen from outside: a write is a
@@ -192,8 +193,15 @@ public enum IPCOverheadAnalyzer {
         var busyByPid: [Int64: Int64] = [:]
         for t in profile.threads { busyByPid[t.pid, default: 0] += t.split.busy }
         var starts: [(slice: Int, start: Int64, work: Int64)] = []
-        for (i, s) in model.slices.enumerated()
-        where s.category == TraceCategory.process.rawValue && s.name == TraceVocabulary.Event.processStart.string {
+        var isStart = NameMemo<Bool>()
+        for i in model.slices.indices
+        where isStart.value(
+            model.slices[i].name, model.slices[i].category,
+            {
+                $1 == TraceCategory.process.rawValue && $0 == TraceVocabulary.Event.processStart.string
+            })
+        {
+            let s = model.slices[i]
             let pid = model.threads[s.thread].pid
             starts.append((i, s.duration.nanoseconds, max(0, (busyByPid[pid] ?? 0) - s.duration.nanoseconds)))
         }

@@ -111,7 +111,10 @@ public struct ProgramShape: Sendable {
         for t in tasks { taskLives += t.duration.nanoseconds }
         var taskRuns: Int64 = 0
         let swiftPool = TraceVocabulary.Event.swiftPoolThreadPrefix.string
-        for s in slices where s.category == taskCategory && s.depth == 0 {
+        var isTask = NameMemo<Bool>()
+        for i in slices.indices
+        where slices[i].depth == 0 && isTask.value(slices[i].category, { $0 == taskCategory }) {
+            let s = slices[i]
             // Jobs on Swift's pool are counted with their tasks below.
             if model.threads[s.thread].name?.hasPrefix(swiftPool) ?? false { continue }
             taskRuns += s.duration.nanoseconds
