@@ -1,4 +1,5 @@
 import CCTraceFormat
+import Dispatch
 
 /// Stage 2 — accounting: each thread's life split into running · runnable · lock wait · I/O
 /// wait · IPC · idle (parts that add up to the life), from the classification and, where the
@@ -27,11 +28,51 @@ public struct Accounting: Sendable {
 
     /// Accounts every thread of `model`.
     public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
+        // Threads are accounted independently (on every core), then put together in order.
+        typealias One = (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])
+        let candidates = model.threads.indices.filter {
+            !SwiftRuntime.isRecorderThread(model.threads[$0].name) && !c.taskRows.contains($0)
+        }
+        var results = [One?](repeating: nil, count: candidates.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeSendable(buffer)
+            let input = UnsafeSendable((model, c, candidates))
+            DispatchQueue.concurrentPerform(iterations: candidates.count) { k in
+                let (model, c, candidates) = input.value
+                out.value[k] = Self.account(thread: candidates[k], model: model, classification: c, heuristics: h)
+            }
+        }
         var works: [ThreadWork] = []
         var activity: [Int: (from: Int64, to: Int64)] = [:]
         var rates: [CPUCapacity.Segment] = []
-        for (index, thread) in model.threads.enumerated()
-        where !SwiftRuntime.isRecorderThread(thread.name) && !c.taskRows.contains(index) {
+        for case let one? in results {
+            let slot = works.count
+            works.append(one.work)
+            if let active = one.active { activity[one.work.thread] = active }
+            for var r in one.rates {
+                r.thread = slot
+                rates.append(r)
+            }
+        }
+        cpu = CPUCapacity(capping: &works, segments: rates, cores: cores.count)
+        works.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
+        let launchers = Self.launchers(works, heuristics: h)
+        threads = works.filter { !launchers.contains($0.pid) }
+        launcherProcesses = launchers.count
+        threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
+        namesInferred = threads.contains { $0.namesInferred }
+        let kept = Set(threads.map(\.thread))
+        self.activity = activity.filter { kept.contains($0.key) }
+    }
+
+    /// One thread's accounting: its work, when it was active, and its CPU rate segments
+    /// (numbered slot 0; the caller renumbers them). Nil for a thread with no time.
+    private static func account(
+        thread index: Int, model: TraceModel, classification c: SliceClassification, heuristics h: Heuristics
+    ) -> (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])? {
+        let thread = model.threads[index]
+        var rates: [CPUCapacity.Segment] = []
+        do {
             var sums = SliceClassification.SelfTime()
             // Each slice's share of its own time that is work, for the inferred-CPU rates (a
             // slice's parent is on the same thread, earlier in its range).
@@ -39,7 +80,7 @@ public struct Accounting: Sendable {
             var start = Int64.max
             var end = Int64.min
             var active = (from: Int64.max, to: Int64.min)
-            let slot = works.count
+            let slot = 0
             var annotation = NameMemo<Bool>()
             for i in thread.sliceRange {
                 let s = model.slices[i]
@@ -74,7 +115,7 @@ public struct Accounting: Sendable {
                 start = min(start, first.start.nanoseconds)
                 end = max(end, last.end.nanoseconds)
             }
-            guard start < end else { continue }
+            guard start < end else { return nil }
             let life = end - start
             var split = TimeSplit()
             split.lockWait = sums.lockWait
@@ -117,9 +158,8 @@ public struct Accounting: Sendable {
                 split.running = sums.work
             }
             split = split.fitted(to: life)
-            if active.from < active.to { activity[index] = active }
-            works.append(
-                ThreadWork(
+            let work =
+                (ThreadWork(
                     thread: index, pid: thread.pid, tid: thread.tid,
                     label: model.processes.count > 1
                         ? thread.name.map { "\($0) (\(thread.pid)/\(thread.tid))" }
@@ -128,16 +168,8 @@ public struct Accounting: Sendable {
                     start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                     cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
                     ipcTransfer: sums.ipcTransfer))
+            return (work, active.from < active.to ? active : nil, rates)
         }
-        cpu = CPUCapacity(capping: &works, segments: rates, cores: cores.count)
-        works.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
-        let launchers = Self.launchers(works, heuristics: h)
-        threads = works.filter { !launchers.contains($0.pid) }
-        launcherProcesses = launchers.count
-        threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
-        namesInferred = threads.contains { $0.namesInferred }
-        let kept = Set(threads.map(\.thread))
-        self.activity = activity.filter { kept.contains($0.key) }
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

@@ -55,19 +55,28 @@ public enum AnalysisPipeline {
         let window = WorkWindow(
             model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
         timer.mark("window")
-        let shape = ProgramShape(
-            model: model, classification: classification, accounting: accounting, window: window, loops: loops,
-            heuristics: h)
-        timer.mark("shape")
-        let profile = WorkProfile(
-            classification: classification, accounting: accounting, workWindow: window, shape: shape, loops: loops,
-            language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
-        timer.mark("profile")
+        // The what-if's workload needs nothing after the window: built beside the program's
+        // shape, the profile and the pool analysis.
+        let (workload, (profile, pools)) = beside(
+            {
+                WhatIf.workload(
+                    model: model, classification: classification, accounting: accounting, workWindow: window,
+                    loops: loops, heuristics: h)
+            },
+            { () -> (WorkProfile, PoolBlocking) in
+                let shape = ProgramShape(
+                    model: model, classification: classification, accounting: accounting, window: window, loops: loops,
+                    heuristics: h)
+                let profile = WorkProfile(
+                    classification: classification, accounting: accounting, workWindow: window, shape: shape,
+                    loops: loops, language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
+                return (profile, CooperativePoolAnalyzer.analyze(model, profile: profile, options: options))
+            })
+        timer.mark("workload beside shape, profile and pools")
         // The what-if needs only the pool analysis of the findings: the other analyzers run
         // beside it.
-        let pools = CooperativePoolAnalyzer.analyze(model, profile: profile, options: options)
         let (whatIf, findings) = beside(
-            { WhatIf.predict(model: model, profile: profile, pools: pools, heuristics: h) },
+            { WhatIf.predict(model: model, profile: profile, pools: pools, heuristics: h, workload: workload) },
             {
                 Findings(
                     serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),

@@ -66,19 +66,44 @@ public struct WhatIf: Sendable {
     /// The row of `model`.
     public func row(_ model: ConcurrencyModel) -> WhatIfRow? { rows.first { $0.model == model } }
 
+    /// The workload the replays need, built from the stages before the program's shape; nil
+    /// when it would hold more units than `what-if-units` (known before building them, and
+    /// their memory).
+    static func workload(
+        model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
+        loops: [LoopView], heuristics h: Heuristics
+    ) -> Workload? {
+        guard Workload.unitsAtLeast(model: model, accounting: accounting, loops: loops) <= h.whatIfUnits else {
+            return nil
+        }
+        return Workload(
+            model: model, classification: classification, accounting: accounting, workWindow: workWindow,
+            loops: loops, heuristics: h)
+    }
+
     /// The predictions for `profile`'s window.
     public static func predict(
         model: TraceModel, profile p: WorkProfile, pools: PoolBlocking? = nil, heuristics h: Heuristics
     ) -> WhatIf {
-        var timer = PhaseTimer()
-        // Too many units to replay: known before building them (and their memory).
-        guard Workload.unitsAtLeast(model: model, profile: p) <= h.whatIfUnits else {
+        predict(
+            model: model, profile: p, pools: pools, heuristics: h,
+            workload: workload(
+                model: model, classification: p.classification, accounting: p.accounting, workWindow: p.workWindow,
+                loops: p.loops, heuristics: h))
+    }
+
+    /// The predictions for `profile`'s window from a workload built before (nil: too many units).
+    static func predict(
+        model: TraceModel, profile p: WorkProfile, pools: PoolBlocking?, heuristics h: Heuristics,
+        workload: Workload?
+    ) -> WhatIf {
+        guard let workload else {
             return WhatIf(
                 rows: [], measured: p.window, replayed: nil, cpuScale: 1, processStart: 0, processStartMeasured: false,
-                gil: p.language == .python, units: Workload.unitsAtLeast(model: model, profile: p))
+                gil: p.language == .python,
+                units: Workload.unitsAtLeast(model: model, accounting: p.accounting, loops: p.loops))
         }
-        let workload = Workload(model: model, profile: p, heuristics: h)
-        timer.mark("what-if workload")
+        var timer = PhaseTimer()
         let gil = p.language == .python
         let measured = p.window
         let starts = workload.processStarts.sorted()

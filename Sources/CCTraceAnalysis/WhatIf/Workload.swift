@@ -73,10 +73,10 @@ struct Workload: Sendable {
     /// A lower bound of the units the workload would hold, without building it: on a thread
     /// that is not an event loop every top-level span is a unit or holds units, but for the
     /// one span everything may nest under.
-    static func unitsAtLeast(model: TraceModel, profile p: WorkProfile) -> Int {
-        let loopThreads = Set(p.loops.map(\.thread))
+    static func unitsAtLeast(model: TraceModel, accounting: Accounting, loops: [LoopView]) -> Int {
+        let loopThreads = Set(loops.map(\.thread))
         var n = 0
-        for w in p.threads where w.split.busy > 0 && !loopThreads.contains(w.thread) {
+        for w in accounting.threads where w.split.busy > 0 && !loopThreads.contains(w.thread) {
             var top = 0
             for k in model.threads[w.thread].sliceRange where model.slices[k].depth == 0 { top += 1 }
             n += max(0, top - 1)
@@ -84,7 +84,26 @@ struct Workload: Sendable {
         return n
     }
 
-    init(model: TraceModel, profile p: WorkProfile, heuristics h: Heuristics) {
+    /// Extracts the workload of the work window from `model` (the stages it needs come before
+    /// the program's shape, so it can be built beside that).
+    init(
+        model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
+        loops: [LoopView], heuristics h: Heuristics
+    ) {
+        struct Parts {
+            var windowStart: TraceTimestamp
+            var window: Int64
+            var cpuMeasured: Bool
+            var loops: [LoopView]
+            var classification: SliceClassification
+            var threads: [ThreadWork]
+            var workWindow: WorkWindow
+            var accounting: Accounting
+        }
+        let p = Parts(
+            windowStart: workWindow.start, window: workWindow.length, cpuMeasured: workWindow.cpuMeasured, loops: loops,
+            classification: classification, threads: accounting.threads, workWindow: workWindow,
+            accounting: accounting)
         let ws = p.windowStart.nanoseconds
         let we = ws + p.window
         window = p.window
