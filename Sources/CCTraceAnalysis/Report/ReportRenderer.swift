@@ -114,13 +114,13 @@ public enum ReportRenderer {
         guard w.rows.count > 1 else { return "" }
         var out = "\nWhat if (the recorded work replayed under each model; `docs/what-if.md`)\n"
         out +=
-            "  " + SummaryRenderer.pad("model", 12) + SummaryRenderer.pad("workers", 8, right: true)
+            "  " + SummaryRenderer.pad("model", 17) + SummaryRenderer.pad("workers", 8, right: true)
             + SummaryRenderer.pad("predicted", 11, right: true) + SummaryRenderer.pad("× vs now", 10, right: true)
             + "  range\n"
         for row in w.rows {
             let x = Double(w.measured) / Double(max(row.predicted, 1))
             out +=
-                "  " + SummaryRenderer.pad(row.model.rawValue + (row.isCurrent ? " (now)" : ""), 12)
+                "  " + SummaryRenderer.pad(row.model.rawValue + (row.isCurrent ? " (now)" : ""), 17)
                 + SummaryRenderer.pad("\(row.workers)", 8, right: true)
                 + SummaryRenderer.pad(Text.ms(row.predicted), 11, right: true)
                 + SummaryRenderer.pad(row.isCurrent ? "1" : SummaryRenderer.format3(x) + "×", 10, right: true)
