@@ -66,26 +66,27 @@ public struct SliceClassification: Sendable {
         let preload = TraceCategory.preload.rawValue
         var libraryFunction = NameMemo<Bool>()
         var parentIsQueueMethod = NameMemo<Bool>()
-        for (i, s) in slices.enumerated() {
-            let facts = known.value(s.name, s.category) {
+        for i in slices.indices {
+            let facts = known.value(slices[i].name, slices[i].category) {
                 (SliceClassifier.classify(name: $0, category: $1), $1 == preload)
             }
             var own = facts.own
             // Only the shim's calls can be on a descriptor channel.
-            if facts.shim, let k = channels.kind(of: s, pid: model.threads[s.thread].pid, model: model) {
+            if facts.shim, let k = channels.kind(of: slices[i], pid: model.threads[slices[i].thread].pid, model: model)
+            {
                 own = (k, false)
             }
-            let parentKind: SliceKind? = s.parent >= 0 ? kinds[s.parent] : nil
+            let parentKind: SliceKind? = slices[i].parent >= 0 ? kinds[slices[i].parent] : nil
             var kind: SliceKind?
             if let p = parentKind {
                 if own?.kind == .ipc && p != .ipc {
                     kind = .ipc
                     ipcRoot[i] = i
-                } else if p == .ipc, let root = ipcRoot[s.parent] {
+                } else if p == .ipc, let root = ipcRoot[slices[i].parent] {
                     ipcRoot[i] = root
                     // A foreign receive's first read is the wait for the message to arrive.
                     if childCount[i] == 0, !waitLeafTaken.contains(root),
-                        SliceClassifier.kind(ofCall: s.name) == .ioWait,
+                        SliceClassifier.kind(ofCall: slices[i].name) == .ioWait,
                         SliceClassifier.ipcStep(name: slices[root].name) == .receive
                     {
                         waitLeafTaken.insert(root)
@@ -101,43 +102,45 @@ public struct SliceClassification: Sendable {
                 if kind == .ipc { ipcRoot[i] = i }
             }
             // A lock or semaphore wait inside a queue's own method is its flow control.
-            if kind == .lockWait, own?.inferred == true, s.parent >= 0,
+            if kind == .lockWait, own?.inferred == true, slices[i].parent >= 0,
                 parentIsQueueMethod.value(
-                    slices[s.parent].name, { CPython.isQueueMethod(SliceClassifier.baseName($0)) })
+                    slices[slices[i].parent].name, { CPython.isQueueMethod(SliceClassifier.baseName($0)) })
             {
                 kind = .resultWait
             }
-            if let own, own.inferred, kind == own.kind { inferredThreads[s.thread] = true }
+            if let own, own.inferred, kind == own.kind { inferredThreads[slices[i].thread] = true }
             kinds[i] = kind
-            let selfTime = s.selfDuration.nanoseconds
+            let selfTime = slices[i].selfDuration.nanoseconds
             switch kind {
             case nil, .work?:
-                if childCount[i] > 0, selfTime > h.untracedCallGap.nanoseconds, selfTime * 2 > s.duration.nanoseconds,
-                    libraryFunction.value(s.name, CPython.isLibraryFunction)
+                if childCount[i] > 0, selfTime > h.untracedCallGap.nanoseconds,
+                    selfTime * 2 > slices[i].duration.nanoseconds,
+                    libraryFunction.value(slices[i].name, CPython.isLibraryFunction)
                 {
                     // Long gaps between a library function's calls are a call the tracer did
                     // not see (a C function called from C): waiting, not work.
                     moved[i] = (.resultWait, selfTime)
-                    inferredThreads[s.thread] = true
+                    inferredThreads[slices[i].thread] = true
                 } else if withLock[i], kind == nil, firstChild[i] != Int64.max,
-                    firstChild[i] - s.start.nanoseconds >= h.withLockMinimumWait.nanoseconds
+                    firstChild[i] - slices[i].start.nanoseconds >= h.withLockMinimumWait.nanoseconds
                 {
                     // The stretch before the first traced call of a `with lock:` block is
                     // the (untraced) acquire.
-                    let wait = min(selfTime, firstChild[i] - s.start.nanoseconds)
+                    let wait = min(selfTime, firstChild[i] - slices[i].start.nanoseconds)
                     moved[i] = (.lockWait, wait)
                     lockGaps.append((i, wait))
-                    inferredThreads[s.thread] = true
+                    inferredThreads[slices[i].thread] = true
                 }
             case .ipc?:
                 let root = ipcRoot[i] ?? i
                 if SliceClassifier.ipcStep(name: slices[root].name) == .receive,
-                    s.category == TraceCategory.ipc.rawValue, childCount[i] == 0,
+                    slices[i].category == TraceCategory.ipc.rawValue, childCount[i] == 0,
                     let arrival = Self.first(
-                        in: arrivals[s.thread] ?? [], from: s.start.nanoseconds, to: s.end.nanoseconds)
+                        in: arrivals[slices[i].thread] ?? [], from: slices[i].start.nanoseconds,
+                        to: slices[i].end.nanoseconds)
                 {
                     // cctrace's receive: waiting until the message arrived is idle.
-                    moved[i] = (.resultWait, min(selfTime, arrival - s.start.nanoseconds))
+                    moved[i] = (.resultWait, min(selfTime, arrival - slices[i].start.nanoseconds))
                 }
             default:
                 break
