@@ -11,6 +11,23 @@ func importText(_ text: String) throws -> TraceModel {
 }
 
 @Suite struct ImporterTests {
+    /// A directory of more trace files than the store keeps open: the arguments of the files
+    /// past the limit are copied, and every slice's are read back.
+    @Test func manyFilesKeepTheirArguments() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("d-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for k in 0..<70 {
+            let text = #"[{"ph":"X","name":"n","pid":\#(k + 1),"tid":1,"ts":\#(k),"dur":1,"args":{"k":\#(k)}}]"#
+            try text.write(toFile: dir + "/t\(1000 + k).json", atomically: true, encoding: .utf8)
+        }
+        let model = try TraceImporter.importTrace(path: dir)
+        #expect(model.slices.count == 70)
+        let ks = model.slices.compactMap { s in s.args.flatMap { model.arguments.value($0) }?["k"]?.intValue }
+        #expect(ks.sorted() == (0..<70).map { Int64($0) })
+        #expect(model.arguments.byteCount > 0, "files past the limit are copied")
+    }
+
     /// A file read in two parts by two threads gives the model one reader gives: the same
     /// slices, names, flows, counters and diagnostics (on the same lines), for the array form,
     /// the object form with keys after the events, a truncated file, and a pretty-printed file

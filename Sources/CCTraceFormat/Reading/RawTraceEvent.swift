@@ -83,6 +83,7 @@ public final class TraceArgumentStore: @unchecked Sendable {
     private static let blockSize = 4 << 20
     private static let fileFlag: UInt32 = 1 << 31
     private static let windowSize = 256 << 10
+    private static let maxFiles = 64
     private var blocks: [UnsafeMutableBufferPointer<UInt8>] = []
     private var used = 0
     private var total = 0
@@ -113,10 +114,14 @@ public final class TraceArgumentStore: @unchecked Sendable {
     /// Registers a plain file whose bytes are the trace as read (not compressed): arguments can
     /// then be referenced where they lie in it. Nil when it cannot be opened again.
     func attach(path: String) -> UInt32? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
+        // Each attached file keeps a descriptor open for the model's life: a directory of many
+        // traces (a program's child processes) copies the arguments of the files past the first
+        // `maxFiles` instead of running out of descriptors.
+        guard files.count < Self.maxFiles else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         files.append(Window(fd: fd))
         return UInt32(files.count - 1)
     }
