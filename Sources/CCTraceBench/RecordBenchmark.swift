@@ -31,9 +31,7 @@ enum RecordBenchmark {
         let tracedMutex = withSession(path: "/dev/null", clock: .automatic) { best { tracedMutexRound() } }
         let directory = temporaryDirectory()
         let written = writerThroughput(path: directory + "/writer.trace.json")
-        var st = stat()
-        stat(directory + "/writer.trace.json", &st)
-        let writtenBytes = Double(st.st_size) / Double(2 * spansPerRound)
+        let writtenBytes = bytesPerEvent(directory + "/writer.trace.json")
         unlink(directory + "/writer.trace.json")
         // The flight recorder: the same spans, formatted into the in-memory ring.
         let ringSpan = withSession(path: directory + "/ring.trace.json", clock: .automatic, ring: true) {
@@ -169,8 +167,6 @@ enum RecordBenchmark {
         return (results.get(0) + results.get(1)) / 2
     }
 
-    /// Events per second the writer formats and writes to a real file: records spans with the
-    /// writer asleep, then times the final drain in `stop()`.
     /// Sustained recording: one thread records spans at a paced `rate` (spans/s) for
     /// `seconds` while the background writer drains to a real file with the default
     /// configuration (flush every 100 ms, 128 MiB of buffers). Events written per second from
@@ -204,13 +200,18 @@ enum RecordBenchmark {
         let directory = temporaryDirectory()
         let path = directory + "/writer.trace.json"
         let rate = best { 1e9 / writerThroughput(path: path) }
-        var st = stat()
-        stat(path, &st)
+        let bytes = bytesPerEvent(path)
         unlink(path)
         rmdir(directory)
         print("events_per_s_written: \(Int(1e9 / rate)) events/s")
-        print("bytes_per_event: \(format(Double(st.st_size) / Double(2 * spansPerRound))) B")
+        print("bytes_per_event: \(format(bytes)) B")
         printSustained(directory: temporaryDirectory())
+    }
+
+    /// The size of the trace `writerThroughput` wrote at `path`, per span it recorded.
+    static func bytesPerEvent(_ path: String) -> Double {
+        var st = stat()
+        return stat(path, &st) == 0 ? Double(st.st_size) / Double(2 * spansPerRound) : 0
     }
 
     /// Sustained recording at 10 M events/s and up (2 s each, one recording thread, the
@@ -233,6 +234,8 @@ enum RecordBenchmark {
         rmdir(directory)
     }
 
+    /// Events per second the writer formats and writes to a real file: records spans with the
+    /// writer asleep, then times the final drain in `stop()`.
     static func writerThroughput(path: String, ring: Bool = false) -> Double {
         var configuration = TraceConfiguration(outputPath: path)
         if ring { configuration.ring = TraceConfiguration.Ring() }

@@ -237,12 +237,10 @@ public final class TraceLineWriter {
             appendUInt(UInt64(pid))
             appendASCII(",\"tid\":")
             appendUInt(UInt64(tid))
-            if count - start <= 64 {
-                cachedIDsLength = count - start
-                cachedIDs.update(from: storage + start, count: cachedIDsLength)
-                cachedPid = pid
-                cachedTid = tid
-            }
+            cachedIDsLength = count - start  // at most 34 bytes: two 10-digit numbers and the keys
+            cachedIDs.update(from: storage + start, count: cachedIDsLength)
+            cachedPid = pid
+            cachedTid = tid
         } else {
             appendRaw(cachedIDs, cachedIDsLength)
         }
@@ -321,16 +319,12 @@ public final class TraceLineWriter {
         // Most names need no escaping: find the first byte that does and copy the run before it
         // at once.
         var clean = 0
-        while clean < length {
-            let b = bytes[clean]
-            guard b >= 0x20 && b != 0x22 && b != 0x5C && b < 0x80 else { break }
-            clean += 1
-        }
+        while clean < length, Self.isPlain(bytes[clean]) { clean += 1 }
         appendRaw(bytes, clean)
         var i = clean
         while i < length {
             let b = bytes[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C && b < 0x80 {
+            if Self.isPlain(b) {
                 append(b)
                 i += 1
                 continue
@@ -391,12 +385,12 @@ public final class TraceLineWriter {
 
     @usableFromInline
     static func needsNoEscaping(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
-        for i in 0..<length {
-            let b = bytes[i]
-            if b < 0x20 || b == 0x22 || b == 0x5C || b >= 0x80 { return false }
-        }
-        return true
+        (0..<length).allSatisfy { isPlain(bytes[$0]) }
     }
+
+    /// A byte a JSON string holds as it is: printable ASCII other than `"` and `\`.
+    @usableFromInline @inline(__always)
+    static func isPlain(_ b: UInt8) -> Bool { b >= 0x20 && b != 0x22 && b != 0x5C && b < 0x80 }
 
     /// Appends a quoted, escaped JSON string from a `String` (may not allocate for native
     /// strings; used off the hot path).
@@ -479,9 +473,16 @@ public final class TraceLineWriter {
             // Timestamps of one trace share their leading digits (they move by ~10 µs a line):
             // those above the last four are formatted once per change and copied.
             let high = micros / 10_000
-            if high != cachedHigh || cachedHighLength == 0 { cacheHighDigits(high) }
-            (storage + count).update(from: cachedHighDigits, count: cachedHighLength)
-            count += cachedHighLength
+            if high != cachedHigh || cachedHighLength == 0 {
+                let start = count
+                appendUInt(high)  // fits: room for 32 bytes was made above
+                cachedHighLength = count - start
+                cachedHighDigits.update(from: storage + start, count: cachedHighLength)
+                cachedHigh = high
+            } else {
+                (storage + count).update(from: cachedHighDigits, count: cachedHighLength)
+                count += cachedHighLength
+            }
             let low = Int(micros % 10_000)
             let pairs = Self.digitPairs.utf8Start
             storage[count] = pairs[(low / 100) * 2]
@@ -497,24 +498,6 @@ public final class TraceLineWriter {
         storage[count + 2] = UInt8(truncatingIfNeeded: 0x30 + (frac / 10) % 10)
         storage[count + 3] = UInt8(truncatingIfNeeded: 0x30 + frac % 10)
         count += 4
-    }
-
-    @usableFromInline
-    func cacheHighDigits(_ high: UInt64) {
-        var v = high
-        var n = 0
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { digits in
-            repeat {
-                digits[23 - n] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                v /= 10
-                n += 1
-            } while v != 0
-            cachedHighDigits.update(
-                from: digits.baseAddress!.assumingMemoryBound(to: UInt8.self) + 24 - n, count: n)
-        }
-        cachedHighLength = n
-        cachedHigh = high
     }
 
     /// Appends a finite number with up to three decimals; non-finite values become 0.

@@ -77,8 +77,9 @@ func importText(_ text: String) throws -> TraceModel {
         let lines = events(4000)
         try same("[\n" + lines.joined(separator: ",\n") + "\n]\n")
         try same(#"{"traceEvents":["# + "\n" + lines.joined(separator: ",\n") + "\n]," + #""metadata":{"k":"v"}}"#)
-        // Cut off in the second half.
+        // Cut off in the second half, in both forms (the count of events read covers both parts).
         try same("[\n" + lines.joined(separator: ",\n").prefix(150_000))
+        try same(#"{"traceEvents":["# + "\n" + lines.joined(separator: ",\n").prefix(150_000))
         // Pretty-printed: lines inside events end in commas and the next may open an object.
         let pretty = lines.map { $0.replacingOccurrences(of: #","args":{"#, with: ",\n  \"args\":\n{") }
         try same("[\n" + pretty.joined(separator: ",\n") + "\n]\n")

@@ -29,7 +29,6 @@ public struct Accounting: Sendable {
     /// Accounts every thread of `model`.
     public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
         // Threads are accounted independently (on every core), then put together in order.
-        typealias One = (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])
         let candidates = model.threads.indices.filter {
             !SwiftRuntime.isRecorderThread(model.threads[$0].name) && !c.taskRows.contains($0)
         }
@@ -65,111 +64,112 @@ public struct Accounting: Sendable {
         self.activity = activity.filter { kept.contains($0.key) }
     }
 
+    /// A thread's work, when it was active, and its CPU rate segments.
+    private typealias One = (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])
+
     /// One thread's accounting: its work, when it was active, and its CPU rate segments
     /// (numbered slot 0; the caller renumbers them). Nil for a thread with no time.
     private static func account(
         thread index: Int, model: TraceModel, classification c: SliceClassification, heuristics h: Heuristics
-    ) -> (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])? {
+    ) -> One? {
         let thread = model.threads[index]
         var rates: [CPUCapacity.Segment] = []
-        do {
-            var sums = SliceClassification.SelfTime()
-            // Each slice's share of its own time that is work, for the inferred-CPU rates (a
-            // slice's parent is on the same thread, earlier in its range).
-            var workRate = [Double](repeating: 0, count: thread.cpu == nil ? thread.sliceRange.count : 0)
-            var start = Int64.max
-            var end = Int64.min
-            var active = (from: Int64.max, to: Int64.min)
-            let slot = 0
-            var annotation = NameMemo<Bool>()
-            for i in thread.sliceRange {
-                let s = model.slices[i]
-                start = min(start, s.start.nanoseconds)
-                end = max(end, s.end.nanoseconds)
-                // A lock hold or a loop iteration says when something was held or iterated, not
-                // what the thread did meanwhile: its own time is left to the CPU readings.
-                let isAnnotation = annotation.value(s.name, s.category) { Self.isAnnotation(name: $0, category: $1) }
-                let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
-                sums.add(t)
-                if s.depth == 0 && c.kinds[i] != .resultWait {
+        var sums = SliceClassification.SelfTime()
+        // Each slice's share of its own time that is work, for the inferred-CPU rates (a
+        // slice's parent is on the same thread, earlier in its range).
+        var workRate = [Double](repeating: 0, count: thread.cpu == nil ? thread.sliceRange.count : 0)
+        var start = Int64.max
+        var end = Int64.min
+        var active = (from: Int64.max, to: Int64.min)
+        let slot = 0  // renumbered by the caller
+        var annotation = NameMemo<Bool>()
+        for i in thread.sliceRange {
+            let s = model.slices[i]
+            start = min(start, s.start.nanoseconds)
+            end = max(end, s.end.nanoseconds)
+            // A lock hold or a loop iteration says when something was held or iterated, not
+            // what the thread did meanwhile: its own time is left to the CPU readings.
+            let isAnnotation = annotation.value(s.name, s.category) { Self.isAnnotation(name: $0, category: $1) }
+            let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
+            sums.add(t)
+            if s.depth == 0 && c.kinds[i] != .resultWait {
+                active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
+            }
+            if thread.cpu == nil {
+                let own = s.selfDuration.nanoseconds
+                let rate = own > 0 ? Double(t.work) / Double(own) : 0
+                workRate[i - thread.sliceRange.lowerBound] = rate
+                // Inferred CPU: the thread runs wherever its innermost slice is work, so a
+                // slice adds its own rate and takes away its parent's while it lasts.
+                let parentRate = s.parent >= 0 ? workRate[s.parent - thread.sliceRange.lowerBound] : 0
+                let delta = rate - parentRate
+                if delta != 0 && s.duration.nanoseconds > 0 {
+                    rates.append(
+                        .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: delta))
+                }
+            }
+        }
+        let spanStart = start
+        let spanEnd = end
+        let samples = thread.cpu?.samples ?? []
+        if let first = samples.first, let last = samples.last {
+            start = min(start, first.start.nanoseconds)
+            end = max(end, last.end.nanoseconds)
+        }
+        guard start < end else { return nil }
+        let life = end - start
+        var split = TimeSplit()
+        split.lockWait = sums.lockWait
+        split.ioWait = sums.ioWait
+        split.ipc = sums.ipcSerde + sums.ipcTransfer
+        let measured = !samples.isEmpty
+        if let first = samples.first, let last = samples.last, let cpu = thread.cpu {
+            let usage = cpu.usage(in: TraceTimestamp(nanoseconds: start)...TraceTimestamp(nanoseconds: end))
+            var running = Double(usage.running.nanoseconds)
+            var runnable = Double(usage.runnable.nanoseconds)
+            for s in samples where s.running > 0 && s.end > s.start {
+                rates.append(
+                    .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: s.running))
+                if s.running >= h.windowCPUShare {
                     active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
                 }
-                if thread.cpu == nil {
-                    let own = s.selfDuration.nanoseconds
-                    let rate = own > 0 ? Double(t.work) / Double(own) : 0
-                    workRate[i - thread.sliceRange.lowerBound] = rate
-                    // Inferred CPU: the thread runs wherever its innermost slice is work, so a
-                    // slice adds its own rate and takes away its parent's while it lasts.
-                    let parentRate = s.parent >= 0 ? workRate[s.parent - thread.sliceRange.lowerBound] : 0
-                    let delta = rate - parentRate
-                    if delta != 0 && s.duration.nanoseconds > 0 {
-                        rates.append(
-                            .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: delta))
-                    }
-                }
             }
-            let spanStart = start
-            let spanEnd = end
-            let samples = thread.cpu?.samples ?? []
-            if let first = samples.first, let last = samples.last {
-                start = min(start, first.start.nanoseconds)
-                end = max(end, last.end.nanoseconds)
+            // The sampler reads every ~20 ms: spans before the thread's first reading or
+            // after its last (it exited in between) ran at the rates of the nearest reading.
+            if spanStart < first.start.nanoseconds {
+                let gap = Double(first.start.nanoseconds - spanStart)
+                running += gap * first.running
+                runnable += gap * first.runnable
+                rates.append(
+                    .init(thread: slot, start: spanStart, end: first.start.nanoseconds, rate: first.running))
             }
-            guard start < end else { return nil }
-            let life = end - start
-            var split = TimeSplit()
-            split.lockWait = sums.lockWait
-            split.ioWait = sums.ioWait
-            split.ipc = sums.ipcSerde + sums.ipcTransfer
-            let measured = !samples.isEmpty
-            if let first = samples.first, let last = samples.last, let cpu = thread.cpu {
-                let usage = cpu.usage(in: TraceTimestamp(nanoseconds: start)...TraceTimestamp(nanoseconds: end))
-                var running = Double(usage.running.nanoseconds)
-                var runnable = Double(usage.runnable.nanoseconds)
-                for s in samples where s.running > 0 && s.end > s.start {
-                    rates.append(
-                        .init(thread: slot, start: s.start.nanoseconds, end: s.end.nanoseconds, rate: s.running))
-                    if s.running >= h.windowCPUShare {
-                        active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
-                    }
-                }
-                // The sampler reads every ~20 ms: spans before the thread's first reading or
-                // after its last (it exited in between) ran at the rates of the nearest reading.
-                if spanStart < first.start.nanoseconds {
-                    let gap = Double(first.start.nanoseconds - spanStart)
-                    running += gap * first.running
-                    runnable += gap * first.runnable
-                    rates.append(
-                        .init(thread: slot, start: spanStart, end: first.start.nanoseconds, rate: first.running))
-                }
-                if spanEnd > last.end.nanoseconds {
-                    let gap = Double(spanEnd - last.end.nanoseconds)
-                    running += gap * last.running
-                    runnable += gap * last.runnable
-                    rates.append(.init(thread: slot, start: last.end.nanoseconds, end: spanEnd, rate: last.running))
-                }
-                // IPC time is IPC, whether it copied (CPU) or waited for the other side.
-                split.running = max(0, Int64(running) - split.ipc)
-                split.runnable = min(Int64(runnable), life)
-                // Span time classified as work that was not on a CPU waited for something the
-                // trace does not name.
-                split.ioWait += max(0, sums.work - split.running - split.runnable)
-            } else {
-                split.running = sums.work
+            if spanEnd > last.end.nanoseconds {
+                let gap = Double(spanEnd - last.end.nanoseconds)
+                running += gap * last.running
+                runnable += gap * last.runnable
+                rates.append(.init(thread: slot, start: last.end.nanoseconds, end: spanEnd, rate: last.running))
             }
-            split = split.fitted(to: life)
-            let work =
-                (ThreadWork(
-                    thread: index, pid: thread.pid, tid: thread.tid,
-                    label: model.processes.count > 1
-                        ? thread.name.map { "\($0) (\(thread.pid)/\(thread.tid))" }
-                            ?? "tid \(thread.tid) (pid \(thread.pid))"
-                        : thread.label,
-                    start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
-                    cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
-                    ipcTransfer: sums.ipcTransfer))
-            return (work, active.from < active.to ? active : nil, rates)
+            // IPC time is IPC, whether it copied (CPU) or waited for the other side.
+            split.running = max(0, Int64(running) - split.ipc)
+            split.runnable = min(Int64(runnable), life)
+            // Span time classified as work that was not on a CPU waited for something the
+            // trace does not name.
+            split.ioWait += max(0, sums.work - split.running - split.runnable)
+        } else {
+            split.running = sums.work
         }
+        split = split.fitted(to: life)
+        let work =
+            (ThreadWork(
+                thread: index, pid: thread.pid, tid: thread.tid,
+                label: model.processes.count > 1
+                    ? thread.name.map { "\($0) (\(thread.pid)/\(thread.tid))" }
+                        ?? "tid \(thread.tid) (pid \(thread.pid))"
+                    : thread.label,
+                start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
+                cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
+                ipcTransfer: sums.ipcTransfer))
+        return (work, active.from < active.to ? active : nil, rates)
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

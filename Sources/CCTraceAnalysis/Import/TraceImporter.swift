@@ -50,6 +50,7 @@ public enum TraceImporter {
     private static func importInTwoParts(
         path: String, split: (offset: Int64, objectForm: Bool), progress: ((Int) -> Void)?
     ) throws(TraceReadError) -> TraceModel? {
+        var timer = PhaseTimer()
         let shared = TraceArgumentStore()
         let first = try TraceReader(path: path, arguments: shared)
         first.stopOffset = split.offset
@@ -82,7 +83,6 @@ public enum TraceImporter {
             firstError = error
         }
         pthread_join(thread, nil)
-        var timer = PhaseTimer()
         timer.mark("import: both parts read")
         if let firstError { throw firstError }
         guard first.stoppedAtSplit else { return nil }
@@ -99,11 +99,11 @@ public enum TraceImporter {
         var secondDiagnostics = second.diagnostics
         secondDiagnostics.shiftLines(by: shift)
         diagnostics.merge(secondDiagnostics)
-        if diagnostics[.truncatedFile] != nil, !split.objectForm {
+        if diagnostics[.truncatedFile] != nil {
             // The second reader counted only its own events.
             diagnostics.setMessage(
                 of: .truncatedFile,
-                TraceReader.truncatedArrayMessage(events: builder.eventCountSoFar))
+                TraceReader.truncatedMessage(insideArray: second.endedInsideArray, events: builder.eventCount))
         }
         return finish(builder: &builder, readers: [first, second], readerDiagnostics: diagnostics, path: path)
     }
@@ -224,16 +224,11 @@ public enum TraceImporter {
                 pipeline.finish(error: error)
             }
         }
-        let busy = PhaseTimer()
-        var busyNs: Int64 = 0
         while let batch = pipeline.pop() {
-            let t0 = PhaseTimer.now()
             for var event in batch { builder.add(&event) }
-            busyNs += PhaseTimer.now() - t0
             if let progress, let last = batch.last { progress(Int(last.byteOffset)) }
         }
         pthread_join(producer, nil)
-        busy.report("import: builder busy", busyNs)
         if let error = pipeline.error { throw error }
     }
 }
@@ -309,7 +304,8 @@ struct ModelBuilder {
     let arguments: TraceArgumentStore
     var diagnostics = ImportDiagnostics()
     var session: [String: JSONValue] = [:]
-    private var eventCount = 0
+    /// Events taken in so far.
+    private(set) var eventCount = 0
     private var threadIndex: [ThreadKey: Int] = [:]
     private var threadKeys: [ThreadKey] = []
     private var threadNames: [Int: String] = [:]
@@ -418,9 +414,6 @@ struct ModelBuilder {
 
     /// Takes in the events of `other`, a builder of the part of the file after this one's:
     /// its threads mapped onto this builder's by (pid, tid), its events after these.
-    /// Events taken in so far.
-    var eventCountSoFar: Int { eventCount }
-
     mutating func absorb(_ other: ModelBuilder) {
         var map = [Int](repeating: 0, count: other.threadKeys.count)
         for (j, key) in other.threadKeys.enumerated() { map[j] = thread(key.pid, key.tid) }

@@ -11,7 +11,7 @@ public struct PhaseTimer {
     /// Starts timing now.
     public init() {}
 
-    static func now() -> Int64 {
+    private static func now() -> Int64 {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
@@ -22,14 +22,6 @@ public struct PhaseTimer {
         var usage = rusage()
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return -1 }
         return usage.ru_maxrss / 1024
-    }
-
-    /// Prints `nanoseconds` under `name`.
-    func report(_ name: String, _ nanoseconds: Int64) {
-        guard enabled else { return }
-        let tenths = nanoseconds / 100_000
-        let line = Array("phase \(name) \(tenths / 10).\(tenths % 10) ms\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     /// Prints the time since the previous mark under `name`.

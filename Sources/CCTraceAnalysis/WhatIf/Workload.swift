@@ -90,30 +90,16 @@ struct Workload: Sendable {
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
         loops: [LoopView], heuristics h: Heuristics
     ) {
-        struct Parts {
-            var windowStart: TraceTimestamp
-            var window: Int64
-            var cpuMeasured: Bool
-            var loops: [LoopView]
-            var classification: SliceClassification
-            var threads: [ThreadWork]
-            var workWindow: WorkWindow
-            var accounting: Accounting
-        }
-        let p = Parts(
-            windowStart: workWindow.start, window: workWindow.length, cpuMeasured: workWindow.cpuMeasured, loops: loops,
-            classification: classification, threads: accounting.threads, workWindow: workWindow,
-            accounting: accounting)
-        let ws = p.windowStart.nanoseconds
-        let we = ws + p.window
-        window = p.window
-        cpuMeasured = p.cpuMeasured
+        let ws = workWindow.start.nanoseconds
+        let we = ws + workWindow.length
+        window = workWindow.length
+        cpuMeasured = workWindow.cpuMeasured
         var callbacks: [Int: Set<Int>] = [:]
-        for loop in p.loops where loop.thread >= 0 { callbacks[loop.thread, default: []].formUnion(loop.callbacks) }
-        let sites = CriticalSections(model: model, classification: p.classification)
+        for loop in loops where loop.thread >= 0 { callbacks[loop.thread, default: []].formUnion(loop.callbacks) }
+        let sites = CriticalSections(model: model, classification: classification)
         var jobs: [(thread: Int, from: Int64, to: Int64)] = []
-        for w in p.threads where w.split.busy > 0 && !p.workWindow.parked.contains(w.thread) {
-            guard let active = p.accounting.activity[w.thread] else { continue }
+        for w in accounting.threads where w.split.busy > 0 && !workWindow.parked.contains(w.thread) {
+            guard let active = accounting.activity[w.thread] else { continue }
             let from = max(ws, active.from)
             let to = min(we, max(active.to, from))
             guard to > from else { continue }
@@ -123,7 +109,7 @@ struct Workload: Sendable {
         var built = [Track?](repeating: nil, count: jobs.count)
         built.withUnsafeMutableBufferPointer { buffer in
             let out = UnsafeSendable(buffer)
-            let input = UnsafeSendable((model, p.classification, sites, callbacks, jobs))
+            let input = UnsafeSendable((model, classification, sites, callbacks, jobs))
             DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
                 let (model, classification, sites, callbacks, jobs) = input.value
                 let job = jobs[k]

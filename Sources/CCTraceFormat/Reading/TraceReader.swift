@@ -28,6 +28,8 @@ public final class TraceReader {
     public private(set) var stoppedAtSplit = false
     /// The line ``stopOffset`` is on, once stopped there.
     public private(set) var lineAtStop = 1
+    /// Whether the input ended inside the event array (cut off), rather than after it.
+    public private(set) var endedInsideArray = false
     /// Where the event being parsed has its `args` in the buffer.
     private var lastArgs: Range<Int>?
     /// What the reader noticed.
@@ -64,6 +66,7 @@ public final class TraceReader {
         self.path = path
         self.arguments = arguments
         let file: FileByteSource
+        var regularFile = false
         if path == "-" {
             file = FileByteSource(fd: 0, owns: false, path: path)
         } else {
@@ -76,20 +79,16 @@ public final class TraceReader {
                 close(fd)
                 throw TraceReadError(path: path, byteOffset: 0, line: 0, reason: "is a directory")
             }
+            regularFile = (st.st_mode & S_IFMT) == S_IFREG
             file = FileByteSource(fd: fd, owns: true, path: path)
         }
         source = try Self.sniff(file, path: path)
         capacity = max(bufferSize, 4096)
         buffer = .allocate(capacity: capacity)
         // A plain file holds the arguments where the reader finds them: referenced, not copied.
-        if path != "-", !(source is GzipByteSource), (fstatMode(path) & S_IFMT) == S_IFREG {
+        if regularFile, !(source is GzipByteSource) {
             argumentFile = arguments.attach(path: path)
         }
-    }
-
-    private func fstatMode(_ path: String) -> mode_t {
-        var st = stat()
-        return stat(path, &st) == 0 ? st.st_mode : 0
     }
 
     /// A reader of a plain file from `start`, the first byte of an event in its top-level event
@@ -393,14 +392,15 @@ public final class TraceReader {
                 path: path, byteOffset: offset(position), line: line(at: position),
                 reason: source.notice.map { "no events: \($0)" } ?? "empty file")
         case .topArray, .eventsInObject:
+            endedInsideArray = true
             if position < end {
                 diagnostics.add(
                     .partialEvent, byteOffset: offset(position), line: line(at: position),
                     "The last event is cut off (\(end - position) bytes); it was skipped.")
             }
             diagnostics.add(
-                .truncatedFile, byteOffset: offset(end), line: line(at: end), Self.truncatedArrayMessage(events: events)
-            )
+                .truncatedFile, byteOffset: offset(end), line: line(at: end),
+                Self.truncatedMessage(insideArray: true, events: events))
         case .topObject:
             if !sawTraceKey {
                 throw TraceReadError(
@@ -409,7 +409,7 @@ public final class TraceReader {
             }
             diagnostics.add(
                 .truncatedFile, byteOffset: offset(end), line: line(at: end),
-                "The file ends inside the top-level object; read \(events) events.")
+                Self.truncatedMessage(insideArray: false, events: events))
         case .done:
             break
         }
@@ -417,9 +417,12 @@ public final class TraceReader {
 
     // MARK: - Event parsing
 
-    /// The sentence of a file cut off inside its event array, after `events` events.
-    public static func truncatedArrayMessage(events: Int) -> String {
-        "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there."
+    /// The sentence of a file cut off after `events` events: inside its event array, or (object
+    /// form) after it, inside the top-level object.
+    public static func truncatedMessage(insideArray: Bool, events: Int) -> String {
+        insideArray
+            ? "The file ends without closing the event array (a crash or kill while writing?); read \(events) events up to there."
+            : "The file ends inside the top-level object; read \(events) events."
     }
 
     private static let notAnEventMessage =
