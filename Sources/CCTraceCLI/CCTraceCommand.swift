@@ -13,7 +13,7 @@ struct CCTraceCommand: ParsableCommand {
         commandName: "cctrace",
         abstract: "Find what holds a concurrent program back, and which concurrency model fits it.",
         version: TraceVocabulary.version,
-        subcommands: [Report.self, View.self, Record.self, HeuristicsCommand.self]
+        subcommands: [Report.self, Diff.self, View.self, Record.self, HeuristicsCommand.self]
     )
 }
 
@@ -91,6 +91,13 @@ struct Report: ParsableCommand {
     /// The options the flags set: `--slow-callback`, `--set`, `--cores`, `--top`, and this
     /// machine's cores as the assumption when neither the trace nor `--cores` says.
     func analysisOptions() throws -> AnalysisOptions {
+        try Self.analysisOptions(slowCallback: slowCallback, settings: settings, cores: cores, top: top)
+    }
+
+    /// The options `--slow-callback`, `--set`, `--cores` and `--top` set (shared with `diff`).
+    static func analysisOptions(slowCallback: Double, settings: [String], cores: Int?, top: Int) throws
+        -> AnalysisOptions
+    {
         var options = AnalysisOptions()
         options.heuristics.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
         for setting in settings {

@@ -399,4 +399,31 @@ extension Heuristics {
             reason: "The report says the figure is assumed; `cctrace report` passes this machine's count instead.",
             source: "a placeholder for library callers"),
     ]
+
+    static let diff: [Heuristic] = [
+        share(
+            "diff-noise", \.diffNoise,
+            "`cctrace diff`: a figure of one run is known to at least this share either side; a change is real when "
+                + "the two runs' ranges do not overlap.",
+            reason:
+                "The same program's wall time varies 5–10 % from run to run on a shared machine (frequency scaling, "
+                + "other processes, where the scheduler put the threads) — variation that acts on the whole run at "
+                + "once, so no single trace shows it. Item-to-item variation inside a trace (its repeated spans) "
+                + "widens the range when it is larger.",
+            source: "the samples' wall times over repeated runs (`make whatif`), as for what-if-margin"),
+        duration(
+            "diff-min-change", \.diffMinimumChange,
+            "`cctrace diff`: a duration that changed by less than this did not change.",
+            reason:
+                "Below a millisecond, a figure moves with timer slack, one scheduler tick (1–4 ms) and where a run's "
+                + "window was cut; no fix is judged by it.",
+            source: "Linux scheduler granularity; a guard whose exact value matters little"),
+        share(
+            "diff-min-share-change", \.diffMinimumShareChange,
+            "`cctrace diff`: a share of time that changed by less than this (absolute) did not change.",
+            reason:
+                "CPU readings every ~20 ms place running and waiting time only approximately; two points of a share "
+                + "are within that placement.",
+            source: "cctrace's CPU sampling interval against typical unit lengths; a guard"),
+    ]
 }

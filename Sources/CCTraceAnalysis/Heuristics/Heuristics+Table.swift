@@ -51,7 +51,7 @@ extension Heuristics {
     }
 
     /// Every threshold, in the order the pipeline uses them.
-    public static let all: [Heuristic] = classification + accounting + shape + analyzers + recommendation
+    public static let all: [Heuristic] = classification + accounting + shape + analyzers + recommendation + diff
 
     static func share(
         _ key: String, _ path: WritableKeyPath<Heuristics, Double> & Sendable, _ meaning: String, reason: String,

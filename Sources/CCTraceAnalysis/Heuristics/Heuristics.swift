@@ -162,6 +162,16 @@ public struct Heuristics: Sendable {
     /// The most units of work the what-if replays (its cost grows with them).
     public var whatIfUnits = 500_000
 
+    // MARK: - Diff
+
+    /// A figure of one run is known to at least this share either side (`cctrace diff`); the
+    /// trace's own repeated items can only widen it.
+    public var diffNoise = 0.05
+    /// A duration that changed by less than this did not change (`cctrace diff`).
+    public var diffMinimumChange = TraceDuration(nanoseconds: 1_000_000)
+    /// A share that changed by less than this (absolute, 0…1) did not change (`cctrace diff`).
+    public var diffMinimumShareChange = 0.02
+
     /// Cores assumed when neither the trace nor the options say.
     public var assumedCores = 4
 

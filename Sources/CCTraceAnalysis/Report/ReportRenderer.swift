@@ -214,21 +214,24 @@ public enum ReportRenderer {
 
     // MARK: - Markdown
 
-    static func markdown(_ r: AnalysisReport, path: String) -> String {
-        func esc(_ s: String) -> String {
-            var out = ""
-            for c in SummaryRenderer.terminalSafe(s) {
-                switch c {
-                case "|": out += "\\|"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "*", "_", "`", "[", "]": out += "\\\(c)"
-                case "\n": out += " "
-                default: out.append(c)
-                }
+    /// `s` as Markdown table-cell text: terminal-safe, with Markdown's specials escaped.
+    static func markdownEscape(_ s: String) -> String {
+        var out = ""
+        for c in SummaryRenderer.terminalSafe(s) {
+            switch c {
+            case "|": out += "\\|"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "*", "_", "`", "[", "]": out += "\\\(c)"
+            case "\n": out += " "
+            default: out.append(c)
             }
-            return out
         }
+        return out
+    }
+
+    static func markdown(_ r: AnalysisReport, path: String) -> String {
+        let esc = markdownEscape
         let rec = r.recommendation
         var out = "## cctrace report — `\(String(path.map { $0 == "`" ? "'" : $0 }))`\n\n"
         out += "**Recommendation: \(rec.model.rawValue)** — \(esc(r.headline))\n\n"

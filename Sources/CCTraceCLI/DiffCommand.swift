@@ -1,0 +1,90 @@
+import ArgumentParser
+import CCTraceAnalysis
+import CCTraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `cctrace diff BEFORE AFTER`: two runs of one program side by side.
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two traces of one program (before/after a change): time, shares, findings, recommendation.",
+        discussion: """
+            Each change is judged against run-to-run noise: ±5 % (diff-noise), wider when a trace's repeated \
+            items vary more. Exit status: 0 on success, 2 when an input cannot be read as a trace, 3 with \
+            --fail-on-regression when the after run is slower beyond noise or has a new or worse warning.
+            """
+    )
+
+    @Argument(help: "The trace before the change.")
+    var before: String
+
+    @Argument(help: "The trace after the change.")
+    var after: String
+
+    @Option(help: "Output format: text, json or markdown.")
+    var format: String = "text"
+
+    @Flag(help: "Exit 3 when the after run regressed (slower beyond noise, or a new or worse warning).")
+    var failOnRegression = false
+
+    @Option(help: "A loop callback, tick or job at least this many milliseconds long blocks its loop.")
+    var slowCallback: Double = 100
+
+    @Option(
+        help: ArgumentHelp(
+            "The recording machine's cores, when a trace does not say (default: this machine's, marked assumed).",
+            valueName: "N"))
+    var cores: Int?
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a heuristic threshold (see 'cctrace heuristics'); repeatable.", valueName: "KEY=VALUE"))
+    var settings: [String] = []
+
+    func validate() throws {
+        guard ReportFormat(rawValue: format) != nil else {
+            throw ValidationError("unknown format '\(format)'; use text, json or markdown")
+        }
+        guard slowCallback > 0, slowCallback.isFinite else { throw ValidationError("--slow-callback must be > 0") }
+        if let cores, cores < 1 || cores > 1 << 20 { throw ValidationError("--cores must be a positive core count") }
+        guard before != "-" || after != "-" else {
+            throw ValidationError("only one trace can come from standard input")
+        }
+        _ = try options()
+    }
+
+    func options() throws -> AnalysisOptions {
+        try Report.analysisOptions(slowCallback: slowCallback, settings: settings, cores: cores, top: 10)
+    }
+
+    func run() throws {
+        let options = try options()
+        let (beforeModel, beforeReport) = try analyze(before, options)
+        let (afterModel, afterReport) = try analyze(after, options)
+        let diff = TraceDiff(
+            before: beforeReport, beforeModel: beforeModel, beforePath: before,
+            after: afterReport, afterModel: afterModel, afterPath: after)
+        Swift.print(DiffRenderer.render(diff, format: ReportFormat(rawValue: format)!), terminator: "")
+        if failOnRegression, !diff.regressions.isEmpty {
+            FileError.print(
+                "cctrace: the after run regressed (\(diff.regressions.count)): "
+                    + SummaryRenderer.terminalSafe(diff.regressions.joined(separator: "; ")))
+            throw ExitCode(3)
+        }
+    }
+
+    func analyze(_ path: String, _ options: AnalysisOptions) throws -> (TraceModel, AnalysisReport) {
+        let model: TraceModel
+        do {
+            model = try TraceImporter.importTrace(path: path)
+        } catch {
+            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
+            throw ExitCode(2)
+        }
+        try requireEvents(model, path: path)
+        return (model, AnalysisReport(model: model, options: options))
+    }
+}
