@@ -88,7 +88,7 @@ viewer-test:
 	rm -f $(OUT)/viewer-e2e.trace.json
 	CCTRACE_OUTPUT=$(OUT)/viewer-e2e.trace.json .build/release/blocked-loop >/dev/null
 	python3 viewer/test/e2e.py .build/release/cctrace $(OUT)/viewer-e2e.trace.json \
-		--hostile viewer/test/hostile.json --html --screenshot $(OUT)/viewer.png
+		--hostile viewer/test/hostile.json --html --compare $(OUT)/viewer-e2e.trace.json --screenshot $(OUT)/viewer.png
 
 # Installs cctrace and its viewer: PREFIX/bin/cctrace, PREFIX/share/cctrace/viewer.
 PREFIX ?= /usr/local

@@ -1,14 +1,15 @@
 // app.js — the viewer page: loads the document (embedded in a self-contained file, or from
-// the server), draws the timeline, the findings with the recommendation on top, slice
-// details, search, keyboard and mouse, and files dropped onto the page (parsed in a worker).
-// Every string from a trace goes into the page with textContent, never as HTML.
+// the server), draws the timeline, the findings with the recommendation on top (and the diff
+// of two traces opened together), slice details, range selection with its statistics, the
+// flame graph, search, keyboard and mouse, and files dropped onto the page (parsed in a
+// worker). Every string from a trace goes into the page with textContent, never as HTML.
 import { formatDuration } from './format.js';
-import { prepare, search, threadOf, KIND_NAMES } from './model.js';
+import { prepare, search, threadOf, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, KIND_NAMES, CPU_COLORS } from './model.js';
 import { parseChromeTrace } from './parse.js';
-import { Timeline } from './timeline.js';
+import { Timeline, FlameView, LABEL_WIDTH } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { data: null, timeline: null, matches: [], match: -1, metrics: {}, server: false };
+const state = { data: null, timeline: null, flame: null, matches: [], match: -1, metrics: {}, server: false };
 window.cctraceViewer = state;
 
 function el(tag, className, text) {
@@ -47,14 +48,16 @@ function load(doc) {
   const arrived = performance.now();
   const data = prepare(doc);
   state.data = data;
-  $('trace-name').textContent = doc.trace || '';
-  const canvas = $('timeline');
-  const timeline = new Timeline(canvas, data);
+  $('trace-name').textContent = data.doc.trace || '';
+  const timeline = new Timeline($('timeline'), data);
   state.timeline = timeline;
   timeline.resize();
   state.metrics.firstRenderMs = performance.now() - arrived;
   setStatus(`${data.count.toLocaleString()} slices · ${data.threads.length} threads · ${formatDuration(data.duration)}`);
-  renderFindings(doc.report);
+  $('flame-source').value = data.samples.t.length > 0 ? 'samples' : 'slices';
+  renderDiff(data.diff);
+  renderFindings(data.report);
+  if (!$('flame-panel').hidden) updateFlame();
   document.body.dataset.loaded = 'true';
 }
 
@@ -81,6 +84,33 @@ function renderFindings(report) {
   });
 }
 
+/** Two traces opened together: `cctrace diff`'s verdict, figures and findings on top. */
+function renderDiff(diff) {
+  const box = $('diff');
+  box.replaceChildren();
+  if (!diff) return;
+  const s = diff.speedup;
+  const verdict = s === null ? 'no work window to compare'
+    : !diff.speedup_beyond_noise ? `same speed within noise (${s.toFixed(2)}×)`
+      : s >= 1 ? `${s.toFixed(2)}× faster` : `${(1 / s).toFixed(2)}× slower`;
+  box.append(el('div', 'verdict', `after vs before: ${verdict}`));
+  box.append(el('div', 'reason', `before: ${diff.before.trace} · after: ${diff.after.trace} (lanes marked “before ·” and “after ·”, both from their start)`));
+  const figures = el('ul');
+  for (const f of diff.figures) {
+    if (f.change === 'unchanged') continue;
+    const fmt = (v) => (f.unit === 'ms' ? formatDuration(v * 1e6) : f.unit === 'share' ? `${(v * 100).toFixed(1)} %` : v.toFixed(2));
+    figures.append(el('li', f.change, `${f.label}: ${fmt(f.before)} → ${fmt(f.after)} (${f.change})`));
+  }
+  if (figures.children.length) box.append(figures);
+  const findings = el('ul');
+  for (const f of diff.findings) {
+    if (f.status === 'unchanged') continue;
+    findings.append(el('li', f.status, `${f.status}: ${f.id}${f.subject ? ` (${f.subject})` : ''} ${f.before_severity || '—'} → ${f.after_severity || '—'}`));
+  }
+  if (findings.children.length) box.append(findings);
+  for (const r of diff.regressions) box.append(el('div', 'worse', `regression: ${r}`));
+}
+
 /** Jumps to a finding's evidence and highlights its slices. */
 function selectFinding(index) {
   const f = state.data.report.findings[index];
@@ -98,47 +128,195 @@ function selectFinding(index) {
   if (first) showDetails(first.slice);
 }
 
+function row(body, key, value) {
+  const p = el('div');
+  p.append(el('b', '', `${key}: `), el('span', '', value));
+  body.append(p);
+}
+
+function showArgs(body, args) {
+  if (!args) return;
+  const frames = args.frames;
+  if (Array.isArray(frames)) {
+    body.append(el('b', '', 'stack:'));
+    body.append(el('pre', '', frames.join('\n')));
+  }
+  body.append(el('b', '', 'args:'), el('pre', '', JSON.stringify(args, null, 2)));
+}
+
 async function showDetails(i) {
   const data = state.data;
   const body = $('details-body');
   body.replaceChildren();
+  $('details').querySelector('h2').textContent = 'Details';
   document.body.dataset.selected = String(i);
   state.timeline.selected = i;
   state.timeline.render();
   const ti = threadOf(data, i);
   const thread = data.threads[ti];
-  const rows = [
-    ['name', data.strings[data.name[i]]],
-    ['kind', KIND_NAMES[data.kind[i]] || 'work'],
-    ['thread', thread ? `${thread.name} (${thread.tid}), pid ${thread.pid}` : '?'],
-    ['start', formatDuration(data.start[i])],
-    ['duration', formatDuration(data.dur[i])],
-  ];
-  for (const [k, v] of rows) {
-    const p = el('div');
-    p.append(el('b', '', `${k}: `), el('span', '', v));
-    body.append(p);
+  state.selectedThread = ti;
+  row(body, 'name', data.strings[data.name[i]]);
+  row(body, 'kind', KIND_NAMES[data.kind[i]] || 'work');
+  row(body, 'thread', thread ? `${thread.name} (${thread.tid}), pid ${thread.pid}` : '?');
+  row(body, 'start', formatDuration(data.start[i]));
+  row(body, 'duration', formatDuration(data.dur[i]));
+  row(body, 'self', formatDuration(selfTime(data, i)));
+  const categories = data.doc.slices.category;
+  if (categories) row(body, 'category', data.strings[categories[i]]);
+  if (!$('flame-panel').hidden && $('flame-scope').value !== 'all') updateFlame();
+  if (data.args) {
+    // A self-contained file carries the args of its slices.
+    showArgs(body, data.args[String(i)] || null);
+    return;
   }
   if (!state.server) return;
   try {
     const response = await fetch(`data/slice/${i}`);
     const d = await response.json();
     if (state.timeline.selected !== i) return;
-    const p = el('div');
-    p.append(el('b', '', 'self: '), el('span', '', formatDuration(d.self_ns)));
-    body.append(p, el('div', '', `category: ${d.category}`));
-    if (d.args) {
-      const frames = d.args.frames;
-      if (Array.isArray(frames)) {
-        body.append(el('b', '', 'stack:'));
-        const pre = el('pre', '', frames.join('\n'));
-        body.append(pre);
-      }
-      body.append(el('b', '', 'args:'), el('pre', '', JSON.stringify(d.args, null, 2)));
-    }
+    row(body, 'category', d.category);
+    showArgs(body, d.args);
   } catch (e) {
     body.append(el('div', '', `details unavailable: ${e.message}`));
   }
+}
+
+/** Slice `i`'s time less its children's. */
+function selfTime(data, i) {
+  const end = data.start[i] + data.dur[i];
+  let self = data.dur[i];
+  const t = data.threads[threadOf(data, i)];
+  for (let j = i + 1; t && j < t.end && data.start[j] < end; j++) if (data.parent[j] === i) self -= data.dur[j];
+  return Math.max(0, self);
+}
+
+/** The statistics of the selected range in the details panel. */
+function showRange(t0, t1) {
+  const data = state.data;
+  const s = rangeStats(data, t0, t1);
+  state.rangeStats = s;
+  const body = $('details-body');
+  body.replaceChildren();
+  $('details').querySelector('h2').textContent = 'Range';
+  document.body.dataset.range = `${Math.round(t0)}-${Math.round(t1)}`;
+  const box = el('div', 'range');
+  const close = el('button', 'close', '×');
+  close.title = 'Clear the range (Esc)';
+  close.addEventListener('click', clearRange);
+  box.append(close, el('div', '', `${formatDuration(t0)} – ${formatDuration(t1)} (${formatDuration(t1 - t0)})`));
+  box.append(el('h3', '', 'Threads'));
+  const threads = el('table');
+  const head = el('tr');
+  for (const h of ['thread', 'states', 'run', 'wait']) head.append(el('th', '', h));
+  threads.append(head);
+  for (const t of s.threads.slice(0, 30)) {
+    const tr = el('tr');
+    tr.append(el('td', '', `${t.name} (${t.tid})`));
+    const bar = el('td');
+    const strip = el('div', 'bar');
+    const span = Math.max(1, t.running + t.runnable + t.blocked + t.idle);
+    [t.running, t.runnable, t.blocked, t.idle].forEach((v, k) => {
+      const part = el('span');
+      part.style.width = `${(v / span) * 100}%`;
+      part.style.background = CPU_COLORS[k];
+      strip.append(part);
+    });
+    strip.title = `running ${pct(t.running, span)}, runnable ${pct(t.runnable, span)}, blocked ${pct(t.blocked, span)}, idle ${pct(t.idle, span)}${t.measured ? '' : ' (no CPU readings: blocked = inside a slice)'}`;
+    bar.append(strip);
+    tr.append(bar, el('td', 'num', t.measured ? pct(t.running, span) : '—'), el('td', 'num', pct(t.blocked + t.runnable, span)));
+    threads.append(tr);
+  }
+  box.append(threads);
+  box.append(el('h3', '', 'Top slices by self time'));
+  const top = el('table');
+  for (const x of s.slices) {
+    const tr = el('tr');
+    tr.append(el('td', '', x.name), el('td', 'num', formatDuration(x.self)));
+    top.append(tr);
+  }
+  box.append(top);
+  box.append(el('h3', '', `Lock waits: ${formatDuration(s.locks.total)} in ${s.locks.count}`));
+  const locks = el('table');
+  for (const x of s.locks.threads.slice(0, 10)) {
+    const tr = el('tr');
+    tr.append(el('td', '', `${x.name} (${x.tid})`), el('td', 'num', `${formatDuration(x.total)} · ${x.count}`));
+    locks.append(tr);
+  }
+  box.append(locks);
+  box.append(el('h3', '', `IPC: ${formatDuration(s.ipc.total)} in ${s.ipc.count}`));
+  const ipc = el('table');
+  for (const x of s.ipc.threads.slice(0, 10)) {
+    const tr = el('tr');
+    tr.append(el('td', '', `${x.name} (${x.tid})`), el('td', 'num', `${formatDuration(x.total)} · ${x.count}`));
+    ipc.append(tr);
+  }
+  box.append(ipc);
+  body.append(box);
+  if (!$('flame-panel').hidden) updateFlame();
+}
+
+function pct(v, total) { return `${((v / Math.max(1, total)) * 100).toFixed(v / Math.max(1, total) < 0.1 ? 1 : 0)} %`; }
+
+function clearRange() {
+  state.timeline.range = null;
+  delete document.body.dataset.range;
+  $('details').querySelector('h2').textContent = 'Details';
+  $('details-body').textContent = 'Click a slice, or drag on the ruler (Shift+drag anywhere) to select a range. Click a thread, process or task name to fold it; the strip under the ruler is the whole trace (click to go there). W/S zoom, A/D pan, wheel scrolls, Ctrl+wheel zooms, Z zooms to the range, F opens the flame graph. Drop a Chrome trace file onto the page to open it.';
+  state.timeline.render();
+  if (!$('flame-panel').hidden) updateFlame();
+}
+
+/** The flame graph for the chosen source and scope, within the selected range if any. */
+function updateFlame() {
+  const data = state.data;
+  if (!data) return;
+  const source = $('flame-source').value;
+  const scope = $('flame-scope').value;
+  let threads = null;
+  const ti = state.selectedThread;
+  if (scope === 'thread' && ti >= 0) threads = new Set([ti]);
+  if (scope === 'process' && ti >= 0) {
+    const p = data.processes.find((x) => x.threads.includes(ti));
+    if (p) threads = new Set(p.threads);
+  }
+  const r = state.timeline.range;
+  const range = r ? { t0: Math.min(r.t0, r.t1), t1: Math.max(r.t0, r.t1) } : {};
+  const tree = flameTree(data, { source, threads, ...range });
+  state.flameQuery = { source, threads, ...range };
+  if (!state.flame) state.flame = new FlameView($('flame'));
+  state.flame.resize();
+  state.flame.picked = null;
+  state.flame.show(flameLayout(tree, 0.0005), source);
+  const what = source === 'samples' ? `${tree.value.toLocaleString()} samples` : `${formatDuration(tree.value)} of self time`;
+  $('flame-info').textContent = tree.value > 0 ? `${what}${r ? ' in the range' : ''} · click a frame to mark it on the timeline` : (source === 'samples' ? 'no stack samples here (record with CCTRACE_SAMPLE_HZ=100, or cctrace record)' : 'no slices here');
+  document.body.dataset.flame = String(tree.value);
+}
+
+function toggleFlame() {
+  const panel = $('flame-panel');
+  panel.hidden = !panel.hidden;
+  state.timeline.resize();
+  if (!panel.hidden) updateFlame();
+}
+
+function pickFlame(x, y) {
+  const hit = state.flame && state.flame.pick(x, y);
+  if (!hit || hit.depth === 0) return;
+  state.flame.picked = hit.node.path;
+  state.flame.render();
+  const q = state.flameQuery;
+  const t = state.timeline;
+  if (q.source === 'samples') {
+    t.sampleMarks = samplesThrough(state.data, hit.node.path, q);
+    t.highlight = new Set();
+  } else {
+    t.highlight = new Set(slicesThrough(state.data, hit.node.path));
+    t.sampleMarks = [];
+  }
+  const n = q.source === 'samples' ? t.sampleMarks.length : t.highlight.size;
+  $('flame-info').textContent = `${hit.node.name}: ${q.source === 'samples' ? `${hit.node.value} samples` : formatDuration(hit.node.value)} · ${n} marked on the timeline`;
+  document.body.dataset.flamePicked = String(n);
+  t.render();
 }
 
 function runSearch(query) {
@@ -160,18 +338,42 @@ function nextMatch() {
 function wireEvents() {
   const canvas = $('timeline');
   let drag = null;
-  canvas.addEventListener('mousedown', (e) => { drag = { x: e.offsetX, moved: false }; canvas.focus(); });
+  canvas.addEventListener('mousedown', (e) => {
+    if (!state.timeline) return;
+    const hit = state.timeline.pick(e.offsetX, e.offsetY);
+    const t = state.timeline;
+    let mode = 'pan';
+    if (hit.minimap) { mode = 'minimap'; t.centre(t.minimapTimeAt(e.offsetX)); }
+    else if ((hit.ruler || e.shiftKey) && e.offsetX >= LABEL_WIDTH) mode = 'range';
+    drag = { x: e.offsetX, startX: e.offsetX, moved: false, mode, at: t.timeAt(e.offsetX) };
+    canvas.focus();
+  });
   window.addEventListener('mousemove', (e) => {
     if (!drag || !state.timeline) return;
-    const dx = e.offsetX - drag.x;
-    if (Math.abs(dx) > 2) drag.moved = true;
-    if (drag.moved) { state.timeline.pan(-dx * state.timeline.nsPerPx()); drag.x = e.offsetX; }
+    const t = state.timeline;
+    const x = e.target === canvas ? e.offsetX : drag.x;
+    if (Math.abs(x - drag.startX) > 2) drag.moved = true;
+    if (!drag.moved) return;
+    if (drag.mode === 'pan') { t.pan(-(x - drag.x) * t.nsPerPx()); drag.x = x; }
+    else if (drag.mode === 'minimap') t.centre(t.minimapTimeAt(x));
+    else { t.range = { t0: drag.at, t1: t.timeAt(x) }; t.render(); }
   });
   window.addEventListener('mouseup', (e) => {
-    if (drag && !drag.moved && state.timeline && e.target === canvas) {
-      const hit = state.timeline.pick(e.offsetX, e.offsetY);
-      if (hit.process !== undefined) state.timeline.toggleProcess(hit.process);
-      else if (hit.slice !== undefined) showDetails(hit.slice);
+    const t = state.timeline;
+    if (drag && t) {
+      if (drag.mode === 'range' && drag.moved && t.range) {
+        const t0 = Math.min(t.range.t0, t.range.t1), t1 = Math.max(t.range.t0, t.range.t1);
+        t.range = { t0, t1 };
+        t.render();
+        showRange(t0, t1);
+      } else if (!drag.moved && e.target === canvas) {
+        const hit = t.pick(e.offsetX, e.offsetY);
+        if (hit.process !== undefined) t.toggleProcess(hit.process);
+        else if (hit.thread !== undefined) t.toggleThread(hit.thread);
+        else if (hit.task !== undefined) t.toggleTask(hit.task);
+        else if (hit.taskGroup !== undefined) t.toggleTaskGroup(hit.taskGroup);
+        else if (hit.slice !== undefined) showDetails(hit.slice);
+      }
     }
     drag = null;
   });
@@ -186,7 +388,7 @@ function wireEvents() {
     }
   }, { passive: false });
   window.addEventListener('keydown', (e) => {
-    if (!state.timeline || e.target === $('search')) return;
+    if (!state.timeline || e.target === $('search') || e.target.tagName === 'SELECT') return;
     const t = state.timeline;
     const span = t.t1 - t.t0;
     switch (e.key.toLowerCase()) {
@@ -195,13 +397,24 @@ function wireEvents() {
       case 'a': t.pan(-span * 0.15); break;
       case 'd': t.pan(span * 0.15); break;
       case '0': t.reveal(0, t.data.duration); break;
+      case 'f': toggleFlame(); break;
+      case 'z': if (t.range) t.reveal(t.range.t0, t.range.t1); break;
+      case 'escape': clearRange(); break;
       default: return;
     }
     e.preventDefault();
   });
-  window.addEventListener('resize', () => state.timeline && state.timeline.resize());
+  window.addEventListener('resize', () => {
+    if (!state.timeline) return;
+    state.timeline.resize();
+    if (!$('flame-panel').hidden) updateFlame();
+  });
   $('search').addEventListener('input', (e) => state.data && runSearch(e.target.value));
   $('search').addEventListener('keydown', (e) => { if (e.key === 'Enter') nextMatch(); });
+  $('flame-toggle').addEventListener('click', () => state.timeline && toggleFlame());
+  $('flame-source').addEventListener('change', updateFlame);
+  $('flame-scope').addEventListener('change', updateFlame);
+  $('flame').addEventListener('click', (e) => pickFlame(e.offsetX, e.offsetY));
   // Drop a raw Chrome trace onto the page: parsed in a worker.
   window.addEventListener('dragover', (e) => { e.preventDefault(); document.body.classList.add('dragging'); });
   window.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
@@ -234,6 +447,10 @@ async function openText(text, name) {
   }
 }
 state.openText = openText;
+state.showRange = (t0, t1) => { state.timeline.range = { t0, t1 }; state.timeline.render(); showRange(t0, t1); };
+state.toggleFlame = toggleFlame;
+state.showDetails = showDetails;
+state.pickFlame = pickFlame;
 
 /** Benchmark hook: n zoom/pan frames, each rendered synchronously; returns frame times (ms). */
 state.benchPanZoom = (n = 60) => {

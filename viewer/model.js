@@ -1,18 +1,26 @@
 // model.js — what the timeline draws, computed from the document `cctrace view` serves (or
 // the one parse.js builds from a dropped file): typed arrays, tracks and their layout, level
-// of detail, hit testing and search. No DOM here: `node --test` covers it.
+// of detail, hit testing, search, CPU states, range statistics, flame graphs, and two traces
+// merged for comparison. No DOM here: `node --test` covers it.
 
 /** Slice kinds (as ViewerData writes them) and their colours. */
 export const KIND_NAMES = ['work', 'lock wait', 'lock hold', 'loop', 'IPC', 'task run', 'process', 'I/O wait', 'waiting'];
 export const KIND_COLORS = [null, '#d9463b', '#f0a030', '#3f7fd9', '#8e5bd0', '#2a9d8f', '#8a8f98', '#e3c341', '#c8ccd2'];
 
+/** CPU states of a thread, as the band under its name draws them. */
+export const CPU_STATES = ['running', 'runnable', 'blocked', 'idle'];
+export const CPU_COLORS = ['#2e9e4f', '#f08c1a', '#c9b8e8', '#eceef1'];
+
 export const ROW_HEIGHT = 18;
 export const HEADER_HEIGHT = 20;
 export const COUNTER_HEIGHT = 32;
 export const MAX_ROWS = 16;
+/** Task lanes of one process shown before the rest are folded under their parents. */
+export const OPEN_TASK_LANES = 40;
 
 /** Turns the JSON document into typed arrays plus per-track indexes. */
-export function prepare(doc) {
+export function prepare(input) {
+  const doc = input.compare ? mergeDocuments(input, input.compare) : input;
   const s = doc.slices;
   const n = s.start.length;
   const data = {
@@ -23,22 +31,43 @@ export function prepare(doc) {
     depth: Int32Array.from(s.depth),
     name: Int32Array.from(s.name),
     kind: Uint8Array.from(s.kind),
+    parent: new Int32Array(n).fill(-1),
     count: n,
     duration: doc.duration_ns,
-    threads: doc.threads.map((t, i) => ({ ...t, index: i, maxDur: 0 })),
+    threads: doc.threads.map((t, i) => ({ ...t, index: i, maxDur: 0, top: null, cpu: prepareCPU(t.cpu) })),
+    processes: (doc.processes.length ? doc.processes : [{ pid: 0, name: 'trace', threads: doc.threads.map((_, i) => i) }])
+      .map((p, i) => ({ ...p, index: i })),
     asyncTracks: [],
     counters: doc.counters || [],
     flows: doc.flows || { from_thread: [], from_t: [], to_thread: [], to_t: [], kind: [] },
+    frames: { name: Int32Array.from(doc.frames?.name || []), parent: Int32Array.from(doc.frames?.parent || []) },
+    samples: { t: Float64Array.from(doc.samples?.t || []), thread: Int32Array.from(doc.samples?.thread || []), frame: Int32Array.from(doc.samples?.frame || []) },
+    args: doc.args || null,
     report: doc.report || null,
+    diff: doc.diff || null,
   };
+  // Per thread: the longest slice (for searches that start early enough), each slice's
+  // parent, and the outermost slices (for CPU states and the minimap).
+  // The most recent slice at each depth: a slice's parent is the one a level up (slices
+  // come by start, and the importer gave each its depth).
+  const stack = new Int32Array(1024).fill(-1);
   for (const t of data.threads) {
     let m = 0;
-    for (let i = t.first; i < t.end; i++) if (data.dur[i] > m) m = data.dur[i];
+    const top = [];
+    for (let i = t.first; i < t.end; i++) {
+      const d = data.dur[i];
+      if (d > m) m = d;
+      const depth = data.depth[i];
+      if (depth === 0) top.push(i);
+      else if (depth <= stack.length) data.parent[i] = stack[depth - 1];
+      if (depth < stack.length) stack[depth] = i;
+    }
     t.maxDur = m;
+    t.top = Int32Array.from(top);
   }
-  // Async tracks: their slices, sorted by start.
+  // Async tracks: their slices, sorted by start; tasks as a tree.
   const a = doc.async || { track: [], start: [], dur: [], depth: [], name: [] };
-  const tracks = (doc.async_tracks || []).map((t, i) => ({ ...t, index: i, items: [], maxDepth: 0, maxDur: 0 }));
+  const tracks = (doc.async_tracks || []).map((t, i) => ({ kind: 'async', parent: -1, ...t, index: i, items: [], maxDepth: 0, maxDur: 0, children: [] }));
   for (let i = 0; i < a.track.length; i++) {
     const t = tracks[a.track[i]];
     if (!t) continue;
@@ -46,46 +75,157 @@ export function prepare(doc) {
     if (a.depth[i] > t.maxDepth) t.maxDepth = a.depth[i];
     if (a.dur[i] > t.maxDur) t.maxDur = a.dur[i];
   }
-  for (const t of tracks) t.items.sort((x, y) => a.start[x] - a.start[y]);
+  for (const t of tracks) {
+    t.items.sort((x, y) => a.start[x] - a.start[y]);
+    if (t.parent >= 0 && tracks[t.parent] && t.parent !== t.index) tracks[t.parent].children.push(t.index);
+    else t.parent = -1;
+  }
   data.async = a;
   data.asyncTracks = tracks;
   return data;
 }
 
+function prepareCPU(cpu) {
+  if (!cpu || !cpu.t || cpu.t.length === 0) return null;
+  return { t: Float64Array.from(cpu.t), e: Float64Array.from(cpu.e), run: Float64Array.from(cpu.run), rq: Float64Array.from(cpu.rq) };
+}
+
 /**
- * The tracks in display order: per process a header, its threads, its async tracks, its
- * counters. `collapsed` is a Set of pids whose tracks are hidden.
+ * Two documents as one, for comparing: `b`'s threads, slices, tasks, counters, flows and
+ * samples follow `a`'s (indexes shifted), its processes are labelled "after", and both start
+ * at time 0 — runs of one program line up from their starts.
  */
-export function buildTracks(data, collapsed = new Set()) {
-  const doc = data.doc;
+export function mergeDocuments(a, b) {
+  const strings = a.strings.concat(b.strings);
+  const so = a.strings.length;
+  const to = a.threads.length;
+  const sliceOffset = a.slices.start.length;
+  const trackOffset = (a.async_tracks || []).length;
+  const frameOffset = (a.frames?.name || []).length;
+  const label = (side, p) => ({ ...p, name: `${side} · ${p.name}`, side });
+  const aProcesses = a.processes.length ? a.processes : [{ pid: 0, name: 'trace', threads: a.threads.map((_, i) => i) }];
+  const bProcesses = b.processes.length ? b.processes : [{ pid: 0, name: 'trace', threads: b.threads.map((_, i) => i) }];
+  const cat = (x, y, f = (v) => v) => (x || []).concat((y || []).map(f));
+  const async = (x) => x || { track: [], start: [], dur: [], depth: [], name: [] };
+  const flows = (x) => x || { from_thread: [], from_t: [], to_thread: [], to_t: [], kind: [] };
+  return {
+    version: 1,
+    start_ns: a.start_ns,
+    duration_ns: Math.max(a.duration_ns, b.duration_ns),
+    trace: `${a.trace} ⇄ ${b.trace}`,
+    strings,
+    processes: aProcesses.map((p) => label('before', p)).concat(bProcesses.map((p) => label('after', { ...p, threads: p.threads.map((t) => t + to) }))),
+    threads: a.threads.concat(b.threads.map((t) => ({ ...t, first: t.first + sliceOffset, end: t.end + sliceOffset }))),
+    slices: {
+      start: cat(a.slices.start, b.slices.start), dur: cat(a.slices.dur, b.slices.dur), depth: cat(a.slices.depth, b.slices.depth),
+      name: cat(a.slices.name, b.slices.name, (v) => v + so), kind: cat(a.slices.kind, b.slices.kind),
+      category: a.slices.category && b.slices.category ? cat(a.slices.category, b.slices.category, (v) => v + so) : undefined,
+    },
+    async_tracks: (a.async_tracks || []).map((t) => ({ ...t, side: 'before' })).concat((b.async_tracks || []).map((t) => ({ ...t, side: 'after', parent: t.parent >= 0 ? t.parent + trackOffset : -1 }))),
+    async: {
+      track: cat(async(a.async).track, async(b.async).track, (v) => v + trackOffset),
+      start: cat(async(a.async).start, async(b.async).start), dur: cat(async(a.async).dur, async(b.async).dur),
+      depth: cat(async(a.async).depth, async(b.async).depth), name: cat(async(a.async).name, async(b.async).name, (v) => v + so),
+    },
+    counters: (a.counters || []).map((c) => ({ ...c, side: 'before' })).concat((b.counters || []).map((c) => ({ ...c, side: 'after' }))),
+    flows: {
+      from_thread: cat(flows(a.flows).from_thread, flows(b.flows).from_thread, (v) => v + to), from_t: cat(flows(a.flows).from_t, flows(b.flows).from_t),
+      to_thread: cat(flows(a.flows).to_thread, flows(b.flows).to_thread, (v) => v + to), to_t: cat(flows(a.flows).to_t, flows(b.flows).to_t),
+      kind: cat(flows(a.flows).kind, flows(b.flows).kind),
+    },
+    frames: {
+      name: cat(a.frames?.name, b.frames?.name, (v) => v + so),
+      parent: cat(a.frames?.parent, b.frames?.parent, (v) => (v >= 0 ? v + frameOffset : -1)),
+    },
+    samples: {
+      t: cat(a.samples?.t, b.samples?.t), thread: cat(a.samples?.thread, b.samples?.thread, (v) => v + to),
+      frame: cat(a.samples?.frame, b.samples?.frame, (v) => (v >= 0 ? v + frameOffset : -1)),
+    },
+    args: a.args || b.args ? { ...(a.args || {}), ...Object.fromEntries(Object.entries(b.args || {}).map(([k, v]) => [String(Number(k) + sliceOffset), v])) } : null,
+    report: a.report,
+    compared: { before: a.trace, after: b.trace, afterFirstSlice: sliceOffset, afterFirstThread: to, afterReport: b.report },
+    diff: a.diff || null,
+  };
+}
+
+/**
+ * The tracks in display order: per process a header, its threads, its task lanes (as a tree:
+ * a task's children under it), its other async lanes and actor lanes, its counters.
+ * `state.collapsed` holds process indexes whose tracks are hidden; `state.threads` thread
+ * indexes shown folded (the band and the outermost row); `state.tasks` task lanes whose
+ * children are hidden (`state.tasksOpen` overrides the default of folding past
+ * OPEN_TASK_LANES lanes, and opens a process's row of many top-level tasks, `tasks:<index>`).
+ */
+export function buildTracks(data, state = {}) {
+  const collapsed = state.collapsed || new Set();
+  const folded = state.threads || new Set();
+  const foldedTasks = state.tasks || new Set();
+  const openedTasks = state.tasksOpen || new Set();
   const tracks = [];
-  const processes = doc.processes.length ? doc.processes : [{ pid: 0, name: 'trace', threads: data.threads.map((t) => t.index) }];
   let y = 0;
-  for (const p of processes) {
-    const open = !collapsed.has(p.pid);
-    tracks.push({ type: 'process', pid: p.pid, name: p.name, y, height: HEADER_HEIGHT, open });
+  for (const p of data.processes) {
+    const open = !collapsed.has(p.index);
+    tracks.push({ type: 'process', process: p.index, pid: p.pid, name: p.name, y, height: HEADER_HEIGHT, open });
     y += HEADER_HEIGHT;
     if (!open) continue;
     for (const ti of p.threads) {
       const t = data.threads[ti];
-      const rows = Math.min(t.max_depth + 1, MAX_ROWS);
+      if (!t) continue;
+      const fold = folded.has(ti);
+      // A thread without slices is its header and CPU band alone.
+      const rows = t.end <= t.first ? 0 : fold ? 1 : Math.min(t.max_depth + 1, MAX_ROWS);
       const height = HEADER_HEIGHT + rows * ROW_HEIGHT;
-      tracks.push({ type: 'thread', pid: p.pid, thread: ti, name: t.name, tid: t.tid, y, height, rows });
+      tracks.push({ type: 'thread', pid: p.pid, thread: ti, name: t.name, tid: t.tid, y, height, rows, folded: fold, canFold: t.max_depth > 0 });
       y += height;
     }
-    for (const at of data.asyncTracks) {
-      if (at.pid !== p.pid) continue;
+    const lanes = data.asyncTracks.filter((at) => at.pid === p.pid && sameSide(at, p));
+    const roots = lanes.filter((at) => at.parent < 0);
+    const manyTasks = lanes.filter((at) => at.kind === 'task').length > OPEN_TASK_LANES;
+    const visit = (at, level) => {
       const rows = Math.min(at.maxDepth + 1, MAX_ROWS);
-      tracks.push({ type: 'async', pid: p.pid, track: at.index, name: at.name, y, height: rows * ROW_HEIGHT + 4, rows });
-      y += rows * ROW_HEIGHT + 4;
+      const h = rows * ROW_HEIGHT + 4;
+      const hasChildren = at.children.length > 0;
+      const closed = hasChildren && (foldedTasks.has(at.index) || (manyTasks && !openedTasks.has(at.index)));
+      tracks.push({ type: 'async', pid: p.pid, track: at.index, name: at.name, kind: at.kind, level, y, height: h, rows, hasChildren, closed, hidden: closed ? countDescendants(data, at) : 0 });
+      y += h;
+      if (!closed) for (const c of at.children) visit(data.asyncTracks[c], level + 1);
+    };
+    // Many top-level tasks (a task per connection) sit under one row of how many were alive,
+    // folded until opened.
+    const taskRoots = roots.filter((at) => at.kind === 'task');
+    if (taskRoots.length > OPEN_TASK_LANES) {
+      const key = `tasks:${p.index}`;
+      const closed = !openedTasks.has(key);
+      tracks.push({ type: 'tasks', pid: p.pid, key, name: `${taskRoots.length} tasks`, lanes: taskRoots.map((at) => at.index), y, height: ROW_HEIGHT + 4, closed });
+      y += ROW_HEIGHT + 4;
+      if (!closed) for (const at of taskRoots) visit(at, 1);
+    } else {
+      for (const at of taskRoots) visit(at, 0);
     }
+    for (const at of roots) if (at.kind !== 'task') visit(at, 0);
     data.counters.forEach((c, ci) => {
-      if (c.pid !== p.pid || c.t.length === 0) return;
+      if (c.pid !== p.pid || c.t.length === 0 || !sameSide(c, p)) return;
       tracks.push({ type: 'counter', pid: p.pid, counter: ci, name: c.name, y, height: COUNTER_HEIGHT });
       y += COUNTER_HEIGHT;
     });
   }
   return { tracks, height: y };
+}
+
+function countDescendants(data, at) {
+  let n = 0;
+  const stack = [...at.children];
+  while (stack.length) {
+    const c = data.asyncTracks[stack.pop()];
+    n++;
+    stack.push(...c.children);
+  }
+  return n;
+}
+
+/** Whether an async lane or counter belongs to process `p`'s side of a comparison (a pid may be in both). */
+function sameSide(item, p) {
+  return !p.side || !item.side || item.side === p.side;
 }
 
 /** First index in sorted `arr` (between lo and hi) whose value is ≥ v. */
@@ -113,7 +253,7 @@ export function lowerBoundIndirect(items, starts, v) {
  * merged, so the work per frame is bounded by what is visible, and a million tiny slices
  * become at most a few thousand rectangles. Calls draw(index, x0, x1, depth, merged).
  */
-export function visibleRects(data, t, t0, t1, nsPerPx, draw) {
+export function visibleRects(data, t, t0, t1, nsPerPx, draw, maxRows = MAX_ROWS) {
   const { start, dur, depth } = data;
   const from = lowerBound(start, t0 - t.maxDur, t.first, t.end);
   const to = lowerBound(start, t1, from, t.end);
@@ -123,7 +263,7 @@ export function visibleRects(data, t, t0, t1, nsPerPx, draw) {
     const end = start[i] + dur[i];
     if (end < t0) continue;
     const d = depth[i];
-    if (d >= MAX_ROWS) continue;
+    if (d >= maxRows) continue;
     const x0 = (start[i] - t0) / nsPerPx;
     const x1 = (end - t0) / nsPerPx;
     // Whole pixel columns: a slice inside a column already drawn on this row adds nothing.
@@ -180,4 +320,244 @@ export function threadOf(data, i) {
 export function nameColor(nameIndex) {
   const h = (nameIndex * 47) % 360;
   return `hsl(${h} 45% 62%)`;
+}
+
+/** Nanoseconds of [a0, a1) inside [b0, b1). */
+function overlap(a0, a1, b0, b1) {
+  return Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+}
+
+/** Nanoseconds of thread `t`'s outermost slices inside [t0, t1): the time it was busy. */
+export function busyTime(data, t, t0, t1) {
+  const top = t.top;
+  let k = Math.max(0, lowerBoundIndirect(top, data.start, t0) - 1);
+  let busy = 0;
+  for (; k < top.length; k++) {
+    const i = top[k];
+    if (data.start[i] >= t1) break;
+    busy += overlap(data.start[i], data.start[i] + data.dur[i], t0, t1);
+  }
+  return busy;
+}
+
+/**
+ * Thread `t`'s CPU states in [t0, t1) (nanoseconds): running and runnable from its CPU
+ * readings; of the rest, blocked while it was inside a slice (it had work and waited) and idle
+ * otherwise. Without readings: `measured` false, busy time as blocked (unknown on or off CPU).
+ */
+export function cpuStates(data, t, t0, t1) {
+  const out = { running: 0, runnable: 0, blocked: 0, idle: 0, measured: !!t.cpu };
+  const span = Math.max(0, t1 - t0);
+  if (!t.cpu) {
+    const busy = busyTime(data, t, t0, t1);
+    out.blocked = busy;
+    out.idle = span - busy;
+    return out;
+  }
+  const c = t.cpu;
+  let k = Math.max(0, lowerBound(c.t, t0) - 1);
+  let covered = 0;
+  for (; k < c.t.length && c.t[k] < t1; k++) {
+    const o = overlap(c.t[k], c.e[k], t0, t1);
+    if (o <= 0) continue;
+    covered += o;
+    const run = o * c.run[k], rq = o * c.rq[k];
+    out.running += run;
+    out.runnable += rq;
+    const rest = o - run - rq;
+    const busy = Math.min(o, busyTime(data, t, Math.max(c.t[k], t0), Math.min(c.e[k], t1)));
+    const blocked = Math.max(0, Math.min(rest, busy - run - rq));
+    out.blocked += blocked;
+    out.idle += rest - blocked;
+  }
+  out.idle += Math.max(0, span - covered);
+  return out;
+}
+
+/**
+ * What happened in [t0, t1): per thread its CPU states; the top slice names by self time
+ * (each slice's time inside the range less its children's); lock waits and IPC per thread.
+ */
+export function rangeStats(data, t0, t1, top = 12) {
+  const threads = [];
+  const selfByName = new Map();
+  const lockByThread = [];
+  const ipcByThread = [];
+  let lockTotal = 0, lockCount = 0, ipcTotal = 0, ipcCount = 0;
+  for (const t of data.threads) {
+    const states = cpuStates(data, t, t0, t1);
+    const from = lowerBound(data.start, t0 - t.maxDur, t.first, t.end);
+    const to = lowerBound(data.start, t1, from, t.end);
+    let lock = 0, locks = 0, ipc = 0, ipcs = 0;
+    for (let i = from; i < to; i++) {
+      const inside = overlap(data.start[i], data.start[i] + data.dur[i], t0, t1);
+      if (inside <= 0) continue;
+      const name = data.name[i];
+      selfByName.set(name, (selfByName.get(name) || 0) + inside);
+      const p = data.parent[i];
+      if (p >= 0) selfByName.set(data.name[p], (selfByName.get(data.name[p]) || 0) - inside);
+      if (data.kind[i] === 1) { lock += inside; locks++; }
+      if (data.kind[i] === 4) { ipc += inside; ipcs++; }
+    }
+    if (states.running + states.runnable + states.blocked > 0 || lock > 0 || ipc > 0) {
+      threads.push({ thread: t.index, name: t.name, tid: t.tid, ...states });
+    }
+    if (locks) lockByThread.push({ thread: t.index, name: t.name, tid: t.tid, total: lock, count: locks });
+    if (ipcs) ipcByThread.push({ thread: t.index, name: t.name, tid: t.tid, total: ipc, count: ipcs });
+    lockTotal += lock; lockCount += locks; ipcTotal += ipc; ipcCount += ipcs;
+  }
+  threads.sort((a, b) => (b.running + b.runnable + b.blocked) - (a.running + a.runnable + a.blocked));
+  const slices = [...selfByName.entries()].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([name, self]) => ({ name: data.strings[name], self }));
+  lockByThread.sort((a, b) => b.total - a.total);
+  ipcByThread.sort((a, b) => b.total - a.total);
+  return { t0, t1, threads, slices, locks: { total: lockTotal, count: lockCount, threads: lockByThread }, ipc: { total: ipcTotal, count: ipcCount, threads: ipcByThread } };
+}
+
+/**
+ * A flame graph (icicle: callers on top) as a tree of { name, value, children (Map by name),
+ * path }. `source` 'samples': the profiler's stack samples counted; 'slices': slice self time
+ * along the slice nesting. Limited to `threads` (a Set of indexes, or null for all) and to
+ * [t0, t1).
+ */
+export function flameTree(data, { source = 'samples', threads = null, t0 = -Infinity, t1 = Infinity } = {}) {
+  const root = { name: 'all', value: 0, children: new Map(), path: '' };
+  const add = (names, value) => {
+    let node = root;
+    node.value += value;
+    for (const name of names) {
+      let child = node.children.get(name);
+      if (!child) { child = { name, value: 0, children: new Map(), path: node.path + '\u0000' + name }; node.children.set(name, child); }
+      child.value += value;
+      node = child;
+    }
+  };
+  if (source === 'samples') {
+    const { t, thread, frame } = data.samples;
+    const names = data.frames.name, parents = data.frames.parent;
+    for (let k = 0; k < t.length; k++) {
+      if (t[k] < t0 || t[k] >= t1 || (threads && !threads.has(thread[k])) || frame[k] < 0) continue;
+      add(framePath(data, frame[k], names, parents), 1);
+    }
+  } else {
+    for (const th of data.threads) {
+      if (threads && !threads.has(th.index)) continue;
+      const from = lowerBound(data.start, t0 - th.maxDur, th.first, th.end);
+      const to = Number.isFinite(t1) ? lowerBound(data.start, t1, from, th.end) : th.end;
+      const self = new Map();
+      for (let i = from; i < to; i++) {
+        const inside = overlap(data.start[i], data.start[i] + data.dur[i], t0, t1);
+        if (inside <= 0) continue;
+        self.set(i, (self.get(i) || 0) + inside);
+        const p = data.parent[i];
+        if (p >= 0) self.set(p, (self.get(p) || 0) - inside);
+      }
+      for (const [i, v] of self) {
+        if (v <= 0) continue;
+        const path = [];
+        for (let j = i; j >= 0; j = data.parent[j]) path.push(data.strings[data.name[j]]);
+        add(path.reverse(), v);
+      }
+    }
+  }
+  return root;
+}
+
+/** A stack sample's frames, outermost first. */
+export function framePath(data, leaf, names = data.frames.name, parents = data.frames.parent) {
+  const out = [];
+  for (let f = leaf, guard = 0; f >= 0 && guard < 1024; f = parents[f], guard++) out.push(data.strings[names[f]]);
+  return out.reverse();
+}
+
+/**
+ * The icicle's rectangles: { node, depth, x0, x1 } with x in 0…1 of the root's value, nodes
+ * narrower than `minWidth` left out (and their children).
+ */
+export function flameLayout(root, minWidth = 0.001) {
+  const out = [];
+  const visit = (node, depth, x0) => {
+    const w = root.value > 0 ? node.value / root.value : 0;
+    if (w < minWidth) return;
+    out.push({ node, depth, x0, x1: x0 + w });
+    let x = x0;
+    const children = [...node.children.values()].sort((a, b) => b.value - a.value);
+    for (const c of children) { visit(c, depth + 1, x); x += root.value > 0 ? c.value / root.value : 0; }
+  };
+  visit(root, 0, 0);
+  return out;
+}
+
+/** The samples whose stack passes through the flame node at `path` (as flameTree builds it). */
+export function samplesThrough(data, path, { threads = null, t0 = -Infinity, t1 = Infinity } = {}) {
+  const names = path.split('\u0000').slice(1);
+  const out = [];
+  const { t, thread, frame } = data.samples;
+  for (let k = 0; k < t.length; k++) {
+    if (t[k] < t0 || t[k] >= t1 || (threads && !threads.has(thread[k])) || frame[k] < 0) continue;
+    const p = framePath(data, frame[k]);
+    if (p.length < names.length) continue;
+    let match = true;
+    for (let j = 0; j < names.length && match; j++) match = p[j] === names[j];
+    if (match) out.push(k);
+  }
+  return out;
+}
+
+/** The slices whose nesting path is `path` (a flame node of the 'slices' source). */
+export function slicesThrough(data, path, limit = 5000) {
+  const names = path.split('\u0000').slice(1);
+  if (names.length === 0) return [];
+  const last = names[names.length - 1];
+  const out = [];
+  for (let i = 0; i < data.count && out.length < limit; i++) {
+    if (data.strings[data.name[i]] !== last || data.depth[i] !== names.length - 1) continue;
+    let ok = true;
+    for (let j = names.length - 2, p = data.parent[i]; j >= 0 && ok; j--, p = p >= 0 ? data.parent[p] : -1) ok = p >= 0 && data.strings[data.name[p]] === names[j];
+    if (ok) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * Activity over the whole trace in `bins` columns: per column, how many threads were busy on
+ * average (their outermost slices' time), for the minimap.
+ */
+export function activity(data, bins) {
+  const out = new Float64Array(bins);
+  const width = Math.max(1, data.duration) / bins;
+  for (const t of data.threads) {
+    for (const i of t.top) {
+      let s = data.start[i];
+      const e = s + data.dur[i];
+      let b = Math.max(0, Math.floor(s / width));
+      while (s < e && b < bins) {
+        const edge = (b + 1) * width;
+        out[b] += (Math.min(e, edge) - s) / width;
+        s = edge;
+        b++;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * How many of `lanes` (async track indexes) were inside a top-level slice, per pixel column
+ * of [t0, t1) at `nsPerPx` (the row standing for many folded tasks).
+ */
+export function lanesAlive(data, lanes, t0, t1, nsPerPx, columns) {
+  const out = new Float64Array(columns);
+  const a = data.async;
+  for (const l of lanes) {
+    const at = data.asyncTracks[l];
+    for (let k = lowerBoundIndirect(at.items, a.start, t0 - at.maxDur); k < at.items.length; k++) {
+      const i = at.items[k];
+      if (a.start[i] >= t1) break;
+      if (a.depth[i] !== 0) continue;
+      const x0 = Math.max(0, (a.start[i] - t0) / nsPerPx), x1 = Math.min(columns, (a.start[i] + a.dur[i] - t0) / nsPerPx);
+      for (let x = Math.floor(x0); x < x1 && x < columns; x++) out[x] += Math.min(x + 1, x1) - Math.max(x, x0);
+    }
+  }
+  return out;
 }

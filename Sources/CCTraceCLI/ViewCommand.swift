@@ -29,26 +29,38 @@ struct View: ParsableCommand {
     @Option(help: "Write a self-contained HTML file here instead of serving.")
     var html: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A second trace (after a change) shown below the first on the same time axis from each start, with "
+                + "`cctrace diff` of the two in the findings panel.", valueName: "AFTER"))
+    var compare: String?
+
     func run() throws {
         guard let files = ViewerFiles.locate() else {
             FileError.print(
                 "cctrace: error: the viewer's files were not found (set CCTRACE_VIEWER_DIR to the viewer/ directory)")
             throw ExitCode(1)
         }
-        let model: TraceModel
-        do {
-            model = try TraceImporter.importTrace(path: trace)
-        } catch {
-            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
-            throw ExitCode(2)
-        }
-        try requireEvents(model, path: trace)
-        var analyzed = model
-        if let symbolizer = SourceLines.symbolizer() { analyzed = SourceLines.resolve(model, symbolizer: symbolizer) }
         var options = AnalysisOptions()
         options.assumedCores = hostCores()
-        let report = AnalysisReport(model: analyzed, options: options)
-        let data = ViewerData.json(model: analyzed, report: report, path: trace)
+        let (analyzed, report) = try analyze(trace, options)
+        var extra: [(String, [UInt8])] = []
+        var second: TraceModel?
+        if let compare {
+            let (after, afterReport) = try analyze(compare, options)
+            second = after
+            extra.append(
+                (
+                    "compare",
+                    ViewerData.json(model: after, report: afterReport, path: compare, embedArguments: html != nil)
+                ))
+            let diff = TraceDiff(
+                before: report, beforeModel: analyzed, beforePath: trace, after: afterReport, afterModel: after,
+                afterPath: compare)
+            extra.append(("diff", Array(DiffRenderer.render(diff, format: .json).utf8)))
+        }
+        let data = ViewerData.json(
+            model: analyzed, report: report, path: trace, embedArguments: html != nil, extra: extra)
         if let html {
             guard let page = files.bundle(data: data) else {
                 FileError.print("cctrace: error: the viewer in \(files.directory) is incomplete")
@@ -69,7 +81,13 @@ struct View: ParsableCommand {
             print("wrote \(html) (\(page.count) bytes; viewer from \(files.directory))")
             return
         }
-        let server = ViewerServer(files: files, data: data) { ViewerData.sliceDetails(model: analyzed, index: $0) }
+        // The page numbers a compared trace's slices after the first trace's.
+        let firstCount = analyzed.slices.count
+        let server = ViewerServer(files: files, data: data) { [second] i in
+            i < firstCount
+                ? ViewerData.sliceDetails(model: analyzed, index: i)
+                : second.flatMap { ViewerData.sliceDetails(model: $0, index: i - firstCount) }
+        }
         do {
             try server.bind(port: port)
         } catch {
@@ -81,6 +99,21 @@ struct View: ParsableCommand {
         fflush(nil)
         if !noOpen { openBrowser(server.url) }
         server.serve()
+    }
+
+    /// The trace at `path` imported (exit 2 when it is not a trace), with source lines, and its report.
+    func analyze(_ path: String, _ options: AnalysisOptions) throws -> (TraceModel, AnalysisReport) {
+        let model: TraceModel
+        do {
+            model = try TraceImporter.importTrace(path: path)
+        } catch {
+            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
+            throw ExitCode(2)
+        }
+        try requireEvents(model, path: path)
+        var analyzed = model
+        if let symbolizer = SourceLines.symbolizer() { analyzed = SourceLines.resolve(model, symbolizer: symbolizer) }
+        return (analyzed, AnalysisReport(model: analyzed, options: options))
     }
 
     /// `$BROWSER`, or `xdg-open` when a display is available.

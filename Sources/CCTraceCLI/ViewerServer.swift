@@ -72,22 +72,15 @@ struct ViewerFiles {
         return out
     }
 
-    /// The modules, in the order a single-file bundle needs them.
-    static let bundleOrder = ["format.js", "model.js", "parse.js", "timeline.js", "app.js"]
-
-    /// One self-contained HTML file: the stylesheet and the modules inlined (imports and
-    /// exports removed; the modules share no top-level names), the data embedded as JSON.
+    /// One self-contained HTML file: the stylesheet inlined, the data embedded as JSON, and
+    /// the modules bundled — each module's body in a function of its own (its top-level names
+    /// stay its own), its `import { a, b as c } from './x.js'` turned into a read of that
+    /// module's exports, its `export`ed declarations returned as its exports; modules run in
+    /// dependency order from `app.js`.
     func bundle(data: [UInt8]) -> [UInt8]? {
-        guard let html = files["index.html"].map({ String(decoding: $0, as: UTF8.self) }) else { return nil }
-        var script = ""
-        for name in Self.bundleOrder {
-            guard let source = files[name].map({ String(decoding: $0, as: UTF8.self) }) else { return nil }
-            for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("import ") { continue }
-                script += line.hasPrefix("export ") ? String(line.dropFirst("export ".count)) : String(line)
-                script += "\n"
-            }
-        }
+        guard let html = files["index.html"].map({ String(decoding: $0, as: UTF8.self) }),
+            let script = Self.bundleModules(entry: "app.js", files: files)
+        else { return nil }
         let css = files["viewer.css"].map { String(decoding: $0, as: UTF8.self) } ?? ""
         // `</` inside a script element would end it early.
         let json = String(decoding: data, as: UTF8.self).split(separator: "</", omittingEmptySubsequences: false)
@@ -107,6 +100,69 @@ struct ViewerFiles {
         }
         return Array(page.utf8)
     }
+}
+
+extension ViewerFiles {
+    /// The modules reachable from `entry` as one classic-scoped script (see ``bundle(data:)``),
+    /// or nil when one is missing or imports in a form this does not read.
+    static func bundleModules(entry: String, files: [String: [UInt8]]) -> String? {
+        var order: [String] = []
+        var visiting: Set<String> = []
+        var bodies: [String: String] = [:]
+        func visit(_ name: String) -> Bool {
+            if bodies[name] != nil || visiting.contains(name) { return true }
+            guard let source = files[name].map({ String(decoding: $0, as: UTF8.self) }) else { return false }
+            visiting.insert(name)
+            var body = ""
+            var exports: [String] = []
+            for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("import ") {
+                    guard let (names, module) = parseImport(String(line)), visit(module) else { return false }
+                    body += "const { \(names) } = __cctraceModules[\(quoted(module))];\n"
+                    continue
+                }
+                if line.hasPrefix("export ") {
+                    let declaration = line.dropFirst("export ".count)
+                    let words = declaration.split(whereSeparator: { $0 == " " || $0 == "(" || $0 == "=" || $0 == "{" })
+                    let keywords: Set<Substring> = ["function", "class", "const", "let", "var", "async", "function*"]
+                    guard let name = words.first(where: { !keywords.contains($0) }) else { return false }
+                    exports.append(String(name))
+                    body += declaration + "\n"
+                    continue
+                }
+                body += line + "\n"
+            }
+            visiting.remove(name)
+            bodies[name] =
+                "__cctraceModules[\(quoted(name))] = (() => {\n\(body)return { \(exports.joined(separator: ", ")) };\n})();\n"
+            order.append(name)
+            return true
+        }
+        guard visit(entry) else { return nil }
+        return "const __cctraceModules = {};\n" + order.map { bodies[$0]! }.joined()
+    }
+
+    /// `import { a, b as c } from './x.js';` → ("a, b: c", "x.js").
+    static func parseImport(_ line: String) -> (String, String)? {
+        guard let open = line.firstIndex(of: "{"), let close = line.firstIndex(of: "}"), open < close,
+            let from = line[close...].firstRange(of: "from './"),
+            let end = line[from.upperBound...].firstIndex(of: "'")
+        else { return nil }
+        var names: [String] = []
+        for item in line[line.index(after: open)..<close].split(separator: ",") {
+            let words = item.split(separator: " ")
+            switch words.count {
+            case 1: names.append(String(words[0]))
+            case 3 where words[1] == "as": names.append("\(words[0]): \(words[2])")
+            default: return nil
+            }
+        }
+        let module = String(line[from.upperBound..<end])
+        guard isServable(module), !names.isEmpty else { return nil }
+        return (names.joined(separator: ", "), module)
+    }
+
+    static func quoted(_ s: String) -> String { "'" + s + "'" }
 }
 
 /// A small HTTP/1.1 server on 127.0.0.1 for `cctrace view`: one request per connection, GET

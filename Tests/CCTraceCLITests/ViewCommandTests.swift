@@ -52,10 +52,38 @@ import Testing
         let page = try String(contentsOfFile: out, encoding: .utf8)
         #expect(page.contains("id=\"cctrace-data\""))
         #expect(page.contains("class Timeline"))
+        // Bundled as modules: each in a scope of its own, imports read from the exports.
         #expect(!page.contains("import {"))
+        #expect(page.contains("__cctraceModules['model.js'] = (() => {"))
+        #expect(page.contains("} = __cctraceModules['model.js'];"))
+        // model.js comes before the modules that import it.
+        let model = try #require(page.range(of: "__cctraceModules['model.js'] = "))
+        let app = try #require(page.range(of: "__cctraceModules['app.js'] = "))
+        #expect(model.lowerBound < app.lowerBound)
+        // Args travel in the file (no server to ask).
+        #expect(page.contains("\"args\":{"))
         // The trace's `</script>` cannot close the data element early.
         #expect(!page.contains("</script><script>alert(1)"))
         #expect(page.contains("<\\/script><script>alert(1)<\\/script>"))
+    }
+
+    /// `--compare AFTER` puts the second trace and the diff of the two in the document.
+    @Test func compareEmbedsTheSecondTraceAndTheDiff() throws {
+        let before = try writeTemporary(
+            #"[{"ph":"X","name":"slow","ts":0,"dur":400000,"pid":3,"tid":4},{"ph":"X","name":"x","ts":0,"dur":1,"pid":3,"tid":5}]"#
+        )
+        let after = try writeTemporary(
+            #"[{"ph":"X","name":"fast","ts":0,"dur":100000,"pid":3,"tid":4},{"ph":"X","name":"x","ts":0,"dur":1,"pid":3,"tid":5}]"#
+        )
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString).html").path
+        let result = try cctrace(["view", "--html", out, "--compare", after, before])
+        #expect(result.status == 0, "\(result.stderr)")
+        let page = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(page.contains("\"compare\":{\"version\":1"))
+        #expect(page.contains("\"diff\":{"))
+        #expect(page.contains("\"fast\""))
+        let bad = try cctrace(["view", "--html", out, "--compare", "/nonexistent.json", before])
+        #expect(bad.status == 2)
     }
 
     @Test func unreadableInputIsExitTwo() throws {

@@ -4,8 +4,12 @@ loads with no console error, the recommendation and findings are listed, clickin
 selects and highlights its evidence slice; a hostile trace's names render as text.
 
 usage: e2e.py CCTRACE_BINARY TRACE [--hostile HOSTILE_TRACE] [--screenshot OUT.png] [--html]
+             [--compare OTHER_TRACE]
 (--html also writes TRACE's self-contained page with `cctrace view --html` and opens it from
-file://)
+file://; --compare opens TRACE and OTHER_TRACE together, with their diff)
+Also checked: each thread's CPU band replaces the per-thread CPU counters, a selected range
+lists its threads, top slices and lock waits, the flame graph draws and marks what a frame
+picks, folding a thread shortens the layout.
 Prints one JSON line; exits 0 when every check passed."""
 import json
 import os
@@ -17,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser import Browser  # noqa: E402
 
 
-def serve(binary, trace):
-    process = subprocess.Popen([binary, "view", "--no-open", trace], stdout=subprocess.PIPE, text=True)
+def serve(binary, trace, extra=()):
+    process = subprocess.Popen([binary, "view", "--no-open", *extra, trace], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if "http://" not in line:
         process.kill()
@@ -49,6 +53,7 @@ def main():
     binary, trace = args[0], args[1]
     hostile = args[args.index("--hostile") + 1] if "--hostile" in args else None
     shot = args[args.index("--screenshot") + 1] if "--screenshot" in args else None
+    other = args[args.index("--compare") + 1] if "--compare" in args else None
     result = {"checks": {}}
     server, url = serve(binary, trace)
     browser = Browser()
@@ -77,9 +82,39 @@ def main():
             result["selected"] = selected
         else:
             result["checks"]["finding_selects_its_slice"] = False
+        # CPU readings are bands on their threads, not counters.
+        result["checks"]["cpu_bands_not_counters"] = browser.evaluate("""(() => {
+            const d = window.cctraceViewer.data;
+            return d.threads.some((t) => t.cpu) && !d.counters.some((c) => /^cpu \\d+/.test(c.name));
+        })()""")
+        # Folding the deepest thread shortens the layout; unfolding restores it.
+        result["checks"]["thread_folds"] = browser.evaluate("""(() => {
+            const t = window.cctraceViewer.timeline;
+            const deep = t.layout.tracks.filter((x) => x.type === 'thread' && x.rows > 1)[0];
+            if (!deep) return true;
+            const h = t.layout.height;
+            t.toggleThread(deep.thread);
+            const folded = t.layout.height;
+            t.toggleThread(deep.thread);
+            return folded < h && t.layout.height === h;
+        })()""")
+        # A range: its panel lists threads with states, top slices by self time, lock waits.
+        browser.evaluate("(() => { const s = window.cctraceViewer; s.showRange(0, s.data.duration); return true; })()")
+        panel = browser.evaluate("document.getElementById('details-body').textContent") or ""
+        threads_listed = browser.evaluate("window.cctraceViewer.rangeStats.threads.length")
+        result["checks"]["range_panel"] = ("Top slices by self time" in panel and "Lock waits" in panel
+                                           and (threads_listed or 0) > 0)
+        # The flame graph (slice self time when there are no samples) draws; a frame marks slices.
+        browser.evaluate("(() => { window.cctraceViewer.toggleFlame(); return true; })()")
+        drawn = browser.evaluate("Number(document.body.dataset.flame || 0)")
+        browser.evaluate("(() => { window.cctraceViewer.pickFlame(4, 18 + 5); return true; })()")
+        picked = browser.evaluate("Number(document.body.dataset.flamePicked || 0)")
+        result["checks"]["flame_graph"] = drawn > 0 and picked > 0
+        result["flame"] = {"total": drawn, "picked": picked}
         if shot:
             browser.wait_for("true")
             browser.screenshot(shot)
+        browser.evaluate("(() => { window.cctraceViewer.toggleFlame(); return true; })()")
         # A raw Chrome trace handed to the page (as a drop does) is parsed in the worker.
         browser.evaluate("""window.cctraceViewer.openText(JSON.stringify([
             {ph: 'X', name: 'dropped-slice', pid: 5, tid: 6, ts: 0, dur: 10},
@@ -122,10 +157,29 @@ def main():
         try:
             browser.open("file://" + page)
             result["checks"]["html_file_loads"] = browser.wait_for("document.body.dataset.loaded === 'true'")
+            # The self-contained file shows a slice's args without a server.
+            first = browser.evaluate("Number(Object.keys(window.cctraceViewer.data.args || {})[0] ?? -1)")
+            result["checks"]["html_file_has_args"] = first is not None and first >= 0 and browser.evaluate(
+                f"(async () => {{ await window.cctraceViewer.showDetails({first}); "
+                f"return document.getElementById('details-body').textContent.includes('args:'); }})()")
             result["checks"]["html_file_no_errors"] = not browser.errors()
             result["html_errors"] = browser.errors()
         finally:
             browser.close()
+    if other:
+        server, url = serve(binary, trace, ("--compare", other))
+        browser = Browser()
+        try:
+            browser.open(url)
+            browser.wait_for("document.body.dataset.loaded === 'true'")
+            verdict = browser.evaluate("document.querySelector('#diff .verdict')?.textContent") or ""
+            sides = browser.evaluate("[...new Set(window.cctraceViewer.data.processes.map((p) => p.side))].join(',')")
+            result["compare"] = {"verdict": verdict, "sides": sides}
+            result["checks"]["compare_opens_both_with_diff"] = verdict.startswith("after vs before") and sides == "before,after"
+            result["checks"]["compare_no_errors"] = not browser.errors()
+        finally:
+            browser.close()
+            server.kill()
     result["ok"] = all(result["checks"].values())
     print(json.dumps(result))
     sys.exit(0 if result["ok"] else 1)

@@ -2,7 +2,7 @@
 // layout, level of detail, hit testing, search, and the dropped-file parser.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { prepare, buildTracks, visibleRects, hitTest, search, lowerBound, MAX_ROWS, HEADER_HEIGHT, ROW_HEIGHT } from '../model.js';
+import { prepare, buildTracks, visibleRects, hitTest, search, lowerBound, MAX_ROWS, HEADER_HEIGHT, ROW_HEIGHT, cpuStates, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, mergeDocuments, activity, lanesAlive, OPEN_TASK_LANES } from '../model.js';
 import { parseChromeTrace } from '../parse.js';
 import { formatDuration, tickStep } from '../format.js';
 
@@ -38,7 +38,7 @@ test('tracks: a header per process, threads with a row per depth, tasks, counter
   assert.equal(tracks[1].y, HEADER_HEIGHT);
   assert.equal(tracks[2].y, HEADER_HEIGHT + HEADER_HEIGHT + 2 * ROW_HEIGHT);
   assert.equal(height, tracks.at(-1).y + tracks.at(-1).height);
-  const collapsed = buildTracks(data, new Set([7]));
+  const collapsed = buildTracks(data, { collapsed: new Set([0]) });
   assert.deepEqual(collapsed.tracks.map((t) => t.type), ['process']);
 });
 
@@ -116,4 +116,158 @@ test('formatting', () => {
   assert.equal(formatDuration(2e9), '2.00 s');
   assert.equal(tickStep(1000, 10), 100);
   assert.ok(MAX_ROWS >= 8);
+});
+
+test('a slice knows its parent; a thread its outermost slices', () => {
+  const data = prepare(doc());
+  assert.equal(data.parent[0], -1);
+  assert.equal(data.parent[1], 0);
+  assert.equal(data.parent[3], 2);
+  assert.deepEqual([...data.threads[0].top], [0, 2, 4]);
+});
+
+test('CPU states: running and runnable from the readings, blocked inside a slice, idle outside', () => {
+  const d = doc();
+  // Thread 0 is inside slices during [0,50), [100,150), [200,250). Readings: [0,100) 40 % running,
+  // 10 % runnable; [100,300) 0 % running.
+  d.threads[0].cpu = { t: [0, 100], e: [100, 300], run: [0.4, 0], rq: [0.1, 0] };
+  const data = prepare(d);
+  const s = cpuStates(data, data.threads[0], 0, 100);
+  assert.equal(s.measured, true);
+  assert.ok(Math.abs(s.running - 40) < 1e-9 && Math.abs(s.runnable - 10) < 1e-9);
+  // Inside a slice 50 ns, of which 50 on or wanting a CPU: nothing left blocked; the rest idle.
+  assert.equal(s.blocked, 0);
+  assert.ok(Math.abs(s.idle - 50) < 1e-9);
+  const later = cpuStates(data, data.threads[0], 100, 300);
+  assert.equal(later.running, 0);
+  assert.equal(later.blocked, 100);
+  assert.equal(later.idle, 100);
+  // Without readings: busy time counts as blocked (unknown), the rest idle.
+  const loop = cpuStates(data, data.threads[1], 0, 100);
+  assert.equal(loop.measured, false);
+  assert.equal(loop.blocked, 95);
+});
+
+test('range statistics: self time clipped to the range, lock waits per thread', () => {
+  const data = prepare(doc());
+  const s = rangeStats(data, 0, 100);
+  // work [0,50) holds lock wait [10,30): work's self time 30, lock wait 20; the loop slice 95.
+  const self = Object.fromEntries(s.slices.map((x) => [x.name, x.self]));
+  assert.equal(self.work, 30);
+  assert.equal(self['lock wait'], 20);
+  assert.equal(self['<img src=x onerror=alert(1)>'], 95);
+  assert.equal(s.locks.count, 1);
+  assert.equal(s.locks.total, 20);
+  assert.equal(s.locks.threads[0].name, 'main');
+  assert.equal(s.threads.length, 2);
+});
+
+test('flame graph of slice self time nests by the slices and sums to their time', () => {
+  const data = prepare(doc());
+  const root = flameTree(data, { source: 'slices', threads: new Set([0]) });
+  assert.equal(root.value, 3 * 50);
+  const work = root.children.get('work');
+  assert.equal(work.value, 150);
+  assert.equal(work.children.get('lock wait').value, 60);
+  const rects = flameLayout(root);
+  assert.equal(rects[0].x1, 1);
+  assert.ok(rects.some((r) => r.depth === 2 && r.node.name === 'lock wait' && Math.abs(r.x1 - r.x0 - 0.4) < 1e-9));
+  const marked = slicesThrough(data, work.children.get('lock wait').path);
+  assert.deepEqual(marked, [1, 3, 5]);
+});
+
+test('flame graph of stack samples counts each sample along its frames, outermost first', () => {
+  const d = doc();
+  d.strings.push('main', 'parse', 'hash');
+  const s0 = d.strings.length - 3;
+  d.frames = { name: [s0, s0 + 1, s0 + 2], parent: [-1, 0, 0] };
+  d.samples = { t: [10, 20, 30, 40], thread: [0, 0, 0, 1], frame: [1, 1, 2, -1] };
+  const data = prepare(d);
+  const root = flameTree(data);
+  assert.equal(root.value, 3);
+  const main = root.children.get('main');
+  assert.equal(main.children.get('parse').value, 2);
+  assert.equal(main.children.get('hash').value, 1);
+  assert.deepEqual(samplesThrough(data, main.children.get('parse').path), [0, 1]);
+  assert.equal(flameTree(data, { t0: 25, t1: 100 }).value, 1);
+});
+
+test('two documents merged: the indexes of the second shifted, its processes marked after', () => {
+  const a = doc(), b = doc();
+  b.async_tracks = [{ pid: 7, name: 'child', kind: 'task', parent: -1 }];
+  const m = mergeDocuments(a, b);
+  const n = a.slices.start.length;
+  assert.equal(m.slices.start.length, 2 * n);
+  assert.equal(m.threads[2].first, n);
+  assert.equal(m.slices.name[n], a.strings.length);
+  assert.deepEqual(m.processes.map((p) => p.side), ['before', 'after']);
+  assert.deepEqual(m.processes[1].threads, [2, 3]);
+  assert.equal(m.flows.from_thread[1], 2);
+  const data = prepare({ ...a, compare: b });
+  const { tracks } = buildTracks(data);
+  // Each process shows only its own side's lanes and counters although the pids are equal.
+  assert.deepEqual(tracks.map((t) => t.type), ['process', 'thread', 'thread', 'async', 'counter', 'process', 'thread', 'thread', 'async', 'counter']);
+  assert.equal(tracks[8].name, 'child');
+});
+
+test('task lanes form a tree; many lanes start folded under their parents', () => {
+  const d = doc();
+  const n = OPEN_TASK_LANES + 5;
+  d.async_tracks = [{ pid: 7, name: 'root', kind: 'task', parent: -1 }];
+  d.async = { track: [0], start: [0], dur: [1000], depth: [0], name: [0] };
+  for (let i = 1; i <= n; i++) {
+    d.async_tracks.push({ pid: 7, name: `child ${i}`, kind: 'task', parent: 0 });
+    d.async.track.push(i); d.async.start.push(i); d.async.dur.push(10); d.async.depth.push(0); d.async.name.push(0);
+  }
+  const data = prepare(d);
+  const folded = buildTracks(data).tracks.filter((t) => t.type === 'async');
+  assert.equal(folded.length, 1);
+  assert.equal(folded[0].closed, true);
+  assert.equal(folded[0].hidden, n);
+  const open = buildTracks(data, { tasksOpen: new Set([0]) }).tracks.filter((t) => t.type === 'async');
+  assert.equal(open.length, n + 1);
+  assert.equal(open[1].level, 1);
+});
+
+test('a folded thread shows one row', () => {
+  const data = prepare(doc());
+  const t = buildTracks(data, { threads: new Set([0]) }).tracks.find((x) => x.type === 'thread');
+  assert.equal(t.rows, 1);
+  assert.equal(t.folded, true);
+});
+
+test('minimap activity: busy threads per column', () => {
+  const data = prepare(doc());
+  const a = activity(data, 4);
+  // Duration 1300, columns of 325 ns: main is busy 150 ns in the first; the loop slice
+  // [5,1005) covers 320 ns of it, the next two whole, and 30 ns of the last.
+  const close = (x, y) => assert.ok(Math.abs(x - y) < 1e-9, `${x} vs ${y}`);
+  close(a[0], (150 + 320) / 325);
+  close(a[1], 1);
+  close(a[2], 1);
+  close(a[3], 30 / 325);
+});
+
+test('many top-level tasks sit under one row of how many were alive, folded until opened', () => {
+  const d = doc();
+  const n = OPEN_TASK_LANES + 10;
+  d.async_tracks = [];
+  d.async = { track: [], start: [], dur: [], depth: [], name: [] };
+  for (let i = 0; i < n; i++) {
+    d.async_tracks.push({ pid: 7, name: `conn ${i}`, kind: 'task', parent: -1 });
+    // Each task alive [0, 100) plus i: all alive in the first column.
+    d.async.track.push(i); d.async.start.push(i); d.async.dur.push(100); d.async.depth.push(0); d.async.name.push(0);
+  }
+  const data = prepare(d);
+  const closed = buildTracks(data).tracks;
+  const group = closed.find((t) => t.type === 'tasks');
+  assert.equal(group.closed, true);
+  assert.equal(closed.filter((t) => t.type === 'async').length, 0);
+  const opened = buildTracks(data, { tasksOpen: new Set([group.key]) }).tracks;
+  assert.equal(opened.filter((t) => t.type === 'async').length, n);
+  const alive = lanesAlive(data, group.lanes, 0, 200, 50, 4);
+  // Column [50,100): every task; [100,150): those that started after 50 ns.
+  assert.equal(alive[1], n);
+  assert.ok(alive[2] > 0 && alive[2] < n);
+  assert.equal(alive[3], 0);
 });

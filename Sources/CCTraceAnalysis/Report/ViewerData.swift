@@ -8,20 +8,37 @@ import CCTraceFormat
 /// ```
 /// {"version":1,"start_ns":…,"duration_ns":…,"strings":[…],
 ///  "processes":[{"pid","name","threads":[i…]}],
-///  "threads":[{"pid","tid","name","first","end","max_depth"}],   // slices[first..<end]
-///  "slices":{"start":[…],"dur":[…],"depth":[…],"name":[…],"kind":[…]},
+///  "threads":[{"pid","tid","name","first","end","max_depth",
+///              "cpu":{"t":[…],"e":[…],"run":[…],"rq":[…]}?}],  // slices[first..<end]
+///  "slices":{"start":[…],"dur":[…],"depth":[…],"name":[…],"kind":[…],"category":[…]?},
 ///  "async":{"pid":[…],"track":[…],"start":[…],"dur":[…],"depth":[…],"name":[…]},
-///  "async_tracks":[{"pid","name"}],
+///  "async_tracks":[{"pid","name","kind","parent"}],  // kind: async|task|actor; parent: a track or -1
 ///  "counters":[{"pid","name","t":[…],"v":[…]}],
 ///  "flows":{"from_thread":[…],"from_t":[…],"to_thread":[…],"to_t":[…],"kind":[…]},
-///  "report":{…`cctrace report --format json`…}}
+///  "frames":{"name":[…],"parent":[…]},                 // the sampled stacks as a tree
+///  "samples":{"t":[…],"thread":[…],"frame":[…]},      // frame: the innermost node or -1
+///  "args":{"<slice>":{…}}?,                          // only in a self-contained file
+///  "report":{…`cctrace report --format json`…},
+///  "compare":{…another document…}?, "diff":{…`cctrace diff --format json`…}?}
 /// ```
 ///
 /// Slice kinds: 0 work, 1 lock wait, 2 lock hold, 3 loop callback/tick, 4 IPC, 5 task run,
 /// 6 process, 7 I/O wait (by name), 8 waiting for a result (by name).
+///
+/// Per-thread CPU readings (`cctrace.cpu` counters) arrive as each thread's `cpu` band, not as
+/// counters. Swift actor runs (`actor <Type>` jobs) get a lane per actor; traced tasks know
+/// their parent task's lane (the task tree).
 public enum ViewerData {
-    /// The document for `model` and its `report`.
-    public static func json(model: TraceModel, report: AnalysisReport, path: String) -> [UInt8] {
+    /// Most slices whose `args` a self-contained file embeds, and their most bytes.
+    public static let embeddedArgumentLimit = (slices: 50_000, bytes: 16 << 20)
+
+    /// The document for `model` and its `report`. `embedArguments` puts slices' `args` in the
+    /// document (for a self-contained file, which has no server to ask); `extra` members
+    /// (already JSON) are appended.
+    public static func json(
+        model: TraceModel, report: AnalysisReport, path: String, embedArguments: Bool = false,
+        extra: [(String, [UInt8])] = []
+    ) -> [UInt8] {
         var w = FastJSON()
         let origin = model.bounds.lowerBound.nanoseconds
         var strings: [String] = []
@@ -59,6 +76,29 @@ public enum ViewerData {
             w.int(Int64(t.sliceRange.upperBound))
             w.raw(",\"max_depth\":")
             w.int(Int64(maxDepth))
+            if let cpu = t.cpu, !cpu.samples.isEmpty {
+                w.raw(",\"cpu\":{\"t\":[")
+                for (k, p) in cpu.samples.enumerated() {
+                    if k > 0 { w.raw(",") }
+                    w.int(p.start.nanoseconds - origin)
+                }
+                w.raw("],\"e\":[")
+                for (k, p) in cpu.samples.enumerated() {
+                    if k > 0 { w.raw(",") }
+                    w.int(p.end.nanoseconds - origin)
+                }
+                w.raw("],\"run\":[")
+                for (k, p) in cpu.samples.enumerated() {
+                    if k > 0 { w.raw(",") }
+                    w.share(p.running)
+                }
+                w.raw("],\"rq\":[")
+                for (k, p) in cpu.samples.enumerated() {
+                    if k > 0 { w.raw(",") }
+                    w.share(p.runnable)
+                }
+                w.raw("]}")
+            }
             w.raw("}")
         }
         w.raw("],\"processes\":[")
@@ -106,60 +146,66 @@ public enum ViewerData {
             if i > 0 { w.raw(",") }
             w.int(Int64(kind(s, profileKind: i < profile.sliceKinds.count ? profile.sliceKinds[i] : nil)))
         }
-
-        // Async slices (tasks and other async tracks), one track per (pid, id) of depth 0.
-        var trackIndex: [String: Int] = [:]
-        var tracks: [(pid: Int64, name: String)] = []
-        var trackOf: [Int] = []
-        for a in model.asyncSlices {
-            let key = "\(a.pid)\u{0}\(a.id)"
-            if let t = trackIndex[key] {
-                trackOf.append(t)
-            } else {
-                trackIndex[key] = tracks.count
-                tracks.append((a.pid, a.name))
-                trackOf.append(tracks.count - 1)
+        if embedArguments {
+            // What the server's slice details would say: each slice's category.
+            w.raw("],\"category\":[")
+            for (i, s) in slices.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.int(Int64(intern(s.category)))
             }
         }
+
+        // Async slices (tasks and other async tracks), one track per (pid, id) of depth 0;
+        // then a lane per Swift actor, holding its runs.
+        let lanes = AsyncLanes(model: model)
         w.raw("]},\"async_tracks\":[")
-        for (i, t) in tracks.enumerated() {
+        for (i, t) in lanes.tracks.enumerated() {
             if i > 0 { w.raw(",") }
             w.raw("{\"pid\":")
             w.int(t.pid)
             w.raw(",\"name\":")
             w.string(t.name)
+            w.raw(",\"kind\":\"")
+            w.raw(t.kind)
+            w.raw("\",\"parent\":")
+            w.int(Int64(t.parent))
             w.raw("}")
         }
         w.raw("],\"async\":{\"track\":[")
-        for (i, t) in trackOf.enumerated() {
+        for (i, item) in lanes.items.enumerated() {
             if i > 0 { w.raw(",") }
-            w.int(Int64(t))
+            w.int(Int64(item.track))
         }
         w.raw("],\"start\":[")
-        for (i, a) in model.asyncSlices.enumerated() {
+        for (i, item) in lanes.items.enumerated() {
             if i > 0 { w.raw(",") }
-            w.int(a.start.nanoseconds - origin)
+            w.int(item.start - origin)
         }
         w.raw("],\"dur\":[")
-        for (i, a) in model.asyncSlices.enumerated() {
+        for (i, item) in lanes.items.enumerated() {
             if i > 0 { w.raw(",") }
-            w.int(a.duration.nanoseconds)
+            w.int(item.duration)
         }
         w.raw("],\"depth\":[")
-        for (i, a) in model.asyncSlices.enumerated() {
+        for (i, item) in lanes.items.enumerated() {
             if i > 0 { w.raw(",") }
-            w.int(Int64(a.depth))
+            w.int(Int64(item.depth))
         }
         w.raw("],\"name\":[")
-        for (i, a) in model.asyncSlices.enumerated() {
+        for (i, item) in lanes.items.enumerated() {
             if i > 0 { w.raw(",") }
-            w.int(Int64(intern(a.name)))
+            w.int(Int64(intern(item.name)))
         }
 
         // Counters.
         w.raw("]},\"counters\":[")
-        for (i, c) in model.counters.enumerated() {
-            if i > 0 { w.raw(",") }
+        let cpuThreads = Set(model.threads.filter { $0.cpu != nil }.map { "\($0.pid) cpu \($0.tid)" })
+        var counterCount = 0
+        for c in model.counters {
+            // Per-thread CPU readings are the threads' `cpu` bands.
+            if c.counter.hasPrefix("cpu "), cpuThreads.contains("\(c.pid) \(c.counter)") { continue }
+            if counterCount > 0 { w.raw(",") }
+            counterCount += 1
             w.raw("{\"pid\":")
             w.int(c.pid)
             w.raw(",\"name\":")
@@ -203,15 +249,98 @@ public enum ViewerData {
             if i > 0 { w.raw(",") }
             w.int(f.category == TraceCategory.ipc.rawValue ? 4 : f.category == TraceCategory.process.rawValue ? 6 : 0)
         }
-        w.raw("]},\"strings\":[")
+        w.raw("]}")
+        sampledStacks(model, into: &w, intern: intern)
+        if embedArguments { embeddedArguments(model, into: &w) }
+        w.raw(",\"strings\":[")
         for (i, s) in strings.enumerated() {
             if i > 0 { w.raw(",") }
             w.string(s)
         }
         w.raw("],\"report\":")
         w.raw(ReportRenderer.render(report, path: path, format: .json))
+        for (key, value) in extra {
+            w.raw(",")
+            w.string(key)
+            w.raw(":")
+            w.bytes += value
+        }
         w.raw("}")
         return w.bytes
+    }
+
+    /// The stack samples: their frames as a tree (a node per distinct caller path, its name
+    /// made readable) and each sample's time, thread and innermost node.
+    static func sampledStacks(_ model: TraceModel, into w: inout FastJSON, intern: (String) -> Int) {
+        var nodeOf: [String: Int] = [:]
+        var names: [Int] = []
+        var parents: [Int] = []
+        func node(_ id: String, depth: Int) -> Int {
+            if let n = nodeOf[id] { return n }
+            guard depth < 512, let f = model.stackFrames[id] else { return -1 }
+            // Mark before recursing: a cycle ends at the frame seen again.
+            nodeOf[id] = -1
+            let parent = f.parent.map { node($0, depth: depth + 1) } ?? -1
+            let n = names.count
+            names.append(intern(ReportRenderer.readableFunction(f.name)))
+            parents.append(parent)
+            nodeOf[id] = n
+            return n
+        }
+        var leaves: [Int] = []
+        leaves.reserveCapacity(model.samples.count)
+        for s in model.samples { leaves.append(s.stackFrame.map { node($0, depth: 0) } ?? -1) }
+        let origin = model.bounds.lowerBound.nanoseconds
+        w.raw(",\"frames\":{\"name\":[")
+        for (i, n) in names.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.int(Int64(n))
+        }
+        w.raw("],\"parent\":[")
+        for (i, p) in parents.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.int(Int64(p))
+        }
+        w.raw("]},\"samples\":{\"t\":[")
+        for (i, s) in model.samples.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.int(s.timestamp.nanoseconds - origin)
+        }
+        w.raw("],\"thread\":[")
+        for (i, s) in model.samples.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.int(Int64(s.thread))
+        }
+        w.raw("],\"frame\":[")
+        for (i, l) in leaves.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.int(Int64(l))
+        }
+        w.raw("]}")
+    }
+
+    /// `"args":{"<slice>":{…}}` for the slices that have args, up to ``embeddedArgumentLimit``
+    /// (longest slices first: the ones a reader clicks) — a self-contained file has no server.
+    static func embeddedArguments(_ model: TraceModel, into w: inout FastJSON) {
+        var withArgs = model.slices.indices.filter { model.slices[$0].args != nil }
+        if withArgs.count > embeddedArgumentLimit.slices {
+            withArgs.sort { model.slices[$0].duration > model.slices[$1].duration }
+            withArgs.removeLast(withArgs.count - embeddedArgumentLimit.slices)
+        }
+        w.raw(",\"args\":{")
+        var bytes = 0
+        var first = true
+        for i in withArgs {
+            guard let value = model.slices[i].args.flatMap({ model.arguments.value($0) }) else { continue }
+            let text = value.serialized()
+            bytes += text.utf8.count
+            if bytes > embeddedArgumentLimit.bytes { break }
+            if !first { w.raw(",") }
+            first = false
+            w.raw("\"\(i)\":")
+            w.raw(text)
+        }
+        w.raw("}")
     }
 
     /// The details of slice `index`: name, category, times, args (raw JSON).
@@ -308,5 +437,96 @@ struct FastJSON {
 
     mutating func string(_ s: String) {
         raw(JSONValue.string(s).serialized())
+    }
+
+    /// A share 0…1 with three decimals (`0.125`, `1`, `0`).
+    mutating func share(_ v: Double) {
+        let m = Int64(((v.isFinite ? max(0, min(1, v)) : 0) * 1000).rounded())
+        if m == 1000 {
+            bytes.append(0x31)
+        } else if m == 0 {
+            bytes.append(0x30)
+        } else {
+            raw("0.")
+            let digits = [m / 100, m / 10 % 10, m % 10]
+            var last = 2
+            while last > 0 && digits[last] == 0 { last -= 1 }
+            for d in digits[0...last] { bytes.append(UInt8(0x30 + d)) }
+        }
+    }
+}
+
+/// The viewer's async lanes: one per (pid, id) of the trace's async slices (a traced task's
+/// lane knows its parent task's lane), then one per Swift actor with its runs.
+struct AsyncLanes {
+    struct Track {
+        var pid: Int64
+        var name: String
+        /// `async`, `task` (a traced task: cctrace.task), `actor`.
+        var kind: String
+        var parent: Int
+    }
+    struct Item {
+        var track: Int
+        var start: Int64
+        var duration: Int64
+        var depth: Int
+        var name: String
+    }
+    var tracks: [Track] = []
+    var items: [Item] = []
+
+    init(model: TraceModel) {
+        var trackIndex: [String: Int] = [:]
+        var parentTask: [Int: String] = [:]
+        let taskCategory = TraceCategory.task.rawValue
+        let parentKey = TraceVocabulary.Arg.parentTaskID.string
+        for a in model.asyncSlices {
+            let key = "\(a.pid)\u{0}\(a.id)"
+            let t: Int
+            if let existing = trackIndex[key] {
+                t = existing
+            } else {
+                t = tracks.count
+                trackIndex[key] = t
+                let isTask = a.category == taskCategory
+                tracks.append(Track(pid: a.pid, name: a.name, kind: isTask ? "task" : "async", parent: -1))
+                if isTask, case .object(let members)? = a.args.flatMap({ model.arguments.value($0) }),
+                    let parent = members.first(where: { $0.0 == parentKey })?.1
+                {
+                    switch parent {
+                    case .number(let n): parentTask[t] = "\(a.pid)\u{0}\(Int64(n))"
+                    case .string(let s): parentTask[t] = "\(a.pid)\u{0}\(s)"
+                    default: break
+                    }
+                }
+            }
+            items.append(
+                Item(
+                    track: t, start: a.start.nanoseconds, duration: a.duration.nanoseconds, depth: a.depth,
+                    name: a.name))
+        }
+        for (t, key) in parentTask {
+            if let p = trackIndex[key], p != t { tracks[t].parent = p }
+        }
+        // Swift actors: a job that ran an actor's queue is named `actor <Type>`.
+        var actorLane: [String: Int] = [:]
+        for (thread, info) in model.threads.enumerated() {
+            for s in model.slices(ofThread: thread) where s.category == taskCategory && s.name.hasPrefix("actor ") {
+                let key = "\(info.pid)\u{0}\(s.name)"
+                let lane: Int
+                if let existing = actorLane[key] {
+                    lane = existing
+                } else {
+                    lane = tracks.count
+                    actorLane[key] = lane
+                    tracks.append(Track(pid: info.pid, name: s.name, kind: "actor", parent: -1))
+                }
+                items.append(
+                    Item(
+                        track: lane, start: s.start.nanoseconds, duration: s.duration.nanoseconds, depth: 0,
+                        name: model.threads[thread].label))
+            }
+        }
     }
 }
