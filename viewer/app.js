@@ -207,7 +207,7 @@ function showRange(t0, t1) {
   box.append(el('h3', '', 'Threads'));
   const threads = el('table');
   const head = el('tr');
-  for (const h of ['thread', 'states', 'run', 'wait']) head.append(el('th', '', h));
+  for (const h of ['thread', 'states', 'on CPU', 'in waits']) head.append(el('th', '', h));
   threads.append(head);
   for (const t of s.threads.slice(0, 30)) {
     const tr = el('tr');
@@ -218,12 +218,15 @@ function showRange(t0, t1) {
     [t.running, t.runnable, t.blocked, t.idle].forEach((v, k) => {
       const part = el('span');
       part.style.width = `${(v / span) * 100}%`;
-      part.style.background = CPU_COLORS[k];
+      // Without CPU readings the busy part is neither running nor blocked for sure: grey.
+      part.style.background = k === 2 && !t.measured ? '#9aa3b0' : CPU_COLORS[k];
       strip.append(part);
     });
-    strip.title = `running ${pct(t.running, span)}, runnable ${pct(t.runnable, span)}, blocked ${pct(t.blocked, span)}, idle ${pct(t.idle, span)}${t.measured ? '' : ' (no CPU readings: blocked = inside a slice)'}`;
+    strip.title = t.measured
+      ? `running ${pct(t.running, span)}, runnable ${pct(t.runnable, span)}, blocked ${pct(t.blocked, span)}, idle ${pct(t.idle, span)}`
+      : `inside slices ${pct(t.blocked, span)}, idle ${pct(t.idle, span)} (no CPU readings)`;
     bar.append(strip);
-    tr.append(bar, el('td', 'num', t.measured ? pct(t.running, span) : '—'), el('td', 'num', pct(t.blocked + t.runnable, span)));
+    tr.append(bar, el('td', 'num', t.measured ? pct(t.running, span) : '—'), el('td', 'num', pct(t.waiting, span)));
     threads.append(tr);
   }
   box.append(threads);

@@ -375,7 +375,8 @@ export function cpuStates(data, t, t0, t1) {
 }
 
 /**
- * What happened in [t0, t1): per thread its CPU states; the top slice names by self time
+ * What happened in [t0, t1): per thread its CPU states and its time in wait slices (lock, I/O,
+ * IPC, waiting for a result — what the trace says it waited for); the top slice names by self time
  * (each slice's time inside the range less its children's); lock waits and IPC per thread.
  */
 export function rangeStats(data, t0, t1, top = 12) {
@@ -388,10 +389,17 @@ export function rangeStats(data, t0, t1, top = 12) {
     const states = cpuStates(data, t, t0, t1);
     const from = lowerBound(data.start, t0 - t.maxDur, t.first, t.end);
     const to = lowerBound(data.start, t1, from, t.end);
-    let lock = 0, locks = 0, ipc = 0, ipcs = 0;
+    let lock = 0, locks = 0, ipc = 0, ipcs = 0, waiting = 0;
     for (let i = from; i < to; i++) {
       const inside = overlap(data.start[i], data.start[i] + data.dur[i], t0, t1);
       if (inside <= 0) continue;
+      // Waits by kind (lock wait, IPC, I/O wait, waiting for a result), outermost only.
+      const k = data.kind[i];
+      if (k === 1 || k === 4 || k === 7 || k === 8) {
+        let nested = false;
+        for (let p = data.parent[i]; p >= 0 && !nested; p = data.parent[p]) { const pk = data.kind[p]; nested = pk === 1 || pk === 4 || pk === 7 || pk === 8; }
+        if (!nested) waiting += inside;
+      }
       const name = data.name[i];
       selfByName.set(name, (selfByName.get(name) || 0) + inside);
       const p = data.parent[i];
@@ -400,7 +408,7 @@ export function rangeStats(data, t0, t1, top = 12) {
       if (data.kind[i] === 4) { ipc += inside; ipcs++; }
     }
     if (states.running + states.runnable + states.blocked > 0 || lock > 0 || ipc > 0) {
-      threads.push({ thread: t.index, name: t.name, tid: t.tid, ...states });
+      threads.push({ thread: t.index, name: t.name, tid: t.tid, ...states, waiting });
     }
     if (locks) lockByThread.push({ thread: t.index, name: t.name, tid: t.tid, total: lock, count: locks });
     if (ipcs) ipcByThread.push({ thread: t.index, name: t.name, tid: t.tid, total: ipc, count: ipcs });

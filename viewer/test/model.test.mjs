@@ -160,6 +160,8 @@ test('range statistics: self time clipped to the range, lock waits per thread', 
   assert.equal(s.locks.total, 20);
   assert.equal(s.locks.threads[0].name, 'main');
   assert.equal(s.threads.length, 2);
+  // main's time in wait slices: its lock wait.
+  assert.equal(s.threads.find((t) => t.name === 'main').waiting, 20);
 });
 
 test('flame graph of slice self time nests by the slices and sums to their time', () => {

@@ -270,7 +270,7 @@ public enum ViewerData {
     }
 
     /// The stack samples: their frames as a tree (a node per distinct caller path, its name
-    /// made readable) and each sample's time, thread and innermost node.
+    /// named by its function) and each sample's time, thread and innermost node.
     static func sampledStacks(_ model: TraceModel, into w: inout FastJSON, intern: (String) -> Int) {
         var nodeOf: [String: Int] = [:]
         var names: [Int] = []
@@ -282,7 +282,7 @@ public enum ViewerData {
             nodeOf[id] = -1
             let parent = f.parent.map { node($0, depth: depth + 1) } ?? -1
             let n = names.count
-            names.append(intern(ReportRenderer.readableFunction(f.name)))
+            names.append(intern(flameName(f.name)))
             parents.append(parent)
             nodeOf[id] = n
             return n
@@ -317,6 +317,14 @@ public enum ViewerData {
             w.int(Int64(l))
         }
         w.raw("]}")
+    }
+
+    /// A frame as a flame graph names it: the function alone — its offset, image and source
+    /// line dropped, so one function's samples add up in one box.
+    static func flameName(_ frame: String) -> String {
+        let short = LockContentionAnalyzer.shortFrame(frame)
+        let function = short.split(separator: " at ", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        return ReportRenderer.compactFrame(String(function))
     }
 
     /// `"args":{"<slice>":{…}}` for the slices that have args, up to ``embeddedArgumentLimit``
