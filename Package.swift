@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "CCTrace", targets: ["CCTrace"]),
         .library(name: "CCTraceAnalysis", targets: ["CCTraceAnalysis"]),
         .library(name: "CCTraceNIO", targets: ["CCTraceNIO"]),
+        .library(name: "CCTraceTracing", targets: ["CCTraceTracing"]),
         .executable(name: "cctrace", targets: ["CCTraceCLI"]),
         .executable(name: "cctrace-bench", targets: ["CCTraceBench"]),
         .executable(name: "sequential", targets: ["sequential"]),
@@ -20,10 +21,12 @@ let package = Package(
         .executable(name: "lock-contention", targets: ["lock-contention"]),
         .executable(name: "swift-tasks", targets: ["swift-tasks"]),
         .executable(name: "cctrace-crashtest", targets: ["CCTraceCrashTest"]),
+        .executable(name: "cctrace-tracing-demo", targets: ["TracingDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.0"),
     ],
     targets: [
         // The file is the contract: event vocabulary, timestamps, JSON writing and reading.
@@ -49,6 +52,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // A swift-distributed-tracing backend; a separate product so apps that do not use
+        // distributed tracing never build it.
+        .target(
+            name: "CCTraceTracing",
+            dependencies: [
+                "CCTrace", .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+            ]
+        ),
         .executableTarget(
             name: "CCTraceCLI",
             dependencies: [
@@ -65,6 +77,15 @@ let package = Package(
             name: "CCTraceCrashTest",
             dependencies: ["CCTrace"],
             path: "Tests/Helpers/CCTraceCrashTest"
+        ),
+        // Two processes instrumented only with swift-distributed-tracing, talking over loopback
+        // (the tracer's cross-process tests).
+        .executableTarget(
+            name: "TracingDemo",
+            dependencies: [
+                "CCTrace", "CCTraceTracing", .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Tests/Helpers/TracingDemo"
         ),
         // Samples: one program per concurrency scenario (samples/README.md), sharing small helpers.
         .target(name: "SampleSupport", dependencies: ["CCTrace"], path: "samples/SampleSupport"),
@@ -110,7 +131,8 @@ let package = Package(
             name: "CCTraceTests",
             dependencies: [
                 "CCTrace", "CCTraceNative", "CCTraceAnalysis", "CCTraceFormat", "CCTraceNIO", "CxxExceptions",
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "CCTraceTracing", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .testTarget(

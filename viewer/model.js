@@ -180,7 +180,7 @@ export function buildTracks(data, state = {}) {
     }
     const lanes = data.asyncTracks.filter((at) => at.pid === p.pid && sameSide(at, p));
     const roots = lanes.filter((at) => at.parent < 0);
-    const manyTasks = lanes.filter((at) => at.kind === 'task').length > OPEN_TASK_LANES;
+    const manyTasks = lanes.filter((at) => at.kind === 'task' || at.kind === 'span').length > OPEN_TASK_LANES;
     const visit = (at, level) => {
       const rows = Math.min(at.maxDepth + 1, MAX_ROWS);
       const h = rows * ROW_HEIGHT + 4;
@@ -192,17 +192,18 @@ export function buildTracks(data, state = {}) {
     };
     // Many top-level tasks (a task per connection) sit under one row of how many were alive,
     // folded until opened.
-    const taskRoots = roots.filter((at) => at.kind === 'task');
+    const taskRoots = roots.filter((at) => at.kind === 'task' || at.kind === 'span');
     if (taskRoots.length > OPEN_TASK_LANES) {
       const key = `tasks:${p.index}`;
       const closed = !openedTasks.has(key);
-      tracks.push({ type: 'tasks', pid: p.pid, key, name: `${taskRoots.length} tasks`, lanes: taskRoots.map((at) => at.index), y, height: ROW_HEIGHT + 4, closed });
+      const noun = taskRoots.every((at) => at.kind === 'span') ? 'spans' : 'tasks';
+      tracks.push({ type: 'tasks', pid: p.pid, key, name: `${taskRoots.length} ${noun}`, lanes: taskRoots.map((at) => at.index), y, height: ROW_HEIGHT + 4, closed });
       y += ROW_HEIGHT + 4;
       if (!closed) for (const at of taskRoots) visit(at, 1);
     } else {
       for (const at of taskRoots) visit(at, 0);
     }
-    for (const at of roots) if (at.kind !== 'task') visit(at, 0);
+    for (const at of roots) if (at.kind !== 'task' && at.kind !== 'span') visit(at, 0);
     data.counters.forEach((c, ci) => {
       if (c.pid !== p.pid || c.t.length === 0 || !sameSide(c, p)) return;
       tracks.push({ type: 'counter', pid: p.pid, counter: ci, name: c.name, y, height: COUNTER_HEIGHT });

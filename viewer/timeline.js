@@ -184,7 +184,7 @@ export class Timeline {
         this.drawBand(track, y, t0, t1, busy);
       } else if (track.type === 'async') {
         const fold = track.hasChildren ? (track.closed ? '▸ ' : '▾ ') : '  ';
-        const kind = track.kind === 'task' ? 'task ' : '';
+        const kind = track.kind === 'task' ? 'task ' : track.kind === 'span' ? 'span ' : '';
         const more = track.closed ? ` (+${track.hidden})` : '';
         this.drawLabel(`${fold}${kind}${track.name}${more}`, y + ROW_HEIGHT / 2 + 2, 6 + 10 * Math.min(track.level, 8), track.kind === 'actor' ? '#6b3fa0' : '#2a6f66');
         this.drawAsync(track, y + 2, t0, t1, npp);

@@ -3,7 +3,8 @@ import CCTraceNative
 /// Encodes `args` as the members of a JSON object (without braces), the form stored in a
 /// chunk's arena and copied verbatim by the writer.
 enum ArgumentEncoder {
-    static func encode(_ args: TraceArguments) -> [UInt8] {
+    static func encode<Args: Collection>(_ args: Args) -> [UInt8]
+    where Args.Element == (key: String, value: TraceArgument) {
         var out: [UInt8] = []
         out.reserveCapacity(32 * args.count)
         for (i, (key, value)) in args.enumerated() {

@@ -52,11 +52,13 @@ enum EventCategory {
     @usableFromInline static let loop: UInt8 = 3
     @usableFromInline static let ipc: UInt8 = 4
     @usableFromInline static let process: UInt8 = 5
+    @usableFromInline static let tracing: UInt8 = 6
 
     /// The `cat` strings, indexed by the values above.
     static let names: [StaticString] = [
         TraceVocabulary.Category.span.text, TraceVocabulary.Category.task.text, TraceVocabulary.Category.lock.text,
         TraceVocabulary.Category.loop.text, TraceVocabulary.Category.ipc.text, TraceVocabulary.Category.process.text,
+        TraceVocabulary.Category.tracing.text,
     ]
 
     @inlinable @inline(__always)

@@ -33,6 +33,8 @@ public struct TraceCategory: Hashable, Sendable, CustomStringConvertible {
     public static let process = TraceCategory(TraceVocabulary.Category.process)
     /// Per-thread CPU accounting counters sampled from the scheduler.
     public static let cpu = TraceCategory(TraceVocabulary.Category.cpu)
+    /// Distributed-tracing spans (`CCTraceTracer`).
+    public static let tracing = TraceCategory(TraceVocabulary.Category.tracing)
     /// Stack samples: the profiler's `sample` and the watchdog's `loop stall` instants.
     public static let sample = TraceCategory(TraceVocabulary.Category.sample)
     /// Session metadata and recorder health (dropped events).

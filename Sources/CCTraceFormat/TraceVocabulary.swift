@@ -46,6 +46,9 @@ public enum TraceVocabulary {
         public static let process = DialectName("cctrace.process")
         /// Per-thread CPU accounting counters.
         public static let cpu = DialectName("cctrace.cpu")
+        /// Spans of swift-distributed-tracing recorded by `CCTraceTracer` (`b`/`e`), their
+        /// events (`i`) and the flows of requests between processes (`s`/`f`).
+        public static let tracing = DialectName("cctrace.tracing")
         /// Stack samples (profiler and watchdog).
         public static let sample = DialectName("cctrace.sample")
         /// Session metadata and recorder health.
@@ -121,6 +124,14 @@ public enum TraceVocabulary {
 
     /// `args` keys.
     public enum Arg {
+        /// A distributed-tracing span's W3C ids (hex), its kind and status.
+        public static let traceID = DialectName("trace_id")
+        public static let spanID = DialectName("span_id")
+        public static let parentSpanID = DialectName("parent_span_id")
+        /// `true` when the parent span is in another process (its context came in a request).
+        public static let remoteParent = DialectName("remote_parent")
+        public static let spanKind = DialectName("span_kind")
+        public static let status = DialectName("status")
         public static let taskID = DialectName("task_id")
         public static let parentTaskID = DialectName("parent_task_id")
         /// An executor job's wait from ready (enqueued, or due after a sleep) to running, in µs.

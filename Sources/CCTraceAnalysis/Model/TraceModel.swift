@@ -270,6 +270,17 @@ public struct Sample: Sendable {
 }
 
 extension TraceModel {
+    /// Whether `a` is a distributed-tracing span (`cctrace.tracing`) whose parent span is in
+    /// the same process (it has a `parent_span_id` that did not come from another process).
+    public func hasLocalTracingParent(_ a: AsyncSlice) -> Bool {
+        guard a.category == TraceCategory.tracing.rawValue, let ref = a.args,
+            case .object(let members)? = arguments.value(ref)
+        else { return false }
+        let parent = members.contains { $0.0 == TraceVocabulary.Arg.parentSpanID.string }
+        let remote = members.contains { $0.0 == TraceVocabulary.Arg.remoteParent.string && $0.1 == .bool(true) }
+        return parent && !remote
+    }
+
     /// The call stack of a frame id, innermost first (cycles and dangling parents end it).
     public func stack(of frame: String) -> [StackFrame] {
         var result: [StackFrame] = []

@@ -12,7 +12,7 @@ import CCTraceFormat
 ///              "cpu":{"t":[…],"e":[…],"run":[…],"rq":[…]}?}],  // slices[first..<end]
 ///  "slices":{"start":[…],"dur":[…],"depth":[…],"name":[…],"kind":[…],"category":[…]?},
 ///  "async":{"pid":[…],"track":[…],"start":[…],"dur":[…],"depth":[…],"name":[…]},
-///  "async_tracks":[{"pid","name","kind","parent"}],  // kind: async|task|actor; parent: a track or -1
+///  "async_tracks":[{"pid","name","kind","parent"}],  // kind: async|task|span|actor; parent: a track or -1
 ///  "counters":[{"pid","name","t":[…],"v":[…]}],
 ///  "flows":{"from_thread":[…],"from_t":[…],"to_thread":[…],"to_t":[…],"kind":[…]},
 ///  "frames":{"name":[…],"parent":[…]},                 // the sampled stacks as a tree
@@ -27,7 +27,7 @@ import CCTraceFormat
 ///
 /// Per-thread CPU readings (`cctrace.cpu` counters) arrive as each thread's `cpu` band, not as
 /// counters. Swift actor runs (`actor <Type>` jobs) get a lane per actor; traced tasks know
-/// their parent task's lane (the task tree).
+/// their parent task's lane (the task tree), distributed-tracing spans their parent span's.
 public enum ViewerData {
     /// Most slices whose `args` a self-contained file embeds, and their most bytes.
     public static let embeddedArgumentLimit = (slices: 50_000, bytes: 16 << 20)
@@ -470,7 +470,7 @@ struct AsyncLanes {
     struct Track {
         var pid: Int64
         var name: String
-        /// `async`, `task` (a traced task: cctrace.task), `actor`.
+        /// `async`, `task` (a traced task: cctrace.task), `span` (distributed tracing), `actor`.
         var kind: String
         var parent: Int
     }
@@ -488,7 +488,11 @@ struct AsyncLanes {
         var trackIndex: [String: Int] = [:]
         var parentTask: [Int: String] = [:]
         let taskCategory = TraceCategory.task.rawValue
+        let tracingCategory = TraceCategory.tracing.rawValue
         let parentKey = TraceVocabulary.Arg.parentTaskID.string
+        // Distributed-tracing spans: lanes keyed by their span id, parents by parent_span_id.
+        var spanLane: [String: Int] = [:]
+        var parentSpan: [Int: String] = [:]
         for a in model.asyncSlices {
             let key = "\(a.pid)\u{0}\(a.id)"
             let t: Int
@@ -498,7 +502,17 @@ struct AsyncLanes {
                 t = tracks.count
                 trackIndex[key] = t
                 let isTask = a.category == taskCategory
-                tracks.append(Track(pid: a.pid, name: a.name, kind: isTask ? "task" : "async", parent: -1))
+                let isSpan = a.category == tracingCategory
+                tracks.append(
+                    Track(pid: a.pid, name: a.name, kind: isTask ? "task" : isSpan ? "span" : "async", parent: -1))
+                if isSpan, case .object(let members)? = a.args.flatMap({ model.arguments.value($0) }) {
+                    func text(_ key: DialectName) -> String? {
+                        if case .string(let s)? = members.first(where: { $0.0 == key.string })?.1 { return s }
+                        return nil
+                    }
+                    if let id = text(TraceVocabulary.Arg.spanID) { spanLane["\(a.pid)\u{0}\(id)"] = t }
+                    if let parent = text(TraceVocabulary.Arg.parentSpanID) { parentSpan[t] = "\(a.pid)\u{0}\(parent)" }
+                }
                 if isTask, case .object(let members)? = a.args.flatMap({ model.arguments.value($0) }),
                     let parent = members.first(where: { $0.0 == parentKey })?.1
                 {
@@ -516,6 +530,9 @@ struct AsyncLanes {
         }
         for (t, key) in parentTask {
             if let p = trackIndex[key], p != t { tracks[t].parent = p }
+        }
+        for (t, key) in parentSpan {
+            if let p = spanLane[key], p != t { tracks[t].parent = p }
         }
         // Swift actors: a job that ran an actor's queue is named `actor <Type>`.
         var actorLane: [String: Int] = [:]

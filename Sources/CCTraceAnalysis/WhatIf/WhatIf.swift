@@ -196,8 +196,11 @@ public struct WhatIf: Sendable {
             guard let t = replays[k].time, t > 0 else { continue }
             let predicted = nanos(Double(t) * ratio)
             guard predicted > 0 else { continue }
-            var low = Double(predicted) * (1 - margin)
-            if let bare = replays[k].bare { low = min(low, Double(bare) * ratio * (1 - margin)) }
+            // A replay that missed the measured window by half or more is off by a factor, not
+            // by a share: the low end divides by it (a range never reaches zero or below).
+            let lowFactor = margin < 0.5 ? 1 - margin : 1 / (1 + margin)
+            var low = Double(predicted) * lowFactor
+            if let bare = replays[k].bare { low = min(low, Double(bare) * ratio * lowFactor) }
             out.rows.append(
                 WhatIfRow(
                     model: m, workers: plan.workers(shape), predicted: predicted, low: nanos(low),

@@ -143,7 +143,11 @@ public struct ProgramShape: Sendable {
         if !taskIntervals.isEmpty {
             candidates.append(Self.waits(taskIntervals, source: .tasksAlive, window: w.length, inferred: false))
         }
-        let other = model.asyncSlices.filter { $0.depth == 0 && $0.category != taskCategory }
+        // A distributed-tracing span under a parent in the same process is a step of that
+        // parent's operation, not one more operation in flight.
+        let other = model.asyncSlices.filter {
+            $0.depth == 0 && $0.category != taskCategory && !model.hasLocalTracingParent($0)
+        }
         if !other.isEmpty {
             candidates.append(
                 Self.waits(
