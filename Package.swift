@@ -70,7 +70,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "CCTraceBench",
-            dependencies: ["CCTrace", "CCTraceNative", "CCTraceUnwind", "CCTraceAnalysis", "CCTraceFormat"]
+            dependencies: [
+                "CCTrace", "CCTraceNative", "CCTraceUnwind", "CCTraceAnalysis", "CCTraceFormat", "CCTraceTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         // A helper the durability tests drive: records, then aborts, crashes or waits to be killed.
         .executableTarget(

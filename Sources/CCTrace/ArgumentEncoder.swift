@@ -21,25 +21,30 @@ enum ArgumentEncoder {
         return out
     }
 
+    /// Appends `s` as a JSON string: quoted, with `"`, `\\` and control characters escaped;
+    /// every other byte of its UTF-8 as it is (valid JSON), copied in runs.
     static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out.append(contentsOf: [0x5C, 0x22])
-            case "\\": out.append(contentsOf: [0x5C, 0x5C])
-            case "\n": out.append(contentsOf: [0x5C, 0x6E])
-            case "\r": out.append(contentsOf: [0x5C, 0x72])
-            case "\t": out.append(contentsOf: [0x5C, 0x74])
-            default:
-                if scalar.value < 0x20 {
-                    let hex = Array("0123456789abcdef".utf8)
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                runStart = i + 1
+                switch b {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+                case 0x09: out.append(contentsOf: [0x5C, 0x74])
+                default:
+                    let hex: StaticString = "0123456789abcdef"
                     out.append(contentsOf: [
-                        0x5C, 0x75, 0x30, 0x30, hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 0xF)],
+                        0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 0xF)],
                     ])
-                } else {
-                    out.append(contentsOf: String(scalar).utf8)
                 }
             }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         }
         out.append(0x22)
     }

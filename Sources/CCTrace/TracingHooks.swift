@@ -12,18 +12,22 @@ package enum TracingHooks {
     @inline(__always)
     package static func now() -> UInt64 { cctrace_now() }
 
-    /// The calling thread's id (what the trace's `tid` says).
-    package static func threadID() -> Int { Int(cctrace_gettid()) }
+    /// The calling thread's id (what the trace's `tid` says), cached per thread.
+    @inline(__always)
+    package static func threadID() -> Int { Int(cctrace_current_tid()) }
+
+    /// Appends `s` as a JSON string (quoted, escaped) to `out`.
+    package static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        ArgumentEncoder.appendString(s, to: &out)
+    }
 
     /// One span (`b` at `begin`, `e` at `end`, ticks) named `name` on async track `id`, with
-    /// `args` on its begin event.
-    package static func span(
-        name: String, begin: UInt64, end: UInt64, id: UInt64, args: [(key: String, value: TraceArgument)]
-    ) {
+    /// `args` (the members of a JSON object, already encoded) on its begin event.
+    package static func span(name: String, begin: UInt64, end: UInt64, id: UInt64, args: [UInt8]) {
         guard cctrace_is_enabled() else { return }
         let recorder = Recorder.shared
         let nameID = recorder.intern(name)
-        let aux = args.isEmpty ? 0 : recorder.storeArguments(ArgumentEncoder.encode(args))
+        let aux = args.isEmpty ? 0 : recorder.storeArguments(args)
         let flags = EventCategory.flags(EventCategory.tracing, interned: true)
         CCTrace._append(EventKind.asyncBegin, flags, UInt64(nameID), 0, begin, id, aux)
         CCTrace._append(EventKind.asyncEnd, flags, UInt64(nameID), 0, max(end, begin), id, 0)

@@ -3,6 +3,10 @@ import Instrumentation
 import Synchronization
 import Tracing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A `Tracer` for swift-distributed-tracing that records every span as a cctrace span:
 /// `InstrumentationSystem.bootstrap(CCTraceTracer())` and the spans of every instrumented
 /// library (AsyncHTTPClient, Hummingbird, gRPC Swift…) land in the trace the session writes.
@@ -32,8 +36,8 @@ public struct CCTraceTracer: Tracer {
         let parent = parentContext.cctraceSpanContext
         let ids = SpanIDs.shared
         let spanContext = CCTraceSpanContext(
-            traceID: parent?.traceID ?? ids.traceID(), spanID: ids.spanID(), parentSpanID: parent?.spanID,
-            parentIsRemote: parent?.isRemote ?? false, isRemote: false)
+            traceHigh: parent?.traceHigh ?? ids.next(), traceLow: parent?.traceLow ?? ids.next(), span: ids.next(),
+            parent: parent?.span ?? 0, parentIsRemote: parent?.isRemote ?? false, isRemote: false)
         if let parent, parent.isRemote {
             // The request that carried this context started a flow on the client: it ends here.
             TracingHooks.flow(CCTraceTracer.flowName, id: parent.flowID, end: true)
@@ -72,29 +76,39 @@ public struct CCTraceTracer: Tracer {
 }
 
 /// A span's identity: W3C trace and span ids, its parent's, and whether it came from another
-/// process.
+/// process. Held as numbers; written as hex.
 public struct CCTraceSpanContext: Sendable, Hashable {
-    /// 32 lowercase hex digits.
-    public var traceID: String
-    /// 16 lowercase hex digits.
-    public var spanID: String
-    public var parentSpanID: String?
+    /// The 128-bit trace id, high and low halves.
+    public var traceHigh: UInt64
+    public var traceLow: UInt64
+    public var span: UInt64
+    /// 0 when the span has no parent.
+    public var parent: UInt64
     /// Whether the parent span is in another process.
     public var parentIsRemote: Bool
     /// Whether this context was extracted from a request (the span is in another process).
     public var isRemote: Bool
+
+    /// 32 lowercase hex digits.
+    public var traceID: String { hex(traceHigh) + hex(traceLow) }
+    /// 16 lowercase hex digits.
+    public var spanID: String { hex(span) }
+    public var parentSpanID: String? { parent == 0 ? nil : hex(parent) }
 
     /// `00-<trace>-<span>-01` (sampled).
     public var traceparent: String { "00-\(traceID)-\(spanID)-01" }
 
     /// The id of the span's async track and of the flow its requests start: the span id's
     /// low 52 bits, so that JSON readers that hold numbers as doubles keep it exact.
-    public var flowID: UInt64 { (UInt64(spanID, radix: 16) ?? 0) & ((1 << 52) - 1) }
+    public var flowID: UInt64 { span & ((1 << 52) - 1) }
 
-    public init(traceID: String, spanID: String, parentSpanID: String?, parentIsRemote: Bool, isRemote: Bool) {
-        self.traceID = traceID
-        self.spanID = spanID
-        self.parentSpanID = parentSpanID
+    public init(
+        traceHigh: UInt64, traceLow: UInt64, span: UInt64, parent: UInt64, parentIsRemote: Bool, isRemote: Bool
+    ) {
+        self.traceHigh = traceHigh
+        self.traceLow = traceLow
+        self.span = span
+        self.parent = parent
         self.parentIsRemote = parentIsRemote
         self.isRemote = isRemote
     }
@@ -104,12 +118,31 @@ public struct CCTraceSpanContext: Sendable, Hashable {
     public init?(traceparent: String) {
         let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16,
-            parts[1].allSatisfy(\.isHexDigit), parts[2].allSatisfy(\.isHexDigit),
-            parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
+            let high = UInt64(parts[1].prefix(16), radix: 16), let low = UInt64(parts[1].suffix(16), radix: 16),
+            let span = UInt64(parts[2], radix: 16), high | low != 0, span != 0
         else { return nil }
-        self.init(
-            traceID: parts[1].lowercased(), spanID: parts[2].lowercased(), parentSpanID: nil, parentIsRemote: false,
-            isRemote: true)
+        self.init(traceHigh: high, traceLow: low, span: span, parent: 0, parentIsRemote: false, isRemote: true)
+    }
+
+    func hex(_ v: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for i in 0..<16 { buffer[i] = digits[Int((v >> (60 - 4 * UInt64(i))) & 0xF)] }
+            return 16
+        }
+    }
+
+    /// Appends `"key":"<16 hex>"` (with a leading comma when `comma`) to `out`.
+    static func appendHex(_ key: StaticString, _ values: [UInt64], to out: inout [UInt8], comma: Bool = true) {
+        let digits: StaticString = "0123456789abcdef"
+        if comma { out.append(0x2C) }
+        out.append(0x22)
+        out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+        out.append(contentsOf: [0x22, 0x3A, 0x22])
+        for v in values {
+            for i in 0..<16 { out.append(digits.utf8Start[Int((v >> (60 - 4 * UInt64(i))) & 0xF)]) }
+        }
+        out.append(0x22)
     }
 }
 
@@ -125,23 +158,38 @@ private enum CCTraceSpanContextKey: InstrumentationContextKey {
     typealias Value = CCTraceSpanContext
 }
 
+/// A lock for a span's few fields: uncontended in practice (one task owns a span), so a flag
+/// swapped atomically, spinning in the rare case two threads meet.
+struct SpinLock: ~Copyable, Sendable {
+    let flag = Atomic<Bool>(false)
+
+    @inline(__always)
+    func lock() {
+        while flag.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged == false {
+            sched_yield()
+        }
+    }
+
+    @inline(__always)
+    func unlock() { flag.store(false, ordering: .releasing) }
+}
+
 /// A span of ``CCTraceTracer``: kept in memory until it ends, then written as one async slice.
-public final class CCTraceSpan: Tracing.Span, Sendable {
+public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
     public let context: InstrumentationContext
     public let spanContext: CCTraceSpanContext
     public let kind: SpanKind
     let begin: UInt64
     let beginThread: Int
 
-    struct State {
-        var operationName: String
-        var attributes: SpanAttributes = [:]
-        var status: SpanStatus?
-        var links: [String] = []
-        var errors = 0
-        var ended = false
-    }
-    let state: Mutex<State>
+    // Guarded by `lock`.
+    private let lock = SpinLock()
+    private var _operationName: String
+    private var _attributes: SpanAttributes = [:]
+    private var status: SpanStatus?
+    private var links: [UInt64] = []
+    private var errors = 0
+    private var ended = false
 
     init(
         operationName: String, kind: SpanKind, context: InstrumentationContext, spanContext: CCTraceSpanContext,
@@ -152,27 +200,60 @@ public final class CCTraceSpan: Tracing.Span, Sendable {
         self.kind = kind
         self.begin = begin
         beginThread = TracingHooks.threadID()
-        state = Mutex(State(operationName: operationName))
+        _operationName = operationName
     }
 
     public var operationName: String {
-        get { state.withLock { $0.operationName } }
-        set { state.withLock { if !$0.ended { $0.operationName = newValue } } }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return _operationName
+        }
+        set {
+            lock.lock()
+            defer { lock.unlock() }
+            if !ended { _operationName = newValue }
+        }
     }
 
     public var attributes: SpanAttributes {
-        get { state.withLock { $0.attributes } }
-        set { state.withLock { if !$0.ended { $0.attributes = newValue } } }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return _attributes
+        }
+        set {
+            lock.lock()
+            defer { lock.unlock() }
+            if !ended { _attributes = newValue }
+        }
+        // `span.attributes["k"] = v` edits the attributes in place (no copy of the whole set).
+        _modify {
+            lock.lock()
+            defer { lock.unlock() }
+            if ended {
+                var discarded = _attributes
+                yield &discarded
+            } else {
+                yield &_attributes
+            }
+        }
     }
 
-    public var isRecording: Bool { state.withLock { !$0.ended } }
+    public var isRecording: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !ended
+    }
 
     public func setStatus(_ status: SpanStatus) {
-        state.withLock { if !$0.ended { $0.status = status } }
+        lock.lock()
+        defer { lock.unlock() }
+        if !ended { self.status = status }
     }
 
     public func addEvent(_ event: SpanEvent) {
-        guard isRecording else { return }
+        guard TracingHooks.isRecording, isRecording else { return }
         var args: [(key: String, value: TraceArgument)] = [("span_id", TraceArgument(spanContext.spanID))]
         Self.append(event.attributes, to: &args)
         TracingHooks.instant(event.name, args: args)
@@ -181,13 +262,11 @@ public final class CCTraceSpan: Tracing.Span, Sendable {
     public func recordError<Instant: TracerInstant>(
         _ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant
     ) {
-        guard
-            state.withLock({ s -> Bool in
-                guard !s.ended else { return false }
-                s.errors += 1
-                return true
-            })
-        else { return }
+        lock.lock()
+        let open = !ended
+        if open { errors += 1 }
+        lock.unlock()
+        guard open, TracingHooks.isRecording else { return }
         var args: [(key: String, value: TraceArgument)] = [
             ("span_id", TraceArgument(spanContext.spanID)),
             ("exception.type", TraceArgument(String(reflecting: type(of: error)))),
@@ -199,41 +278,75 @@ public final class CCTraceSpan: Tracing.Span, Sendable {
 
     public func addLink(_ link: SpanLink) {
         guard let other = link.context.cctraceSpanContext else { return }
-        state.withLock { if !$0.ended { $0.links.append(other.spanID) } }
+        lock.lock()
+        defer { lock.unlock() }
+        if !ended { links.append(other.span) }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         let end = TracingHooks.now()
-        guard
-            let s = state.withLock({ s -> State? in
-                guard !s.ended else { return nil }
-                s.ended = true
-                return s
-            })
-        else { return }
+        lock.lock()
+        guard !ended else {
+            lock.unlock()
+            return
+        }
+        ended = true
+        lock.unlock()
+        // Ended: no one writes the fields any more.
         guard TracingHooks.isRecording else { return }
+        TracingHooks.span(name: _operationName, begin: begin, end: end, id: spanContext.flowID, args: encodedArgs())
+    }
+
+    /// The slice's `args`: ids, kind, status, threads, then the attributes by key.
+    func encodedArgs() -> [UInt8] {
         let c = spanContext
-        var args: [(key: String, value: TraceArgument)] = [
-            ("trace_id", TraceArgument(c.traceID)), ("span_id", TraceArgument(c.spanID)),
-        ]
-        if let parent = c.parentSpanID {
-            args.append(("parent_span_id", TraceArgument(parent)))
-            if c.parentIsRemote { args.append(("remote_parent", true)) }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        CCTraceSpanContext.appendHex("trace_id", [c.traceHigh, c.traceLow], to: &out, comma: false)
+        CCTraceSpanContext.appendHex("span_id", [c.span], to: &out)
+        if c.parent != 0 {
+            CCTraceSpanContext.appendHex("parent_span_id", [c.parent], to: &out)
+            if c.parentIsRemote { Self.raw(",\"remote_parent\":true", to: &out) }
         }
-        args.append(("span_kind", TraceArgument(Self.name(kind))))
-        if let status = s.status {
-            args.append(("status", TraceArgument(status.code == .ok ? "ok" : "error")))
-            if let message = status.message { args.append(("status_message", TraceArgument(message))) }
-        } else if s.errors > 0 {
-            args.append(("status", "error"))
+        Self.raw(",\"span_kind\":\"\(Self.name(kind))\"", to: &out)
+        if let status {
+            Self.raw(",\"status\":\"\(status.code == .ok ? "ok" : "error")\"", to: &out)
+            if let message = status.message {
+                Self.raw(",\"status_message\":", to: &out)
+                TracingHooks.appendJSONString(message, to: &out)
+            }
+        } else if errors > 0 {
+            Self.raw(",\"status\":\"error\"", to: &out)
         }
-        if s.errors > 0 { args.append(("errors", TraceArgument(s.errors))) }
-        if !s.links.isEmpty { args.append(("links", TraceArgument(s.links.joined(separator: ",")))) }
-        args.append(("thread", TraceArgument(beginThread)))
+        if errors > 0 { Self.raw(",\"errors\":\(errors)", to: &out) }
+        if !links.isEmpty { CCTraceSpanContext.appendHex("links", links, to: &out) }
+        Self.raw(",\"thread\":\(beginThread)", to: &out)
         let endThread = TracingHooks.threadID()
-        if endThread != beginThread { args.append(("end_thread", TraceArgument(endThread))) }
-        Self.append(s.attributes, to: &args)
-        TracingHooks.span(name: s.operationName, begin: begin, end: end, id: c.flowID, args: args)
+        if endThread != beginThread { Self.raw(",\"end_thread\":\(endThread)", to: &out) }
+        var pairs: [(String, SpanAttribute)] = []
+        pairs.reserveCapacity(_attributes.count)
+        _attributes.forEach { pairs.append(($0, $1)) }
+        // Attribute order is a dictionary's: sorted, so traces of one program compare.
+        pairs.sort { $0.0 < $1.0 }
+        for (key, value) in pairs {
+            out.append(0x2C)
+            TracingHooks.appendJSONString(key, to: &out)
+            out.append(0x3A)
+            switch value {
+            case .int32(let v): Self.raw("\(v)", to: &out)
+            case .int64(let v): Self.raw("\(v)", to: &out)
+            case .double(let v): Self.raw(v.isFinite ? "\(v)" : "null", to: &out)
+            case .bool(let v): Self.raw(v ? "true" : "false", to: &out)
+            case .string(let v): TracingHooks.appendJSONString(v, to: &out)
+            default: TracingHooks.appendJSONString(Self.text(value), to: &out)
+            }
+        }
+        return out
+    }
+
+    static func raw(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
     }
 
     static func name(_ kind: SpanKind) -> String {
@@ -246,7 +359,21 @@ public final class CCTraceSpan: Tracing.Span, Sendable {
         }
     }
 
-    /// Attributes as args: numbers, flags and strings as they are, arrays and the rest as text.
+    /// An attribute that is not a plain number, flag or string, as text.
+    static func text(_ value: SpanAttribute) -> String {
+        switch value {
+        case .stringConvertible(let v): v.description
+        case .int32Array(let v): v.map(String.init).joined(separator: ",")
+        case .int64Array(let v): v.map(String.init).joined(separator: ",")
+        case .doubleArray(let v): v.map { "\($0)" }.joined(separator: ",")
+        case .boolArray(let v): v.map { "\($0)" }.joined(separator: ",")
+        case .stringArray(let v): v.joined(separator: ",")
+        case .stringConvertibleArray(let v): v.map(\.description).joined(separator: ",")
+        default: String(describing: value)
+        }
+    }
+
+    /// Attributes as args of an instant: numbers, flags and strings as they are, the rest as text.
     static func append(_ attributes: SpanAttributes, to args: inout [(key: String, value: TraceArgument)]) {
         var pairs: [(String, TraceArgument)] = []
         attributes.forEach { key, value in
@@ -257,18 +384,10 @@ public final class CCTraceSpan: Tracing.Span, Sendable {
             case .double(let v): arg = TraceArgument(v)
             case .bool(let v): arg = TraceArgument(v)
             case .string(let v): arg = TraceArgument(v)
-            case .stringConvertible(let v): arg = TraceArgument(v.description)
-            case .int32Array(let v): arg = TraceArgument(v.map(String.init).joined(separator: ","))
-            case .int64Array(let v): arg = TraceArgument(v.map(String.init).joined(separator: ","))
-            case .doubleArray(let v): arg = TraceArgument(v.map { "\($0)" }.joined(separator: ","))
-            case .boolArray(let v): arg = TraceArgument(v.map { "\($0)" }.joined(separator: ","))
-            case .stringArray(let v): arg = TraceArgument(v.joined(separator: ","))
-            case .stringConvertibleArray(let v): arg = TraceArgument(v.map(\.description).joined(separator: ","))
-            default: arg = TraceArgument(String(describing: value))
+            default: arg = TraceArgument(text(value))
             }
             pairs.append((key, arg))
         }
-        // Attribute order is a dictionary's: sorted, so traces of one program compare.
         pairs.sort { $0.0 < $1.0 }
         for (k, v) in pairs { args.append((k, v)) }
     }
@@ -294,11 +413,4 @@ final class SpanIDs: Sendable {
         return v == 0 ? 1 : v
     }
 
-    func spanID() -> String { hex(next(), digits: 16) }
-    func traceID() -> String { hex(next(), digits: 16) + hex(next(), digits: 16) }
-
-    func hex(_ v: UInt64, digits: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, digits - s.count)) + s
-    }
 }
