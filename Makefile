@@ -5,7 +5,7 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint whatif bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench
+.PHONY: demo test deps build lint whatif bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench otlp-test
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
@@ -51,6 +51,7 @@ test: deps
 	scripts/stress.sh $(STRESS_CI_RUNS) 8 40
 	realworld/run.sh $(REALWORLD_CI)
 	$(MAKE) --no-print-directory viewer-test
+	$(MAKE) --no-print-directory otlp-test
 
 # Real programs this project did not write, under load on loopback, expected vs got
 # (realworld/README.md). Slow and installs what it needs: not part of `make test`.
@@ -89,6 +90,12 @@ viewer-test:
 	CCTRACE_OUTPUT=$(OUT)/viewer-e2e.trace.json .build/release/blocked-loop >/dev/null
 	python3 viewer/test/e2e.py .build/release/cctrace $(OUT)/viewer-e2e.trace.json \
 		--hostile viewer/test/hostile.json --html --compare $(OUT)/viewer-e2e.trace.json --screenshot $(OUT)/viewer.png
+
+# `cctrace export --otlp` checked against the official OpenTelemetry protobuf schema (the
+# opentelemetry-proto PyPI package, installed when missing) and posted to a local receiver
+# built on it (scripts/otlp_test.sh). Uses the release build.
+otlp-test:
+	scripts/otlp_test.sh .build/release $(OUT)
 
 # Installs cctrace and its viewer: PREFIX/bin/cctrace, PREFIX/share/cctrace/viewer.
 PREFIX ?= /usr/local

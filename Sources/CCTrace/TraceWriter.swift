@@ -767,8 +767,11 @@ final class TraceWriter: @unchecked Sendable {
         out.appendString(clock.name)
         out.appendArgumentKey(Key.clockDomain)
         out.appendASCII("\"CLOCK_MONOTONIC\"")
+        let anchor = Self.clockAnchor()
         out.appendArgumentKey(Key.startTs)
-        out.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
+        out.appendMicroseconds(nanoseconds: anchor.monotonic)
+        out.appendArgumentKey(Key.wallStartUs)
+        out.appendMicroseconds(nanoseconds: anchor.wall)
         out.appendArgumentKey(Key.flushIntervalMs)
         out.appendUInt(UInt64(configuration.flushInterval.wholeNanoseconds / 1_000_000))
         out.appendArgumentKey(Key.cpuSampleIntervalMs)
@@ -777,6 +780,16 @@ final class TraceWriter: @unchecked Sendable {
         out.appendString(ProcessInfoLite.commandLine())
         out.appendASCII("}},\n")
         eventsWritten += 2
+    }
+
+    /// CLOCK_MONOTONIC and CLOCK_REALTIME at one instant (nanoseconds): the wall clock read
+    /// between two monotonic reads, paired with their midpoint.
+    static func clockAnchor() -> (monotonic: Int64, wall: Int64) {
+        var t = timespec()
+        let before = Int64(cctrace_monotonic_ns())
+        clock_gettime(CLOCK_REALTIME, &t)
+        let after = Int64(cctrace_monotonic_ns())
+        return (before + (after - before) / 2, Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec))
     }
 
     /// The closing event (written without a trailing comma) and `]`.
@@ -808,8 +821,11 @@ final class TraceWriter: @unchecked Sendable {
             w.appendArgumentKey(TraceVocabulary.Session.untracedSwiftJobs)
             w.appendUInt(cctrace_tasks_untraced_jobs())
         }
+        let anchor = Self.clockAnchor()
         w.appendArgumentKey(TraceVocabulary.Session.endTs)
-        w.appendMicroseconds(nanoseconds: Int64(cctrace_monotonic_ns()))
+        w.appendMicroseconds(nanoseconds: anchor.monotonic)
+        w.appendArgumentKey(TraceVocabulary.Session.wallEndUs)
+        w.appendMicroseconds(nanoseconds: anchor.wall)
         w.appendASCII("}}\n")
     }
 }

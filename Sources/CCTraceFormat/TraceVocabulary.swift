@@ -201,6 +201,11 @@ public enum TraceVocabulary {
         public static let clockDomain = DialectName("clock_domain")
         public static let startTs = DialectName("start_ts")
         public static let endTs = DialectName("end_ts")
+        /// The wall clock (CLOCK_REALTIME, µs since the Unix epoch) at ``startTs`` and at
+        /// ``endTs``: the anchors that place a trace's monotonic times in real time, and line
+        /// up traces from different hosts when no request between them says better.
+        public static let wallStartUs = DialectName("wall_start_us")
+        public static let wallEndUs = DialectName("wall_end_us")
         public static let flushIntervalMs = DialectName("flush_interval_ms")
         public static let cpuSampleIntervalMs = DialectName("cpu_sample_interval_ms")
         public static let commandLine = DialectName("command_line")
@@ -223,6 +228,9 @@ public enum TraceVocabulary {
         public static let endReason = "end_reason"
         /// The signal that ended it, if any.
         public static let endSignal = "end_signal"
+        /// The end anchors (from ``Event/sessionEnd``): ``Session/endTs`` and ``Session/wallEndUs``.
+        public static let endTs = "end_ts"
+        public static let wallEndUs = "wall_end_us"
         /// A viztracer trace: its version.
         public static let viztracerVersion = "viztracer_version"
     }
@@ -258,6 +266,7 @@ public enum TraceVocabulary {
         ("CCTRACE_KEY_CLOCK", Session.clock), ("CCTRACE_KEY_LANGUAGE", Session.language),
         ("CCTRACE_KEY_EXECUTABLE", Session.executable), ("CCTRACE_KEY_COMMAND_LINE", Session.commandLine),
         ("CCTRACE_KEY_START_TS", Session.startTs), ("CCTRACE_KEY_END_TS", Session.endTs),
+        ("CCTRACE_KEY_WALL_START_US", Session.wallStartUs), ("CCTRACE_KEY_WALL_END_US", Session.wallEndUs),
         ("CCTRACE_KEY_REASON", Session.reason),
     ]
 

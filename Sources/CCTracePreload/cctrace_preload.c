@@ -263,6 +263,17 @@ static void ts_text(uint64_t ns, char *out, size_t size) {
   snprintf(out, size, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
 }
 
+/// The monotonic clock (ns) and the wall clock (text, µs since the epoch) at one instant: the
+/// wall clock read between two monotonic reads, paired with their midpoint.
+static uint64_t clock_anchor(char *wall, size_t size) {
+  struct timespec t;
+  uint64_t before = now_ns();
+  clock_gettime(CLOCK_REALTIME, &t);
+  uint64_t after = now_ns();
+  ts_text((uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec, wall, size);
+  return before + (after - before) / 2;
+}
+
 /// An `X` event on this thread; `args` are object members (no braces) or NULL.
 static void emit_span(const char *cat, const char *name, uint64_t start, uint64_t end, const char *args) {
   line_t l = {.n = 0};
@@ -536,13 +547,13 @@ static void write_metadata(void) {
   const char *language = strstr(base, "python") ? ",\"" CCTRACE_KEY_LANGUAGE "\":\"python\"" : "";
   char name_json[300];
   json_escape(base, name_json, sizeof name_json);
-  char start[32];
-  ts_text(now_ns(), start, sizeof start);
+  char start[32], wall[32];
+  ts_text(clock_anchor(wall, sizeof wall), start, sizeof start);
   emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_SESSION "\",\"cat\":\"" CCTRACE_CAT_SESSION
        "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_KEY_VERSION "\":\"" CCTRACE_VERSION "\",\"" CCTRACE_KEY_CORES
        "\":%ld,\"" CCTRACE_KEY_CLOCK "\":\"CLOCK_MONOTONIC\"%s,\"" CCTRACE_KEY_EXECUTABLE "\":\"%s\",\"" CCTRACE_KEY_COMMAND_LINE
-       "\":\"%s\",\"" CCTRACE_KEY_START_TS "\":%s}}",
-       pid_cached, pid_cached, sysconf(_SC_NPROCESSORS_ONLN), language, exe_json, cmd_json, start);
+       "\":\"%s\",\"" CCTRACE_KEY_START_TS "\":%s,\"" CCTRACE_KEY_WALL_START_US "\":%s}}",
+       pid_cached, pid_cached, sysconf(_SC_NPROCESSORS_ONLN), language, exe_json, cmd_json, start, wall);
   emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_PROCESS_NAME "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_ARG_NAME
        "\":\"%s\"}}",
        pid_cached, pid_cached, name_json);
@@ -789,11 +800,11 @@ __attribute__((destructor)) static void preload_fini(void) {
     in_hook = 1;
     sample_threads();
     harvest_io(-1);
-    char end[32];
-    ts_text(now_ns(), end, sizeof end);
+    char end[32], wall[32];
+    ts_text(clock_anchor(wall, sizeof wall), end, sizeof end);
     emit("{\"ph\":\"M\",\"name\":\"" CCTRACE_EV_SESSION_END "\",\"pid\":%d,\"tid\":%d,\"args\":{\"" CCTRACE_KEY_REASON
-         "\":\"exit\",\"" CCTRACE_KEY_END_TS "\":%s}}",
-         pid_cached, pid_cached, end);
+         "\":\"exit\",\"" CCTRACE_KEY_END_TS "\":%s,\"" CCTRACE_KEY_WALL_END_US "\":%s}}",
+         pid_cached, pid_cached, end, wall);
   }
 }
 

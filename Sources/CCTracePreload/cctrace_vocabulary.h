@@ -50,6 +50,8 @@
 #define CCTRACE_KEY_COMMAND_LINE "command_line"
 #define CCTRACE_KEY_START_TS "start_ts"
 #define CCTRACE_KEY_END_TS "end_ts"
+#define CCTRACE_KEY_WALL_START_US "wall_start_us"
+#define CCTRACE_KEY_WALL_END_US "wall_end_us"
 #define CCTRACE_KEY_REASON "reason"
 
 #endif

@@ -663,6 +663,10 @@ struct ModelBuilder {
             if let signal = args?[Key.signal.string]?.intValue, signal != 0 {
                 session[TraceVocabulary.Imported.endSignal] = .number(Double(signal))
             }
+            if let end = args?[Key.endTs.string], let wall = args?[Key.wallEndUs.string] {
+                session[TraceVocabulary.Imported.endTs] = end
+                session[TraceVocabulary.Imported.wallEndUs] = wall
+            }
         default:
             break
         }
