@@ -13,7 +13,7 @@ struct CCTraceCommand: ParsableCommand {
         commandName: "cctrace",
         abstract: "Find what holds a concurrent program back, and which concurrency model fits it.",
         version: TraceVocabulary.version,
-        subcommands: [Report.self, Diff.self, View.self, Record.self, Export.self, HeuristicsCommand.self]
+        subcommands: [Report.self, Diff.self, View.self, Record.self, Export.self, Merge.self, HeuristicsCommand.self]
     )
 }
 

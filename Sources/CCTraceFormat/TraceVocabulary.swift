@@ -64,6 +64,8 @@ public enum TraceVocabulary {
         public static let session = DialectName("cctrace.session")
         /// The `M` event written last: how the recording ended (``Session/reason`` …).
         public static let sessionEnd = DialectName("cctrace.session_end")
+        /// The `M` event `cctrace merge` writes: `args.hosts`, each input's clock alignment.
+        public static let merge = DialectName("cctrace.merge")
         /// The counter of events lost because buffers were full (``Arg/events``: running total).
         public static let dropped = DialectName("cctrace.dropped")
         /// Per-thread CPU counter prefix: `cpu <tid>`, args ``Arg/runningPct``, ``Arg/runnablePct``.

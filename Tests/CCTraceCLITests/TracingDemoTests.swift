@@ -15,13 +15,18 @@ import Testing
         return dir.appendingPathComponent(name).path
     }
 
-    /// Runs the demo's server and client recording into `directory`; returns their pids.
+    /// Runs the demo's server and client recording into `directory`; returns their pids. Both
+    /// record CLOCK_MONOTONIC directly (`CCTRACE_CLOCK=monotonic`): one host's processes then
+    /// share a clock exactly, where TSC conversions calibrated per process differ by tens of µs
+    /// — the merge tests need the true offset between the two.
     static func record(into directory: URL, requests: Int) throws -> (server: Int32, client: Int32) {
         let portFile = directory.appendingPathComponent("port").path
         let server = Process()
         server.executableURL = URL(fileURLWithPath: product("cctrace-tracing-demo"))
         server.arguments = ["server", portFile, "\(requests)"]
-        server.environment = ["CCTRACE_OUTPUT": directory.appendingPathComponent("server.json").path]
+        server.environment = [
+            "CCTRACE_OUTPUT": directory.appendingPathComponent("server.json").path, "CCTRACE_CLOCK": "monotonic",
+        ]
         try server.run()
         var port = ""
         for _ in 0..<500 where port.isEmpty {
@@ -33,7 +38,9 @@ import Testing
         let client = Process()
         client.executableURL = server.executableURL
         client.arguments = ["client", port, "\(requests)"]
-        client.environment = ["CCTRACE_OUTPUT": directory.appendingPathComponent("client.json").path]
+        client.environment = [
+            "CCTRACE_OUTPUT": directory.appendingPathComponent("client.json").path, "CCTRACE_CLOCK": "monotonic",
+        ]
         try client.run()
         client.waitUntilExit()
         server.waitUntilExit()

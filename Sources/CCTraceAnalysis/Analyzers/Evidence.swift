@@ -73,6 +73,8 @@ public enum EvidenceKind: Sendable, Equatable {
     case longestSend
     /// The slowest child process start.
     case slowestStart
+    /// The slowest request of a hop between processes, split into its parts.
+    case slowestRequest(parts: [String])
 }
 
 /// A place in the trace that backs a finding: a slice, a thread, a stack.

@@ -84,7 +84,8 @@ public enum AnalysisPipeline {
                     loops: BlockedEventLoopAnalyzer.analyze(model, profile: profile, options: options),
                     pools: pools,
                     actors: ActorContentionAnalyzer.analyze(model, profile: profile, options: options),
-                    ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options))
+                    ipc: IPCOverheadAnalyzer.analyze(model, profile: profile, options: options),
+                    requests: CrossHostAnalyzer.analyze(model))
             })
         timer.mark("analyzers and what-if")
         var recommendation = Recommender.recommend(

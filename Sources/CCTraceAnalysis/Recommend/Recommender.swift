@@ -8,6 +8,8 @@ public struct Findings: Sendable {
     public var pools: PoolBlocking
     public var actors: ActorContention
     public var ipc: IPCOverhead
+    /// Requests between processes and hosts (distributed-tracing spans).
+    public var requests: RequestPaths = RequestPaths(hops: [], dominant: [], roots: 0)
 }
 
 /// Stage 5 — turns the work profile and the analyzers' results into a ``Recommendation``,

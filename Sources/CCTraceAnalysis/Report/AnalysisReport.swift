@@ -15,7 +15,7 @@ public struct AnalysisReport: Sendable {
     public static let analyzerIDs = [
         CPUSerializedAnalyzer.id, LockContentionAnalyzer.id, BlockedEventLoopAnalyzer.id, CooperativePoolAnalyzer.id,
         ActorContentionAnalyzer.id,
-        IPCOverheadAnalyzer.id,
+        IPCOverheadAnalyzer.id, CrossHostAnalyzer.id,
     ]
 
     /// Analyzes `model` (``AnalysisPipeline``) and puts the result in words.

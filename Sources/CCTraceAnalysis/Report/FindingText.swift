@@ -6,7 +6,7 @@ enum FindingText {
     static func findings(_ f: Findings) -> [Finding] {
         var out =
             serialization(f.serialization) + locks(f.locks) + loops(f.loops) + pools(f.pools) + actors(f.actors)
-            + ipc(f.ipc)
+            + ipc(f.ipc) + requests(f.requests)
         // Warnings first, then info, then ok; stable within a severity.
         out = out.enumerated().sorted { ($0.element.severity, -$0.offset) > ($1.element.severity, -$1.offset) }
             .map(\.element)
@@ -223,6 +223,48 @@ enum FindingText {
         }
     }
 
+    // MARK: - cross-host-requests
+
+    static func requests(_ r: RequestPaths) -> [Finding] {
+        // Only traces with requests between processes have something to say.
+        var out: [Finding] = r.hops.prefix(5).map { h in
+            var text =
+                "\(h.requests) \(Text.plural(h.requests, "request")) from \(h.client) to \(h.server)"
+                + (h.crossesHosts ? " (across hosts)" : "") + ": p50 \(Text.ms(h.p50Total)) waited by the client, "
+                + "\(Text.ms(h.p50Server)) in the server span; of their time, the server's own work "
+                + "\(Text.pct(h.serverShare))"
+            if h.downstreamShare > 0 { text += ", its requests downstream \(Text.pct(h.downstreamShare))" }
+            text += ", between the two spans (network, queues) \(Text.pct(h.betweenShare))."
+            return Finding(
+                id: CrossHostAnalyzer.id, severity: .info, subject: "\(h.client) → \(h.server)", summary: text,
+                metrics: [
+                    ("requests", Double(h.requests)), ("p50_total_ms", Text.millis(h.p50Total)),
+                    ("p50_server_ms", Text.millis(h.p50Server)), ("p50_between_ms", Text.millis(h.p50Between)),
+                    ("server_share", h.serverShare), ("downstream_share", h.downstreamShare),
+                    ("between_share", h.betweenShare),
+                ], evidence: h.evidence)
+        }
+        if let top = r.dominant.first, r.roots > 0 {
+            let text =
+                "Of \(r.roots) end-to-end \(Text.plural(r.roots, "request")), the longest part was \(top.part) in "
+                + "\(top.requests) (\(Text.pct(Double(top.requests) / Double(r.roots))))"
+                + (r.dominant.count > 1
+                    ? "; then "
+                        + r.dominant.dropFirst().prefix(2).map { "\($0.part) in \($0.requests)" }.joined(
+                            separator: ", ")
+                    : "")
+                + ": the hop to look at first."
+            out.insert(
+                Finding(
+                    id: CrossHostAnalyzer.id, severity: .info, subject: "critical path", summary: text,
+                    metrics: [
+                        ("requests", Double(r.roots)), ("dominant_share", Double(top.requests) / Double(r.roots)),
+                    ]),
+                at: 0)
+        }
+        return out
+    }
+
     // MARK: - ipc-overhead
 
     static func ipc(_ r: IPCOverhead) -> [Finding] {
@@ -320,6 +362,8 @@ enum FindingText {
             return "the longest run of \(actor)'s queue" + (from.map { ", tasks awaiting it from '\($0)'" } ?? "")
         case .longestSend: return "the longest send"
         case .slowestStart: return "the slowest start"
+        case .slowestRequest(let parts):
+            return "the slowest request" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
         }
     }
 

@@ -164,6 +164,26 @@ public final class TraceReader {
         buffer = .allocate(capacity: capacity)
     }
 
+    /// The whole content of the trace file at `path`, decompressed when it is gzip (for tools
+    /// that rewrite a file's events, like `cctrace merge`).
+    public static func contents(of path: String) throws(TraceReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TraceReadError(path: path, byteOffset: 0, line: 0, reason: String(cString: strerror(errno)))
+        }
+        let source = try sniff(FileByteSource(fd: fd, owns: true, path: path), path: path)
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try chunk.withUnsafeMutableBufferPointer { p throws(TraceReadError) in
+                try source.read(into: p.baseAddress!, capacity: p.count)
+            }
+            if n == 0 { break }
+            out += chunk[0..<n]
+        }
+        return out
+    }
+
     /// Reads the first bytes and wraps the source in gzip when they are the gzip magic.
     private static func sniff(_ raw: TraceByteSource, path: String) throws(TraceReadError) -> TraceByteSource {
         var magic = [UInt8](repeating: 0, count: 2)

@@ -120,7 +120,9 @@ func request(port: UInt16, item: Int) async throws {
         for (k, v) in headers.values { text += "\(k): \(v)\n" }
         writeAll(fd, text + "\n")
         guard let answer = readLine(fd), answer.hasPrefix("200") else { throw DemoError.answer }
+        // Reading the body (decoding it), inside the request's span as a client library does.
         span.attributes["http.response.status_code"] = 200
+        span.attributes["decoded"] = Int(truncatingIfNeeded: handle(Int(answer.count)) & 0xFFFF)
     }
 }
 
