@@ -5,7 +5,7 @@ SHELL := /bin/bash
 OUT ?= out
 SWIFT ?= swift
 
-.PHONY: demo test deps build lint whatif bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench otlp-test
+.PHONY: demo test deps build lint whatif bench fuzz stress realworld perfetto-check clean viewer-test viewer-bench install preload-bench otlp-test tracing-integration
 
 # Debian packages the build needs (libunwind for CCTraceUnwind, zlib for .gz traces).
 # Installed only when missing.
@@ -96,6 +96,13 @@ viewer-test:
 # built on it (scripts/otlp_test.sh). Uses the release build.
 otlp-test:
 	scripts/otlp_test.sh .build/release $(OUT)
+
+# AsyncHTTPClient and Hummingbird (instrumented with swift-distributed-tracing) bootstrapped with
+# CCTraceTracer, two processes over loopback (integration/tracing, its own package: 3–5 min to
+# build from scratch). .ci/run runs it once per CI run.
+tracing-integration: deps
+	$(SWIFT) build -c release --product cctrace
+	scripts/tracing_integration.sh $(OUT)
 
 # Installs cctrace and its viewer: PREFIX/bin/cctrace, PREFIX/share/cctrace/viewer.
 PREFIX ?= /usr/local

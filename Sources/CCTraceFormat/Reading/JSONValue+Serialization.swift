@@ -13,7 +13,9 @@ extension JSONValue {
         case .number(let d):
             if !d.isFinite {
                 out += "null"
-            } else if d == d.rounded() && abs(d) < 1e15 {
+            } else if d == d.rounded() && abs(d) <= 9_007_199_254_740_992 {
+                // Integers a double holds exactly (ids, counts) as integers: `4235451295535764`,
+                // not `4235451295535764.0`, which readers of ids (Perfetto) refuse.
                 out += String(Int64(d))
             } else {
                 out += String(d)
