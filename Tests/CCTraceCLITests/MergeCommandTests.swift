@@ -87,6 +87,10 @@ import Testing
         #expect(model.processes.allSatisfy { $0.labels?.hasPrefix("host ") == true })
         let report = try cctrace(["report", "--format", "json", merged])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        // Each host's share of the work.
+        let hosts2 = try #require((object["work"] as? [String: Any])?["hosts"] as? [[String: Any]])
+        #expect(hosts2.count == 2)
+        #expect(Set(hosts2.compactMap { $0["host"] as? String }).count == 2)
         let findings = try #require(object["findings"] as? [[String: Any]])
         let hop = try #require(
             findings.first {

@@ -92,6 +92,23 @@ public enum ReportRenderer {
                 + "window); parallelism \(SummaryRenderer.format3(p.parallelism)) of \(p.cores) cores"
                 + (p.coresKnown ? "" : " (assumed)") + "; language: \(p.language.rawValue)",
             indent: "  ")
+        let hosts = hostSplits(r)
+        if hosts.count > 1 {
+            out += "\nHosts (merged trace; share of each host's busy thread time)\n"
+            out +=
+                "  " + SummaryRenderer.pad("host", 22) + SummaryRenderer.pad("busy", 9, right: true)
+                + ["run", "queue", "lock", "I/O", "IPC"].map { SummaryRenderer.pad($0, 7, right: true) }.joined()
+                + "  processes\n"
+            for h in hosts {
+                let busy = Double(max(h.split.busy, 1))
+                func share(_ v: Int64) -> String { SummaryRenderer.pad(Text.pct(Double(v) / busy), 7, right: true) }
+                out +=
+                    "  " + SummaryRenderer.pad(SummaryRenderer.clip(SummaryRenderer.terminalSafe(h.host), 21), 22)
+                    + SummaryRenderer.pad(Text.ms(h.split.busy), 9, right: true) + share(h.split.running)
+                    + share(h.split.runnable) + share(h.split.lockWait) + share(h.split.ioWait) + share(h.split.ipc)
+                    + "  \(h.pids.count)\n"
+            }
+        }
         if !r.hotStacks.threads.isEmpty {
             out += "\nHot stacks (CPU samples)\n"
             for t in r.hotStacks.threads.prefix(6) {
@@ -271,6 +288,20 @@ public enum ReportRenderer {
         return out
     }
 
+    /// The work split per host, for traces whose processes say their host (merged traces).
+    static func hostSplits(_ r: AnalysisReport) -> [(host: String, pids: [Int64], split: TimeSplit)] {
+        var hostOf: [Int64: String] = [:]
+        for p in r.summary.processes { if let h = p.host { hostOf[p.pid] = h } }
+        guard !hostOf.isEmpty else { return [] }
+        var out: [String: (pids: Set<Int64>, split: TimeSplit)] = [:]
+        for t in r.profile.threads {
+            let host = hostOf[t.pid] ?? "unknown"
+            out[host, default: ([], TimeSplit())].pids.insert(t.pid)
+            out[host]!.split = out[host]!.split + t.split
+        }
+        return out.map { ($0.key, $0.value.pids.sorted(), $0.value.split) }.sorted { $0.host < $1.host }
+    }
+
     // MARK: - JSON
 
     static func whatIfRow(_ row: WhatIfRow) -> JSONValue {
@@ -349,6 +380,19 @@ public enum ReportRenderer {
         }
         var byPid: [Int64: TimeSplit] = [:]
         for t in p.threads { byPid[t.pid, default: TimeSplit()] = byPid[t.pid, default: TimeSplit()] + t.split }
+        let hosts = hostSplits(r)
+        if hosts.count > 1 {
+            work.append(
+                (
+                    "hosts",
+                    .array(
+                        hosts.map { h in
+                            .object(
+                                [("host", .string(h.host)), ("pids", .array(h.pids.map { .number(Double($0)) }))]
+                                    + split(h.split))
+                        })
+                ))
+        }
         work.append(
             (
                 "processes",

@@ -8,6 +8,9 @@ public struct TraceSummary: Sendable {
         public var pid: Int64
         public var name: String?
         public var threadCount: Int
+        /// The host it ran on, when the trace says (`cctrace merge` labels each process
+        /// `host <name>`).
+        public var host: String? = nil
     }
 
     /// Per-thread figures.
@@ -61,7 +64,9 @@ public struct TraceSummary: Sendable {
     public init(model: TraceModel, top: Int = 10, taskRows: Set<Int> = []) {
         eventCount = model.eventCount
         duration = model.duration
-        processes = model.processes.map { Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count) }
+        processes = model.processes.map {
+            Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count, host: CrossHostAnalyzer.label($0).host)
+        }
         threads = model.threads.indices.map { i in
             let t = model.threads[i]
             var busy = TraceDuration.zero
