@@ -425,5 +425,13 @@ extension Heuristics {
                 "CPU readings every ~20 ms place running and waiting time only approximately; two points of a share "
                 + "are within that placement.",
             source: "cctrace's CPU sampling interval against typical unit lengths; a guard"),
+        factor(
+            "diff-min-parallelism-change", \.diffMinimumParallelismChange,
+            "`cctrace diff`: parallelism (cores busy) that changed by less than this did not change.",
+            reason:
+                "Parallelism is CPU time over the window; CPU readings every ~20 ms (or CPU inferred from spans in "
+                + "other tools' traces) place each thread's running time to within a reading, several hundredths of "
+                + "a core over a sub-second window: a tenth of a core is the smallest change worth a line.",
+            source: "cctrace's CPU sampling interval against typical windows; a guard"),
     ]
 }

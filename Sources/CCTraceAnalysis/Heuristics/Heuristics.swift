@@ -171,6 +171,8 @@ public struct Heuristics: Sendable {
     public var diffMinimumChange = TraceDuration(nanoseconds: 1_000_000)
     /// A share that changed by less than this (absolute, 0…1) did not change (`cctrace diff`).
     public var diffMinimumShareChange = 0.02
+    /// Parallelism that changed by less than this many cores did not change (`cctrace diff`).
+    public var diffMinimumParallelismChange = 0.1
 
     /// Cores assumed when neither the trace nor the options say.
     public var assumedCores = 4

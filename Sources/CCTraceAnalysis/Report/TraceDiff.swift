@@ -233,7 +233,7 @@ public struct TraceDiff: Sendable {
             switch unit {
             case .milliseconds: minimum = Double(heuristics.diffMinimumChange.nanoseconds) / 1e6
             case .share: minimum = heuristics.diffMinimumShareChange
-            case .factor: minimum = 0
+            case .factor: minimum = key == "parallelism" ? heuristics.diffMinimumParallelismChange : 0
             }
             let beyond = !rb.overlaps(ra) && abs(after - before) >= minimum
             let change: Change
