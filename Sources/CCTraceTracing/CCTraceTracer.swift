@@ -23,10 +23,13 @@ import Tracing
 ///
 /// While no session records, a span costs its ids and an allocation, and writes nothing.
 public struct CCTraceTracer: Tracer {
+    /// The spans it makes.
     public typealias Span = CCTraceSpan
 
+    /// A tracer; bootstrap it once with `InstrumentationSystem.bootstrap(_:)`.
     public init() {}
 
+    /// Starts a span under the span in `context` (or a new trace), on the recorder's clock; a parent that came in a request (extracted) ends that request's flow here.
     public func startSpan<Instant: TracerInstant>(
         _ operationName: String, context: @autoclosure () -> InstrumentationContext, ofKind kind: SpanKind,
         at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
@@ -48,6 +51,7 @@ public struct CCTraceTracer: Tracer {
             operationName: operationName, kind: kind, context: context, spanContext: spanContext, begin: begin)
     }
 
+    /// Flushes the recorder's buffers to the trace file.
     public func forceFlush() {
         CCTrace.flush()
     }
@@ -57,6 +61,7 @@ public struct CCTraceTracer: Tracer {
     /// The name of the flows from a client span to the server span its request started.
     public static let flowName = "request"
 
+    /// Writes `traceparent` for the span in `context` into `carrier` and starts the request's flow.
     public func inject<Carrier, Inject: Injector>(
         _ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject
     ) where Inject.Carrier == Carrier {
@@ -65,6 +70,7 @@ public struct CCTraceTracer: Tracer {
         TracingHooks.flow(Self.flowName, id: span.flowID, end: false)
     }
 
+    /// Reads `traceparent` from `carrier` into `context` (a remote parent for the next span).
     public func extract<Carrier, Extract: Extractor>(
         _ carrier: Carrier, into context: inout InstrumentationContext, using extractor: Extract
     ) where Extract.Carrier == Carrier {
@@ -81,6 +87,7 @@ public struct CCTraceSpanContext: Sendable, Hashable {
     /// The 128-bit trace id, high and low halves.
     public var traceHigh: UInt64
     public var traceLow: UInt64
+    /// The span id.
     public var span: UInt64
     /// 0 when the span has no parent.
     public var parent: UInt64
@@ -93,6 +100,7 @@ public struct CCTraceSpanContext: Sendable, Hashable {
     public var traceID: String { hex(traceHigh) + hex(traceLow) }
     /// 16 lowercase hex digits.
     public var spanID: String { hex(span) }
+    /// 16 lowercase hex digits, when the span has a parent.
     public var parentSpanID: String? { parent == 0 ? nil : hex(parent) }
 
     /// `00-<trace>-<span>-01` (sampled).
@@ -102,6 +110,7 @@ public struct CCTraceSpanContext: Sendable, Hashable {
     /// low 52 bits, so that JSON readers that hold numbers as doubles keep it exact.
     public var flowID: UInt64 { span & ((1 << 52) - 1) }
 
+    /// A context from its parts.
     public init(
         traceHigh: UInt64, traceLow: UInt64, span: UInt64, parent: UInt64, parentIsRemote: Bool, isRemote: Bool
     ) {
@@ -176,8 +185,11 @@ struct SpinLock: ~Copyable, Sendable {
 
 /// A span of ``CCTraceTracer``: kept in memory until it ends, then written as one async slice.
 public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
+    /// The context children of this span start under.
     public let context: InstrumentationContext
+    /// Its ids.
     public let spanContext: CCTraceSpanContext
+    /// client, server, producer, consumer or internal.
     public let kind: SpanKind
     let begin: UInt64
     let beginThread: Int
@@ -203,6 +215,7 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         _operationName = operationName
     }
 
+    /// Its name (settable until it ends).
     public var operationName: String {
         get {
             lock.lock()
@@ -216,6 +229,7 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         }
     }
 
+    /// Its attributes, written as the slice's args when it ends.
     public var attributes: SpanAttributes {
         get {
             lock.lock()
@@ -240,18 +254,21 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         }
     }
 
+    /// Whether it has not ended.
     public var isRecording: Bool {
         lock.lock()
         defer { lock.unlock() }
         return !ended
     }
 
+    /// Sets the status written with it.
     public func setStatus(_ status: SpanStatus) {
         lock.lock()
         defer { lock.unlock() }
         if !ended { self.status = status }
     }
 
+    /// Records `event` as an instant now, on this thread.
     public func addEvent(_ event: SpanEvent) {
         guard TracingHooks.isRecording, isRecording else { return }
         var args: [(key: String, value: TraceArgument)] = [("span_id", TraceArgument(spanContext.spanID))]
@@ -259,6 +276,7 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         TracingHooks.instant(event.name, args: args)
     }
 
+    /// Records `error` as an `exception` instant now, and counts it on the span.
     public func recordError<Instant: TracerInstant>(
         _ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant
     ) {
@@ -276,6 +294,7 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         TracingHooks.instant("exception", args: args)
     }
 
+    /// Links another span (its id is written in `links`).
     public func addLink(_ link: SpanLink) {
         guard let other = link.context.cctraceSpanContext else { return }
         lock.lock()
@@ -283,6 +302,7 @@ public final class CCTraceSpan: Tracing.Span, @unchecked Sendable {
         if !ended { links.append(other.span) }
     }
 
+    /// Ends the span now (the recorder's clock) and writes it, once.
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         let end = TracingHooks.now()
         lock.lock()

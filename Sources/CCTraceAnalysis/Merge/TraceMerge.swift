@@ -20,6 +20,7 @@ import CCTraceFormat
 public enum TraceMerge {
     /// One input: a trace file (or directory) recorded on one host.
     public struct Input {
+        /// The file or directory.
         public var path: String
         /// The file's top-level events, as parsed.
         public var events: [JSONValue]
@@ -28,6 +29,7 @@ public enum TraceMerge {
         /// The imported model (for the requests and the anchors).
         public var model: TraceModel
 
+        /// An input from its parts (``read(path:)`` makes them from a file).
         public init(path: String, events: [JSONValue], stackFrames: [(String, JSONValue)], model: TraceModel) {
             self.path = path
             self.events = events
@@ -50,12 +52,14 @@ public enum TraceMerge {
 
     /// Where one input's clock sits against the reference's.
     public struct Alignment: Sendable {
+        /// The input, and its host's name (numbered when two inputs share one).
         public var path: String
         public var host: String
         /// This host's clock minus the reference's, nanoseconds (subtracted from its times).
         public var offset: Int64
         /// The most the true offset can differ from ``offset`` (nil: unknown).
         public var bound: Int64?
+        /// How the offset was found.
         public var method: Method
         /// Requests (client/server span pairs) and one-sided flows the offset came from.
         public var pairs: Int

@@ -5,6 +5,7 @@ public enum DiffRenderer {
     /// The JSON schema version of `cctrace diff --format json`.
     public static let schemaVersion = 1
 
+    /// `d` as terminal text, Markdown or JSON.
     public static func render(_ d: TraceDiff, format: ReportFormat) -> String {
         switch format {
         case .json: return json(d).serialized(indent: 2) + "\n"

@@ -41,14 +41,19 @@ public struct TraceDiff: Sendable {
     public struct Figure: Sendable {
         /// The JSON key (`wall_ms`, `lock_wait_share`, …).
         public var key: String
+        /// In words.
         public var label: String
+        /// How it is written.
         public var unit: Unit
+        /// Which way is better.
         public var direction: Direction
+        /// The two runs' values.
         public var before: Double
         public var after: Double
         /// Each run's range (value ± its noise).
         public var beforeRange: ClosedRange<Double>
         public var afterRange: ClosedRange<Double>
+        /// Better, worse, changed or unchanged, judged against the ranges.
         public var change: Change
     }
 
@@ -63,6 +68,7 @@ public struct TraceDiff: Sendable {
 
     /// One finding in both runs.
     public struct FindingChange: Sendable {
+        /// The rule (`lock-contention`, …).
         public var id: String
         /// The subject as the after run names it (the before run's when gone).
         public var subject: String
@@ -76,20 +82,25 @@ public struct TraceDiff: Sendable {
         public var metricUnit: Unit = .factor
         public var beforeValue: Double?
         public var afterValue: Double?
+        /// Gone, new, better, worse or unchanged.
         public var status: FindingStatus
         /// Whether this change makes the after run worse: a new warning, a finding that became
         /// a warning, or a warning whose key figure got worse beyond noise.
         public var regression: Bool
+        /// Each report's sentence.
         public var summaryBefore: String?
         public var summaryAfter: String?
     }
 
     /// One run.
     public struct Side: Sendable {
+        /// The trace and how many events it held.
         public var path: String
         public var events: Int
+        /// The model the run uses, and how it was detected.
         public var currentModel: ConcurrencyModel
         public var currentDetail: String
+        /// What its report recommends, whether that is a change, the expected speedup, the headline.
         public var model: ConcurrencyModel
         public var change: Bool
         public var expectedSpeedup: Double
@@ -100,9 +111,12 @@ public struct TraceDiff: Sendable {
         public var items: Int
     }
 
+    /// The two runs.
     public var before: Side
     public var after: Side
+    /// Wall time, parallelism and the time shares.
     public var figures: [Figure]
+    /// Every finding of either run that is not ok.
     public var findings: [FindingChange]
     /// Before's work window over after's (> 1: faster), when both have one.
     public var speedup: Double?
