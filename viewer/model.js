@@ -15,7 +15,11 @@ export const ROW_HEIGHT = 18;
 export const HEADER_HEIGHT = 20;
 export const COUNTER_HEIGHT = 32;
 export const MAX_ROWS = 16;
-/** Task lanes of one process shown before the rest are folded under their parents. */
+/**
+ * Task lanes of one process shown before the rest are folded under their parents: about two
+ * screens of 22-pixel lanes — past that, lanes push the threads out of sight and a row of how
+ * many were alive says more than a column of thin bars.
+ */
 export const OPEN_TASK_LANES = 40;
 
 /** Turns the JSON document into typed arrays plus per-track indexes. */

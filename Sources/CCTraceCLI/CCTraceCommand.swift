@@ -36,27 +36,13 @@ struct Report: ParsableCommand {
     @Option(help: "How many entries each ranking shows.")
     var top: Int = 10
 
-    @Option(help: "A loop callback, tick or job at least this many milliseconds long blocks its loop.")
-    var slowCallback: Double = 100
+    @OptionGroup var analysis: AnalysisFlags
 
     @Option(
         help: ArgumentHelp(
             "Exit 3 when finding ID is present at SEVERITY or worse (default warning); repeatable.",
             valueName: "ID[:SEVERITY]"))
     var failOn: [String] = []
-
-    @Option(
-        help: ArgumentHelp(
-            "The recording machine's cores, when the trace does not say (default: this machine's, marked assumed).",
-            valueName: "N"))
-    var cores: Int?
-
-    @Option(
-        name: .customLong("set"),
-        help: ArgumentHelp(
-            "Override a heuristic threshold (see 'cctrace heuristics' for keys and units); repeatable.",
-            valueName: "KEY=VALUE"))
-    var settings: [String] = []
 
     @Flag(help: "Never colour the text output (colour is used only on a terminal; NO_COLOR is honoured too).")
     var noColor = false
@@ -68,9 +54,6 @@ struct Report: ParsableCommand {
         guard ReportFormat(rawValue: format) != nil else {
             throw ValidationError("unknown format '\(format)'; use text, json or markdown")
         }
-        guard slowCallback > 0, slowCallback.isFinite else { throw ValidationError("--slow-callback must be > 0") }
-        if let cores, cores < 1 || cores > 1 << 20 { throw ValidationError("--cores must be a positive core count") }
-        _ = try analysisOptions()
         for gate in failOn { _ = try Self.parseGate(gate) }
     }
 
@@ -88,49 +71,14 @@ struct Report: ParsableCommand {
         return (id, severity)
     }
 
-    /// The options the flags set: `--slow-callback`, `--set`, `--cores`, `--top`, and this
-    /// machine's cores as the assumption when neither the trace nor `--cores` says.
-    func analysisOptions() throws -> AnalysisOptions {
-        try Self.analysisOptions(slowCallback: slowCallback, settings: settings, cores: cores, top: top)
-    }
-
-    /// The options `--slow-callback`, `--set`, `--cores` and `--top` set (shared with `diff`).
-    static func analysisOptions(slowCallback: Double, settings: [String], cores: Int?, top: Int) throws
-        -> AnalysisOptions
-    {
-        var options = AnalysisOptions()
-        options.heuristics.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
-        for setting in settings {
-            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let value = Double(parts[1]) else {
-                throw ValidationError("--set takes KEY=VALUE with a number, not '\(setting)'")
-            }
-            do { try options.heuristics.set(parts[0], to: value) } catch {
-                throw ValidationError("--set \(setting): \(error.description)")
-            }
-        }
-        options.cores = cores
-        options.assumedCores = hostCores()
-        options.top = max(top, 1)
-        return options
-    }
-
     func run() throws {
         let reportFormat = ReportFormat(rawValue: format)!
         let progress = ProgressBar(path: trace)
         var timer = PhaseTimer()
-        let model: TraceModel
-        do {
-            model = try TraceImporter.importTrace(path: trace, progress: progress.map { bar in { bar.update($0) } })
-        } catch {
-            progress?.finish()
-            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
-            throw ExitCode(2)
-        }
-        progress?.finish()
+        let model = try importOrExit(
+            trace, progress: progress.map { bar in { bar.update($0) } }, done: { progress?.finish() })
         timer.mark("import")
-        try requireEvents(model, path: trace)
-        let options = try analysisOptions()
+        let options = try analysis.options(top: top)
         var analyzed = model
         if !noSourceLines, let symbolizer = SourceLines.symbolizer() {
             analyzed = SourceLines.resolve(model, symbolizer: symbolizer)
@@ -149,6 +97,52 @@ struct Report: ParsableCommand {
             }
         }
     }
+}
+
+/// The analysis options `report` and `diff` share: `--slow-callback`, `--cores`, `--set`.
+struct AnalysisFlags: ParsableArguments {
+    @Option(help: "A loop callback, tick or job at least this many milliseconds long blocks its loop.")
+    var slowCallback: Double = 100
+
+    @Option(
+        help: ArgumentHelp(
+            "The recording machine's cores, when the trace does not say (default: this machine's, marked assumed).",
+            valueName: "N"))
+    var cores: Int?
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a heuristic threshold (see 'cctrace heuristics' for keys and units); repeatable.",
+            valueName: "KEY=VALUE"))
+    var settings: [String] = []
+
+    func validate() throws {
+        guard slowCallback > 0, slowCallback.isFinite else { throw ValidationError("--slow-callback must be > 0") }
+        if let cores, cores < 1 || cores > 1 << 20 { throw ValidationError("--cores must be a positive core count") }
+        _ = try options(top: 10)
+    }
+
+    /// The options these flags set, with `top` entries per ranking and this machine's cores as
+    /// the assumption when neither the trace nor `--cores` says.
+    func options(top: Int) throws -> AnalysisOptions {
+        var options = AnalysisOptions()
+        options.heuristics.slowCallback = TraceDuration(nanoseconds: Int64(slowCallback * 1_000_000))
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]) else {
+                throw ValidationError("--set takes KEY=VALUE with a number, not '\(setting)'")
+            }
+            do { try options.heuristics.set(parts[0], to: value) } catch {
+                throw ValidationError("--set \(setting): \(error.description)")
+            }
+        }
+        options.cores = cores
+        options.assumedCores = hostCores()
+        options.top = max(top, 1)
+        return options
+    }
+
 }
 
 /// A progress bar on standard error while a large trace (≥ 32 MiB) is read, when standard
@@ -194,6 +188,43 @@ enum FileError {
 /// trace, and the report says so.
 func hostCores() -> Int {
     max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
+/// The trace at `path`, imported; a file that is not a trace is one line on standard error
+/// and exit status 2, as is one with nothing to analyze (``requireEvents(_:path:)``).
+/// `progress` sees the bytes read; `done` runs when reading ends, before any error is printed.
+func importOrExit(_ path: String, progress: ((Int) -> Void)? = nil, done: () -> Void = {}) throws -> TraceModel {
+    let model: TraceModel
+    do {
+        model = try TraceImporter.importTrace(path: path, progress: progress)
+        done()
+    } catch {
+        done()
+        FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
+        throw ExitCode(2)
+    }
+    try requireEvents(model, path: path)
+    return model
+}
+
+/// Writes `bytes` to a new file at `path` (replacing one); a failure is one line on standard
+/// error and exit status 1.
+func writeFileOrExit(_ path: String, _ bytes: [UInt8]) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    var written = 0
+    if fd >= 0 {
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            written += n
+        }
+        close(fd)
+    }
+    guard fd >= 0, written == bytes.count else {
+        FileError.print("cctrace: error: cannot write \(SummaryRenderer.terminalSafe(path)) (errno \(errno))")
+        throw ExitCode(1)
+    }
 }
 
 /// Exits 2 with "FILE: no events" and the import diagnostics that explain why, when `model`

@@ -29,39 +29,19 @@ struct Diff: ParsableCommand {
     @Flag(help: "Exit 3 when the after run regressed (slower beyond noise, or a new or worse warning).")
     var failOnRegression = false
 
-    @Option(help: "A loop callback, tick or job at least this many milliseconds long blocks its loop.")
-    var slowCallback: Double = 100
-
-    @Option(
-        help: ArgumentHelp(
-            "The recording machine's cores, when a trace does not say (default: this machine's, marked assumed).",
-            valueName: "N"))
-    var cores: Int?
-
-    @Option(
-        name: .customLong("set"),
-        help: ArgumentHelp(
-            "Override a heuristic threshold (see 'cctrace heuristics'); repeatable.", valueName: "KEY=VALUE"))
-    var settings: [String] = []
+    @OptionGroup var analysis: AnalysisFlags
 
     func validate() throws {
         guard ReportFormat(rawValue: format) != nil else {
             throw ValidationError("unknown format '\(format)'; use text, json or markdown")
         }
-        guard slowCallback > 0, slowCallback.isFinite else { throw ValidationError("--slow-callback must be > 0") }
-        if let cores, cores < 1 || cores > 1 << 20 { throw ValidationError("--cores must be a positive core count") }
         guard before != "-" || after != "-" else {
             throw ValidationError("only one trace can come from standard input")
         }
-        _ = try options()
-    }
-
-    func options() throws -> AnalysisOptions {
-        try Report.analysisOptions(slowCallback: slowCallback, settings: settings, cores: cores, top: 10)
     }
 
     func run() throws {
-        let options = try options()
+        let options = try analysis.options(top: 10)
         let (beforeModel, beforeReport) = try analyze(before, options)
         let (afterModel, afterReport) = try analyze(after, options)
         let diff = TraceDiff(
@@ -77,14 +57,7 @@ struct Diff: ParsableCommand {
     }
 
     func analyze(_ path: String, _ options: AnalysisOptions) throws -> (TraceModel, AnalysisReport) {
-        let model: TraceModel
-        do {
-            model = try TraceImporter.importTrace(path: path)
-        } catch {
-            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
-            throw ExitCode(2)
-        }
-        try requireEvents(model, path: path)
+        let model = try importOrExit(path)
         return (model, AnalysisReport(model: model, options: options))
     }
 }

@@ -42,24 +42,14 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let model: TraceModel
-        do {
-            model = try TraceImporter.importTrace(path: trace)
-        } catch {
-            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
-            throw ExitCode(2)
-        }
-        try requireEvents(model, path: trace)
+        let model = try importOrExit(trace)
         var options = AnalysisOptions()
         options.assumedCores = hostCores()
         let report = AnalysisReport(model: model, options: options)
         let spans = OTLPExport.spanCount(model)
         if let output {
             let document = OTLPExport.requests(model: model, report: report)[0]
-            guard writeFile(output, document) else {
-                FileError.print("cctrace: error: cannot write \(output) (errno \(errno))")
-                throw ExitCode(1)
-            }
+            try writeFileOrExit(output, document)
             print("wrote \(spans) spans of \(model.processes.count) processes to \(output) (\(document.count) bytes)")
         }
         if let endpoint {
@@ -78,19 +68,6 @@ struct Export: ParsableCommand {
         }
     }
 
-    func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            written += n
-        }
-        return true
-    }
 }
 
 /// An OTLP/HTTP endpoint (`http://host:port[/base]`), posted to at `/v1/traces` over a plain

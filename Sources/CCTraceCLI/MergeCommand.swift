@@ -42,19 +42,7 @@ struct Merge: ParsableCommand {
         }
         let alignments = TraceMerge.align(inputs)
         let bytes = TraceMerge.merged(inputs, alignments)
-        let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            FileError.print("cctrace: error: cannot write \(output) (errno \(errno))")
-            throw ExitCode(1)
-        }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
-        close(fd)
+        try writeFileOrExit(output, bytes)
         print("merged \(inputs.count) traces into \(output)")
         for a in alignments {
             var line = "  \(SummaryRenderer.terminalSafe(a.host)): \(SummaryRenderer.terminalSafe(a.path)) — "

@@ -66,18 +66,7 @@ struct View: ParsableCommand {
                 FileError.print("cctrace: error: the viewer in \(files.directory) is incomplete")
                 throw ExitCode(1)
             }
-            let fd = open(html, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                FileError.print("cctrace: error: cannot write \(html) (errno \(errno))")
-                throw ExitCode(1)
-            }
-            var written = 0
-            while written < page.count {
-                let n = page.withUnsafeBytes { write(fd, $0.baseAddress! + written, page.count - written) }
-                if n <= 0 { break }
-                written += n
-            }
-            close(fd)
+            try writeFileOrExit(html, page)
             print("wrote \(html) (\(page.count) bytes; viewer from \(files.directory))")
             return
         }
@@ -103,14 +92,7 @@ struct View: ParsableCommand {
 
     /// The trace at `path` imported (exit 2 when it is not a trace), with source lines, and its report.
     func analyze(_ path: String, _ options: AnalysisOptions) throws -> (TraceModel, AnalysisReport) {
-        let model: TraceModel
-        do {
-            model = try TraceImporter.importTrace(path: path)
-        } catch {
-            FileError.print("cctrace: error: \(SummaryRenderer.terminalSafe(error.description))")
-            throw ExitCode(2)
-        }
-        try requireEvents(model, path: path)
+        let model = try importOrExit(path)
         var analyzed = model
         if let symbolizer = SourceLines.symbolizer() { analyzed = SourceLines.resolve(model, symbolizer: symbolizer) }
         return (analyzed, AnalysisReport(model: analyzed, options: options))

@@ -111,7 +111,7 @@ extension RecorderTests {
             }
         }
 
-        @Test func withoutASessionSpansRecordNothingAndStillCarryContext() {
+        @Test func withoutASessionSpansStillCarryTheirContext() {
             let tracer = CCTraceTracer()
             var headers: [String: String] = [:]
             tracer.withSpan("idle") { span in

@@ -195,7 +195,8 @@ public enum TraceMerge {
         return (starts, ends)
     }
 
-    /// Microseconds as written (three decimals) to nanoseconds without losing digits.
+    /// Microseconds as written (three decimals) to nanoseconds without losing digits: a
+    /// wall-clock time in µs has 16 digits, more than a double multiplied by 1000 keeps.
     static func nanoseconds(_ us: Double) -> Int64 {
         let whole = us.rounded(.down)
         return Int64(whole) * 1000 + Int64(((us - whole) * 1000).rounded())

@@ -117,13 +117,8 @@ public enum DiffRenderer {
         return out
     }
 
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
-    }
-
-    static func lpad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s
-    }
+    static func pad(_ s: String, _ width: Int) -> String { SummaryRenderer.pad(s, width) }
+    static func lpad(_ s: String, _ width: Int) -> String { SummaryRenderer.pad(s, width, right: true) }
 
     // MARK: - Markdown
 

@@ -117,14 +117,8 @@ public enum OTLPExport {
         guard let wall = model.session[TraceVocabulary.Session.wallStartUs.string]?.doubleValue,
             let start = model.session[TraceVocabulary.Session.startTs.string]?.doubleValue
         else { return nil }
-        return nanoseconds(wall) - nanoseconds(start)
-    }
-
-    /// Microseconds (as the file wrote them, with three decimals) to nanoseconds, exactly: a
-    /// wall-clock time in µs has 16 digits, more than a double multiplied by 1000 keeps.
-    static func nanoseconds(_ us: Double) -> Int64 {
-        let whole = us.rounded(.down)
-        return Int64(whole) * 1000 + Int64(((us - whole) * 1000).rounded())
+        // A wall-clock time in µs has 16 digits: converted exactly, not by a multiplication.
+        return TraceMerge.nanoseconds(wall) - TraceMerge.nanoseconds(start)
     }
 
     struct Ids {
