@@ -82,14 +82,14 @@ public struct Accounting: Sendable {
         var end = Int64.min
         var active = (from: Int64.max, to: Int64.min)
         let slot = 0  // renumbered by the caller
-        var annotation = NameMemo<Bool>()
+        var annotation = SliceNameMemo<Bool>()
         for i in thread.sliceRange {
             let s = model.slices[i]
             start = min(start, s.start.nanoseconds)
             end = max(end, s.end.nanoseconds)
             // A lock hold or a loop iteration says when something was held or iterated, not
             // what the thread did meanwhile: its own time is left to the CPU readings.
-            let isAnnotation = annotation.value(s.name, s.category) { Self.isAnnotation(name: $0, category: $1) }
+            let isAnnotation = annotation.value(s) { Self.isAnnotation(name: $0, category: $1) }
             let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
             sums.add(t)
             if s.depth == 0 && c.kinds[i] != .resultWait {

@@ -193,10 +193,10 @@ public enum IPCOverheadAnalyzer {
         var busyByPid: [Int64: Int64] = [:]
         for t in profile.threads { busyByPid[t.pid, default: 0] += t.split.busy }
         var starts: [(slice: Int, start: Int64, work: Int64)] = []
-        var isStart = NameMemo<Bool>()
+        var isStart = SliceNameMemo<Bool>()
         for i in model.slices.indices
         where isStart.value(
-            model.slices[i].name, model.slices[i].category,
+            model.slices[i],
             {
                 $1 == TraceCategory.process.rawValue && $0 == TraceVocabulary.Event.processStart.string
             })

@@ -41,12 +41,12 @@ public struct SliceClassification: Sendable {
         var childCount = [Int32](repeating: 0, count: slices.count)
         var firstChild = [Int64](repeating: Int64.max, count: slices.count)
         var withLock = [Bool](repeating: false, count: slices.count)
-        var withLockExit = NameMemo<Bool>()
+        var withLockExit = SliceNameMemo<Bool>()
         for i in slices.indices where slices[i].parent >= 0 {
             let p = slices[i].parent
             childCount[p] += 1
             firstChild[p] = min(firstChild[p], slices[i].start.nanoseconds)
-            if withLockExit.value(slices[i].name, CPython.isWithLockExit) { withLock[p] = true }
+            if withLockExit.value(name: slices[i], CPython.isWithLockExit) { withLock[p] = true }
         }
         var arrivals: [Int: [Int64]] = [:]
         for f in model.flows where f.category == TraceCategory.ipc.rawValue {
@@ -62,12 +62,12 @@ public struct SliceClassification: Sendable {
         let channels = DescriptorChannels(model: model)
         // Names repeat (a trace has a few thousand distinct ones for millions of slices): each
         // is classified once per category.
-        var known = NameMemo<(own: (kind: SliceKind, inferred: Bool)?, shim: Bool)>()
+        var known = SliceNameMemo<(own: (kind: SliceKind, inferred: Bool)?, shim: Bool)>()
         let preload = TraceCategory.preload.rawValue
-        var libraryFunction = NameMemo<Bool>()
-        var parentIsQueueMethod = NameMemo<Bool>()
+        var libraryFunction = SliceNameMemo<Bool>()
+        var parentIsQueueMethod = SliceNameMemo<Bool>()
         for i in slices.indices {
-            let facts = known.value(slices[i].name, slices[i].category) {
+            let facts = known.value(slices[i]) {
                 (SliceClassifier.classify(name: $0, category: $1), $1 == preload)
             }
             var own = facts.own
@@ -104,7 +104,7 @@ public struct SliceClassification: Sendable {
             // A lock or semaphore wait inside a queue's own method is its flow control.
             if kind == .lockWait, own?.inferred == true, slices[i].parent >= 0,
                 parentIsQueueMethod.value(
-                    slices[slices[i].parent].name, { CPython.isQueueMethod(SliceClassifier.baseName($0)) })
+                    name: slices[slices[i].parent], { CPython.isQueueMethod(SliceClassifier.baseName($0)) })
             {
                 kind = .resultWait
             }
@@ -115,7 +115,7 @@ public struct SliceClassification: Sendable {
             case nil, .work?:
                 if childCount[i] > 0, selfTime > h.untracedCallGap.nanoseconds,
                     selfTime * 2 > slices[i].duration.nanoseconds,
-                    libraryFunction.value(slices[i].name, CPython.isLibraryFunction)
+                    libraryFunction.value(name: slices[i], CPython.isLibraryFunction)
                 {
                     // Long gaps between a library function's calls are a call the tracer did
                     // not see (a C function called from C): waiting, not work.
@@ -274,11 +274,11 @@ public struct SliceClassification: Sendable {
         var gilConds: Set<String> = []
         // Only the shim's calls (by a memo of the category and name strings, not their
         // characters per slice).
-        var candidate = NameMemo<Bool>()
+        var candidate = SliceNameMemo<Bool>()
         let preload = TraceCategory.preload.rawValue
         for i in model.slices.indices
         where candidate.value(
-            model.slices[i].name, model.slices[i].category,
+            model.slices[i],
             {
                 $1 == preload && $0.hasPrefix("pthread_cond_")
             })
@@ -316,11 +316,11 @@ public struct SliceClassification: Sendable {
     /// release the GIL and do not.
     static func gilHeldElsewhere(model: TraceModel, kinds: [SliceKind?], heuristics h: Heuristics) -> Set<Int> {
         var candidates: [Int] = []
-        var pythonShaped = NameMemo<Bool>()
+        var pythonShaped = SliceNameMemo<Bool>()
         for i in model.slices.indices where kinds[i] == .lockWait {
             let s = model.slices[i]
             if s.category != TraceCategory.lock.rawValue && s.category != TraceCategory.preload.rawValue
-                && pythonShaped.value(s.name, CPython.isPythonShaped)
+                && pythonShaped.value(name: s, CPython.isPythonShaped)
             {
                 candidates.append(i)
             }
@@ -328,13 +328,13 @@ public struct SliceClassification: Sendable {
         guard !candidates.isEmpty else { return [] }
         // Long native calls that compute, by process: (start, end, thread).
         var native: [Int64: [(Int64, Int64, Int)]] = [:]
-        var nativeCall = NameMemo<Bool>()
+        var nativeCall = SliceNameMemo<Bool>()
         for i in model.slices.indices
         where model.slices[i].duration.nanoseconds >= h.nativeCallMinimum.nanoseconds
             && (kinds[i] == nil || kinds[i] == .ipc)
         {
             let s = model.slices[i]
-            guard nativeCall.value(s.name, CPython.isNativeCall),
+            guard nativeCall.value(name: s, CPython.isNativeCall),
                 kinds[i] == nil || [.serialize, .deserialize].contains(SliceClassifier.ipcStep(name: s.name))
             else { continue }
             native[model.threads[s.thread].pid, default: []].append((s.start.nanoseconds, s.end.nanoseconds, s.thread))

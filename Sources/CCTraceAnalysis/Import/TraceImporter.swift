@@ -846,10 +846,15 @@ struct ModelBuilder {
             depths[index] = stack.count
             stack.append(index)
         }
+        // Names were interned by the reader: equal names share a string, looked up once here.
+        var ids = NameMemo<(UInt32, UInt32)>()
         for (index, item) in complete.enumerated() {
+            let (nameID, categoryID) = ids.value(item.name, item.category) {
+                (InternedNames.id($0), InternedNames.id($1))
+            }
             (region + index).initialize(
                 to: Slice(
-                    name: item.name, category: item.category, start: TraceTimestamp(nanoseconds: item.start),
+                    nameID: nameID, categoryID: categoryID, start: TraceTimestamp(nanoseconds: item.start),
                     duration: TraceDuration(nanoseconds: item.duration), thread: thread, depth: depths[index],
                     parent: parents[index] >= 0 ? base + parents[index] : -1,
                     selfDuration: TraceDuration(nanoseconds: max(0, item.duration - childTime[index])),

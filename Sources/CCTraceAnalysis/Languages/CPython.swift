@@ -116,9 +116,9 @@ enum CPython {
     /// runs only when its loop steps it. Indexes into ``TraceModel/threads``.
     static func asyncTaskRows(in model: TraceModel) -> Set<Int> {
         var callbacks: [Int64: [(Int64, Int64, Int)]] = [:]  // pid → (start, end, loop thread)
-        var loopCallback = NameMemo<Bool>()
+        var loopCallback = SliceNameMemo<Bool>()
         for i in model.slices.indices {
-            guard loopCallback.value(model.slices[i].name, { isLoopCallback(SliceClassifier.baseName($0)) }) else {
+            guard loopCallback.value(name: model.slices[i], { isLoopCallback(SliceClassifier.baseName($0)) }) else {
                 continue
             }
             let s = model.slices[i]

@@ -69,13 +69,13 @@ extension TraceModel {
         var loops: [String: EventLoopInfo] = [:]
         // One pass that looks at a slice only when its category is one of the three (by a memo
         // of the category strings, not a comparison of characters per slice).
-        var code = NameMemo<UInt8>()
+        var code = SliceNameMemo<UInt8>()
         var sends: [Int: [Int]] = [:]  // by thread index
         let lock = TraceCategory.lock.rawValue
         let loop = TraceCategory.loop.rawValue
         let ipc = TraceCategory.ipc.rawValue
         for i in slices.indices {
-            let c = code.value(slices[i].category) { $0 == lock ? 1 : $0 == loop ? 2 : $0 == ipc ? 3 : 0 }
+            let c = code.value(category: slices[i]) { $0 == lock ? 1 : $0 == loop ? 2 : $0 == ipc ? 3 : 0 }
             guard c != 0 else { continue }
             let s = slices[i]
             if c == 3 {

@@ -81,9 +81,9 @@ public struct TraceSummary: Sendable {
 
         // One row per (category, name): the memo finds a pair's row without hashing characters.
         var totals: [SpanTotal] = []
-        var row = NameMemo<Int>()
+        var row = SliceNameMemo<Int>()
         for i in model.slices.indices {
-            let k = row.value(model.slices[i].name, model.slices[i].category) { name, category in
+            let k = row.value(model.slices[i]) { name, category in
                 totals.append(
                     SpanTotal(
                         name: name, category: category, count: 0, total: .zero, selfTotal: .zero, longest: .zero))

@@ -156,11 +156,11 @@ struct Workload: Sendable {
         let ordered = range.count < 2 || (range.lowerBound..<(range.upperBound - 1)).allSatisfy { !before($0 + 1, $0) }
         let order = ordered ? Array(range) : range.sorted(by: before)
         let threadSites = sites.sites(pid: thread.pid)
-        var siteOf = NameMemo<(lock: Int, lead: Int64)?>()
+        var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
         // What each name says (start-up, annotation, IPC step), once per name.
-        var names = NameMemo<(startup: Bool, annotation: Bool, ipcCPU: Bool)>()
+        var names = SliceNameMemo<(startup: Bool, annotation: Bool, ipcCPU: Bool)>()
         func facts(_ i: Int) -> (startup: Bool, annotation: Bool, ipcCPU: Bool) {
-            names.value(model.slices[i].name, model.slices[i].category) { name, category in
+            names.value(model.slices[i]) { name, category in
                 let step = SliceClassifier.ipcStep(name: name)
                 return (
                     category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string,
@@ -251,7 +251,7 @@ struct Workload: Sendable {
                 marks.append(.item(max(s.start.nanoseconds, from)))
             }
             var lock: Int? = nil
-            if !threadSites.isEmpty, pendingAcquire == nil, let site = siteOf.value(s.name, { threadSites[$0] }) {
+            if !threadSites.isEmpty, pendingAcquire == nil, let site = siteOf.value(name: s, { threadSites[$0] }) {
                 lock = site.lock
                 held[site.lock, default: 0] += 1
                 if held[site.lock] == 1 {

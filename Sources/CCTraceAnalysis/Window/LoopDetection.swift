@@ -39,9 +39,9 @@ public struct LoopView: Sendable {
         }
         // asyncio: `Handle._run` slices (and `_run_once` iterations around them).
         var byThread: [Int: [Int]] = [:]
-        var loopCallback = NameMemo<Bool>()
+        var loopCallback = SliceNameMemo<Bool>()
         for i in model.slices.indices
-        where loopCallback.value(model.slices[i].name, { CPython.isLoopCallback(SliceClassifier.baseName($0)) })
+        where loopCallback.value(name: model.slices[i], { CPython.isLoopCallback(SliceClassifier.baseName($0)) })
             && model.slices[i].category != TraceCategory.loop.rawValue
         {
             byThread[model.slices[i].thread, default: []].append(i)

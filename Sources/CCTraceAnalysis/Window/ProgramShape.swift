@@ -111,9 +111,9 @@ public struct ProgramShape: Sendable {
         for t in tasks { taskLives += t.duration.nanoseconds }
         var taskRuns: Int64 = 0
         let swiftPool = TraceVocabulary.Event.swiftPoolThreadPrefix.string
-        var isTask = NameMemo<Bool>()
+        var isTask = SliceNameMemo<Bool>()
         for i in slices.indices
-        where slices[i].depth == 0 && isTask.value(slices[i].category, { $0 == taskCategory }) {
+        where slices[i].depth == 0 && isTask.value(category: slices[i], { $0 == taskCategory }) {
             let s = slices[i]
             // Jobs on Swift's pool are counted with their tasks below.
             if model.threads[s.thread].name?.hasPrefix(swiftPool) ?? false { continue }
@@ -272,11 +272,11 @@ public struct ProgramShape: Sendable {
         var covered: Int64 = 0
         var distinct: Set<String> = []
         var longest: Int64 = 0
-        var resume = NameMemo<Bool>()
+        var resume = SliceNameMemo<Bool>()
         for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
             let d = slices[i].duration.nanoseconds
             covered += d
-            if resume.value(slices[i].name, CPython.isGeneratorResume) { continue }
+            if resume.value(name: slices[i], CPython.isGeneratorResume) { continue }
             count += 1
             longest = max(longest, d)
             if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
