@@ -29,23 +29,29 @@ struct CPUCapacity: Sendable {
     init(capping works: inout [ThreadWork], segments: [Segment], cores: Int) {
         guard !segments.isEmpty else { return }
         let k = Double(max(cores, 1))
-        var edges: [(time: Int64, delta: Double)] = []
-        edges.reserveCapacity(segments.count * 2)
-        for s in segments where s.end > s.start {
-            edges.append((s.start, s.rate))
-            edges.append((s.end, -s.rate))
+        // Edges 2s and 2s + 1 are segment s's start and end (empty segments have none).
+        var kept: [Int] = []
+        var keys: [Int64] = []
+        kept.reserveCapacity(segments.count)
+        keys.reserveCapacity(segments.count * 2)
+        for (s, seg) in segments.enumerated() where seg.end > seg.start {
+            kept.append(s)
+            keys.append(seg.start)
+            keys.append(seg.end)
         }
-        edges.sort { $0.time < $1.time }
+        let order = stableOrder(of: keys)
         // The sweep: after each distinct time, the total rate R; F(t) = ∫ max(0, 1 − k/R) is
-        // the share of each thread's running that did not fit, integrated.
+        // the share of each thread's running that did not fit, integrated. Each edge's place
+        // in `times` is kept for the second pass.
         var overflow: [Double] = []  // F at each of `times`
+        var timeIndex = [Int32](repeating: 0, count: keys.count)
         var total = 0.0
         var f = 0.0
         var area = 0.0
         var i = 0
-        times.reserveCapacity(edges.count)
-        while i < edges.count {
-            let t = edges[i].time
+        times.reserveCapacity(keys.count)
+        while i < order.count {
+            let t = keys[Int(order[i])]
             if let last = times.last {
                 let dt = Double(t - last)
                 let r = rates[rates.count - 1]
@@ -53,8 +59,11 @@ struct CPUCapacity: Sendable {
                 if uncapped > k { f += dt * (1 - k / uncapped) }
                 area += dt * r
             }
-            while i < edges.count && edges[i].time == t {
-                total += edges[i].delta
+            while i < order.count, keys[Int(order[i])] == t {
+                let e = Int(order[i])
+                let rate = segments[kept[e >> 1]].rate
+                total += e & 1 == 0 ? rate : -rate
+                timeIndex[e] = Int32(times.count)
                 i += 1
             }
             times.append(t)
@@ -64,10 +73,10 @@ struct CPUCapacity: Sendable {
         }
         guard f > 0 else { return }
         var excess = [Double](repeating: 0, count: works.count)
-        for s in segments where s.end > s.start && s.thread < works.count {
-            let a = Self.index(of: s.start, in: times)
-            let b = Self.index(of: s.end, in: times)
-            excess[s.thread] += s.rate * (overflow[b] - overflow[a])
+        for (j, s) in kept.enumerated() where segments[s].thread < works.count {
+            let a = Int(timeIndex[2 * j])
+            let b = Int(timeIndex[2 * j + 1])
+            excess[segments[s].thread] += segments[s].rate * (overflow[b] - overflow[a])
         }
         for (w, e) in excess.enumerated() where e > 0 {
             let moved = min(works[w].split.running, Int64(e.rounded()))
@@ -94,16 +103,5 @@ struct CPUCapacity: Sendable {
         guard lo > 0 else { return 0 }
         let i = lo - 1
         return cumulative[i] + Double(t - times[i]) * rates[i]
-    }
-
-    /// The index of `t`, which is one of the sorted `times`.
-    private static func index(of t: Int64, in times: [Int64]) -> Int {
-        var lo = 0
-        var hi = times.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if times[mid] < t { lo = mid + 1 } else { hi = mid }
-        }
-        return min(lo, times.count - 1)
     }
 }

@@ -14,7 +14,9 @@ public enum SourceLanguage: String, Sendable {
         }
         if model.session[TraceVocabulary.Imported.viztracerVersion] != nil { return .python }
         var python = 0
-        for s in model.slices.prefix(h.languageScanSlices) where CPython.isPythonShaped(s.name) {
+        // Names repeat: each is looked at once.
+        var shaped = SliceNameMemo<Bool>()
+        for s in model.slices.prefix(h.languageScanSlices) where shaped.value(name: s, CPython.isPythonShaped) {
             python += 1
             if python >= h.languageNameEvidence { return .python }
         }

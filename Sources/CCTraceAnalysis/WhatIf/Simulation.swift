@@ -67,8 +67,14 @@ private struct Engine {
 
     var cores: Double
     var gil: Bool
-    var steps: [[Step]]
+    /// Every task's steps, then every queue item's, in one array (no array of arrays to retain
+    /// per step): a task runs `flat[position[t]..<end[t]]`.
+    var flat: [Step]
     var position: [Int]
+    var end: [Int]
+    var taskCount: Int
+    /// Where each queue item's steps are in ``flat``.
+    var queue: [Range<Int>]
     var process: [Int]
     var executor: [Int?]
     var pulls: [Bool]
@@ -82,7 +88,6 @@ private struct Engine {
     var slotQueueHead: [Int]
     var lockOwner: [Int: Int] = [:]
     var lockQueue: [Int: [Int]] = [:]
-    var queue: [[Step]]
     var queueHead = 0
     var now: Double = 0
     var finished = 0
@@ -100,8 +105,26 @@ private struct Engine {
     init(simulation s: Simulation) {
         cores = Double(max(1, s.cores))
         gil = s.gil
-        steps = s.tasks.map(\.steps)
-        position = Array(repeating: 0, count: s.tasks.count)
+        var flat: [Step] = []
+        flat.reserveCapacity(s.tasks.reduce(0) { $0 + $1.steps.count } + s.queue.reduce(0) { $0 + $1.count })
+        var position: [Int] = []
+        var end: [Int] = []
+        for t in s.tasks {
+            position.append(flat.count)
+            flat.append(contentsOf: t.steps)
+            end.append(flat.count)
+        }
+        var queue: [Range<Int>] = []
+        for q in s.queue {
+            let b = flat.count
+            flat.append(contentsOf: q)
+            queue.append(b..<flat.count)
+        }
+        self.flat = flat
+        self.position = position
+        self.end = end
+        self.queue = queue
+        taskCount = s.tasks.count
         process = s.tasks.map(\.process)
         executor = s.tasks.map(\.executor)
         pulls = s.tasks.map(\.pullsFromQueue)
@@ -112,7 +135,6 @@ private struct Engine {
         freeSlots = s.executors.map { max(1, $0) }
         slotQueue = Array(repeating: [], count: s.executors.count)
         slotQueueHead = Array(repeating: 0, count: s.executors.count)
-        queue = s.queue
         readyList = Array(0..<s.tasks.count)
     }
 
@@ -121,7 +143,7 @@ private struct Engine {
         while true {
             // Instantaneous transitions first, until every task is computing, waiting or blocked.
             while let t = readyList.popLast() { advance(t) }
-            if finished == steps.count { return Int64(lastFinish.rounded()) }
+            if finished == taskCount { return Int64(lastFinish.rounded()) }
             events += 1
             if events > eventLimit { return nil }
             if !gil {
@@ -198,11 +220,11 @@ private struct Engine {
     /// Moves task `t` through steps that take no time, up to one that does.
     mutating func advance(_ t: Int) {
         while true {
-            if position[t] >= steps[t].count {
+            if position[t] >= end[t] {
                 if pulls[t] && queueHead < queue.count {
-                    steps[t] = queue[queueHead]
+                    position[t] = queue[queueHead].lowerBound
+                    end[t] = queue[queueHead].upperBound
                     queueHead += 1
-                    position[t] = 0
                     continue
                 }
                 releaseSlot(t)
@@ -211,7 +233,7 @@ private struct Engine {
                 lastFinish = max(lastFinish, now)
                 return
             }
-            switch steps[t][position[t]] {
+            switch flat[position[t]] {
             case .cpu(let ns):
                 guard ns > 0 else {
                     position[t] += 1

@@ -134,8 +134,11 @@ public struct WhatIf: Sendable {
             var lo = (scale: 0.01, time: Int64(0))
             var hi = (scale: 1.0, time: now)
             var guess = max(lo.scale, min(1, Double(measured) / Double(max(now, 1))))
+            // The replay is deterministic: the last one run is not run again at the same scale.
+            var last: (scale: Double, time: Int64)? = nil
             for _ in 0..<5 {
                 guard let t = plan.simulation(.now, scale: guess).run() else { break }
+                last = (guess, t)
                 if abs(Double(t - measured)) <= Double(measured) * h.whatIfMargin / 4 {
                     lo = (guess, t)
                     hi = (guess, t)
@@ -147,7 +150,11 @@ public struct WhatIf: Sendable {
                 guess = min(hi.scale, max(lo.scale, guess))
             }
             scale = guess
-            now = plan.simulation(.now, scale: scale).run() ?? now
+            if let last, last.scale == scale {
+                now = last.time
+            } else {
+                now = plan.simulation(.now, scale: scale).run() ?? now
+            }
         }
         timer.mark("what-if now")
         out.replayed = now

@@ -1,0 +1,92 @@
+import CCTraceFormat
+import Dispatch
+import Testing
+
+@testable import CCTraceAnalysis
+
+/// The model's storage: interned slice names and the radix order the sweeps use.
+@Suite struct ModelStorageTests {
+    /// A slice keeps its name and category through the ids; equal names get equal ids, a name
+    /// set on a slice reads back, and threads interning at once agree on every id.
+    @Test func internedNamesRoundTripAndAgreeAcrossThreads() {
+        let names = (0..<5_000).map { "name-\($0)-\(String(repeating: "x", count: $0 % 40))" }
+        var ids = [UInt32](repeating: 0, count: names.count)
+        ids.withUnsafeMutableBufferPointer { out in
+            let buffer = UnsafeSendableBox(out)
+            DispatchQueue.concurrentPerform(iterations: 4) { part in
+                for i in stride(from: part, to: names.count, by: 4) { buffer.value[i] = InternedNames.id(names[i]) }
+            }
+        }
+        for (i, name) in names.enumerated() {
+            #expect(InternedNames.name(ids[i]) == name)
+            #expect(InternedNames.id(name) == ids[i])
+        }
+        #expect(Set(ids).count == names.count)
+        #expect(InternedNames.id("") == 0)
+        var s = Slice(
+            name: "HTTP.parseRequest", category: "io", start: TraceTimestamp(nanoseconds: 5),
+            duration: TraceDuration(nanoseconds: 10), thread: 3, depth: 1, parent: 7,
+            selfDuration: TraceDuration(nanoseconds: 4), threadDuration: nil, args: nil)
+        #expect(s.name == "HTTP.parseRequest" && s.category == "io")
+        #expect(s.nameID == InternedNames.id("HTTP.parseRequest"))
+        s.name = "renamed ✓"
+        #expect(s.name == "renamed ✓" && s.category == "io" && s.parent == 7 && s.thread == 3)
+        #expect(MemoryLayout<Slice>.stride <= 72)
+    }
+
+    /// The memo computes once per distinct name (or pair), whatever the order slices come in.
+    @Test func sliceNameMemoComputesOncePerDistinctKey() {
+        var memo = SliceNameMemo<Int>()
+        var calls = 0
+        let slices = (0..<3_000).map { i in
+            Slice(
+                name: "n\(i % 300)", category: "c\(i % 7)", start: TraceTimestamp(nanoseconds: Int64(i)),
+                duration: TraceDuration(nanoseconds: 1), thread: 0, depth: 0, parent: -1,
+                selfDuration: TraceDuration(nanoseconds: 1), threadDuration: nil, args: nil)
+        }
+        for s in slices {
+            let v = memo.value(s) { name, category in
+                calls += 1
+                return name.count * 100 + category.count
+            }
+            #expect(v == s.name.count * 100 + s.category.count)
+        }
+        // 300 names × 7 categories meet in lcm(300, 7) = 2100 pairs.
+        #expect(calls == 2_100)
+    }
+
+    /// The radix order equals a stable comparison sort's, for narrow, wide, negative and
+    /// repeated keys.
+    @Test func stableOrderMatchesAStableSort() {
+        var rng = SplitMix(seed: 42)
+        let cases: [[Int64]] = [
+            [],
+            [7],
+            (0..<10_000).map { _ in Int64(rng.next() % 50) },
+            (0..<10_000).map { _ in Int64(bitPattern: rng.next()) },
+            (0..<10_000).map { _ in Int64(rng.next() % 1_000_000_000) - 500_000_000 },
+            [Int64.max, Int64.min, 0, Int64.max, -1, Int64.min],
+        ]
+        for keys in cases {
+            let expected = keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
+            #expect(stableOrder(of: keys).map(Int.init) == expected)
+        }
+    }
+}
+
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+private final class UnsafeSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
