@@ -36,6 +36,9 @@ public struct SliceClassification: Sendable {
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
+        // The GIL waits the shim recorded and asyncio's task rows read only the model: found
+        // beside the pass over the slices.
+        let modelOnly = Started { (Self.gilWaits(model: model), CPython.asyncTaskRows(in: model)) }
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
         var childCount = [Int32](repeating: 0, count: slices.count)
@@ -147,10 +150,11 @@ public struct SliceClassification: Sendable {
             }
         }
         Self.consumerLocks(model: model, kinds: &kinds)
-        let gil = Self.gilWaits(model: model).union(Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h))
+        let held = Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h)
+        let (recorded, taskRows) = modelOnly.join()
+        let gil = recorded.union(held)
         for i in gil { kinds[i] = .lockWait }
         self.gilWaits = gil
-        let taskRows = CPython.asyncTaskRows(in: model)
         self.taskRows = taskRows
         Self.taskRowWaits(model: model, rows: taskRows, kinds: kinds, moved: &moved)
         self.kinds = kinds

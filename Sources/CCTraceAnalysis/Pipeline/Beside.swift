@@ -24,3 +24,23 @@ private final class BesideSlot<B>: @unchecked Sendable {
     var value: B?
     init() {}
 }
+
+/// Work started on a thread of its own now and joined later: for a stage whose independent
+/// part (reading only the model) can run while the rest of the stage does its own pass.
+final class Started<T>: @unchecked Sendable {
+    private var value: T?
+    private var thread: pthread_t?
+
+    init(_ body: @escaping @Sendable () -> T) {
+        thread = startThread { [unchecked = UnsafeSendable(self)] in unchecked.value.value = body() }
+    }
+
+    /// Waits for the work and returns its result (once).
+    func join() -> T {
+        if let t = thread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+        return value!
+    }
+}
