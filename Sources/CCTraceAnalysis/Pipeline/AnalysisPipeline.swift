@@ -55,13 +55,21 @@ public enum AnalysisPipeline {
         let window = WorkWindow(
             model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
         timer.mark("window")
-        // The what-if's workload needs nothing after the window: built beside the program's
-        // shape, the profile and the pool analysis.
-        let (workload, (profile, pools)) = beside(
+        // The what-if's workload is read on every core (a thread at a time); its replay of the
+        // work as it ran needs nothing after the window (and the language) and is one long
+        // serial run: beside the program's shape, the profile and the pool analysis.
+        let language = SourceLanguage.detect(in: model, heuristics: h)
+        let workload = WhatIf.workload(
+            model: model, classification: classification, accounting: accounting, workWindow: window, loops: loops,
+            heuristics: h)
+        timer.mark("workload")
+        let (calibration, (profile, pools)) = beside(
             {
-                WhatIf.workload(
-                    model: model, classification: classification, accounting: accounting, workWindow: window,
-                    loops: loops, heuristics: h)
+                workload.flatMap {
+                    WhatIf.calibrate(
+                        workload: $0, cores: cores.count, gil: language == .python, measured: window.length,
+                        heuristics: h)
+                }
             },
             { () -> (WorkProfile, PoolBlocking) in
                 let shape = ProgramShape(
@@ -69,14 +77,18 @@ public enum AnalysisPipeline {
                     heuristics: h)
                 let profile = WorkProfile(
                     classification: classification, accounting: accounting, workWindow: window, shape: shape,
-                    loops: loops, language: SourceLanguage.detect(in: model, heuristics: h), coreCount: cores)
+                    loops: loops, language: language, coreCount: cores)
                 return (profile, CooperativePoolAnalyzer.analyze(model, profile: profile, options: options))
             })
-        timer.mark("workload beside shape, profile and pools")
+        timer.mark("replay of now beside shape, profile and pools")
         // The what-if needs only the pool analysis of the findings: the other analyzers run
         // beside it.
         let (whatIf, findings) = beside(
-            { WhatIf.predict(model: model, profile: profile, pools: pools, heuristics: h, workload: workload) },
+            {
+                WhatIf.predict(
+                    model: model, profile: profile, pools: pools, heuristics: h, workload: workload,
+                    calibration: calibration)
+            },
             {
                 Findings(
                     serialization: CPUSerializedAnalyzer.analyze(model, profile: profile, options: options),

@@ -85,47 +85,48 @@ public struct WhatIf: Sendable {
     public static func predict(
         model: TraceModel, profile p: WorkProfile, pools: PoolBlocking? = nil, heuristics h: Heuristics
     ) -> WhatIf {
-        predict(
-            model: model, profile: p, pools: pools, heuristics: h,
-            workload: workload(
-                model: model, classification: p.classification, accounting: p.accounting, workWindow: p.workWindow,
-                loops: p.loops, heuristics: h))
+        let w = workload(
+            model: model, classification: p.classification, accounting: p.accounting, workWindow: p.workWindow,
+            loops: p.loops, heuristics: h)
+        return predict(
+            model: model, profile: p, pools: pools, heuristics: h, workload: w,
+            calibration: w.flatMap {
+                calibrate(workload: $0, cores: p.cores, gil: p.language == .python, measured: p.window, heuristics: h)
+            })
     }
 
-    /// The predictions for `profile`'s window from a workload built before (nil: too many units).
-    static func predict(
-        model: TraceModel, profile p: WorkProfile, pools: PoolBlocking?, heuristics h: Heuristics,
-        workload: Workload?
-    ) -> WhatIf {
-        guard let workload else {
-            return WhatIf(
-                rows: [], measured: p.window, replayed: nil, cpuScale: 1, processStart: 0, processStartMeasured: false,
-                gil: p.language == .python,
-                units: Workload.unitsAtLeast(model: model, accounting: p.accounting, loops: p.loops))
-        }
-        var timer = PhaseTimer()
-        let gil = p.language == .python
-        let measured = p.window
-        let starts = workload.processStarts.sorted()
-        let startMeasured = !starts.isEmpty
-        let start =
-            startMeasured
-            ? starts[starts.count / 2] : (gil ? h.processStartPython.nanoseconds : h.processStart.nanoseconds)
-        var out = WhatIf(
-            rows: [], measured: measured, replayed: nil, cpuScale: 1, processStart: start,
-            processStartMeasured: startMeasured, gil: gil, units: workload.tracks.reduce(0) { $0 + $1.items.count })
-        guard !workload.tracks.isEmpty, measured > 0, out.units <= h.whatIfUnits else { return out }
-        let current = p.currentModel
-        // One thread whose units the trace shows independent can be spread; a chain cannot.
-        let single = workload.tracks.count == 1 && !p.chainLike && workload.tracks[0].items.count > 1
-        let workerThreads = Set(p.workers.map(\.thread))
-        let plan = Plan(
-            workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
-            workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
+    /// The replay of the work as it ran (the `.now` shape) and the CPU scale with which it
+    /// reproduces the measured window.
+    struct Calibration: Sendable {
+        var now: Int64
+        var scale: Double
+    }
 
+    /// The process start-up the models assume: the median measured, else the language's default.
+    private static func processStart(_ workload: Workload, gil: Bool, heuristics h: Heuristics) -> (Int64, Bool) {
+        let starts = workload.processStarts.sorted()
+        guard !starts.isEmpty else {
+            return (gil ? h.processStartPython.nanoseconds : h.processStart.nanoseconds, false)
+        }
+        return (starts[starts.count / 2], true)
+    }
+
+    /// Replays the work as it ran and finds the CPU scale that reproduces the `measured`
+    /// window; nil when there is nothing to replay (no tracks, no window, too many units, or
+    /// a replay with nothing in it). Needs only the workload, the cores and whether a GIL
+    /// serializes: the pipeline runs it before the program's shape is known.
+    static func calibrate(
+        workload: Workload, cores: Int, gil: Bool, measured: Int64, heuristics h: Heuristics
+    ) -> Calibration? {
+        let units = workload.tracks.reduce(0) { $0 + $1.items.count }
+        guard !workload.tracks.isEmpty, measured > 0, units <= h.whatIfUnits else { return nil }
+        // The `.now` shape uses neither the start-up nor the independence of units.
+        let plan = Plan(
+            workload: workload, cores: max(1, cores), gil: gil,
+            processStart: processStart(workload, gil: gil, heuristics: h).0, independent: false, workerTracks: 1)
         // A replay with nothing in it (every span empty, or only IPC the models drop) predicts
         // nothing: no rows rather than a zero that would read as an infinite speedup.
-        guard var now = plan.simulation(.now, scale: 1).run(), now > 0 else { return out }
+        guard var now = plan.simulation(.now, scale: 1).run(), now > 0 else { return nil }
         var scale = 1.0
         if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
             // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
@@ -156,7 +157,36 @@ public struct WhatIf: Sendable {
                 now = plan.simulation(.now, scale: scale).run() ?? now
             }
         }
-        timer.mark("what-if now")
+        return Calibration(now: now, scale: scale)
+    }
+
+    /// The predictions for `profile`'s window from a workload built before (nil: too many units).
+    static func predict(
+        model: TraceModel, profile p: WorkProfile, pools: PoolBlocking?, heuristics h: Heuristics,
+        workload: Workload?, calibration: Calibration?
+    ) -> WhatIf {
+        guard let workload else {
+            return WhatIf(
+                rows: [], measured: p.window, replayed: nil, cpuScale: 1, processStart: 0, processStartMeasured: false,
+                gil: p.language == .python,
+                units: Workload.unitsAtLeast(model: model, accounting: p.accounting, loops: p.loops))
+        }
+        let gil = p.language == .python
+        let measured = p.window
+        let (start, startMeasured) = processStart(workload, gil: gil, heuristics: h)
+        var out = WhatIf(
+            rows: [], measured: measured, replayed: nil, cpuScale: 1, processStart: start,
+            processStartMeasured: startMeasured, gil: gil, units: workload.tracks.reduce(0) { $0 + $1.items.count })
+        guard let calibration else { return out }
+        let current = p.currentModel
+        // One thread whose units the trace shows independent can be spread; a chain cannot.
+        let single = workload.tracks.count == 1 && !p.chainLike && workload.tracks[0].items.count > 1
+        let workerThreads = Set(p.workers.map(\.thread))
+        let plan = Plan(
+            workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
+            workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
+        let now = calibration.now
+        let scale = calibration.scale
         out.replayed = now
         out.cpuScale = scale
         let ratio = Double(measured) / Double(max(now, 1))
