@@ -439,13 +439,20 @@ private struct Plan {
             // work does not share one interpreter lock.
             if slots > 1 { sim.gil = false }
             for t in tracks {
-                let units = zip(t.items, releases(t)).map {
-                    steps($0, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: $1)
-                }
                 if unitsIndependent || t.loop {
-                    for u in units { sim.tasks.append(.init(steps: u, process: 0, executor: 0)) }
+                    for (item, r) in zip(t.items, releases(t)) {
+                        sim.tasks.append(
+                            .init(
+                                steps: steps(item, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: r),
+                                process: 0, executor: 0))
+                    }
                 } else {
-                    sim.tasks.append(.init(steps: units.flatMap { $0 }, process: 0, executor: 0))
+                    // One task: its units' steps appended in place (no array per unit).
+                    var out: [Simulation.Step] = []
+                    for (item, r) in zip(t.items, releases(t)) {
+                        append(item, to: &out, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: r)
+                    }
+                    sim.tasks.append(.init(steps: out, process: 0, executor: 0))
                 }
             }
         }
