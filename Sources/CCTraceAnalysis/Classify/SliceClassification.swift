@@ -276,8 +276,8 @@ public struct SliceClassification: Sendable {
         let framesKey = TraceVocabulary.Arg.frames.string
         var condWaits: [(slice: Int, key: String)] = []
         var gilConds: Set<String> = []
-        // Only the shim's calls (by a memo of the category and name strings, not their
-        // characters per slice).
+        // Only the shim's calls (by a memo of the category and name ids, not their characters
+        // per slice).
         var candidate = SliceNameMemo<Bool>()
         let preload = TraceCategory.preload.rawValue
         for i in model.slices.indices

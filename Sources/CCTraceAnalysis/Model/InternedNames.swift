@@ -73,62 +73,25 @@ public enum InternedNames {
 }
 
 /// A memo of a pure function of a slice's name (or of its name and category), keyed by their
-/// interned ids: one array read per slice once a name was seen, no hashing of characters.
+/// interned ids: no hashing of characters per slice.
 struct SliceNameMemo<Value> {
-    private var keys: [UInt64]
-    private var values: [Value?]
-    private var count = 0
-
-    init() {
-        keys = Array(repeating: 0, count: 64)
-        values = Array(repeating: nil, count: 64)
-    }
+    private var table = MemoTable<UInt64, Value>(capacity: 32)
 
     /// `compute(name)`, computed once per distinct name.
     @inline(__always)
     mutating func value(name s: Slice, _ compute: (String) -> Value) -> Value {
-        lookup(UInt64(s.nameID)) { compute(s.name) }
+        table.value(UInt64(s.nameID)) { compute(s.name) }
     }
 
     /// `compute(category)`, computed once per distinct category.
     @inline(__always)
     mutating func value(category s: Slice, _ compute: (String) -> Value) -> Value {
-        lookup(UInt64(s.categoryID)) { compute(s.category) }
+        table.value(UInt64(s.categoryID)) { compute(s.category) }
     }
 
     /// `compute(name, category)`, computed once per distinct pair.
     @inline(__always)
     mutating func value(_ s: Slice, _ compute: (String, String) -> Value) -> Value {
-        lookup(UInt64(s.nameID) | UInt64(s.categoryID) << 32) { compute(s.name, s.category) }
-    }
-
-    private mutating func lookup(_ key: UInt64, _ compute: () -> Value) -> Value {
-        let mask = keys.count - 1
-        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
-        while let v = values[i] {
-            if keys[i] == key { return v }
-            i = (i + 1) & mask
-        }
-        let v = compute()
-        keys[i] = key
-        values[i] = v
-        count += 1
-        if count * 2 > keys.count { grow() }
-        return v
-    }
-
-    private mutating func grow() {
-        let oldKeys = keys
-        let oldValues = values
-        keys = Array(repeating: 0, count: oldKeys.count * 2)
-        values = Array(repeating: nil, count: oldKeys.count * 2)
-        let mask = keys.count - 1
-        for j in oldKeys.indices {
-            guard let v = oldValues[j] else { continue }
-            var i = Int(truncatingIfNeeded: (oldKeys[j] &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
-            while values[i] != nil { i = (i + 1) & mask }
-            keys[i] = oldKeys[j]
-            values[i] = v
-        }
+        table.value(UInt64(s.nameID) | UInt64(s.categoryID) << 32) { compute(s.name, s.category) }
     }
 }

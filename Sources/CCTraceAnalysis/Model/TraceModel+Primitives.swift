@@ -68,7 +68,7 @@ extension TraceModel {
         var holds: [LockHold] = []
         var loops: [String: EventLoopInfo] = [:]
         // One pass that looks at a slice only when its category is one of the three (by a memo
-        // of the category strings, not a comparison of characters per slice).
+        // of the category ids, not a comparison of characters per slice).
         var code = SliceNameMemo<UInt8>()
         var sends: [Int: [Int]] = [:]  // by thread index
         let lock = TraceCategory.lock.rawValue

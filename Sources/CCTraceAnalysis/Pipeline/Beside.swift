@@ -8,21 +8,12 @@
 /// thread rather than `DispatchQueue.concurrentPerform`: work inside either stage may itself use
 /// `concurrentPerform`, which runs serially when nested in another.
 func beside<A, B>(_ main: () -> A, _ other: () -> B) -> (A, B) {
-    let slot = BesideSlot<B>()
-    let a = withoutActuallyEscaping(other) { other -> A in
-        let job = UnsafeSendable(other)
-        let thread = startThread { slot.value = job.value() }
+    withoutActuallyEscaping(other) { other -> (A, B) in
+        // Joined before this returns: `other` does not outlive the call.
+        let started = Started(UnsafeSendable(other))
         let a = main()
-        pthread_join(thread, nil)
-        return a
+        return (a, started.join())
     }
-    return (a, slot.value!)
-}
-
-/// Where the other thread of ``beside(_:_:)`` leaves its result (read after the join).
-private final class BesideSlot<B>: @unchecked Sendable {
-    var value: B?
-    init() {}
 }
 
 /// Work started on a thread of its own now and joined later: for a stage whose independent
@@ -31,8 +22,13 @@ final class Started<T>: @unchecked Sendable {
     private var value: T?
     private var thread: pthread_t?
 
-    init(_ body: @escaping @Sendable () -> T) {
-        thread = startThread { [unchecked = UnsafeSendable(self)] in unchecked.value.value = body() }
+    convenience init(_ body: @escaping @Sendable () -> T) {
+        self.init(UnsafeSendable(body))
+    }
+
+    /// `body.value` run on the new thread (the caller vouches it may run there).
+    init(_ body: UnsafeSendable<() -> T>) {
+        thread = startThread { [unchecked = UnsafeSendable(self)] in unchecked.value.value = body.value() }
     }
 
     /// Waits for the work and returns its result (once).
