@@ -89,7 +89,7 @@ viewer-test:
 	rm -f $(OUT)/viewer-e2e.trace.json
 	CCTRACE_OUTPUT=$(OUT)/viewer-e2e.trace.json .build/release/blocked-loop >/dev/null
 	python3 viewer/test/e2e.py .build/release/cctrace $(OUT)/viewer-e2e.trace.json \
-		--hostile viewer/test/hostile.json --html --compare $(OUT)/viewer-e2e.trace.json --screenshot $(OUT)/viewer.png
+		--hostile viewer/test/hostile.json --html --compare $(OUT)/viewer-e2e.trace.json --on-demand --screenshot $(OUT)/viewer.png
 
 # `cctrace export --otlp` checked against the official OpenTelemetry protobuf schema (the
 # opentelemetry-proto PyPI package, installed when missing) and posted to a local receiver
@@ -127,12 +127,16 @@ preload-bench:
 		print("uncontended_ratio: %.2f x" % (float(s["uncontended_ns"])/float(p["uncontended_ns"]))); \
 		print("contended_ratio: %.2f x" % (float(s["contended_ms"])/float(p["contended_ms"])))' "$$plain" "$$shim"
 
-# The viewer's figures on a 1M-event trace (first full view, frame times) in headless Chromium.
+# The viewer's figures in headless Chromium (first full view, frame times, windows of slices
+# on demand): a 1M-event trace sent whole and on demand, and a 10M-event one (on demand).
 viewer-bench:
 	$(SWIFT) build -c release --product cctrace
 	@mkdir -p $(OUT)
 	test -f $(OUT)/gen-1m.json || ../shared/tools/gen-trace --events 1000000 -o $(OUT)/gen-1m.json
-	python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-1m.json
+	test -f $(OUT)/gen-10m.json || ../shared/tools/gen-trace --events 10000000 -o $(OUT)/gen-10m.json
+	@echo "== 1M events, whole"; python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-1m.json
+	@echo "== 1M events, on demand"; python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-1m.json --on-demand
+	@echo "== 10M events (on demand: above 2M slices)"; python3 viewer/test/bench.py .build/release/cctrace $(OUT)/gen-10m.json
 
 # Every performance figure next to its reference, in one run (scripts/bench.py): import vs
 # simdjson, report vs import (1M events), the writer, a 10M-event report's time and memory

@@ -4,7 +4,7 @@
 // flame graph, search, keyboard and mouse, and files dropped onto the page (parsed in a
 // worker). Every string from a trace goes into the page with textContent, never as HTML.
 import { formatDuration } from './format.js';
-import { prepare, search, threadOf, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, KIND_NAMES, CPU_COLORS } from './model.js';
+import { prepare, prepareWindow, threadRanges, search, threadOf, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, KIND_NAMES, CPU_COLORS } from './model.js';
 import { parseChromeTrace } from './parse.js';
 import { Timeline, FlameView, LABEL_WIDTH } from './timeline.js';
 
@@ -51,6 +51,8 @@ function load(doc) {
   $('trace-name').textContent = data.doc.trace || '';
   const timeline = new Timeline($('timeline'), data);
   state.timeline = timeline;
+  state.rangeWindow = null;
+  if (data.onDemand) timeline.fetchWindow = fetchWindow;
   timeline.resize();
   state.metrics.firstRenderMs = performance.now() - arrived;
   setStatus(`${data.count.toLocaleString()} slices · ${data.threads.length} threads · ${formatDuration(data.duration)}`);
@@ -59,6 +61,23 @@ function load(doc) {
   renderFindings(data.report);
   if (!$('flame-panel').hidden) updateFlame();
   document.body.dataset.loaded = 'true';
+}
+
+/**
+ * A window of slices from the server (slices sent on demand), prepared; times how long each
+ * took from asking to ready (state.metrics.windows, for the benchmark).
+ */
+async function fetchWindow(request) {
+  const asked = performance.now();
+  const q = `t0=${Math.floor(request.t0)}&t1=${Math.ceil(request.t1)}&npp=${request.npp}&threads=${request.threads}${request.full !== undefined ? `&full=${request.full}` : ''}`;
+  const response = await fetch(`data/window?${q}`);
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+  const answer = await response.json();
+  if (answer.error) return answer;
+  const win = prepareWindow(answer, state.data);
+  (state.metrics.windows ||= []).push({ ms: performance.now() - asked, entries: win.count, full: win.full });
+  document.body.dataset.windows = String(state.metrics.windows.length);
+  return win;
 }
 
 function renderFindings(report) {
@@ -152,6 +171,7 @@ async function showDetails(i) {
   document.body.dataset.selected = String(i);
   state.timeline.selected = i;
   state.timeline.render();
+  if (data.onDemand) return showDetailsOnDemand(i, body);
   const ti = threadOf(data, i);
   const thread = data.threads[ti];
   state.selectedThread = ti;
@@ -181,6 +201,30 @@ async function showDetails(i) {
   }
 }
 
+/** Slice `i`'s details when the slices stay on the server: all from its answer. */
+async function showDetailsOnDemand(i, body) {
+  const data = state.data;
+  try {
+    const response = await fetch(`data/slice/${i}`);
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    const d = await response.json();
+    if (state.timeline.selected !== i) return;
+    const thread = data.threads[d.thread_index];
+    state.selectedThread = d.thread_index;
+    row(body, 'name', d.name);
+    row(body, 'kind', KIND_NAMES[d.kind] || 'work');
+    row(body, 'thread', thread ? `${thread.name} (${thread.tid}), pid ${thread.pid}` : '?');
+    row(body, 'start', formatDuration(d.start_ns));
+    row(body, 'duration', formatDuration(d.dur_ns));
+    row(body, 'self', formatDuration(d.self_ns));
+    row(body, 'category', d.category);
+    showArgs(body, d.args);
+    if (!$('flame-panel').hidden && $('flame-scope').value !== 'all') updateFlame();
+  } catch (e) {
+    body.append(el('div', '', `details unavailable: ${e.message}`));
+  }
+}
+
 /** Slice `i`'s time less its children's. */
 function selfTime(data, i) {
   const end = data.start[i] + data.dur[i];
@@ -191,8 +235,32 @@ function selfTime(data, i) {
 }
 
 /** The statistics of the selected range in the details panel. */
-function showRange(t0, t1) {
-  const data = state.data;
+async function showRange(t0, t1) {
+  let data = state.data;
+  state.rangeWindow = null;
+  if (data.onDemand) {
+    // Every slice of the range, from the server: the statistics are the same computation.
+    const body = $('details-body');
+    body.replaceChildren(el('div', '', `${formatDuration(t0)} – ${formatDuration(t1)}: asking the server for its slices…`));
+    $('details').querySelector('h2').textContent = 'Range';
+    const all = data.threads.map((t) => t.index);
+    let win;
+    try {
+      win = await fetchWindow({ t0, t1, npp: 1, full: 'force', threads: threadRanges(all) });
+    } catch (e) {
+      body.replaceChildren(el('div', '', `range unavailable: ${e.message}`));
+      return;
+    }
+    const r = state.timeline.range;
+    if (!r || r.t0 !== t0 || r.t1 !== t1) return;
+    if (win.error) {
+      body.replaceChildren(el('div', '', `${win.candidates.toLocaleString()} slices in this range — more than the ${win.cap.toLocaleString()} the page computes statistics from when slices are sent on demand. Select a narrower range.`));
+      document.body.dataset.range = `${Math.round(t0)}-${Math.round(t1)}`;
+      return;
+    }
+    state.rangeWindow = win;
+    data = win;
+  }
   const s = rangeStats(data, t0, t1);
   state.rangeStats = s;
   const body = $('details-body');
@@ -262,6 +330,7 @@ function pct(v, total) { return `${((v / Math.max(1, total)) * 100).toFixed(v / 
 
 function clearRange() {
   state.timeline.range = null;
+  state.rangeWindow = null;
   delete document.body.dataset.range;
   $('details').querySelector('h2').textContent = 'Details';
   $('details-body').textContent = 'Click a slice, or drag on the ruler (Shift+drag anywhere) to select a range. Click a thread, process or task name to fold it; the strip under the ruler is the whole trace (click to go there). W/S zoom, A/D pan, wheel scrolls, Ctrl+wheel zooms, Z zooms to the range, F opens the flame graph. Drop a Chrome trace file onto the page to open it.';
@@ -284,8 +353,16 @@ function updateFlame() {
   }
   const r = state.timeline.range;
   const range = r ? { t0: Math.min(r.t0, r.t1), t1: Math.max(r.t0, r.t1) } : {};
-  const tree = flameTree(data, { source, threads, ...range });
-  state.flameQuery = { source, threads, ...range };
+  // Slices sent on demand: the slice flame graph is of a selected range's slices.
+  const from = source === 'slices' && data.onDemand ? state.rangeWindow : data;
+  if (!from) {
+    if (state.flame) { state.flame.show([], source); }
+    $('flame-info').textContent = 'this trace\'s slices stay on the server: select a range (drag on the ruler) for their flame graph';
+    document.body.dataset.flame = '0';
+    return;
+  }
+  const tree = flameTree(from, { source, threads, ...range });
+  state.flameQuery = { source, threads, from, ...range };
   if (!state.flame) state.flame = new FlameView($('flame'));
   state.flame.resize();
   state.flame.picked = null;
@@ -313,7 +390,8 @@ function pickFlame(x, y) {
     t.sampleMarks = samplesThrough(state.data, hit.node.path, q);
     t.highlight = new Set();
   } else {
-    t.highlight = new Set(slicesThrough(state.data, hit.node.path));
+    const local = slicesThrough(q.from, hit.node.path);
+    t.highlight = new Set(q.from.index ? local.map((i) => q.from.index[i]) : local);
     t.sampleMarks = [];
   }
   const n = q.source === 'samples' ? t.sampleMarks.length : t.highlight.size;
@@ -322,8 +400,18 @@ function pickFlame(x, y) {
   t.render();
 }
 
-function runSearch(query) {
-  state.matches = search(state.data, query);
+async function runSearch(query) {
+  if (state.data.onDemand) {
+    // The server searches every slice's name; matches come with their times.
+    state.searching = query;
+    const response = await fetch(`data/search?q=${encodeURIComponent(query)}`);
+    const found = await response.json();
+    if (state.searching !== query) return;
+    state.matchTimes = found;
+    state.matches = found.index;
+  } else {
+    state.matches = search(state.data, query);
+  }
   state.match = -1;
   state.timeline.highlight = new Set(state.matches.slice(0, 5000));
   $('search-count').textContent = query ? `${state.matches.length}${state.matches.length >= 10000 ? '+' : ''} matches` : '';
@@ -334,7 +422,12 @@ function nextMatch() {
   if (state.matches.length === 0) return;
   state.match = (state.match + 1) % state.matches.length;
   const i = state.matches[state.match];
-  state.timeline.reveal(state.data.start[i], state.data.start[i] + state.data.dur[i], i);
+  if (state.data.onDemand) {
+    const m = state.matchTimes, k = state.match;
+    state.timeline.reveal(m.start[k], m.start[k] + m.dur[k], i, m.depth[k]);
+  } else {
+    state.timeline.reveal(state.data.start[i], state.data.start[i] + state.data.dur[i], i);
+  }
   showDetails(i);
 }
 
@@ -450,7 +543,8 @@ async function openText(text, name) {
   }
 }
 state.openText = openText;
-state.showRange = (t0, t1) => { state.timeline.range = { t0, t1 }; state.timeline.render(); showRange(t0, t1); };
+state.showRange = (t0, t1) => { state.timeline.range = { t0, t1 }; state.timeline.render(); return showRange(t0, t1); };
+state.runSearch = runSearch;
 state.toggleFlame = toggleFlame;
 state.showDetails = showDetails;
 state.pickFlame = pickFlame;

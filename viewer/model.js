@@ -30,6 +30,7 @@ export function prepare(input) {
   const data = {
     doc,
     strings: doc.strings,
+    colors: doc.strings.map(nameColor),
     start: Float64Array.from(s.start),
     dur: Float64Array.from(s.dur),
     depth: Int32Array.from(s.depth),
@@ -50,12 +51,20 @@ export function prepare(input) {
     report: doc.report || null,
     diff: doc.diff || null,
   };
+  // Slices sent on demand (a trace too big to send whole): the server answers windows
+  // (prepareWindow); the document brings each thread's longest slice and the minimap.
+  if (s.on_demand) {
+    data.onDemand = true;
+    data.count = s.count;
+    data.activityBins = Float64Array.from(s.activity || []);
+    for (const t of data.threads) { t.maxDur = t.max_dur || 0; t.top = new Int32Array(0); }
+  }
   // Per thread: the longest slice (for searches that start early enough), each slice's
   // parent, and the outermost slices (for CPU states and the minimap).
   // The most recent slice at each depth: a slice's parent is the one a level up (slices
   // come by start, and the importer gave each its depth).
   const stack = new Int32Array(1024).fill(-1);
-  for (const t of data.threads) {
+  for (const t of data.onDemand ? [] : data.threads) {
     let m = 0;
     const top = [];
     for (let i = t.first; i < t.end; i++) {
@@ -87,6 +96,83 @@ export function prepare(input) {
   data.async = a;
   data.asyncTracks = tracks;
   return data;
+}
+
+/**
+ * A window of slices the server sent (a trace sent on demand) as data the drawing, hit
+ * testing, range statistics and flame graphs read like the whole trace's: typed columns, per
+ * thread `first`/`end`/`maxDur`/`top`, each entry's slice in the whole trace (`index`), and
+ * for a full window each entry's parent within it. `merged` entries stand for runs of slices
+ * narrower than a pixel at `npp`.
+ */
+export function prepareWindow(answer, data) {
+  const n = answer.index.length;
+  const win = {
+    onDemand: false,
+    window: true,
+    full: !!answer.full,
+    t0: answer.t0, t1: answer.t1, npp: answer.npp,
+    strings: answer.strings,
+    colors: answer.strings.map(nameColor),
+    index: Int32Array.from(answer.index),
+    start: Float64Array.from(answer.start),
+    dur: Float64Array.from(answer.dur),
+    depth: Int32Array.from(answer.depth),
+    name: Int32Array.from(answer.name),
+    kind: Uint8Array.from(answer.kind),
+    merged: answer.merged ? Uint8Array.from(answer.merged) : null,
+    parent: new Int32Array(n).fill(-1),
+    count: n,
+    duration: data.duration,
+    processes: data.processes,
+    samples: data.samples,
+    frames: data.frames,
+    threadSet: new Set(answer.threads.map((t) => t.thread)),
+    threads: data.threads.map((t) => ({ ...t, first: 0, end: 0, maxDur: 0, top: new Int32Array(0) })),
+  };
+  const stack = new Int32Array(1024).fill(-1);
+  for (const r of answer.threads) {
+    const t = win.threads[r.thread];
+    if (!t) continue;
+    t.first = r.first;
+    t.end = r.end;
+    let m = 0;
+    const top = [];
+    for (let i = r.first; i < r.end; i++) {
+      if (win.dur[i] > m) m = win.dur[i];
+      const d = win.depth[i];
+      if (d === 0) top.push(i);
+      else if (win.full && d <= stack.length) win.parent[i] = stack[d - 1];
+      if (d < stack.length) stack[d] = i;
+    }
+    t.maxDur = m;
+    t.top = Int32Array.from(top);
+  }
+  return win;
+}
+
+/**
+ * Whether window `win` can draw [t0, t1) at `nsPerPx` for `threads`: it spans the time, holds
+ * the threads, and is full (every slice) or at least as fine as the view.
+ */
+export function windowCovers(win, t0, t1, nsPerPx, threads) {
+  if (!win || win.t0 > t0 || win.t1 < t1) return false;
+  if (!win.full && nsPerPx < win.npp) return false;
+  for (const t of threads) if (!win.threadSet.has(t)) return false;
+  return true;
+}
+
+/** Thread indexes as the window request writes them: `0-3,7,9-12`. */
+export function threadRanges(threads) {
+  const sorted = [...new Set(threads)].sort((a, b) => a - b);
+  const out = [];
+  for (let k = 0; k < sorted.length;) {
+    let j = k;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push(j > k ? `${sorted[k]}-${sorted[j]}` : `${sorted[k]}`);
+    k = j + 1;
+  }
+  return out.join(',');
 }
 
 function prepareCPU(cpu) {
@@ -321,10 +407,15 @@ export function threadOf(data, i) {
   return -1;
 }
 
-/** A stable colour for a work slice's name. */
-export function nameColor(nameIndex) {
-  const h = (nameIndex * 47) % 360;
-  return `hsl(${h} 45% 62%)`;
+/**
+ * A work slice's colour, from its name's characters: the same name gets the same colour in
+ * every window the server sends and in the whole trace.
+ */
+export function nameColor(name) {
+  let h = 0;
+  const s = String(name);
+  for (let k = 0; k < s.length; k++) h = (Math.imul(h, 31) + s.charCodeAt(k)) | 0;
+  return `hsl(${((h % 360) + 360) % 360} 45% 62%)`;
 }
 
 /** Nanoseconds of [a0, a1) inside [b0, b1). */
@@ -538,6 +629,17 @@ export function slicesThrough(data, path, limit = 5000) {
  */
 export function activity(data, bins) {
   const out = new Float64Array(bins);
+  if (data.activityBins) {
+    // Sent by the server (slices on demand): its columns averaged into ours.
+    const src = data.activityBins, m = src.length;
+    for (let b = 0; b < bins && m > 0; b++) {
+      const from = Math.floor((b * m) / bins), to = Math.max(from + 1, Math.floor(((b + 1) * m) / bins));
+      let sum = 0;
+      for (let k = from; k < to && k < m; k++) sum += src[k];
+      out[b] = sum / (to - from);
+    }
+    return out;
+  }
   const width = Math.max(1, data.duration) / bins;
   for (const t of data.threads) {
     for (const i of t.top) {

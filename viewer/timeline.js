@@ -3,7 +3,7 @@
 // tree, actor lanes, counters, flows, the selected range and highlighted samples. Zoom and pan
 // keep the work per frame bounded by what is visible (see visibleRects in model.js).
 import { formatDuration, tickStep } from './format.js';
-import { KIND_COLORS, CPU_COLORS, ROW_HEIGHT, HEADER_HEIGHT, buildTracks, visibleRects, hitTest, lowerBound, lowerBoundIndirect, nameColor, activity, lanesAlive } from './model.js';
+import { KIND_COLORS, CPU_COLORS, ROW_HEIGHT, HEADER_HEIGHT, buildTracks, visibleRects, hitTest, lowerBound, lowerBoundIndirect, activity, lanesAlive, windowCovers, threadRanges } from './model.js';
 
 export const RULER = 24;
 export const MINIMAP = 28;
@@ -30,6 +30,45 @@ export class Timeline {
     this.frameTimes = [];
     this.minimapCache = null;
     this.labels = new Map();
+    // Slices sent on demand: the window drawn (prepareWindow), the one asked for, and how the
+    // page asks (app.js sets it: a request → a promise of a window).
+    this.window = null;
+    this.asked = null;
+    this.fetchWindow = null;
+    /** A window is full (every slice) when at most this many overlap it (undefined: the server's choice). */
+    this.windowFullLimit = undefined;
+    /** The slices the last frame drew whole (not merged), by index: what tests compare. */
+    this.drawn = [];
+  }
+
+  /** What thread slices are drawn from: the whole trace, or the window the server sent. */
+  get slices() { return this.data.onDemand ? this.window : this.data; }
+
+  /**
+   * With slices on demand: asks for a window when the one held cannot draw this view — three
+   * views wide and twice as fine, so panning by a view or zooming in twice needs nothing new —
+   * for the thread tracks within a screen of the visible ones. Until it arrives, the last
+   * window draws what it has.
+   */
+  requestWindow(t0, t1, npp) {
+    if (!this.data.onDemand || !this.fetchWindow) return;
+    const h = this.height;
+    const threads = [];
+    for (const track of this.layout.tracks) {
+      if (track.type !== 'thread' || track.y + track.height < this.scrollY - h || track.y > this.scrollY + 2 * h) continue;
+      threads.push(track.thread);
+    }
+    if (windowCovers(this.window, t0, t1, npp, threads)) return;
+    if (this.asked && windowCovers(this.asked, t0, t1, npp, threads)) return;
+    const span = t1 - t0;
+    const request = { t0: Math.max(0, t0 - span), t1: t1 + span, npp: Math.max(1, npp / 2), full: this.windowFullLimit, threadSet: new Set(threads), threads: threadRanges(threads) };
+    this.asked = request;
+    this.fetchWindow(request).then((win) => {
+      if (this.asked !== request) return;
+      this.asked = null;
+      this.window = win;
+      this.render();
+    }, () => { if (this.asked === request) this.asked = null; });
   }
 
   get width() { return this.canvas.clientWidth; }
@@ -104,14 +143,14 @@ export class Timeline {
   }
 
   /** Shows [from, to] (ns) and scrolls slice `select`'s track into view. */
-  reveal(from, to, select = -1) {
+  reveal(from, to, select = -1, depth = this.data.onDemand ? 1 : this.data.depth[select]) {
     const span = Math.max(to - from, 1000);
     this.t0 = from - span * 0.25;
     this.t1 = to + span * 0.25;
     if (select >= 0) {
       this.selected = select;
       const owner = this.data.threads.find((t) => select >= t.first && select < t.end);
-      if (owner && this.fold.threads.has(owner.index) && this.data.depth[select] > 0) this.fold.threads.delete(owner.index);
+      if (owner && this.fold.threads.has(owner.index) && depth > 0) this.fold.threads.delete(owner.index);
       const process = this.data.processes.find((p) => owner && p.threads.includes(owner.index));
       if (process && this.fold.collapsed.has(process.index)) this.fold.collapsed.delete(process.index);
       this.layout = buildTracks(this.data, this.fold);
@@ -141,8 +180,10 @@ export class Timeline {
       if (t.type === 'thread') {
         const row = Math.floor((yy - t.y - HEADER_HEIGHT) / ROW_HEIGHT);
         if (row < 0) return { band: t.thread };
-        const i = hitTest(this.data, this.data.threads[t.thread], this.timeAt(x), row, 2 * this.nsPerPx());
-        return i >= 0 ? { slice: i } : {};
+        const src = this.slices;
+        if (!src) return {};
+        const i = hitTest(src, src.threads[t.thread], this.timeAt(x), row, 2 * this.nsPerPx());
+        return i >= 0 ? { slice: src.index ? src.index[i] : i } : {};
       }
       return {};
     }
@@ -164,6 +205,7 @@ export class Timeline {
     ctx.rect(0, TOP, w, h - TOP);
     ctx.clip();
     const rowY = new Map();
+    this.drawn = [];
     for (const track of this.layout.tracks) {
       if (track.y + track.height < top || track.y > bottom) continue;
       const y = TOP + track.y - this.scrollY;
@@ -201,6 +243,7 @@ export class Timeline {
     this.drawRange(h);
     this.drawRuler(w, t0, t1);
     this.drawMinimap(w);
+    this.requestWindow(t0, t1, npp);
     const elapsed = performance.now() - started;
     this.frameTimes.push(elapsed);
     if (this.frameTimes.length > 1000) this.frameTimes.shift();
@@ -265,8 +308,12 @@ export class Timeline {
   }
 
   drawThread(track, y, t0, t1, npp) {
-    const { ctx, data } = this;
+    const { ctx } = this;
+    // The whole trace's slices, or the server's window of them (entries name their slice by `index`).
+    const data = this.slices;
+    if (!data) return [];
     const t = data.threads[track.thread];
+    const global = data.index || null;
     // Sub-pixel slices are drawn in runs: adjacent merged columns of one kind on one row
     // become a single rectangle, so a dense track costs a few fillRects, not one per pixel.
     const runs = new Map();
@@ -279,14 +326,16 @@ export class Timeline {
       ctx.fillRect(LABEL_WIDTH + r.x0, y + d * ROW_HEIGHT + 1, r.x1 - r.x0, ROW_HEIGHT - 2);
       runs.delete(d);
     };
-    visibleRects(data, t, t0, t1, npp, (i, x0, x1, d, merged) => {
+    visibleRects(data, t, t0, t1, npp, (i, x0, x1, d, narrow) => {
+      const merged = narrow || (data.merged !== undefined && data.merged !== null && data.merged[i] === 1);
+      const slice = global ? global[i] : i;
       if (d === 0) {
         const n = busy.length;
         if (n > 0 && x0 <= busy[n - 1] + 1) busy[n - 1] = Math.max(busy[n - 1], x1);
         else busy.push(Math.max(0, x0), x1);
       }
       const k = data.kind[i];
-      const marked = this.highlight.has(i) || i === this.selected;
+      const marked = this.highlight.has(slice) || slice === this.selected;
       if (merged && !marked) {
         const color = KIND_COLORS[k] || '#8fa3bf';
         const r = runs.get(d);
@@ -296,13 +345,14 @@ export class Timeline {
         return;
       }
       flush(d);
-      ctx.fillStyle = KIND_COLORS[k] || nameColor(data.name[i]);
+      if (!merged) this.drawn.push(slice);
+      ctx.fillStyle = KIND_COLORS[k] || data.colors[data.name[i]];
       const x = LABEL_WIDTH + Math.max(x0, -1);
       const right = LABEL_WIDTH + Math.min(x1, this.plotWidth + 1);
       const yy = y + d * ROW_HEIGHT + 1;
       ctx.fillRect(x, yy, Math.max(1, right - x), ROW_HEIGHT - 2);
       if (marked) {
-        ctx.strokeStyle = i === this.selected ? '#000' : '#d000d0';
+        ctx.strokeStyle = slice === this.selected ? '#000' : '#d000d0';
         ctx.lineWidth = 2;
         ctx.strokeRect(x, yy, Math.max(2, right - x), ROW_HEIGHT - 2);
         ctx.lineWidth = 1;

@@ -29,6 +29,12 @@ struct View: ParsableCommand {
     @Option(help: "Write a self-contained HTML file here instead of serving.")
     var html: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Send slices as the page shows them rather than all at once (the default above "
+                + "\(ViewerData.wholeDocumentSliceLimit) slices; not with --html or --compare)."))
+    var onDemand = false
+
     @Option(
         help: ArgumentHelp(
             "A second trace (after a change) shown below the first on the same time axis from each start, with "
@@ -59,8 +65,15 @@ struct View: ParsableCommand {
                 afterPath: compare)
             extra.append(("diff", Array(DiffRenderer.render(diff, format: .json).utf8)))
         }
+        // A self-contained file has no server to ask, and a comparison numbers two models' slices
+        // as one: both send everything.
+        let sendOnDemand =
+            html == nil && compare == nil
+            && (onDemand || analyzed.slices.count > ViewerData.wholeDocumentSliceLimit)
+        let slices = sendOnDemand ? ViewerSlices(model: analyzed, report: report) : nil
         let data = ViewerData.json(
-            model: analyzed, report: report, path: trace, embedArguments: html != nil, extra: extra)
+            model: analyzed, report: report, path: trace, embedArguments: html != nil, extra: extra,
+            onDemand: slices)
         if let html {
             guard let page = files.bundle(data: data) else {
                 FileError.print("cctrace: error: the viewer in \(files.directory) is incomplete")
@@ -72,9 +85,9 @@ struct View: ParsableCommand {
         }
         // The page numbers a compared trace's slices after the first trace's.
         let firstCount = analyzed.slices.count
-        let server = ViewerServer(files: files, data: data) { [second] i in
+        let server = ViewerServer(files: files, data: data, slices: slices) { [second] i in
             i < firstCount
-                ? ViewerData.sliceDetails(model: analyzed, index: i)
+                ? ViewerData.sliceDetails(model: analyzed, index: i, kinds: slices)
                 : second.flatMap { ViewerData.sliceDetails(model: $0, index: i - firstCount) }
         }
         do {

@@ -1,3 +1,5 @@
+import CCTraceAnalysis
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -167,18 +169,21 @@ extension ViewerFiles {
 
 /// A small HTTP/1.1 server on 127.0.0.1 for `cctrace view`: one request per connection, GET
 /// only, every path under an unguessable token, nothing served but the viewer's files, the
-/// model and slice details.
+/// model, slice details and — for a trace sent on demand — slice windows and search.
 final class ViewerServer {
     let files: ViewerFiles
     let data: [UInt8]
     let token: String
     let details: (Int) -> [UInt8]?
+    /// The slices, when the page asks for them by window (a trace too big to send whole).
+    let slices: ViewerSlices?
     private(set) var port: UInt16 = 0
     private var listener: Int32 = -1
 
-    init(files: ViewerFiles, data: [UInt8], details: @escaping (Int) -> [UInt8]?) {
+    init(files: ViewerFiles, data: [UInt8], slices: ViewerSlices? = nil, details: @escaping (Int) -> [UInt8]?) {
         self.files = files
         self.data = data
+        self.slices = slices
         self.details = details
         self.token = Self.randomToken()
     }
@@ -260,7 +265,9 @@ final class ViewerServer {
 
     /// What a path gets: (status, content type, body).
     func route(_ target: String) -> (Int, String, [UInt8]) {
-        let path = String(target.split(separator: "?", maxSplits: 1).first ?? "")
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts.first ?? "")
+        let query = parts.count > 1 ? Self.queryItems(String(parts[1])) : [:]
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         guard let first = segments.first, first == token else {
             return (403, "text/plain", Array("forbidden: open the URL cctrace view printed\n".utf8))
@@ -280,7 +287,72 @@ final class ViewerServer {
         {
             return (200, "application/json", body)
         }
+        if rest.count == 2, rest[0] == "data", rest[1] == "window", let slices {
+            guard let request = Self.windowRequest(query) else {
+                return (400, "text/plain", Array("window needs t0, t1 and npp\n".utf8))
+            }
+            return (200, "application/json", slices.window(request))
+        }
+        if rest.count == 2, rest[0] == "data", rest[1] == "search", let slices {
+            return (200, "application/json", slices.search(query["q"] ?? ""))
+        }
         return (404, "text/plain", Array("not found\n".utf8))
+    }
+
+    /// `t0=…&t1=…&npp=…[&threads=0-3,7][&full=N|force]` as a window request, or nil.
+    static func windowRequest(_ query: [String: String]) -> ViewerSlices.Request? {
+        guard let t0 = query["t0"].flatMap(Double.init), let t1 = query["t1"].flatMap(Double.init),
+            let npp = query["npp"].flatMap(Double.init), t0.isFinite, t1.isFinite, npp.isFinite, npp > 0, t1 >= t0
+        else { return nil }
+        var request = ViewerSlices.Request(t0: t0, t1: t1, nsPerPixel: npp)
+        if let list = query["threads"] {
+            var threads: [Int] = []
+            for item in list.split(separator: ",") {
+                let bounds = item.split(separator: "-", maxSplits: 1).compactMap { Int($0) }
+                guard let low = bounds.first, low >= 0 else { return nil }
+                let high = bounds.count > 1 ? bounds[1] : low
+                // A range is a shorthand for threads the page lists: at most a million.
+                guard high >= low, high - low < 1_000_000, threads.count < 1_000_000 else { return nil }
+                threads += low...high
+            }
+            request.threads = threads
+        }
+        if let full = query["full"] {
+            if full == "force" {
+                request.forceFull = true
+            } else if let n = Int(full), n >= 0 {
+                request.fullLimit = n
+            }
+        }
+        return request
+    }
+
+    /// `a=1&b=x%20y` → ["a": "1", "b": "x y"] (`+` is a space; a bad escape stays as it is).
+    static func queryItems(_ query: String) -> [String: String] {
+        var items: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            items[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
+        }
+        return items
+    }
+
+    static func decode(_ s: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(s.utf8)[...]
+        while let c = utf8.popFirst() {
+            if c == UInt8(ascii: "+") {
+                bytes.append(0x20)
+            } else if c == UInt8(ascii: "%"), utf8.count >= 2,
+                let v = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(v)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func file(_ name: String) -> (Int, String, [UInt8]) {

@@ -4,9 +4,10 @@ loads with no console error, the recommendation and findings are listed, clickin
 selects and highlights its evidence slice; a hostile trace's names render as text.
 
 usage: e2e.py CCTRACE_BINARY TRACE [--hostile HOSTILE_TRACE] [--screenshot OUT.png] [--html]
-             [--compare OTHER_TRACE]
+             [--compare OTHER_TRACE] [--on-demand]
 (--html also writes TRACE's self-contained page with `cctrace view --html` and opens it from
-file://; --compare opens TRACE and OTHER_TRACE together, with their diff)
+file://; --compare opens TRACE and OTHER_TRACE together, with their diff; --on-demand checks
+that TRACE served with its slices on demand shows what it shows served whole)
 Also checked: each thread's CPU band replaces the per-thread CPU counters, a selected range
 lists its threads, top slices and lock waits, the flame graph draws and marks what a frame
 picks, folding a thread shortens the layout.
@@ -46,6 +47,117 @@ def check_server(url):
             statuses[name] = e.code
     ok = statuses.pop("model") == 200 and all(s in (403, 404) for s in statuses.values())
     return ok, statuses
+
+
+# What the page shows of TRACE, the same way in both modes: the slices drawn whole at two views,
+# the range statistics and slice flame graph of the whole trace, a search's matches.
+SNAPSHOT = """(async () => {
+    const s = window.cctraceViewer, t = s.timeline, d = s.data.duration;
+    const settle = async () => { for (let k = 0; k < 200 && t.asked; k++) await new Promise((r) => setTimeout(r, 25)); t.render(); };
+    const views = [];
+    let merged = 0;
+    for (const [a, b] of [[0, d], [d * 0.4, d * 0.43], [d * 0.1, d * 0.102], [d * 0.7, d * 0.7003], [d * 0.25, d * 0.5]]) {
+        t.t0 = a; t.t1 = b; t.render(); await settle();
+        views.push([...t.drawn].sort((x, y) => x - y));
+        if (t.window && t.window.merged) merged += t.window.merged.reduce((x, y) => x + y, 0);
+    }
+    await s.showRange(0, d);
+    if (!document.getElementById('flame-panel').hidden) s.toggleFlame();
+    s.toggleFlame();
+    document.getElementById('flame-source').value = 'slices';
+    document.getElementById('flame-source').dispatchEvent(new Event('change'));
+    const flame = Number(document.body.dataset.flame || 0);
+    s.toggleFlame();
+    await s.runSearch('a');
+    return { views, merged, range: s.rangeStats, flame, matches: s.matches.slice(0, 10000) };
+})()"""
+
+
+def dense_trace():
+    """A synthetic trace of 60,000 slices on 4 threads, nested 3 deep, most narrower than a
+    pixel at the full view, with lock waits: deterministic (seeded)."""
+    import random
+    import tempfile
+    rng = random.Random(7)
+    events = []
+    for tid in range(1, 5):
+        events.append({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": f"worker-{tid}"}})
+        t = 0.0
+        for _ in range(5000):
+            outer = rng.uniform(5, 400)
+            events.append({"ph": "X", "name": rng.choice(["parse", "render", "query"]), "cat": "app", "pid": 1, "tid": tid, "ts": round(t, 3), "dur": round(outer, 3)})
+            inner = t + outer * 0.1
+            for k in range(2):
+                d = outer * rng.uniform(0.1, 0.35)
+                name = "lock wait" if k == 1 and rng.random() < 0.3 else rng.choice(["hash", "alloc", "copy"])
+                cat = "cctrace.lock" if name == "lock wait" else "app"
+                events.append({"ph": "X", "name": name, "cat": cat, "pid": 1, "tid": tid, "ts": round(inner, 3), "dur": round(d, 3),
+                               **({"args": {"lock": "cache"}} if cat == "cctrace.lock" else {})})
+                events.append({"ph": "X", "name": "leaf", "cat": "app", "pid": 1, "tid": tid, "ts": round(inner + d * 0.2, 3), "dur": round(d * 0.5, 3)})
+                inner += d * 1.1
+            t += outer + rng.uniform(0, 50)
+    path = os.path.join(tempfile.mkdtemp(prefix="cctrace-dense-"), "dense.json")
+    with open(path, "w") as f:
+        json.dump({"traceEvents": events}, f)
+    return path
+
+
+def check_on_demand(binary, trace, result, prefix="", check_finding=True):
+    """TRACE served whole and with --on-demand (slices sent as the page asks, at full detail
+    and at level of detail) shows the same: the slices drawn whole at two views, the range
+    statistics, the slice flame graph, search matches, a finding's slice and its details."""
+    shots = {}
+    for mode, extra in [("whole", ()), ("on_demand", ("--on-demand",)), ("detail", ("--on-demand",))]:
+        server, url = serve(binary, trace, extra)
+        browser = Browser()
+        try:
+            browser.open(url)
+            browser.wait_for("document.body.dataset.loaded === 'true'")
+            if mode == "detail":
+                # Level of detail: no window is full, merged runs stand for narrow slices.
+                browser.wait_for("window.cctraceViewer.timeline.window !== null", timeout=20)
+                browser.evaluate("(() => { const t = window.cctraceViewer.timeline; t.windowFullLimit = 0; t.window = null; t.asked = null; t.render(); return true; })()")
+                browser.wait_for("window.cctraceViewer.timeline.window && !window.cctraceViewer.timeline.window.full", timeout=20)
+            elif mode == "on_demand":
+                browser.wait_for("window.cctraceViewer.timeline.window !== null", timeout=20)
+            shots[mode] = browser.evaluate(SNAPSHOT)
+            shots[mode]["on_demand"] = browser.evaluate("window.cctraceViewer.data.onDemand === true && window.cctraceViewer.data.doc.slices.start.length === 0")
+            if mode != "whole" and check_finding:
+                index = browser.evaluate("""window.cctraceViewer.data.report.findings.findIndex((x) => x.evidence.some((e) => typeof e.slice === 'number'))""")
+                browser.evaluate(f"document.querySelectorAll('#finding-list li')[{index}].click()")
+                expected = browser.evaluate(f"window.cctraceViewer.data.report.findings[{index}].evidence.find((e) => typeof e.slice === 'number').slice")
+                browser.wait_for("document.getElementById('details-body').textContent.includes('category')", timeout=10)
+                shots[mode]["finding"] = browser.evaluate("Number(document.body.dataset.selected)") == expected
+            shots[mode]["errors"] = browser.errors()
+        finally:
+            browser.close()
+            server.kill()
+    # Malformed window requests are refused, not guessed at.
+    server, url = serve(binary, trace, ("--on-demand",))
+    try:
+        statuses = []
+        for query in ["t0=x&t1=1&npp=1", "t0=0&t1=1&npp=0", "t0=0&t1=1&npp=1&threads=5-1", "t0=2&t1=1&npp=1"]:
+            try:
+                with urllib.request.urlopen(f"{url}data/window?{query}") as r:
+                    statuses.append(r.status)
+            except urllib.error.HTTPError as e:
+                statuses.append(e.code)
+        result["checks"][f"{prefix}bad_window_requests_refused"] = statuses == [400] * 4
+    finally:
+        server.kill()
+    whole = shots["whole"]
+    for mode in ("on_demand", "detail"):
+        got = shots[mode]
+        mode = prefix + mode
+        result["checks"][f"{mode}_draws_the_same"] = got["on_demand"] and got["views"] == whole["views"] and sum(map(len, whole["views"])) > 0
+        result["checks"][f"{mode}_range_flame_search_same"] = (got["range"] == whole["range"] and got["flame"] == whole["flame"] > 0
+                                                               and got["matches"] == whole["matches"] and len(whole["matches"]) > 0)
+        if check_finding:
+            result["checks"][f"{mode}_finding_and_details"] = got["finding"]
+        result["checks"][f"{mode}_no_errors"] = not got["errors"]
+    result["checks"][f"{prefix}detail_merges_narrow_slices"] = shots["detail"]["merged"] > 0
+    result[f"{prefix}on_demand"] = {m: {"drawn": [len(v) for v in x["views"]], "merged": x["merged"], "matches": len(x["matches"]),
+                               "errors": x["errors"]} for m, x in shots.items()}
 
 
 def main():
@@ -166,6 +278,9 @@ def main():
             result["html_errors"] = browser.errors()
         finally:
             browser.close()
+    if "--on-demand" in args:
+        check_on_demand(binary, trace, result)
+        check_on_demand(binary, dense_trace(), result, prefix="dense_", check_finding=False)
     if other:
         server, url = serve(binary, trace, ("--compare", other))
         browser = Browser()

@@ -2,7 +2,7 @@
 // layout, level of detail, hit testing, search, and the dropped-file parser.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { prepare, buildTracks, visibleRects, hitTest, search, lowerBound, MAX_ROWS, HEADER_HEIGHT, ROW_HEIGHT, cpuStates, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, mergeDocuments, activity, lanesAlive, OPEN_TASK_LANES } from '../model.js';
+import { prepare, buildTracks, visibleRects, hitTest, search, lowerBound, MAX_ROWS, HEADER_HEIGHT, ROW_HEIGHT, cpuStates, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, mergeDocuments, activity, lanesAlive, OPEN_TASK_LANES, prepareWindow, windowCovers, threadRanges } from '../model.js';
 import { parseChromeTrace } from '../parse.js';
 import { formatDuration, tickStep } from '../format.js';
 
@@ -272,4 +272,34 @@ test('many top-level tasks sit under one row of how many were alive, folded unti
   assert.equal(alive[1], n);
   assert.ok(alive[2] > 0 && alive[2] < n);
   assert.equal(alive[3], 0);
+});
+
+test('a window from the server reads like the whole trace: same rectangles, hits, range statistics', () => {
+  const whole = prepare(doc({ slices: 50 }));
+  // The server's full window of [1000, 3000) for thread 0: the slices that overlap it.
+  const keep = [];
+  for (let i = 0; i < 100; i++) if (whole.start[i] < 3000 && whole.start[i] + whole.dur[i] >= 1000) keep.push(i);
+  const pick = (col) => keep.map((i) => col[i]);
+  const answer = {
+    t0: 1000, t1: 3000, npp: 1, full: true, strings: ['work', 'lock wait'],
+    threads: [{ thread: 0, first: 0, end: keep.length }],
+    index: keep, start: pick(whole.start), dur: pick(whole.dur), depth: pick(whole.depth), name: pick(whole.name), kind: pick(whole.kind),
+  };
+  const on = prepare({ ...doc({ slices: 50 }), slices: { on_demand: true, count: 101, start: [], dur: [], depth: [], name: [], kind: [], activity: [0, 1, 2, 3] } });
+  on.threads[0].max_dur = 50;
+  const win = prepareWindow(answer, on);
+  const rects = (d) => { const out = []; visibleRects(d, d.threads[0], 1200, 2600, 3, (i, x0, x1, depth, merged) => out.push([d.index ? d.index[i] : i, x0, x1, depth, merged])); return out; };
+  assert.deepEqual(rects(win), rects(whole));
+  assert.equal(win.index[hitTest(win, win.threads[0], 1515, 1)], hitTest(whole, whole.threads[0], 1515, 1));
+  assert.deepEqual([...win.parent].filter((p) => p >= 0).map((p) => win.index[p]), keep.filter((i) => whole.parent[i] >= 0).map((i) => whole.parent[i]));
+  const stats = (d) => { const r = rangeStats(d, 1200, 2600); return [r.slices, r.locks.total, r.locks.count, r.threads[0].blocked]; };
+  assert.deepEqual(stats(win), stats({ ...whole, threads: [whole.threads[0]] }));
+  // What the window can draw: inside it, with its threads.
+  assert.ok(windowCovers(win, 1200, 2600, 3, [0]));
+  assert.ok(!windowCovers(win, 900, 2600, 3, [0]));
+  assert.ok(!windowCovers(win, 1200, 2600, 3, [0, 1]));
+  assert.ok(!windowCovers({ ...win, full: false, npp: 10 }, 1200, 2600, 3, [0]), 'a coarser level of detail than the view');
+  // The server's activity columns averaged into the minimap's.
+  assert.deepEqual([...activity(on, 2)], [0.5, 2.5]);
+  assert.equal(threadRanges([7, 0, 1, 2, 9, 10, 4]), '0-2,4,7,9-10');
 });

@@ -32,12 +32,34 @@ public enum ViewerData {
     /// Most slices whose `args` a self-contained file embeds, and their most bytes.
     public static let embeddedArgumentLimit = (slices: 50_000, bytes: 16 << 20)
 
+    /// Most slices `cctrace view` sends in the document; above it the page asks for the slices
+    /// it shows (``ViewerSlices``). The document costs ≈ 23 bytes per slice, and the page parses
+    /// it before drawing anything: 2 M slices are ≈ 50 MB and a second or two of parsing, while
+    /// 10 M took 13 s to the first view (`viewer/test/bench.py`).
+    public static let wholeDocumentSliceLimit = 2_000_000
+
+    /// Each slice's kind (see the type's documentation), by index.
+    static func kinds(model: TraceModel, report: AnalysisReport) -> [UInt8] {
+        let profile = report.profile.sliceKinds
+        var memo = SliceNameMemo<Int>()
+        var out = [UInt8](repeating: 0, count: model.slices.count)
+        for (i, s) in model.slices.enumerated() {
+            // By category and name first (-1: neither decides, the classification does).
+            let base = memo.value(s) { name, category in recordedKind(name: name, category: category) ?? -1 }
+            out[i] = UInt8(base >= 0 ? base : kind(profileKind: i < profile.count ? profile[i] : nil))
+        }
+        return out
+    }
+
     /// The document for `model` and its `report`. `embedArguments` puts slices' `args` in the
     /// document (for a self-contained file, which has no server to ask); `extra` members
-    /// (already JSON) are appended.
+    /// (already JSON) are appended. With `onDemand` the slices stay on the server: the document
+    /// says `"slices":{"on_demand":true,"count":N,…empty columns}`, gives each thread its
+    /// longest slice (`max_dur`) and the minimap its `activity` (4096 columns), and the page
+    /// asks ``ViewerSlices`` for the rest.
     public static func json(
         model: TraceModel, report: AnalysisReport, path: String, embedArguments: Bool = false,
-        extra: [(String, [UInt8])] = []
+        extra: [(String, [UInt8])] = [], onDemand: ViewerSlices? = nil
     ) -> [UInt8] {
         var w = FastJSON()
         let origin = model.bounds.lowerBound.nanoseconds
@@ -76,6 +98,10 @@ public enum ViewerData {
             w.int(Int64(t.sliceRange.upperBound))
             w.raw(",\"max_depth\":")
             w.int(Int64(maxDepth))
+            if let onDemand {
+                w.raw(",\"max_dur\":")
+                w.int(onDemand.maxDuration[i])
+            }
             if let cpu = t.cpu, !cpu.samples.isEmpty {
                 w.raw(",\"cpu\":{\"t\":[")
                 for (k, p) in cpu.samples.enumerated() {
@@ -116,8 +142,8 @@ public enum ViewerData {
             w.raw("]}")
         }
 
-        // Slices, columnar.
-        let slices = model.slices
+        // Slices, columnar (none when they are sent on demand).
+        let slices = onDemand == nil ? model.slices : []
         w.raw("],\"slices\":{\"start\":[")
         for (i, s) in slices.enumerated() {
             if i > 0 { w.raw(",") }
@@ -145,6 +171,15 @@ public enum ViewerData {
         for (i, s) in slices.enumerated() {
             if i > 0 { w.raw(",") }
             w.int(Int64(kind(s, profileKind: i < profile.sliceKinds.count ? profile.sliceKinds[i] : nil)))
+        }
+        if let onDemand {
+            w.raw("],\"on_demand\":true,\"count\":")
+            w.int(Int64(model.slices.count))
+            w.raw(",\"activity\":[")
+            for (i, v) in onDemand.activity(bins: 4096).enumerated() {
+                if i > 0 { w.raw(",") }
+                w.double((v * 1000).rounded() / 1000)
+            }
         }
         if embedArguments {
             // What the server's slice details would say: each slice's category.
@@ -352,13 +387,22 @@ public enum ViewerData {
     }
 
     /// The details of slice `index`: name, category, times, args (raw JSON).
-    public static func sliceDetails(model: TraceModel, index: Int) -> [UInt8]? {
+    /// `kinds` (``ViewerSlices``) adds its kind; its depth and thread index are always there.
+    public static func sliceDetails(model: TraceModel, index: Int, kinds: ViewerSlices? = nil) -> [UInt8]? {
         guard index >= 0, index < model.slices.count else { return nil }
         let s = model.slices[index]
         let t = model.threads[s.thread]
         var w = FastJSON()
         w.raw("{\"index\":")
         w.int(Int64(index))
+        w.raw(",\"thread_index\":")
+        w.int(Int64(s.thread))
+        w.raw(",\"depth\":")
+        w.int(Int64(s.depth))
+        if let kinds {
+            w.raw(",\"kind\":")
+            w.int(Int64(kinds.kinds[index]))
+        }
         w.raw(",\"name\":")
         w.string(s.name)
         w.raw(",\"category\":")
@@ -384,14 +428,23 @@ public enum ViewerData {
     }
 
     static func kind(_ s: Slice, profileKind: SliceKind?) -> Int {
-        switch s.category {
-        case TraceCategory.lock.rawValue: return s.name == "lock hold" ? 2 : 1
+        recordedKind(name: s.name, category: s.category) ?? kind(profileKind: profileKind)
+    }
+
+    /// The kind a slice's cctrace category says, or nil.
+    static func recordedKind(name: String, category: String) -> Int? {
+        switch category {
+        case TraceCategory.lock.rawValue: return name == "lock hold" ? 2 : 1
         case TraceCategory.loop.rawValue: return 3
         case TraceCategory.ipc.rawValue: return 4
         case TraceCategory.task.rawValue: return 5
         case TraceCategory.process.rawValue: return 6
-        default: break
+        default: return nil
         }
+    }
+
+    /// The kind the classification gave a slice.
+    static func kind(profileKind: SliceKind?) -> Int {
         switch profileKind {
         case .lockWait?: return 1
         case .ipc?: return 4
