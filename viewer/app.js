@@ -236,32 +236,27 @@ function selfTime(data, i) {
 
 /** The statistics of the selected range in the details panel. */
 async function showRange(t0, t1) {
-  let data = state.data;
+  const data = state.data;
   state.rangeWindow = null;
+  let s;
   if (data.onDemand) {
-    // Every slice of the range, from the server: the statistics are the same computation.
+    // The slices stay on the server: it computes the same statistics from all of them.
     const body = $('details-body');
-    body.replaceChildren(el('div', '', `${formatDuration(t0)} – ${formatDuration(t1)}: asking the server for its slices…`));
+    body.replaceChildren(el('div', '', `${formatDuration(t0)} – ${formatDuration(t1)}: asking the server…`));
     $('details').querySelector('h2').textContent = 'Range';
-    const all = data.threads.map((t) => t.index);
-    let win;
     try {
-      win = await fetchWindow({ t0, t1, npp: 1, full: 'force', threads: threadRanges(all) });
+      const response = await fetch(`data/range?t0=${t0}&t1=${t1}`);
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      s = await response.json();
     } catch (e) {
       body.replaceChildren(el('div', '', `range unavailable: ${e.message}`));
       return;
     }
     const r = state.timeline.range;
     if (!r || r.t0 !== t0 || r.t1 !== t1) return;
-    if (win.error) {
-      body.replaceChildren(el('div', '', `${win.candidates.toLocaleString()} slices in this range — more than the ${win.cap.toLocaleString()} the page computes statistics from when slices are sent on demand. Select a narrower range.`));
-      document.body.dataset.range = `${Math.round(t0)}-${Math.round(t1)}`;
-      return;
-    }
-    state.rangeWindow = win;
-    data = win;
+  } else {
+    s = rangeStats(data, t0, t1);
   }
-  const s = rangeStats(data, t0, t1);
   state.rangeStats = s;
   const body = $('details-body');
   body.replaceChildren();
@@ -353,12 +348,28 @@ function updateFlame() {
   }
   const r = state.timeline.range;
   const range = r ? { t0: Math.min(r.t0, r.t1), t1: Math.max(r.t0, r.t1) } : {};
-  // Slices sent on demand: the slice flame graph is of a selected range's slices.
+  // Slices sent on demand: the slice flame graph is of a selected range's slices, fetched
+  // (every one of them, up to the server's cap) when first needed.
   const from = source === 'slices' && data.onDemand ? state.rangeWindow : data;
   if (!from) {
     if (state.flame) { state.flame.show([], source); }
-    $('flame-info').textContent = 'this trace\'s slices stay on the server: select a range (drag on the ruler) for their flame graph';
     document.body.dataset.flame = '0';
+    if (!r) {
+      $('flame-info').textContent = 'this trace\'s slices stay on the server: select a range (drag on the ruler) for their flame graph';
+      return;
+    }
+    $('flame-info').textContent = 'asking the server for the range\'s slices…';
+    const all = threadRanges(data.threads.map((t) => t.index));
+    const asked = state.timeline.range;
+    fetchWindow({ t0: range.t0, t1: range.t1, npp: 1, full: 'force', threads: all }).then((win) => {
+      if (state.timeline.range !== asked) return;
+      if (win.error) {
+        $('flame-info').textContent = `${win.candidates.toLocaleString()} slices in this range — more than the ${win.cap.toLocaleString()} a slice flame graph is built from when slices are sent on demand: select a narrower range`;
+        return;
+      }
+      state.rangeWindow = win;
+      updateFlame();
+    }, (e) => { $('flame-info').textContent = `slices unavailable: ${e.message}`; });
     return;
   }
   const tree = flameTree(from, { source, threads, ...range });

@@ -58,10 +58,14 @@ export class Timeline {
       if (track.type !== 'thread' || track.y + track.height < this.scrollY - h || track.y > this.scrollY + 2 * h) continue;
       threads.push(track.thread);
     }
+    // Nothing lies outside the trace: neither the view's part there nor the margins are asked for.
+    const end = Math.max(1, this.data.duration);
+    const span = t1 - t0;
+    t0 = Math.min(Math.max(0, t0), end);
+    t1 = Math.max(Math.min(end, t1), t0);
     if (windowCovers(this.window, t0, t1, npp, threads)) return;
     if (this.asked && windowCovers(this.asked, t0, t1, npp, threads)) return;
-    const span = t1 - t0;
-    const request = { t0: Math.max(0, t0 - span), t1: t1 + span, npp: Math.max(1, npp / 2), full: this.windowFullLimit, threadSet: new Set(threads), threads: threadRanges(threads) };
+    const request = { t0: Math.max(0, t0 - span), t1: Math.min(end, t1 + span), npp: Math.max(1, npp / 2), full: this.windowFullLimit, threadSet: new Set(threads), threads: threadRanges(threads) };
     this.asked = request;
     this.fetchWindow(request).then((win) => {
       if (this.asked !== request) return;

@@ -169,7 +169,8 @@ extension ViewerFiles {
 
 /// A small HTTP/1.1 server on 127.0.0.1 for `cctrace view`: one request per connection, GET
 /// only, every path under an unguessable token, nothing served but the viewer's files, the
-/// model, slice details and — for a trace sent on demand — slice windows and search.
+/// model, slice details and — for a trace sent on demand — slice windows, range statistics and
+/// search.
 final class ViewerServer {
     let files: ViewerFiles
     let data: [UInt8]
@@ -292,6 +293,14 @@ final class ViewerServer {
                 return (400, "text/plain", Array("window needs t0, t1 and npp\n".utf8))
             }
             return (200, "application/json", slices.window(request))
+        }
+        if rest.count == 2, rest[0] == "data", rest[1] == "range", let slices {
+            guard let t0 = query["t0"].flatMap(Double.init), let t1 = query["t1"].flatMap(Double.init), t0.isFinite,
+                t1.isFinite, t1 >= t0
+            else {
+                return (400, "text/plain", Array("range needs t0 ≤ t1\n".utf8))
+            }
+            return (200, "application/json", slices.rangeStatistics(t0: t0, t1: t1))
         }
         if rest.count == 2, rest[0] == "data", rest[1] == "search", let slices {
             return (200, "application/json", slices.search(query["q"] ?? ""))

@@ -186,4 +186,33 @@ import Testing
         }
         #expect(bytes.count * 4 < ViewerData.json(model: Self.model, report: report, path: "t").count)
     }
+
+    @Test func rangeStatisticsCountEverySliceOfTheRange() throws {
+        let span = Double(Self.model.duration.nanoseconds)
+        let bytes = Self.slices.rangeStatistics(t0: span / 4, t1: span / 2)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        let locks = try #require(json["locks"] as? [String: Any])
+        let inRange = Self.model.slices.filter { s in
+            let a = Double(s.start.nanoseconds - origin)
+            let b = a + Double(s.duration.nanoseconds)
+            return min(b, span / 2) - max(a, span / 4) > 0
+        }
+        // Lock waits by kind (as the page draws them: recorded or classified), from a full window.
+        let (_, all) = try window(.init(t0: span / 4, t1: span / 2, nsPerPixel: 1, forceFull: true))
+        let waits = all.filter { $0.kind == 1 && min($0.end, Int64(span / 2)) - max($0.start, Int64(span / 4)) > 0 }
+        #expect(locks["count"] as? Int == waits.count && !waits.isEmpty)
+        let perThread = try #require(locks["threads"] as? [[String: Any]])
+        #expect(perThread.count == 3)
+        #expect(perThread.map { $0["count"] as! Int }.reduce(0, +) == waits.count)
+        // Self time by name adds up to the outermost slices' time inside the range.
+        let top = try #require(json["slices"] as? [[String: Any]])
+        let selfTotal = top.map { $0["self"] as! Double }.reduce(0, +)
+        let outer = inRange.filter { $0.depth == 0 }.map { s -> Double in
+            let a = Double(s.start.nanoseconds - origin)
+            return min(a + Double(s.duration.nanoseconds), span / 2) - max(a, span / 4)
+        }.reduce(0, +)
+        #expect(abs(selfTotal - outer) < 1e-6 * outer)
+        let threads = try #require(json["threads"] as? [[String: Any]])
+        #expect(threads.count == 3 && threads.allSatisfy { ($0["measured"] as? Bool) == false })
+    }
 }

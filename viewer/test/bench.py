@@ -8,7 +8,8 @@ the figures, one `name: value` per line:
   frame_ms_mean / _p95 / _max   60 zoom and pan frames, each drawn synchronously
   on_demand                 1 when the slices stay on the server (above 2M slices, or --on-demand)
   first_window_ms           slices on demand: from the page loaded to the first window of slices drawn
-  window_ms_mean / _max, window_entries_mean   the windows the zooms and pans asked for: from
+  window_ms_mean / _max, window_entries_mean   the windows the zooms and pans asked for (then
+                            14 zooms by 2× into the middle, each waiting for its window): from
                             asking to prepared (server + transfer + parse), entries in each
 
 usage: bench.py CCTRACE_BINARY TRACE [--on-demand]   (e.g. ../shared/tools/gen-trace --events 1000000 -o t.json)
@@ -45,6 +46,13 @@ def main():
         frames = sorted(browser.evaluate("window.cctraceViewer.benchPanZoom(60)"))
         if on_demand:
             browser.wait_for("window.cctraceViewer.timeline.asked === null", timeout=120)
+            # Zoom into the middle, halving the span 14 times (16384×): each step waits for
+            # the window it asks for, if any.
+            browser.evaluate("window.cctraceViewer.timeline.reveal(0, window.cctraceViewer.data.duration); true")
+            browser.wait_for("window.cctraceViewer.timeline.asked === null", timeout=120)
+            for _ in range(14):
+                browser.evaluate("window.cctraceViewer.timeline.zoom(0.5); true")
+                browser.wait_for("window.cctraceViewer.timeline.asked === null", timeout=120)
             metrics = browser.evaluate("window.cctraceViewer.metrics")
         slices = browser.evaluate("window.cctraceViewer.data.count")
         errors = browser.errors()

@@ -66,6 +66,7 @@ SNAPSHOT = """(async () => {
     s.toggleFlame();
     document.getElementById('flame-source').value = 'slices';
     document.getElementById('flame-source').dispatchEvent(new Event('change'));
+    for (let k = 0; k < 400 && document.body.dataset.flame === '0'; k++) await new Promise((r) => setTimeout(r, 25));
     const flame = Number(document.body.dataset.flame || 0);
     s.toggleFlame();
     await s.runSearch('a');
@@ -136,13 +137,14 @@ def check_on_demand(binary, trace, result, prefix="", check_finding=True):
     server, url = serve(binary, trace, ("--on-demand",))
     try:
         statuses = []
-        for query in ["t0=x&t1=1&npp=1", "t0=0&t1=1&npp=0", "t0=0&t1=1&npp=1&threads=5-1", "t0=2&t1=1&npp=1"]:
+        for query in ["window?t0=x&t1=1&npp=1", "window?t0=0&t1=1&npp=0", "window?t0=0&t1=1&npp=1&threads=5-1",
+                      "window?t0=2&t1=1&npp=1", "range?t0=2&t1=1", "range?t0=0"]:
             try:
-                with urllib.request.urlopen(f"{url}data/window?{query}") as r:
+                with urllib.request.urlopen(f"{url}data/{query}") as r:
                     statuses.append(r.status)
             except urllib.error.HTTPError as e:
                 statuses.append(e.code)
-        result["checks"][f"{prefix}bad_window_requests_refused"] = statuses == [400] * 4
+        result["checks"][f"{prefix}bad_window_requests_refused"] = statuses == [400] * 6
     finally:
         server.kill()
     whole = shots["whole"]

@@ -26,6 +26,8 @@ public final class ViewerSlices: @unchecked Sendable {
     /// Each thread's longest slice, in ns (how far before a window a slice can start and reach it).
     let maxDuration: [Int64]
     let origin: Int64
+    /// The largest name id of a slice.
+    let maxNameID: UInt32
     /// Rows the page draws per thread (its `MAX_ROWS`).
     static let rows = 16
 
@@ -41,6 +43,7 @@ public final class ViewerSlices: @unchecked Sendable {
             longest[t] = m
         }
         maxDuration = longest
+        maxNameID = model.slices.reduce(0) { max($0, $1.nameID) }
     }
 
     /// What a window request asks for.
@@ -364,5 +367,238 @@ extension FastJSON {
             int(Int64(v))
         }
         raw("]")
+    }
+}
+
+extension ViewerSlices {
+    /// What happened in [t0, t1) (ns from the trace's start), as the page's `rangeStats`
+    /// computes it from the whole trace — the same JSON, the same arithmetic in the same order
+    /// (so the figures are equal to the last bit): per thread its CPU states and its time in
+    /// waits, the top slice names by self time, lock waits and IPC per thread. For a trace sent
+    /// on demand, whose page does not hold every slice of a wide range.
+    public func rangeStatistics(t0: Double, t1: Double, top: Int = 12) -> [UInt8] {
+        struct ThreadFigures {
+            var thread: Int, running: Double, runnable: Double, blocked: Double, idle: Double, measured: Bool
+            var waiting: Double
+        }
+        struct Total { var thread: Int, total: Double, count: Int }
+        let slices = model.slices
+        let o = Double(origin)
+        func start(_ i: Int) -> Double { Double(slices[i].start.nanoseconds - origin) }
+        func duration(_ i: Int) -> Double { Double(slices[i].duration.nanoseconds) }
+        func overlap(_ a0: Double, _ a1: Double, _ b0: Double, _ b1: Double) -> Double {
+            max(0, min(a1, b1) - max(a0, b0))
+        }
+        // The page's CPU band values: shares with three decimals, as the document writes them.
+        func share(_ v: Double) -> Double { (v.isFinite ? max(0, min(1, v)) * 1000 : 0).rounded() / 1000 }
+        var threads: [ThreadFigures] = []
+        // Self time per name id, in the order names were first met (the page's Map order).
+        var slot = [Int32](repeating: -1, count: Int(maxNameID) + 1)
+        var selfTimes: [Double] = []
+        var nameOrder: [UInt32] = []
+        func addSelf(_ name: UInt32, _ v: Double) {
+            let k = Int(slot[Int(name)])
+            if k >= 0 {
+                selfTimes[k] += v
+            } else {
+                slot[Int(name)] = Int32(selfTimes.count)
+                selfTimes.append(0 + v)
+                nameOrder.append(name)
+            }
+        }
+        // Waits by kind: lock wait, IPC, I/O wait, waiting for a result.
+        func isWait(_ k: UInt8) -> Bool { k == 1 || k == 4 || k == 7 || k == 8 }
+        var locks: [Total] = []
+        var ipcs: [Total] = []
+        var lockTotal = 0.0
+        var lockCount = 0
+        var ipcTotal = 0.0
+        var ipcCount = 0
+        for (ti, info) in model.threads.enumerated() {
+            let range = info.sliceRange
+            let top = range.filter { slices[$0].depth == 0 }
+            // busyTime: the outermost slices' time inside [a, b).
+            func busy(_ a: Double, _ b: Double) -> Double {
+                var lo = 0
+                var hi = top.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    if start(top[mid]) < a { lo = mid + 1 } else { hi = mid }
+                }
+                var sum = 0.0
+                var k = max(0, lo - 1)
+                while k < top.count {
+                    let i = top[k]
+                    if start(i) >= b { break }
+                    sum += overlap(start(i), start(i) + duration(i), a, b)
+                    k += 1
+                }
+                return sum
+            }
+            // cpuStates.
+            var running = 0.0
+            var runnable = 0.0
+            var blocked = 0.0
+            var idle = 0.0
+            let span = max(0, t1 - t0)
+            let samples = info.cpu?.samples ?? []
+            let measured = !samples.isEmpty
+            if !measured {
+                let b = busy(t0, t1)
+                blocked = b
+                idle = span - b
+            } else {
+                let cs = samples.map { Double($0.start.nanoseconds) - o }
+                let ce = samples.map { Double($0.end.nanoseconds) - o }
+                var lo = 0
+                var hi = cs.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    if cs[mid] < t0 { lo = mid + 1 } else { hi = mid }
+                }
+                var covered = 0.0
+                var k = max(0, lo - 1)
+                while k < cs.count && cs[k] < t1 {
+                    defer { k += 1 }
+                    let ov = overlap(cs[k], ce[k], t0, t1)
+                    if ov <= 0 { continue }
+                    covered += ov
+                    let run = ov * share(samples[k].running)
+                    let rq = ov * share(samples[k].runnable)
+                    running += run
+                    runnable += rq
+                    let rest = ov - run - rq
+                    let b = min(ov, busy(max(cs[k], t0), min(ce[k], t1)))
+                    let bl = max(0, min(rest, b - run - rq))
+                    blocked += bl
+                    idle += rest - bl
+                }
+                idle += max(0, span - covered)
+            }
+            // The thread's slices in the range.
+            let from = lowerBound(
+                range, origin &+ Int64(max(-9e18, min(9e18, (t0 - Double(maxDuration[ti])).rounded(.up)))))
+            let to = lowerBound(from..<range.upperBound, origin &+ Int64(max(-9e18, min(9e18, t1.rounded(.up)))))
+            var lock = 0.0
+            var lockN = 0
+            var ipc = 0.0
+            var ipcN = 0
+            var waiting = 0.0
+            for i in from..<to {
+                let inside = overlap(start(i), start(i) + duration(i), t0, t1)
+                if inside <= 0 { continue }
+                let k = kinds[i]
+                if isWait(k) {
+                    var nested = false
+                    var p = slices[i].parent
+                    while p >= 0 && !nested {
+                        nested = isWait(kinds[p])
+                        p = slices[p].parent
+                    }
+                    if !nested { waiting += inside }
+                }
+                addSelf(slices[i].nameID, inside)
+                let p = slices[i].parent
+                if p >= 0 { addSelf(slices[p].nameID, -inside) }
+                if k == 1 {
+                    lock += inside
+                    lockN += 1
+                }
+                if k == 4 {
+                    ipc += inside
+                    ipcN += 1
+                }
+            }
+            if running + runnable + blocked > 0 || lock > 0 || ipc > 0 {
+                threads.append(
+                    ThreadFigures(
+                        thread: ti, running: running, runnable: runnable, blocked: blocked, idle: idle,
+                        measured: measured, waiting: waiting))
+            }
+            if lockN > 0 { locks.append(Total(thread: ti, total: lock, count: lockN)) }
+            if ipcN > 0 { ipcs.append(Total(thread: ti, total: ipc, count: ipcN)) }
+            lockTotal += lock
+            lockCount += lockN
+            ipcTotal += ipc
+            ipcCount += ipcN
+        }
+        // Stable sorts, as the page's.
+        threads = threads.enumerated().sorted {
+            let a = $0.element.running + $0.element.runnable + $0.element.blocked
+            let b = $1.element.running + $1.element.runnable + $1.element.blocked
+            return a != b ? a > b : $0.offset < $1.offset
+        }.map(\.element)
+        func byTotal(_ list: [Total]) -> [Total] {
+            list.enumerated().sorted {
+                $0.element.total != $1.element.total ? $0.element.total > $1.element.total : $0.offset < $1.offset
+            }
+            .map(\.element)
+        }
+        let named = nameOrder.indices.filter { selfTimes[$0] > 0 }.sorted {
+            selfTimes[$0] != selfTimes[$1] ? selfTimes[$0] > selfTimes[$1] : $0 < $1
+        }.prefix(top)
+
+        var w = FastJSON()
+        func label(_ t: Int) {
+            let info = model.threads[t]
+            w.raw("\"thread\":")
+            w.int(Int64(t))
+            w.raw(",\"name\":")
+            w.string(info.name ?? "tid \(info.tid)")
+            w.raw(",\"tid\":")
+            w.int(info.tid)
+        }
+        func totals(_ key: String, _ total: Double, _ count: Int, _ list: [Total]) {
+            w.raw(",\"\(key)\":{\"total\":")
+            w.double(total)
+            w.raw(",\"count\":")
+            w.int(Int64(count))
+            w.raw(",\"threads\":[")
+            for (k, x) in byTotal(list).enumerated() {
+                if k > 0 { w.raw(",") }
+                w.raw("{")
+                label(x.thread)
+                w.raw(",\"total\":")
+                w.double(x.total)
+                w.raw(",\"count\":")
+                w.int(Int64(x.count))
+                w.raw("}")
+            }
+            w.raw("]}")
+        }
+        w.raw("{\"t0\":")
+        w.double(t0)
+        w.raw(",\"t1\":")
+        w.double(t1)
+        w.raw(",\"threads\":[")
+        for (k, t) in threads.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.raw("{")
+            label(t.thread)
+            for (key, v) in [
+                ("running", t.running), ("runnable", t.runnable), ("blocked", t.blocked), ("idle", t.idle),
+            ] {
+                w.raw(",\"\(key)\":")
+                w.double(v)
+            }
+            w.raw(t.measured ? ",\"measured\":true" : ",\"measured\":false")
+            w.raw(",\"waiting\":")
+            w.double(t.waiting)
+            w.raw("}")
+        }
+        w.raw("],\"slices\":[")
+        for (k, n) in named.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.raw("{\"name\":")
+            w.string(InternedNames.name(nameOrder[n]))
+            w.raw(",\"self\":")
+            w.double(selfTimes[n])
+            w.raw("}")
+        }
+        w.raw("]")
+        totals("locks", lockTotal, lockCount, locks)
+        totals("ipc", ipcTotal, ipcCount, ipcs)
+        w.raw("}")
+        return w.bytes
     }
 }
