@@ -24,3 +24,17 @@ export function tickStep(span, target) {
   for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
   return 10 * power;
 }
+
+/**
+ * A ruler tick at `ns`, with as many decimals as ticks `step` ns apart need to differ (a deep
+ * zoom 175 ms into a trace reads `175.0125 ms`, `175.0150 ms`, not `175 ms` at every tick).
+ */
+export function formatTick(ns, step) {
+  const a = Math.abs(ns);
+  const unit = a >= 1e9 ? [1e9, 's'] : a >= 1e6 ? [1e6, 'ms'] : a >= 1e3 ? [1e3, 'µs'] : [1, 'ns'];
+  // The step's own decimals in that unit (2.5 µs in ms: 0.0025, four).
+  const v = step / unit[0];
+  let decimals = 0;
+  while (decimals < 6 && Math.abs(v * 10 ** decimals - Math.round(v * 10 ** decimals)) > 1e-6 * Math.max(1, v * 10 ** decimals)) decimals++;
+  return `${(ns / unit[0]).toFixed(decimals)} ${unit[1]}`;
+}

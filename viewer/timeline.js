@@ -2,7 +2,7 @@
 // thread tracks (a CPU band under the name, slices by depth coloured by kind), task lanes as a
 // tree, actor lanes, counters, flows, the selected range and highlighted samples. Zoom and pan
 // keep the work per frame bounded by what is visible (see visibleRects in model.js).
-import { formatDuration, tickStep } from './format.js';
+import { formatDuration, formatTick, tickStep } from './format.js';
 import { KIND_COLORS, CPU_COLORS, ROW_HEIGHT, HEADER_HEIGHT, buildTracks, visibleRects, hitTest, lowerBound, lowerBoundIndirect, activity, lanesAlive, windowCovers, threadRanges } from './model.js';
 
 export const RULER = 24;
@@ -502,7 +502,7 @@ export class Timeline {
     for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
       const x = this.xAt(t);
       ctx.beginPath(); ctx.moveTo(x, RULER - 6); ctx.lineTo(x, RULER); ctx.stroke();
-      ctx.fillText(formatDuration(t), x + 3, RULER / 2);
+      ctx.fillText(formatTick(t, step), x + 3, RULER / 2);
     }
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, LABEL_WIDTH, RULER - 1);

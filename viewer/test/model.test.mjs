@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { prepare, buildTracks, visibleRects, hitTest, search, lowerBound, MAX_ROWS, HEADER_HEIGHT, ROW_HEIGHT, cpuStates, rangeStats, flameTree, flameLayout, samplesThrough, slicesThrough, mergeDocuments, activity, lanesAlive, OPEN_TASK_LANES, prepareWindow, windowCovers, threadRanges } from '../model.js';
 import { parseChromeTrace } from '../parse.js';
-import { formatDuration, tickStep } from '../format.js';
+import { formatDuration, formatTick, tickStep } from '../format.js';
 
 function doc({ slices = 3, perThread = null } = {}) {
   // Two threads in one process: thread 0 has `slices` nested pairs, thread 1 one slice.
@@ -302,4 +302,13 @@ test('a window from the server reads like the whole trace: same rectangles, hits
   // The server's activity columns averaged into the minimap's.
   assert.deepEqual([...activity(on, 2)], [0.5, 2.5]);
   assert.equal(threadRanges([7, 0, 1, 2, 9, 10, 4]), '0-2,4,7,9-10');
+});
+
+test('ruler ticks carry the decimals their step needs', () => {
+  assert.equal(formatTick(175_012_500, 2500), '175.0125 ms');
+  assert.equal(formatTick(175_015_000, 2500), '175.0150 ms');
+  assert.equal(formatTick(150_000_000, 50_000_000), '150 ms');
+  assert.equal(formatTick(2_500_000_000, 500_000_000), '2.5 s');
+  assert.equal(formatTick(1_200, 100), '1.2 µs');
+  assert.equal(formatTick(0, 100), '0 ns');
 });
