@@ -157,17 +157,27 @@ struct Workload: Sendable {
         let order = ordered ? Array(range) : range.sorted(by: before)
         let threadSites = sites.sites(pid: thread.pid)
         var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
-        // What each name says (start-up, annotation, IPC step), once per name.
-        var names = SliceNameMemo<(startup: Bool, annotation: Bool, ipcCPU: Bool)>()
-        func facts(_ i: Int) -> (startup: Bool, annotation: Bool, ipcCPU: Bool) {
-            names.value(model.slices[i]) { name, category in
-                let step = SliceClassifier.ipcStep(name: name)
-                return (
-                    category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string,
-                    Accounting.isAnnotation(name: name, category: category),
-                    step == .serialize || step == .deserialize
-                )
+        // What each slice's name says (start-up, annotation, IPC step), once per name, read into
+        // a constant first: the nested functions below only read it (a memo they shared and
+        // mutated would be checked for exclusive access at run time on every call).
+        var factBits = [UInt8](repeating: 0, count: range.count)
+        do {
+            var names = SliceNameMemo<UInt8>()
+            for i in range {
+                factBits[i - range.lowerBound] = names.value(model.slices[i]) { name, category in
+                    let step = SliceClassifier.ipcStep(name: name)
+                    let startup =
+                        category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string
+                    let annotation = Accounting.isAnnotation(name: name, category: category)
+                    let ipcCPU = step == .serialize || step == .deserialize
+                    return (startup ? 1 : 0) | (annotation ? 2 : 0) | (ipcCPU ? 4 : 0)
+                }
             }
+        }
+        let nameFacts = factBits
+        func facts(_ i: Int) -> (startup: Bool, annotation: Bool, ipcCPU: Bool) {
+            let b = nameFacts[i - range.lowerBound]
+            return (b & 1 != 0, b & 2 != 0, b & 4 != 0)
         }
         func isStartup(_ i: Int) -> Bool { facts(i).startup }
         func computeKind(_ open: Int) -> Kind {
