@@ -86,8 +86,12 @@ private struct Engine {
     var freeSlots: [Int]
     var slotQueue: [[Int]]
     var slotQueueHead: [Int]
-    var lockOwner: [Int: Int] = [:]
-    var lockQueue: [Int: [Int]] = [:]
+    /// Per lock (ids made dense in `init`): its owner or -1, and its FIFO of waiting tasks
+    /// (`lockQueue[l][lockQueueHead[l]...]`) — arrays, not dictionaries: a replay takes and
+    /// gives back locks hundreds of thousands of times.
+    var lockOwner: [Int]
+    var lockQueue: [[Int]]
+    var lockQueueHead: [Int]
     var queueHead = 0
     var now: Double = 0
     var finished = 0
@@ -120,6 +124,23 @@ private struct Engine {
             flat.append(contentsOf: q)
             queue.append(b..<flat.count)
         }
+        // Lock ids as dense indexes.
+        var lockIndex: [Int: Int] = [:]
+        func dense(_ l: Int) -> Int {
+            if let i = lockIndex[l] { return i }
+            lockIndex[l] = lockIndex.count
+            return lockIndex.count - 1
+        }
+        for k in flat.indices {
+            switch flat[k] {
+            case .acquire(let l): flat[k] = .acquire(dense(l))
+            case .release(let l): flat[k] = .release(dense(l))
+            default: break
+            }
+        }
+        lockOwner = Array(repeating: -1, count: lockIndex.count)
+        lockQueue = Array(repeating: [], count: lockIndex.count)
+        lockQueueHead = Array(repeating: 0, count: lockIndex.count)
         self.flat = flat
         self.position = position
         self.end = end
@@ -273,11 +294,12 @@ private struct Engine {
                 sleep(t, until: time)
                 return
             case .acquire(let lock):
-                if let owner = lockOwner[lock], owner != t {
+                let owner = lockOwner[lock]
+                if owner >= 0, owner != t {
                     // An async mutex suspends; a thread's own mutex blocks its own thread: either
                     // way no executor slot is held while queued for the lock.
                     releaseSlot(t)
-                    lockQueue[lock, default: []].append(t)
+                    lockQueue[lock].append(t)
                     status[t] = .blockedOnLock
                     return
                 }
@@ -286,15 +308,21 @@ private struct Engine {
             case .release(let lock):
                 position[t] += 1
                 if lockOwner[lock] == t {
-                    if var q = lockQueue[lock], !q.isEmpty {
-                        let next = q.removeFirst()
-                        lockQueue[lock] = q
+                    let head = lockQueueHead[lock]
+                    if head < lockQueue[lock].count {
+                        let next = lockQueue[lock][head]
+                        if head + 1 == lockQueue[lock].count {
+                            lockQueue[lock].removeAll(keepingCapacity: true)
+                            lockQueueHead[lock] = 0
+                        } else {
+                            lockQueueHead[lock] = head + 1
+                        }
                         lockOwner[lock] = next
                         position[next] += 1
                         status[next] = .ready
                         readyList.append(next)
                     } else {
-                        lockOwner[lock] = nil
+                        lockOwner[lock] = -1
                     }
                 }
             }
