@@ -74,6 +74,37 @@ import Testing
     }
 }
 
+extension ModelStorageTests {
+    /// The pair column: one pair per distinct (name, category), every slice pointing at its
+    /// own; `slices(where:)` finds exactly the slices a per-slice test would, in order, and none
+    /// when no pair passes.
+    @Test func sliceNamesFindWhatAPerSliceTestWould() {
+        var rng = SplitMix(seed: 9)
+        let names = ["read", "write", "lock wait", "pthread_cond_wait", "Handle._run"]
+        let categories = ["app", "cctrace.lock", "cctrace.preload"]
+        let slices = (0..<5000).map { i in
+            Slice(
+                name: names[Int(rng.next() % 5)], category: categories[Int(rng.next() % 3)],
+                start: TraceTimestamp(nanoseconds: Int64(i) * 10), duration: TraceDuration(nanoseconds: 5), thread: 0,
+                depth: 0, parent: -1, selfDuration: TraceDuration(nanoseconds: 5), threadDuration: nil, args: nil)
+        }
+        let index = SliceNames(slices: slices)
+        #expect(index.pairCount == Set(slices.map { "\($0.name)\u{0}\($0.category)" }).count)
+        let test: (String, String) -> Bool = { $1 == "cctrace.preload" && $0.hasPrefix("pthread_cond_") }
+        let expected = slices.indices.filter { test(slices[$0].name, slices[$0].category) }
+        #expect(!expected.isEmpty)
+        #expect(index.slices(where: test) == expected)
+        #expect(index.any(test))
+        #expect(index.slices(where: { name, _ in name == "absent" }).isEmpty)
+        #expect(!index.any { name, _ in name == "absent" })
+        for i in slices.indices.shuffled().prefix(200) {
+            let pair = Int(index.pairOf[i])
+            let same = slices.indices.filter { Int(index.pairOf[$0]) == pair }
+            #expect(same.allSatisfy { slices[$0].name == slices[i].name && slices[$0].category == slices[i].category })
+        }
+    }
+}
+
 private struct SplitMix {
     var state: UInt64
     init(seed: UInt64) { state = seed }

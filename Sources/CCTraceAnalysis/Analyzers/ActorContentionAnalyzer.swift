@@ -47,11 +47,7 @@ public enum ActorContentionAnalyzer {
             var longest = -1
         }
         var byActor: [String: Acc] = [:]
-        var isActorRun = SliceNameMemo<Bool>()
-        for i in model.slices.indices
-        where isActorRun.value(
-            model.slices[i], { $1 == category && $0.hasPrefix(prefix) })
-        {
+        for i in profile.classification.names.slices(where: { $1 == category && $0.hasPrefix(prefix) }) {
             let s = model.slices[i]
             guard let args = s.args.flatMap({ model.arguments.value($0) }), let actor = args[actorKey]?.stringValue
             else { continue }

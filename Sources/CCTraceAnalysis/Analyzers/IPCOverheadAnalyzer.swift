@@ -193,14 +193,9 @@ public enum IPCOverheadAnalyzer {
         var busyByPid: [Int64: Int64] = [:]
         for t in profile.threads { busyByPid[t.pid, default: 0] += t.split.busy }
         var starts: [(slice: Int, start: Int64, work: Int64)] = []
-        var isStart = SliceNameMemo<Bool>()
-        for i in model.slices.indices
-        where isStart.value(
-            model.slices[i],
-            {
-                $1 == TraceCategory.process.rawValue && $0 == TraceVocabulary.Event.processStart.string
-            })
-        {
+        let process = TraceCategory.process.rawValue
+        let processStart = TraceVocabulary.Event.processStart.string
+        for i in profile.classification.names.slices(where: { $1 == process && $0 == processStart }) {
             let s = model.slices[i]
             let pid = model.threads[s.thread].pid
             starts.append((i, s.duration.nanoseconds, max(0, (busyByPid[pid] ?? 0) - s.duration.nanoseconds)))

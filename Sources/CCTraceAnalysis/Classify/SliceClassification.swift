@@ -33,12 +33,22 @@ public struct SliceClassification: Sendable {
     /// Rows that are asyncio tasks rather than threads (``CPython/asyncTaskRows``): their time
     /// is their loop thread's, so they are not accounted as threads.
     public var taskRows: Set<Int>
+    /// Every slice's (name, category) pair: what later passes that look for a few names read.
+    public let names: SliceNames
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
+        self.init(model: model, names: SliceNames(slices: model.slices), heuristics: h)
+    }
+
+    /// Classifies every slice of `model`, whose pairs are `names`.
+    public init(model: TraceModel, names: SliceNames, heuristics h: Heuristics) {
+        self.names = names
         // The GIL waits the shim recorded and asyncio's task rows read only the model: found
         // beside the pass over the slices.
-        let modelOnly = Started { (Self.gilWaits(model: model), CPython.asyncTaskRows(in: model)) }
+        let modelOnly = Started {
+            (Self.gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
+        }
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
         var childCount = [Int32](repeating: 0, count: slices.count)
@@ -271,22 +281,15 @@ public struct SliceClassification: Sendable {
     /// Waits for the GIL: condition waits on a condition variable, and lock waits on a lock,
     /// whose recorded stack (the first wait on each carries one) shows a GIL function — every
     /// wait on the same variable or lock of that process.
-    static func gilWaits(model: TraceModel) -> Set<Int> {
+    static func gilWaits(model: TraceModel, names: SliceNames) -> Set<Int> {
         let condKey = TraceVocabulary.Arg.cond.string
         let framesKey = TraceVocabulary.Arg.frames.string
         var condWaits: [(slice: Int, key: String)] = []
         var gilConds: Set<String> = []
-        // Only the shim's calls (by a memo of the category and name ids, not their characters
-        // per slice).
-        var candidate = SliceNameMemo<Bool>()
+        // Only the shim's condition waits (a test per distinct name, none of the slices read
+        // when the trace has none).
         let preload = TraceCategory.preload.rawValue
-        for i in model.slices.indices
-        where candidate.value(
-            model.slices[i],
-            {
-                $1 == preload && $0.hasPrefix("pthread_cond_")
-            })
-        {
+        for i in names.slices(where: { $1 == preload && $0.hasPrefix("pthread_cond_") }) {
             let s = model.slices[i]
             guard let args = s.args.flatMap({ model.arguments.value($0) }),
                 let cond = args[condKey]?.stringValue

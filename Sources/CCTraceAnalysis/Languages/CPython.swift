@@ -114,13 +114,9 @@ enum CPython {
     /// frames to a row of its own, named after the task): rows whose every top-level span lies
     /// inside a `Handle._run` callback of an event-loop thread of the same process — a task
     /// runs only when its loop steps it. Indexes into ``TraceModel/threads``.
-    static func asyncTaskRows(in model: TraceModel) -> Set<Int> {
+    static func asyncTaskRows(in model: TraceModel, names: SliceNames) -> Set<Int> {
         var callbacks: [Int64: [(Int64, Int64, Int)]] = [:]  // pid → (start, end, loop thread)
-        var loopCallback = SliceNameMemo<Bool>()
-        for i in model.slices.indices {
-            guard loopCallback.value(name: model.slices[i], { isLoopCallback(SliceClassifier.baseName($0)) }) else {
-                continue
-            }
+        for i in names.slices(where: { name, _ in isLoopCallback(SliceClassifier.baseName(name)) }) {
             let s = model.slices[i]
             guard s.category != TraceCategory.loop.rawValue else { continue }
             callbacks[model.threads[s.thread].pid, default: []].append(

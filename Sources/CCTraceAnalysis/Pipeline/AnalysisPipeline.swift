@@ -46,9 +46,12 @@ public enum AnalysisPipeline {
         let h = options.heuristics
         let cores = CoreCount.resolve(model, options: options)
         var timer = PhaseTimer()
+        // Every slice's (name, category) pair, for the passes that look for a few names.
+        let names = SliceNames(slices: model.slices)
         // Loop detection reads only the model: beside the classification.
         let (classification, loops) = beside(
-            { SliceClassification(model: model, heuristics: h) }, { LoopView.find(in: model, heuristics: h) })
+            { SliceClassification(model: model, names: names, heuristics: h) },
+            { LoopView.find(in: model, names: names, heuristics: h) })
         timer.mark("classification and loops")
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
         timer.mark("accounting")

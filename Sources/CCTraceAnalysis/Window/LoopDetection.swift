@@ -28,6 +28,11 @@ public struct LoopView: Sendable {
 
     /// Every loop in `model`.
     public static func find(in model: TraceModel, heuristics h: Heuristics) -> [LoopView] {
+        find(in: model, names: SliceNames(slices: model.slices), heuristics: h)
+    }
+
+    /// The event loops of `model`, whose slices' pairs are `names`.
+    public static func find(in model: TraceModel, names: SliceNames, heuristics h: Heuristics) -> [LoopView] {
         var loops: [LoopView] = []
         for info in model.eventLoops {
             let thread = info.callbacks.first.map { model.slices[$0].thread } ?? -1
@@ -39,11 +44,10 @@ public struct LoopView: Sendable {
         }
         // asyncio: `Handle._run` slices (and `_run_once` iterations around them).
         var byThread: [Int: [Int]] = [:]
-        var loopCallback = SliceNameMemo<Bool>()
-        for i in model.slices.indices
-        where loopCallback.value(name: model.slices[i], { CPython.isLoopCallback(SliceClassifier.baseName($0)) })
-            && model.slices[i].category != TraceCategory.loop.rawValue
-        {
+        let loopCategory = TraceCategory.loop.rawValue
+        for i in names.slices(where: {
+            CPython.isLoopCallback(SliceClassifier.baseName($0)) && $1 != loopCategory
+        }) {
             byThread[model.slices[i].thread, default: []].append(i)
         }
         for (thread, callbacks) in byThread.sorted(by: { $0.key < $1.key }) where callbacks.count >= 2 {
@@ -55,7 +59,9 @@ public struct LoopView: Sendable {
                     name: "asyncio loop on \(t.label)", pid: t.pid, thread: thread, source: .asyncio,
                     callbacks: callbacks, lagCounter: nil, readyBurst: perIteration.values.max() ?? 0))
         }
-        loops += pollingLoops(in: model, known: Set(loops.map(\.thread)), heuristics: h)
+        // Only the shim's slices can make a polling loop's iterations and polls.
+        let shim = names.any { $1 == TraceCategory.preload.rawValue }
+        loops += pollingLoops(in: model, known: Set(loops.map(\.thread)), shimSlices: shim, heuristics: h)
         return loops
     }
 
@@ -66,7 +72,9 @@ public struct LoopView: Sendable {
     /// ``Heuristics/loopPollShare`` of its life in long iterations. Its callbacks are the long
     /// iterations the shim recorded (`loop iteration`), or, in traces without them, its
     /// recorded calls other than polls.
-    static func pollingLoops(in model: TraceModel, known: Set<Int>, heuristics h: Heuristics) -> [LoopView] {
+    static func pollingLoops(
+        in model: TraceModel, known: Set<Int>, shimSlices: Bool = true, heuristics h: Heuristics
+    ) -> [LoopView] {
         let pollNames = POSIXCalls.pollCalls
         let pollsPrefix = TraceVocabulary.Event.pollsPrefix.string
         var cpuByPid: [Int64: Double] = [:]
@@ -96,7 +104,9 @@ public struct LoopView: Sendable {
             // calls that blocked are inside them, and so is the loop's own computing.
             var iterations: [Int] = []
             var iterating: Int64 = 0
-            for k in t.sliceRange {
+            // Without the shim's slices nothing below counts: no polls, no iterations (and the
+            // thread's span only weighs those).
+            for k in t.sliceRange where shimSlices {
                 lo = min(lo, model.slices[k].start.nanoseconds)
                 hi = max(hi, model.slices[k].end.nanoseconds)
                 guard model.slices[k].depth == 0, model.slices[k].category == TraceCategory.preload.rawValue else {

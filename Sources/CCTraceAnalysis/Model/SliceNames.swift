@@ -1,0 +1,65 @@
+/// Every slice's (name, category) pair as a small index into the trace's distinct pairs, found
+/// in one pass at the start of the analysis.
+///
+/// Many passes look for slices of a few names only — the shim's condition waits, asyncio's
+/// callbacks, process start-ups, actor runs. A trace has a few thousand distinct pairs for
+/// millions of slices, so a pass first asks which pairs it wants (a test per pair); when none
+/// is, it is done without touching a slice, and otherwise it reads a 4-byte column rather than
+/// 72-byte slices and a memo. Built from `slices` and passed along (not stored in the model):
+/// it cannot disagree with the slices it was built from.
+public struct SliceNames: Sendable {
+    /// Per slice, its pair.
+    public let pairOf: [UInt32]
+    /// Per pair, its name and category ids (``InternedNames``).
+    let nameIDs: [UInt32]
+    let categoryIDs: [UInt32]
+
+    /// How many distinct pairs.
+    public var pairCount: Int { nameIDs.count }
+
+    /// The pairs of `slices`.
+    public init(slices: [Slice]) {
+        var table = MemoTable<UInt64, UInt32>(capacity: 1024)
+        var pairOf = [UInt32](repeating: 0, count: slices.count)
+        var names: [UInt32] = []
+        var categories: [UInt32] = []
+        slices.withUnsafeBufferPointer { s in
+            for i in s.indices {
+                let name = s[i].nameID
+                let category = s[i].categoryID
+                pairOf[i] = table.value(UInt64(name) | UInt64(category) << 32) {
+                    names.append(name)
+                    categories.append(category)
+                    return UInt32(names.count - 1)
+                }
+            }
+        }
+        self.pairOf = pairOf
+        nameIDs = names
+        categoryIDs = categories
+    }
+
+    /// Per pair, `test(name, category)`.
+    public func select(_ test: (String, String) -> Bool) -> [Bool] {
+        nameIDs.indices.map { test(InternedNames.name(nameIDs[$0]), InternedNames.name(categoryIDs[$0])) }
+    }
+
+    /// Whether some slice's name and category pass `test` (a test per pair, no slice read).
+    public func any(_ test: (String, String) -> Bool) -> Bool {
+        nameIDs.indices.contains { test(InternedNames.name(nameIDs[$0]), InternedNames.name(categoryIDs[$0])) }
+    }
+
+    /// The slices whose name and category pass `test`, in index order: a test per pair, then a
+    /// pass over the pair column only when some pair passed.
+    public func slices(where test: (String, String) -> Bool) -> [Int] {
+        let wanted = select(test)
+        guard wanted.contains(true) else { return [] }
+        var out: [Int] = []
+        pairOf.withUnsafeBufferPointer { pairs in
+            wanted.withUnsafeBufferPointer { w in
+                for i in pairs.indices where w[Int(pairs[i])] { out.append(i) }
+            }
+        }
+        return out
+    }
+}
