@@ -38,17 +38,22 @@ public struct SliceClassification: Sendable {
 
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
-        self.init(model: model, names: SliceNames(slices: model.slices), heuristics: h)
+        // What reads only the model is found beside the pass over the slices.
+        let modelOnly = Started {
+            let names = SliceNames(slices: model.slices)
+            return (names, Self.gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
+        }
+        self.init(model: model, heuristics: h, modelOnly: modelOnly.join)
     }
 
-    /// Classifies every slice of `model`, whose pairs are `names`.
-    public init(model: TraceModel, names: SliceNames, heuristics h: Heuristics) {
-        self.names = names
-        // The GIL waits the shim recorded and asyncio's task rows read only the model: found
-        // beside the pass over the slices.
-        let modelOnly = Started {
-            (Self.gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
-        }
+    /// Classifies every slice of `model`. `modelOnly` gives what reads the model alone — every
+    /// slice's (name, category) pair, the GIL waits the shim recorded, asyncio's task rows — and
+    /// is asked for after the pass over the slices: the caller finds them meanwhile, on another
+    /// thread.
+    init(
+        model: TraceModel, heuristics h: Heuristics,
+        modelOnly: () -> (names: SliceNames, recordedGIL: Set<Int>, taskRows: Set<Int>)
+    ) {
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
         var childCount = [Int32](repeating: 0, count: slices.count)
@@ -161,7 +166,8 @@ public struct SliceClassification: Sendable {
         }
         Self.consumerLocks(model: model, kinds: &kinds)
         let held = Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h)
-        let (recorded, taskRows) = modelOnly.join()
+        let (names, recorded, taskRows) = modelOnly()
+        self.names = names
         let gil = recorded.union(held)
         for i in gil { kinds[i] = .lockWait }
         self.gilWaits = gil

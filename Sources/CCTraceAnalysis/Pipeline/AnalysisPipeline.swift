@@ -46,12 +46,21 @@ public enum AnalysisPipeline {
         let h = options.heuristics
         let cores = CoreCount.resolve(model, options: options)
         var timer = PhaseTimer()
-        // Every slice's (name, category) pair, for the passes that look for a few names.
-        let names = SliceNames(slices: model.slices)
-        // Loop detection reads only the model: beside the classification.
-        let (classification, loops) = beside(
-            { SliceClassification(model: model, names: names, heuristics: h) },
-            { LoopView.find(in: model, names: names, heuristics: h) })
+        // Beside the classification's pass over the slices, what reads only the model: every
+        // slice's (name, category) pair (for the passes that look for a few names), the GIL
+        // waits the shim recorded, asyncio's task rows, the event loops.
+        let side = Started { () -> (SliceNames, Set<Int>, Set<Int>, [LoopView]) in
+            let names = SliceNames(slices: model.slices)
+            return (
+                names, SliceClassification.gilWaits(model: model, names: names),
+                CPython.asyncTaskRows(in: model, names: names), LoopView.find(in: model, names: names, heuristics: h)
+            )
+        }
+        let classification = SliceClassification(model: model, heuristics: h) {
+            let (names, gil, rows, _) = side.join()
+            return (names, gil, rows)
+        }
+        let loops = side.join().3
         timer.mark("classification and loops")
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
         timer.mark("accounting")
