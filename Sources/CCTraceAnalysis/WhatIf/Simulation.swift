@@ -54,6 +54,7 @@ struct Simulation {
     /// (a lock never released) or the simulation exceeds `eventLimit`.
     func run(eventLimit: Int = 20_000_000) -> Int64? {
         var state = Engine(simulation: self)
+        defer { state.free() }
         return state.run(eventLimit: eventLimit)
     }
 }
@@ -69,20 +70,22 @@ private struct Engine {
     var gil: Bool
     /// Every task's steps, then every queue item's, in one array (no array of arrays to retain
     /// per step): a task runs `flat[position[t]..<end[t]]`.
-    var flat: [Step]
-    var position: [Int]
-    var end: [Int]
-    var taskCount: Int
+    let flat: [Step]
+    // Per task, written on every step: columns behind a pointer (an array in a struct pays a
+    // copy-on-write check per write), freed by `free()`.
+    let position: Column<Int>
+    let end: Column<Int>
+    let taskCount: Int
     /// Where each queue item's steps are in ``flat``.
-    var queue: [Range<Int>]
-    var process: [Int]
-    var executor: [Int?]
-    var pulls: [Bool]
-    var status: [Status]
-    var holdsSlot: [Bool]
+    let queue: [Range<Int>]
+    let process: [Int]
+    let executor: [Int?]
+    let pulls: [Bool]
+    let status: Column<Status>
+    let holdsSlot: Column<Bool>
     /// Remaining CPU (computing) in ns, as Double for fractional progress.
-    var remaining: [Double]
-    var wakeAt: [Int64]
+    let remaining: Column<Double>
+    let wakeAt: Column<Int64>
     var freeSlots: [Int]
     var slotQueue: [[Int]]
     var slotQueueHead: [Int]
@@ -98,13 +101,16 @@ private struct Engine {
     var lastFinish: Double = 0
     var computing: [Int] = []
     /// Without a GIL: computing tasks by the virtual time at which they finish.
-    var shared = MinHeap<Double>()
+    var shared: MinHeap<Double>
     var virtual: Double = 0
     /// Scratch buffers reused by every step of the run.
     var still: [Int] = []
     var rates: [Double] = []
-    var waits = MinHeap<Int64>()
-    var readyList: [Int] = []
+    var waits: MinHeap<Int64>
+    /// Tasks that can move now, a stack (a task is on it at most once: it is put there when it
+    /// becomes ready, and taken off before it can become ready again).
+    let readyList: Column<Int>
+    var readyCount: Int
 
     init(simulation s: Simulation) {
         cores = Double(max(1, s.cores))
@@ -142,28 +148,53 @@ private struct Engine {
         lockQueue = Array(repeating: [], count: lockIndex.count)
         lockQueueHead = Array(repeating: 0, count: lockIndex.count)
         self.flat = flat
-        self.position = position
-        self.end = end
+        self.position = Column(position)
+        self.end = Column(end)
         self.queue = queue
         taskCount = s.tasks.count
         process = s.tasks.map(\.process)
         executor = s.tasks.map(\.executor)
         pulls = s.tasks.map(\.pullsFromQueue)
-        status = Array(repeating: .ready, count: s.tasks.count)
-        holdsSlot = Array(repeating: false, count: s.tasks.count)
-        remaining = Array(repeating: 0, count: s.tasks.count)
-        wakeAt = Array(repeating: 0, count: s.tasks.count)
+        status = Column(repeating: .ready, count: s.tasks.count)
+        holdsSlot = Column(repeating: false, count: s.tasks.count)
+        remaining = Column(repeating: 0, count: s.tasks.count)
+        wakeAt = Column(repeating: 0, count: s.tasks.count)
         freeSlots = s.executors.map { max(1, $0) }
         slotQueue = Array(repeating: [], count: s.executors.count)
         slotQueueHead = Array(repeating: 0, count: s.executors.count)
-        readyList = Array(0..<s.tasks.count)
+        readyList = Column(Array(0..<s.tasks.count))
+        readyCount = s.tasks.count
+        shared = MinHeap(capacity: s.tasks.count, zero: 0)
+        waits = MinHeap(capacity: s.tasks.count, zero: 0)
+    }
+
+    /// Frees the columns.
+    func free() {
+        position.free()
+        end.free()
+        status.free()
+        holdsSlot.free()
+        remaining.free()
+        wakeAt.free()
+        readyList.free()
+        shared.free()
+        waits.free()
+    }
+
+    mutating func makeReady(_ t: Int) {
+        precondition(readyCount < taskCount, "a task made ready twice")
+        readyList[readyCount] = t
+        readyCount += 1
     }
 
     mutating func run(eventLimit: Int) -> Int64? {
         var events = 0
         while true {
             // Instantaneous transitions first, until every task is computing, waiting or blocked.
-            while let t = readyList.popLast() { advance(t) }
+            while readyCount > 0 {
+                readyCount -= 1
+                advance(readyList[readyCount])
+            }
             if finished == taskCount { return Int64(lastFinish.rounded()) }
             events += 1
             if events > eventLimit { return nil }
@@ -191,7 +222,7 @@ private struct Engine {
                 if remaining[t] <= 0.5 {
                     status[t] = .ready
                     position[t] += 1
-                    readyList.append(t)
+                    makeReady(t)
                 } else {
                     still.append(t)
                 }
@@ -220,7 +251,7 @@ private struct Engine {
             let t = top.task
             status[t] = .ready
             position[t] += 1
-            readyList.append(t)
+            makeReady(t)
         }
         wake()
         return true
@@ -234,7 +265,7 @@ private struct Engine {
             guard status[t] == .waiting, wakeAt[t] == w.time else { continue }
             status[t] = .ready
             position[t] += 1
-            readyList.append(t)
+            makeReady(t)
         }
     }
 
@@ -320,7 +351,7 @@ private struct Engine {
                         lockOwner[lock] = next
                         position[next] += 1
                         status[next] = .ready
-                        readyList.append(next)
+                        makeReady(next)
                     } else {
                         lockOwner[lock] = -1
                     }
@@ -356,7 +387,7 @@ private struct Engine {
             slotQueueHead[e] += 1
             holdsSlot[next] = true
             status[next] = .ready
-            readyList.append(next)
+            makeReady(next)
         } else {
             freeSlots[e] += 1
         }
@@ -410,38 +441,88 @@ private struct Engine {
     }
 }
 
-/// A binary min-heap of (time, task).
+/// A binary min-heap of (time, task) with room for a fixed number of entries (each task is in
+/// a heap at most once: the computing tasks, the sleeping ones), behind pointers like
+/// ``Column``; freed by `free()`.
 private struct MinHeap<Time: Comparable> {
-    private var items: [(time: Time, task: Int)] = []
+    private let times: Column<Time>
+    private let tasks: Column<Int>
+    private let capacity: Int
+    private(set) var count = 0
 
-    var top: (time: Time, task: Int)? { items.first }
-    var count: Int { items.count }
+    init(capacity: Int, zero: Time) {
+        self.capacity = capacity
+        times = Column(repeating: zero, count: capacity)
+        tasks = Column(repeating: 0, count: capacity)
+    }
+
+    func free() {
+        times.free()
+        tasks.free()
+    }
+
+    var top: (time: Time, task: Int)? { count > 0 ? (times[0], tasks[0]) : nil }
+
+    private func swapAt(_ i: Int, _ j: Int) {
+        let t = times[i]
+        times[i] = times[j]
+        times[j] = t
+        let k = tasks[i]
+        tasks[i] = tasks[j]
+        tasks[j] = k
+    }
 
     mutating func push(time: Time, task: Int) {
-        items.append((time, task))
-        var i = items.count - 1
+        precondition(count < capacity, "a task in a heap twice")
+        times[count] = time
+        tasks[count] = task
+        count += 1
+        var i = count - 1
         while i > 0 {
             let p = (i - 1) / 2
-            guard items[i].time < items[p].time else { break }
-            items.swapAt(i, p)
+            guard times[i] < times[p] else { break }
+            swapAt(i, p)
             i = p
         }
     }
 
     mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
+        guard count > 0 else { return }
+        swapAt(0, count - 1)
+        count -= 1
         var i = 0
         while true {
             let l = 2 * i + 1
             let r = l + 1
             var m = i
-            if l < items.count && items[l].time < items[m].time { m = l }
-            if r < items.count && items[r].time < items[m].time { m = r }
+            if l < count && times[l] < times[m] { m = l }
+            if r < count && times[r] < times[m] { m = r }
             guard m != i else { break }
-            items.swapAt(i, m)
+            swapAt(i, m)
             i = m
         }
     }
+}
+
+/// A fixed number of plain values behind a pointer, written without a copy-on-write check
+/// (`T` is trivial: freed without deinitializing).
+private struct Column<T> {
+    let base: UnsafeMutablePointer<T>
+
+    init(repeating value: T, count: Int) {
+        base = .allocate(capacity: max(1, count))
+        base.initialize(repeating: value, count: max(1, count))
+    }
+
+    init(_ values: [T]) {
+        base = .allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { base.initialize(from: b, count: $0.count) } }
+    }
+
+    subscript(i: Int) -> T {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+
+    func free() { base.deallocate() }
 }
