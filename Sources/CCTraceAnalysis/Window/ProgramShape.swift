@@ -270,7 +270,11 @@ public struct ProgramShape: Sendable {
         let level = parent < 0 ? 0 : slices[parent].depth + 1
         var count = 0
         var covered: Int64 = 0
-        var distinct: Set<String> = []
+        // Distinct base names, each numbered once per name id (not a string built and hashed
+        // per unit).
+        var distinct: Set<Int> = []
+        var baseNumbers: [String: Int] = [:]
+        var baseOf = SliceNameMemo<Int>()
         var longest: Int64 = 0
         var resume = SliceNameMemo<Bool>()
         for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
@@ -279,7 +283,15 @@ public struct ProgramShape: Sendable {
             if resume.value(name: slices[i], CPython.isGeneratorResume) { continue }
             count += 1
             longest = max(longest, d)
-            if distinct.count < 64 { distinct.insert(String(SliceClassifier.baseName(slices[i].name))) }
+            if distinct.count < 64 {
+                distinct.insert(
+                    baseOf.value(name: slices[i]) { name in
+                        let base = String(SliceClassifier.baseName(name))
+                        if let n = baseNumbers[base] { return n }
+                        baseNumbers[base] = baseNumbers.count
+                        return baseNumbers.count - 1
+                    })
+            }
         }
         return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
     }
