@@ -16,11 +16,14 @@ func stableOrder(of keys: [Int64]) -> [Int32] {
     }
     guard bits > 0 else { return order }
     var scratch = [Int32](repeating: 0, count: n)
-    var counts = [Int](repeating: 0, count: 2048)
+    // The digit counts behind a pointer: an array written a million times a pass pays a
+    // copy-on-write check per write.
+    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2048)
+    defer { counts.deallocate() }
     keys.withUnsafeBufferPointer { k in
         var shift: UInt64 = 0
         while shift < UInt64(bits) {
-            for d in 0..<2048 { counts[d] = 0 }
+            counts.initialize(repeating: 0)
             for i in 0..<n { counts[Int((UInt64(bitPattern: k[i] &- lo) >> shift) & 2047)] += 1 }
             var sum = 0
             for d in 0..<2048 {
