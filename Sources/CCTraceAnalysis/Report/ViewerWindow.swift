@@ -48,8 +48,9 @@ public final class ViewerSlices: @unchecked Sendable {
 
     /// What a window request asks for.
     public struct Request: Sendable {
-        /// The window, in ns from the trace's start.
+        /// Where the window begins, in ns from the trace's start.
         public var t0: Double
+        /// Where it ends (exclusive), in ns from the trace's start.
         public var t1: Double
         /// Nanoseconds per pixel of the level of detail.
         public var nsPerPixel: Double
@@ -62,6 +63,7 @@ public final class ViewerSlices: @unchecked Sendable {
         /// Most slices a demanded full answer holds.
         public var fullCap: Int
 
+        /// A request; by default for every thread, full when at most 200,000 slices overlap.
         public init(
             t0: Double, t1: Double, nsPerPixel: Double, threads: [Int]? = nil, fullLimit: Int = 200_000,
             forceFull: Bool = false, fullCap: Int = ViewerSlices.forcedFullCap
