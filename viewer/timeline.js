@@ -331,7 +331,7 @@ export class Timeline {
       runs.delete(d);
     };
     visibleRects(data, t, t0, t1, npp, (i, x0, x1, d, narrow) => {
-      const merged = narrow || (data.merged !== undefined && data.merged !== null && data.merged[i] === 1);
+      const merged = narrow || (!!data.merged && data.merged[i] === 1);
       const slice = global ? global[i] : i;
       if (d === 0) {
         const n = busy.length;

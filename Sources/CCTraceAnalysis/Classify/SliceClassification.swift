@@ -39,11 +39,15 @@ public struct SliceClassification: Sendable {
     /// Classifies every slice of `model`.
     public init(model: TraceModel, heuristics h: Heuristics) {
         // What reads only the model is found beside the pass over the slices.
-        let modelOnly = Started {
-            let names = SliceNames(slices: model.slices)
-            return (names, Self.gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
-        }
+        let modelOnly = Started { Self.modelOnly(model) }
         self.init(model: model, heuristics: h, modelOnly: modelOnly.join)
+    }
+
+    /// What the classification reads from the model alone: every slice's (name, category)
+    /// pair, the GIL waits the shim recorded, asyncio's task rows.
+    static func modelOnly(_ model: TraceModel) -> (names: SliceNames, recordedGIL: Set<Int>, taskRows: Set<Int>) {
+        let names = SliceNames(slices: model.slices)
+        return (names, gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
     }
 
     /// Classifies every slice of `model`. `modelOnly` gives what reads the model alone — every

@@ -49,18 +49,12 @@ public enum AnalysisPipeline {
         // Beside the classification's pass over the slices, what reads only the model: every
         // slice's (name, category) pair (for the passes that look for a few names), the GIL
         // waits the shim recorded, asyncio's task rows, the event loops.
-        let side = Started { () -> (SliceNames, Set<Int>, Set<Int>, [LoopView]) in
-            let names = SliceNames(slices: model.slices)
-            return (
-                names, SliceClassification.gilWaits(model: model, names: names),
-                CPython.asyncTaskRows(in: model, names: names), LoopView.find(in: model, names: names, heuristics: h)
-            )
+        let side = Started {
+            let facts = SliceClassification.modelOnly(model)
+            return (facts, LoopView.find(in: model, names: facts.names, heuristics: h))
         }
-        let classification = SliceClassification(model: model, heuristics: h) {
-            let (names, gil, rows, _) = side.join()
-            return (names, gil, rows)
-        }
-        let loops = side.join().3
+        let classification = SliceClassification(model: model, heuristics: h) { side.join().0 }
+        let loops = side.join().1
         timer.mark("classification and loops")
         let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
         timer.mark("accounting")

@@ -56,7 +56,10 @@ public final class ViewerSlices: @unchecked Sendable {
         public var nsPerPixel: Double
         /// Thread indexes (nil: all).
         public var threads: [Int]?
-        /// A full answer when at most this many slices overlap the window.
+        /// A full answer when at most this many slices overlap the window. By default 200,000:
+        /// ≈ 6 MB of JSON (≈ 33 bytes an entry in the 10M-event trace's windows), about what a
+        /// window at level of detail of a dense view holds — and a full window stays good at
+        /// every zoom inside it, with no further request.
         public var fullLimit: Int
         /// A full answer whatever the count, up to `fullCap`; above it an error answer.
         public var forceFull: Bool
