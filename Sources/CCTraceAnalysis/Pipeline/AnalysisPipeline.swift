@@ -80,7 +80,7 @@ public enum AnalysisPipeline {
             { () -> (WorkProfile, PoolBlocking) in
                 let shape = ProgramShape(
                     model: model, classification: classification, accounting: accounting, window: window, loops: loops,
-                    heuristics: h)
+                    heuristics: h, unitParents: workload?.unitParents ?? [:])
                 let profile = WorkProfile(
                     classification: classification, accounting: accounting, workWindow: window, shape: shape,
                     loops: loops, language: language, coreCount: cores)

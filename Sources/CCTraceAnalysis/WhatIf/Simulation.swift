@@ -50,12 +50,86 @@ struct Simulation {
     /// Items for workers that pull from a queue, in order.
     var queue: [[Step]] = []
 
+    /// CPU steps are run as `nanos(Double(n) * cpuScale)`: a calibration replays one
+    /// simulation at several scales without building its steps again.
+    var cpuScale: Double = 1
+
     /// The time at which every task has finished (ns), or nil when the tasks cannot finish
     /// (a lock never released) or the simulation exceeds `eventLimit`.
     func run(eventLimit: Int = 20_000_000) -> Int64? {
-        var state = Engine(simulation: self)
-        defer { state.free() }
-        return state.run(eventLimit: eventLimit)
+        prepared().run(scale: cpuScale, eventLimit: eventLimit)
+    }
+
+    /// The simulation as the engine reads it, built once for any number of runs.
+    func prepared() -> Prepared { Prepared(self) }
+
+    /// Every task's steps, then every queue item's, in one array (no array of arrays to retain
+    /// per step), lock ids made dense: what each run of the engine reads and never writes.
+    struct Prepared: Sendable {
+        let cores: Int
+        let gil: Bool
+        let executors: [Int]
+        let flat: [Step]
+        /// Where each task's steps are in ``flat``.
+        let starts: [Int]
+        let ends: [Int]
+        /// Where each queue item's steps are in ``flat``.
+        let queue: [Range<Int>]
+        let process: [Int]
+        let executor: [Int?]
+        let pulls: [Bool]
+        let lockCount: Int
+
+        init(_ s: Simulation) {
+            cores = s.cores
+            gil = s.gil
+            executors = s.executors
+            var flat: [Step] = []
+            flat.reserveCapacity(s.tasks.reduce(0) { $0 + $1.steps.count } + s.queue.reduce(0) { $0 + $1.count })
+            var starts: [Int] = []
+            var ends: [Int] = []
+            for t in s.tasks {
+                starts.append(flat.count)
+                flat.append(contentsOf: t.steps)
+                ends.append(flat.count)
+            }
+            var queue: [Range<Int>] = []
+            for q in s.queue {
+                let b = flat.count
+                flat.append(contentsOf: q)
+                queue.append(b..<flat.count)
+            }
+            // Lock ids as dense indexes.
+            var lockIndex: [Int: Int] = [:]
+            func dense(_ l: Int) -> Int {
+                if let i = lockIndex[l] { return i }
+                lockIndex[l] = lockIndex.count
+                return lockIndex.count - 1
+            }
+            for k in flat.indices {
+                switch flat[k] {
+                case .acquire(let l): flat[k] = .acquire(dense(l))
+                case .release(let l): flat[k] = .release(dense(l))
+                default: break
+                }
+            }
+            lockCount = lockIndex.count
+            self.flat = flat
+            self.starts = starts
+            self.ends = ends
+            self.queue = queue
+            process = s.tasks.map(\.process)
+            executor = s.tasks.map(\.executor)
+            pulls = s.tasks.map(\.pullsFromQueue)
+        }
+
+        /// The time at which every task has finished with CPU steps scaled by `scale` (see
+        /// ``Simulation/cpuScale``), or nil (see ``Simulation/run(eventLimit:)``).
+        func run(scale: Double, eventLimit: Int = 20_000_000) -> Int64? {
+            var state = Engine(self, scale: scale)
+            defer { state.free() }
+            return state.run(eventLimit: eventLimit)
+        }
     }
 }
 
@@ -68,8 +142,10 @@ private struct Engine {
 
     var cores: Double
     var gil: Bool
-    /// Every task's steps, then every queue item's, in one array (no array of arrays to retain
-    /// per step): a task runs `flat[position[t]..<end[t]]`.
+    /// What CPU steps are multiplied by.
+    let scale: Double
+    /// Every task's steps, then every queue item's (``Simulation/Prepared``): a task runs
+    /// `flat[position[t]..<end[t]]`.
     let flat: [Step]
     // Per task, written on every step: columns behind a pointer (an array in a struct pays a
     // copy-on-write check per write), freed by `free()`.
@@ -112,60 +188,33 @@ private struct Engine {
     let readyList: Column<Int>
     var readyCount: Int
 
-    init(simulation s: Simulation) {
+    init(_ s: Simulation.Prepared, scale: Double) {
         cores = Double(max(1, s.cores))
         gil = s.gil
-        var flat: [Step] = []
-        flat.reserveCapacity(s.tasks.reduce(0) { $0 + $1.steps.count } + s.queue.reduce(0) { $0 + $1.count })
-        var position: [Int] = []
-        var end: [Int] = []
-        for t in s.tasks {
-            position.append(flat.count)
-            flat.append(contentsOf: t.steps)
-            end.append(flat.count)
-        }
-        var queue: [Range<Int>] = []
-        for q in s.queue {
-            let b = flat.count
-            flat.append(contentsOf: q)
-            queue.append(b..<flat.count)
-        }
-        // Lock ids as dense indexes.
-        var lockIndex: [Int: Int] = [:]
-        func dense(_ l: Int) -> Int {
-            if let i = lockIndex[l] { return i }
-            lockIndex[l] = lockIndex.count
-            return lockIndex.count - 1
-        }
-        for k in flat.indices {
-            switch flat[k] {
-            case .acquire(let l): flat[k] = .acquire(dense(l))
-            case .release(let l): flat[k] = .release(dense(l))
-            default: break
-            }
-        }
-        lockOwner = Array(repeating: -1, count: lockIndex.count)
-        lockQueue = Array(repeating: [], count: lockIndex.count)
-        lockQueueHead = Array(repeating: 0, count: lockIndex.count)
-        self.flat = flat
-        self.position = Column(position)
-        self.end = Column(end)
-        self.queue = queue
-        taskCount = s.tasks.count
-        process = s.tasks.map(\.process)
-        executor = s.tasks.map(\.executor)
-        pulls = s.tasks.map(\.pullsFromQueue)
-        status = Column(repeating: .ready, count: s.tasks.count)
-        holdsSlot = Column(repeating: false, count: s.tasks.count)
-        remaining = Column(repeating: 0, count: s.tasks.count)
-        wakeAt = Column(repeating: 0, count: s.tasks.count)
+        self.scale = scale
+        flat = s.flat
+        position = Column(s.starts)
+        end = Column(s.ends)
+        queue = s.queue
+        lockOwner = Array(repeating: -1, count: s.lockCount)
+        lockQueue = Array(repeating: [], count: s.lockCount)
+        lockQueueHead = Array(repeating: 0, count: s.lockCount)
+        let n = s.starts.count
+        taskCount = n
+        process = s.process
+        executor = s.executor
+        pulls = s.pulls
+        status = Column(repeating: .ready, count: n)
+        holdsSlot = Column(repeating: false, count: n)
+        remaining = Column(repeating: 0, count: n)
+        wakeAt = Column(repeating: 0, count: n)
         freeSlots = s.executors.map { max(1, $0) }
         slotQueue = Array(repeating: [], count: s.executors.count)
         slotQueueHead = Array(repeating: 0, count: s.executors.count)
-        readyList = Column(Array(0..<s.tasks.count))
-        readyCount = s.tasks.count
-        shared = MinHeap(capacity: s.tasks.count, zero: 0)
-        waits = MinHeap(capacity: s.tasks.count, zero: 0)
+        readyList = Column(Array(0..<n))
+        readyCount = n
+        shared = MinHeap(capacity: n, zero: 0)
+        waits = MinHeap(capacity: n, zero: 0)
     }
 
     /// Frees the columns.
@@ -286,7 +335,8 @@ private struct Engine {
                 return
             }
             switch flat[position[t]] {
-            case .cpu(let ns):
+            case .cpu(let raw):
+                let ns = nanos(Double(raw) * scale)
                 guard ns > 0 else {
                     position[t] += 1
                     continue

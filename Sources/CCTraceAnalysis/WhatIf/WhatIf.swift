@@ -126,7 +126,9 @@ public struct WhatIf: Sendable {
             processStart: processStart(workload, gil: gil, heuristics: h).0, independent: false, workerTracks: 1)
         // A replay with nothing in it (every span empty, or only IPC the models drop) predicts
         // nothing: no rows rather than a zero that would read as an infinite speedup.
-        guard var now = plan.simulation(.now, scale: 1).run(), now > 0 else { return nil }
+        // Built once, replayed at each scale tried.
+        let replay = plan.simulation(.now).prepared()
+        guard var now = replay.run(scale: 1), now > 0 else { return nil }
         var scale = 1.0
         if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
             // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
@@ -138,7 +140,7 @@ public struct WhatIf: Sendable {
             // The replay is deterministic: the last one run is not run again at the same scale.
             var last: (scale: Double, time: Int64)? = nil
             for _ in 0..<5 {
-                guard let t = plan.simulation(.now, scale: guess).run() else { break }
+                guard let t = replay.run(scale: guess) else { break }
                 last = (guess, t)
                 if abs(Double(t - measured)) <= Double(measured) * h.whatIfMargin / 4 {
                     lo = (guess, t)
@@ -154,7 +156,7 @@ public struct WhatIf: Sendable {
             if let last, last.scale == scale {
                 now = last.time
             } else {
-                now = plan.simulation(.now, scale: scale).run() ?? now
+                now = replay.run(scale: scale) ?? now
             }
         }
         return Calibration(now: now, scale: scale)
@@ -326,29 +328,29 @@ private struct Plan {
     }
 
     /// The steps of `item` under a model: `ipc` kept or dropped, waits blocking or awaited,
-    /// locks kept (renamed by `lock`) or dropped, CPU scaled.
+    /// locks kept (renamed by `lock`) or dropped (CPU is scaled by the simulation's `cpuScale`).
     func steps(
-        _ item: Workload.Item, scale: Double, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil
+        _ item: Workload.Item, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil
     ) -> [Simulation.Step] {
         var out: [Simulation.Step] = []
         out.reserveCapacity(item.steps.count + 1)
-        append(item, to: &out, scale: scale, ipc: ipc, awaits: awaits, lock: lock, release: release)
+        append(item, to: &out, ipc: ipc, awaits: awaits, lock: lock, release: release)
         return out
     }
 
-    /// ``steps(_:scale:ipc:awaits:lock:release:)`` appended to a task's steps (no array per
+    /// ``steps(_:ipc:awaits:lock:release:)`` appended to a task's steps (no array per
     /// unit: a replay of a million units would allocate a million).
     func append(
-        _ item: Workload.Item, to out: inout [Simulation.Step], scale: Double, ipc: Bool, awaits: Bool,
+        _ item: Workload.Item, to out: inout [Simulation.Step], ipc: Bool, awaits: Bool,
         lock: ((Int) -> Int)?, release: Int64? = nil
     ) {
         out.append(.notBefore(release ?? item.release))
         for s in item.steps {
             switch s {
-            case .cpu(let n): out.append(.cpu(nanos(Double(n) * scale)))
-            case .untracedCPU(let n): out.append(.cpu(nanos(Double(n) * scale)))
+            case .cpu(let n): out.append(.cpu(n))
+            case .untracedCPU(let n): out.append(.cpu(n))
             case .wait(let n): out.append(awaits ? .await(n) : .wait(n))
-            case .ipcCPU(let n): if ipc { out.append(.cpu(nanos(Double(n) * scale))) }
+            case .ipcCPU(let n): if ipc { out.append(.cpu(n)) }
             case .ipcWait(let n): if ipc { out.append(awaits ? .await(n) : .wait(n)) }
             case .acquire(let l): if let lock { out.append(.acquire(lock(l))) }
             case .release(let l): if let lock { out.append(.release(lock(l))) }
@@ -365,8 +367,9 @@ private struct Plan {
 
     /// The simulation of `shape`; without `untracedIPCWork`, threads that moved data between
     /// processes lose their CPU outside spans.
-    func simulation(_ shape: Shape, scale: Double, untracedIPCWork: Bool = true) -> Simulation {
+    func simulation(_ shape: Shape, scale: Double = 1, untracedIPCWork: Bool = true) -> Simulation {
         var sim = Simulation(cores: cores)
+        sim.cpuScale = scale
         sim.gil = gil
         let tracks =
             untracedIPCWork
@@ -385,7 +388,7 @@ private struct Plan {
         case .now:
             for t in tracks {
                 var out: [Simulation.Step] = []
-                for item in t.items { append(item, to: &out, scale: scale, ipc: true, awaits: false, lock: { $0 }) }
+                for item in t.items { append(item, to: &out, ipc: true, awaits: false, lock: { $0 }) }
                 sim.tasks.append(.init(steps: out, process: pids[t.pid] ?? 0))
             }
         case .sequential:
@@ -397,7 +400,7 @@ private struct Plan {
             var out: [Simulation.Step] = []
             for u in all {
                 append(
-                    tracks[u.track].items[u.item], to: &out, scale: scale, ipc: false, awaits: false, lock: nil,
+                    tracks[u.track].items[u.item], to: &out, ipc: false, awaits: false, lock: nil,
                     release: u.release)
             }
             sim.tasks = [.init(steps: out, process: 0)]
@@ -405,13 +408,13 @@ private struct Plan {
             for t in tracks {
                 var out: [Simulation.Step] = []
                 for (item, r) in zip(t.items, releases(t)) {
-                    append(item, to: &out, scale: scale, ipc: false, awaits: false, lock: { $0 }, release: r)
+                    append(item, to: &out, ipc: false, awaits: false, lock: { $0 }, release: r)
                 }
                 sim.tasks.append(.init(steps: out, process: 0))
             }
         case .pool(let n, let processes):
             let items = tracks.flatMap(\.items).sorted { $0.release < $1.release }
-            sim.queue = items.map { steps($0, scale: scale, ipc: false, awaits: false, lock: nil) }
+            sim.queue = items.map { steps($0, ipc: false, awaits: false, lock: nil) }
             for i in 0..<n {
                 let startup: [Simulation.Step] = processes ? [.wait(processStart)] : []
                 sim.tasks.append(.init(steps: startup, process: processes ? i : 0, pullsFromQueue: true))
@@ -429,7 +432,7 @@ private struct Plan {
                 let startup = t.startup > 0 ? t.startup : processStart
                 var out: [Simulation.Step] = [.wait(startup)]
                 for (item, r) in zip(t.items, releases(t)) {
-                    append(item, to: &out, scale: scale, ipc: false, awaits: false, lock: own, release: r)
+                    append(item, to: &out, ipc: false, awaits: false, lock: own, release: r)
                 }
                 sim.tasks.append(.init(steps: out, process: i))
             }
@@ -443,14 +446,14 @@ private struct Plan {
                     for (item, r) in zip(t.items, releases(t)) {
                         sim.tasks.append(
                             .init(
-                                steps: steps(item, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: r),
+                                steps: steps(item, ipc: false, awaits: true, lock: { $0 }, release: r),
                                 process: 0, executor: 0))
                     }
                 } else {
                     // One task: its units' steps appended in place (no array per unit).
                     var out: [Simulation.Step] = []
                     for (item, r) in zip(t.items, releases(t)) {
-                        append(item, to: &out, scale: scale, ipc: false, awaits: true, lock: { $0 }, release: r)
+                        append(item, to: &out, ipc: false, awaits: true, lock: { $0 }, release: r)
                     }
                     sim.tasks.append(.init(steps: out, process: 0, executor: 0))
                 }

@@ -62,6 +62,10 @@ struct Workload: Sendable {
     }
 
     var tracks: [Track]
+    /// The span whose children are each read thread's units
+    /// (``ProgramShape/unitParent(of:slices:c:heuristics:)``), by thread: the program's shape
+    /// reads it too.
+    var unitParents: [Int: Int] = [:]
     /// The window replayed, ns.
     var window: Int64
     /// Start-ups of processes started during the trace (`process start`: spawn to first event), ns.
@@ -107,180 +111,165 @@ struct Workload: Sendable {
         }
         // Threads are read independently: on every core.
         var built = [Track?](repeating: nil, count: jobs.count)
-        built.withUnsafeMutableBufferPointer { buffer in
-            let out = UnsafeSendable(buffer)
-            let input = UnsafeSendable((model, classification, sites, callbacks, jobs))
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                let (model, classification, sites, callbacks, jobs) = input.value
-                let job = jobs[k]
-                var startup: Int64 = 0
-                let items = Self.items(
-                    model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
-                    classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
-                    startup: &startup, heuristics: h)
-                guard items.contains(where: { !$0.steps.isEmpty }) else { return }
-                out.value[k] = Track(
-                    pid: model.threads[job.thread].pid, thread: job.thread, items: items,
-                    loop: callbacks[job.thread] != nil, startup: startup)
+        var parents = [Int](repeating: -1, count: jobs.count)
+        parents.withUnsafeMutableBufferPointer { parentsBuffer in
+            built.withUnsafeMutableBufferPointer { buffer in
+                let parentsOut = UnsafeSendable(parentsBuffer)
+                let out = UnsafeSendable(buffer)
+                let input = UnsafeSendable((model, classification, sites, callbacks, jobs))
+                DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                    let (model, classification, sites, callbacks, jobs) = input.value
+                    let job = jobs[k]
+                    var startup: Int64 = 0
+                    let unitParent = ProgramShape.unitParent(
+                        of: model.threads[job.thread].sliceRange, slices: model.slices, c: classification, heuristics: h
+                    )
+                    parentsOut.value[k] = unitParent
+                    let items = Self.items(
+                        model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
+                        classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
+                        unitParent: unitParent, startup: &startup, heuristics: h)
+                    guard items.contains(where: { !$0.steps.isEmpty }) else { return }
+                    out.value[k] = Track(
+                        pid: model.threads[job.thread].pid, thread: job.thread, items: items,
+                        loop: callbacks[job.thread] != nil, startup: startup)
+                }
             }
         }
         self.tracks = built.compactMap { $0 }
+        for (k, job) in jobs.enumerated() { unitParents[job.thread] = parents[k] }
     }
 
     /// One thread's units of work between `from` and `to`.
     private static func items(
         model: TraceModel, thread index: Int, from: Int64, to: Int64, windowStart ws: Int64,
-        classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>,
+        classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>, unitParent: Int,
         startup: inout Int64,
         heuristics h: Heuristics
     ) -> [Item] {
         let thread = model.threads[index]
-        // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
-        enum Kind { case work, gap, wait, ipcCPU, ipcWait, resultWait, none }
-        // Units are the top-level spans, or the children of the span everything nests under.
-        let unitParent = ProgramShape.unitParent(of: thread.sliceRange, slices: model.slices, c: c, heuristics: h)
-        enum Mark { case interval(Kind, Int64, Int64), acquire(Int), release(Int), item(Int64) }
-        var marks: [Mark] = []
+        let slices = model.slices
+        let range = thread.sliceRange
+        let lo = range.lowerBound
         // Parents before children: by start, longer first, shallower first. The importer
         // already stores a thread's slices in that order; sort only when it did not.
         func before(_ i: Int, _ j: Int) -> Bool {
-            let a = model.slices[i].start
-            let b = model.slices[j].start
+            let a = slices[i].start
+            let b = slices[j].start
             if a != b { return a < b }
-            let da = model.slices[i].duration
-            let db = model.slices[j].duration
+            let da = slices[i].duration
+            let db = slices[j].duration
             if da != db { return da > db }
-            return model.slices[i].depth < model.slices[j].depth
+            return slices[i].depth < slices[j].depth
         }
-        let range = thread.sliceRange
-        let ordered = range.count < 2 || (range.lowerBound..<(range.upperBound - 1)).allSatisfy { !before($0 + 1, $0) }
-        let order = ordered ? Array(range) : range.sorted(by: before)
-        let threadSites = sites.sites(pid: thread.pid)
-        var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
-        // What each slice's name says (start-up, annotation, IPC step), once per name, read into
-        // a constant first: the nested functions below only read it (a memo they shared and
-        // mutated would be checked for exclusive access at run time on every call).
+        let ordered = range.count < 2 || (lo..<(range.upperBound - 1)).allSatisfy { !before($0 + 1, $0) }
+        let sortedOrder: [Int]? = ordered ? nil : range.sorted(by: before)
+        // What each slice's name says (start-up, annotation, IPC step), once per name.
         var factBits = [UInt8](repeating: 0, count: range.count)
         do {
             var names = SliceNameMemo<UInt8>()
             for i in range {
-                factBits[i - range.lowerBound] = names.value(model.slices[i]) { name, category in
+                factBits[i - lo] = names.value(slices[i]) { name, category in
                     let step = SliceClassifier.ipcStep(name: name)
                     let startup =
                         category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string
                     let annotation = Accounting.isAnnotation(name: name, category: category)
                     let ipcCPU = step == .serialize || step == .deserialize
-                    return (startup ? 1 : 0) | (annotation ? 2 : 0) | (ipcCPU ? 4 : 0)
+                    return (startup ? Self.startupBit : 0) | (annotation ? Self.annotationBit : 0)
+                        | (ipcCPU ? Self.ipcCPUBit : 0)
                 }
             }
         }
-        let nameFacts = factBits
-        func facts(_ i: Int) -> (startup: Bool, annotation: Bool, ipcCPU: Bool) {
-            let b = nameFacts[i - range.lowerBound]
-            return (b & 1 != 0, b & 2 != 0, b & 4 != 0)
-        }
-        func isStartup(_ i: Int) -> Bool { facts(i).startup }
-        func computeKind(_ open: Int) -> Kind {
-            var i = open
+        // Each slice's own kind of time, found once.
+        var kinds = [StepKind](repeating: .work, count: range.count)
+        for i in range {
+            var k = i
+            let kind: StepKind
             // A process's start-up is the model's to decide (none with threads).
-            if facts(i).startup { return .none }
-            // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
-            while facts(i).annotation {
-                let parent = model.slices[i].parent
-                guard parent >= 0 else { return .work }
-                i = parent
-            }
-            switch c.kinds[i] {
-            case nil, .work?: return .work
-            case .lockWait?: return .none  // recomputed
-            case .resultWait?: return .resultWait  // waiting for other workers: they are simulated
-            case .ioWait?: return .wait
-            case .ipc?: return facts(i).ipcCPU ? .ipcCPU : .ipcWait
-            }
-        }
-        // Each slice's kind, computed once (intervals ask for the open slice's many times).
-        var kinds = [Kind?](repeating: nil, count: range.count)
-        func kind(of open: Int?) -> Kind {
-            guard let i = open else { return .gap }
-            if let k = kinds[i - range.lowerBound] { return k }
-            let k = computeKind(i)
-            kinds[i - range.lowerBound] = k
-            return k
-        }
-        var stack: [(slice: Int, lock: Int?)] = []
-        var cursor = from
-        // A critical section begins inside its span (after the work that precedes the acquire).
-        var pendingAcquire: (at: Int64, lock: Int)? = nil
-        var held: [Int: Int] = [:]
-        // On an event loop, waiting outside every callback is the loop waiting for its next
-        // event (its poll): the work after it arrived then.
-        func kindHere() -> Kind {
-            let k = kind(of: stack.last?.slice)
-            if !callbacks.isEmpty, k == .wait, !stack.contains(where: { callbacks.contains($0.slice) }) { return .gap }
-            return k
-        }
-        func interval(to end: Int64) {
-            let e = min(max(end, from), to)
-            if let p = pendingAcquire, p.at <= e {
-                let at = min(max(p.at, cursor), e)
-                if at > cursor { marks.append(.interval(kindHere(), cursor, at)) }
-                marks.append(.acquire(p.lock))
-                cursor = max(cursor, at)
-                pendingAcquire = nil
-            }
-            if e > cursor { marks.append(.interval(kindHere(), cursor, e)) }
-            cursor = max(cursor, e)
-        }
-        func close() {
-            let top = stack.removeLast()
-            guard let l = top.lock else { return }
-            held[l, default: 1] -= 1
-            guard held[l] == 0 else { return }
-            if let p = pendingAcquire, p.lock == l {
-                pendingAcquire = nil  // the span ended before its acquire: nothing was held
+            if factBits[k - lo] & Self.startupBit != 0 {
+                kind = .none
             } else {
-                marks.append(.release(l))
+                // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
+                var top = false
+                while factBits[k - lo] & Self.annotationBit != 0 {
+                    let parent = slices[k].parent
+                    guard parent >= 0 else {
+                        top = true
+                        break
+                    }
+                    k = parent
+                }
+                if top {
+                    kind = .work
+                } else {
+                    switch c.kinds[k] {
+                    case nil, .work?: kind = .work
+                    case .lockWait?: kind = .none  // recomputed
+                    case .resultWait?: kind = .resultWait  // waiting for other workers: they are simulated
+                    case .ioWait?: kind = .wait
+                    case .ipc?: kind = factBits[k - lo] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
+                    }
+                }
             }
+            kinds[i - lo] = kind
         }
-        for i in order {
-            guard model.slices[i].end.nanoseconds > from, model.slices[i].start.nanoseconds < to else { continue }
-            let s = model.slices[i]
-            while let top = stack.last, model.slices[top.slice].end <= s.start {
-                interval(to: model.slices[top.slice].end.nanoseconds)
-                close()
+
+        // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
+        // Without CPU readings they become units as they come (pass 3 needs nothing more);
+        // with them they are kept for pass 2.
+        let readings = thread.cpu?.samples ?? []
+        var walk = ThreadWalk(
+            from: from, to: to, lo: lo, kinds: kinds, callbacks: callbacks, recording: !readings.isEmpty,
+            units: UnitAssembler(windowStart: ws, arrivalGap: h.arrivalGap.nanoseconds, release: from - ws))
+        if walk.recording { walk.marks.reserveCapacity(2 * range.count + 2) }
+        let threadSites = sites.sites(pid: thread.pid)
+        var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
+        for k in 0..<range.count {
+            let i = sortedOrder?[k] ?? lo + k
+            let s = slices[i]
+            guard s.end.nanoseconds > from, s.start.nanoseconds < to else { continue }
+            while let top = walk.stack.last, slices[top.slice].end <= s.start {
+                walk.interval(to: slices[top.slice].end.nanoseconds)
+                walk.close()
             }
-            interval(to: s.start.nanoseconds)
+            walk.interval(to: s.start.nanoseconds)
             // A unit: an event loop's callback; else a child of the span everything nests under,
             // or a top-level span beside it.
+            let isCallback = !callbacks.isEmpty && callbacks.contains(i)
             let unit =
                 !callbacks.isEmpty
-                ? callbacks.contains(i) && !stack.contains { callbacks.contains($0.slice) }
-                : unitParent < 0 ? stack.isEmpty : (s.parent == unitParent || (stack.isEmpty && i != unitParent))
-            if isStartup(i) { startup = max(startup, s.duration.nanoseconds) }
-            if unit && c.kinds[i] != .resultWait && !isStartup(i) {
-                marks.append(.item(max(s.start.nanoseconds, from)))
+                ? isCallback && walk.callbackDepth == 0
+                : unitParent < 0
+                    ? walk.stack.isEmpty : (s.parent == unitParent || (walk.stack.isEmpty && i != unitParent))
+            let isStartup = factBits[i - lo] & Self.startupBit != 0
+            if isStartup { startup = max(startup, s.duration.nanoseconds) }
+            if unit && c.kinds[i] != .resultWait && !isStartup {
+                walk.emit(.item(max(s.start.nanoseconds, from)))
             }
             var lock: Int? = nil
-            if !threadSites.isEmpty, pendingAcquire == nil, let site = siteOf.value(name: s, { threadSites[$0] }) {
+            if !threadSites.isEmpty, walk.pendingAcquire == nil, let site = siteOf.value(name: s, { threadSites[$0] }) {
                 lock = site.lock
-                held[site.lock, default: 0] += 1
-                if held[site.lock] == 1 {
+                walk.held[site.lock, default: 0] += 1
+                if walk.held[site.lock] == 1 {
                     // Where this call acquired it (its wait), else where calls of it usually do.
                     let at = sites.firstWait[i] ?? min(s.end.nanoseconds, s.start.nanoseconds + site.lead)
-                    pendingAcquire = (max(at, from), site.lock)
+                    walk.pendingAcquire = (max(at, from), site.lock)
                 }
             }
-            stack.append((i, lock))
+            walk.push(i, lock: lock, callback: isCallback)
         }
-        while let top = stack.last {
-            interval(to: model.slices[top.slice].end.nanoseconds)
-            close()
+        while let top = walk.stack.last {
+            walk.interval(to: slices[top.slice].end.nanoseconds)
+            walk.close()
         }
-        interval(to: to)
+        walk.interval(to: to)
+        guard walk.recording else {
+            walk.units.finishItem()
+            return walk.units.items
+        }
 
         // Pass 2: the CPU readings' running time shared over the time that could have used it
         // (work and untraced gaps), runnable time dropped (the simulation recomputes it).
-        let readings = thread.cpu?.samples ?? []
         var usable = [Int64](repeating: 0, count: readings.count)
         func overlapping(_ a: Int64, _ b: Int64, _ body: (Int, Int64) -> Void) {
             // Readings are in time order; a binary search finds the first that ends after `a`.
@@ -297,13 +286,11 @@ struct Workload: Sendable {
                 r += 1
             }
         }
-        if !readings.isEmpty {
-            // IPC takes its share too: copying a payload through a pipe is CPU, which belongs to
-            // the IPC (dropped or kept with it), not to the work beside it.
-            for case .interval(let k, let a, let b) in marks
-            where k == .work || k == .gap || k == .ipcCPU || k == .ipcWait {
-                overlapping(a, b) { r, o in usable[r] += o }
-            }
+        // IPC takes its share too: copying a payload through a pipe is CPU, which belongs to
+        // the IPC (dropped or kept with it), not to the work beside it.
+        for case .interval(let k, let a, let b) in walk.marks
+        where k == .work || k == .gap || k == .ipcCPU || k == .ipcWait {
+            overlapping(a, b) { r, o in usable[r] += o }
         }
         /// (cpu, runnable) shares of usable time per reading.
         let shares: [(cpu: Double, runnable: Double)] = readings.indices.map { r in
@@ -326,76 +313,227 @@ struct Workload: Sendable {
         }
 
         // Pass 3: units of work.
-        var items: [Item] = []
-        var steps: [Step] = []
-        var idleBefore: Int64 = 0
-        var gapBefore: Int64 = 0
-        var pendingRelease = from - ws
-        var arrived = true
-        func append(_ step: Step) {
-            switch (steps.last, step) {
-            case (.cpu(let a)?, .cpu(let b)): steps[steps.count - 1] = .cpu(a + b)
-            case (.untracedCPU(let a)?, .untracedCPU(let b)): steps[steps.count - 1] = .untracedCPU(a + b)
-            case (.wait(let a)?, .wait(let b)): steps[steps.count - 1] = .wait(a + b)
-            case (.ipcCPU(let a)?, .ipcCPU(let b)): steps[steps.count - 1] = .ipcCPU(a + b)
-            case (.ipcWait(let a)?, .ipcWait(let b)): steps[steps.count - 1] = .ipcWait(a + b)
-            default: steps.append(step)
+        var units = walk.units
+        for m in walk.marks {
+            if case .interval(let k, let a, let b) = m, k == .work || k == .gap {
+                units.interval(k, a, b, measured: split(a, b))
+            } else {
+                units.take(m)
             }
         }
-        func finishItem() {
-            if !steps.isEmpty { items.append(Item(release: pendingRelease, arrived: arrived, steps: steps)) }
-            steps = []
+        units.finishItem()
+        return units.items
+    }
+
+    private static let startupBit: UInt8 = 1
+    private static let annotationBit: UInt8 = 2
+    private static let ipcCPUBit: UInt8 = 4
+}
+
+/// What a stretch of a thread's time was, as the replay keeps it.
+private enum StepKind: UInt8 {
+    case work, gap, wait, ipcCPU, ipcWait, resultWait, none
+}
+
+/// A thread's time in order: an interval of one kind, a lock taken or given back, a unit
+/// beginning.
+private enum Mark {
+    case interval(StepKind, Int64, Int64)
+    case acquire(Int)
+    case release(Int)
+    case item(Int64)
+}
+
+/// Pass 1's state: the open spans, the time read up to, the lock about to be taken.
+private struct ThreadWalk {
+    let from: Int64
+    let to: Int64
+    let lo: Int
+    let kinds: [StepKind]
+    let callbacks: Set<Int>
+    /// Keep the marks (the thread has CPU readings, which need them all first), rather than
+    /// handing them to `units` as they come.
+    let recording: Bool
+    var units: UnitAssembler
+    var marks: [Mark] = []
+    var stack: [(slice: Int, lock: Int?, callback: Bool)] = []
+    /// How many open spans are event-loop callbacks.
+    var callbackDepth = 0
+    var cursor: Int64
+    /// A critical section begins inside its span (after the work that precedes the acquire).
+    var pendingAcquire: (at: Int64, lock: Int)? = nil
+    var held: [Int: Int] = [:]
+
+    init(
+        from: Int64, to: Int64, lo: Int, kinds: [StepKind], callbacks: Set<Int>, recording: Bool,
+        units: UnitAssembler
+    ) {
+        self.from = from
+        self.to = to
+        self.lo = lo
+        self.kinds = kinds
+        self.callbacks = callbacks
+        self.recording = recording
+        self.units = units
+        cursor = from
+    }
+
+    mutating func emit(_ m: Mark) {
+        if recording { marks.append(m) } else { units.take(m) }
+    }
+
+    mutating func push(_ slice: Int, lock: Int?, callback: Bool) {
+        stack.append((slice, lock, callback))
+        if callback { callbackDepth += 1 }
+    }
+
+    mutating func interval(to end: Int64) {
+        let e = min(max(end, from), to)
+        guard e > cursor || pendingAcquire != nil else { return }
+        // The kind of time here: the innermost open span's. On an event loop, waiting outside
+        // every callback is the loop waiting for its next event (its poll): the work after it
+        // arrived then. (Read in place: a method of `self` called here would copy it.)
+        var here = StepKind.gap
+        if let top = stack.last {
+            here = kinds[top.slice - lo]
+            if here == .wait, callbackDepth == 0, !callbacks.isEmpty { here = .gap }
         }
-        for m in marks {
-            switch m {
-            case .item(let at):
-                // A unit its thread waited for (idle at least `arrivalGap` just before) arrived
-                // then; one reached straight from the previous unit was ready when that one was.
-                // Idle means off the CPU for most of the untraced stretch: a few scattered
-                // milliseconds in CPU readings taken every ~20 ms are the readings' resolution
-                // (a thread that lost a GIL, was preempted), not a wait for input.
-                let cameAfterIdle = idleBefore >= h.arrivalGap.nanoseconds && idleBefore * 2 >= gapBefore
-                let previous = items.last?.release ?? pendingRelease
-                finishItem()
-                arrived = cameAfterIdle || items.isEmpty
-                pendingRelease = arrived ? at - ws : max(previous, pendingRelease)
-                idleBefore = 0
-                gapBefore = 0
-            case .acquire(let l): append(.acquire(l))
-            case .release(let l): append(.release(l))
-            case .interval(let k, let a, let b):
-                let len = b - a
-                switch k {
-                case .none: break
-                // Waiting for a result of work the replay runs itself: neither an arrival nor a
-                // latency to keep (the replay does not follow that dependency; see WhatIf).
-                case .resultWait: break
-                case .wait: append(.wait(len))
-                case .ipcCPU: append(.ipcCPU(len))
-                case .ipcWait: append(.ipcWait(len))
-                case .work, .gap:
-                    var cpu = k == .work ? len : 0
-                    var off: Int64 = k == .work ? 0 : len
-                    if !readings.isEmpty {
-                        let s = split(a, b)
-                        let uncovered = len - s.covered
-                        // Outside the readings: spans are CPU, gaps are idle.
-                        cpu = s.cpu + (k == .work ? uncovered : 0)
-                        off = max(0, len - cpu - s.runnable - (k == .work ? 0 : 0))
-                        if k == .gap { off = max(0, s.covered - s.cpu - s.runnable) + uncovered }
-                    }
-                    if cpu > 0 { append(k == .work ? .cpu(cpu) : .untracedCPU(cpu)) }
-                    if k == .work {
-                        if off > 0 { append(.wait(off)) }
-                    } else {
-                        idleBefore += off
-                        gapBefore += len
-                    }
-                }
+        if let p = pendingAcquire, p.at <= e {
+            let at = min(max(p.at, cursor), e)
+            if at > cursor { emit(.interval(here, cursor, at)) }
+            emit(.acquire(p.lock))
+            cursor = max(cursor, at)
+            pendingAcquire = nil
+        }
+        if e > cursor { emit(.interval(here, cursor, e)) }
+        cursor = max(cursor, e)
+    }
+
+    mutating func close() {
+        let top = stack.removeLast()
+        if top.callback { callbackDepth -= 1 }
+        guard let l = top.lock else { return }
+        held[l, default: 1] -= 1
+        guard held[l] == 0 else { return }
+        if let p = pendingAcquire, p.lock == l {
+            pendingAcquire = nil  // the span ended before its acquire: nothing was held
+        } else {
+            emit(.release(l))
+        }
+    }
+}
+
+/// Pass 3's state: marks become units of work, each a run of steps; adjacent steps of one
+/// kind are one step (summed before they are written).
+private struct UnitAssembler {
+    typealias Step = Workload.Step
+    let windowStart: Int64
+    let arrivalGap: Int64
+    var items: [Workload.Item] = []
+    var steps: [Step] = []
+    /// The step being summed: its kind (0: none; 1 cpu, 2 untraced CPU, 3 wait, 4 IPC CPU,
+    /// 5 IPC wait) and its length so far.
+    var pendingTag: UInt8 = 0
+    var pendingValue: Int64 = 0
+    var idleBefore: Int64 = 0
+    var gapBefore: Int64 = 0
+    var pendingRelease: Int64
+    var arrived = true
+
+    init(windowStart: Int64, arrivalGap: Int64, release: Int64) {
+        self.windowStart = windowStart
+        self.arrivalGap = arrivalGap
+        pendingRelease = release
+    }
+
+    mutating func flush() {
+        switch pendingTag {
+        case 1: steps.append(.cpu(pendingValue))
+        case 2: steps.append(.untracedCPU(pendingValue))
+        case 3: steps.append(.wait(pendingValue))
+        case 4: steps.append(.ipcCPU(pendingValue))
+        case 5: steps.append(.ipcWait(pendingValue))
+        default: break
+        }
+        pendingTag = 0
+        pendingValue = 0
+    }
+
+    mutating func add(_ tag: UInt8, _ value: Int64) {
+        if tag == pendingTag {
+            pendingValue += value
+            return
+        }
+        flush()
+        pendingTag = tag
+        pendingValue = value
+    }
+
+    mutating func finishItem() {
+        flush()
+        if !steps.isEmpty { items.append(Workload.Item(release: pendingRelease, arrived: arrived, steps: steps)) }
+        steps = []
+    }
+
+    /// A mark, for a thread without CPU readings.
+    mutating func take(_ m: Mark) {
+        switch m {
+        case .item(let at):
+            // A unit its thread waited for (idle at least `arrivalGap` just before) arrived
+            // then; one reached straight from the previous unit was ready when that one was.
+            // Idle means off the CPU for most of the untraced stretch: a few scattered
+            // milliseconds in CPU readings taken every ~20 ms are the readings' resolution
+            // (a thread that lost a GIL, was preempted), not a wait for input.
+            let cameAfterIdle = idleBefore >= arrivalGap && idleBefore * 2 >= gapBefore
+            let previous = items.last?.release ?? pendingRelease
+            finishItem()
+            arrived = cameAfterIdle || items.isEmpty
+            pendingRelease = arrived ? at - windowStart : max(previous, pendingRelease)
+            idleBefore = 0
+            gapBefore = 0
+        case .acquire(let l):
+            flush()
+            steps.append(.acquire(l))
+        case .release(let l):
+            flush()
+            steps.append(.release(l))
+        case .interval(let k, let a, let b):
+            interval(k, a, b, measured: nil)
+        }
+    }
+
+    /// An interval of kind `k`; `measured`, the CPU readings' split of it (CPU, runnable, the
+    /// time they cover) when the thread has readings.
+    mutating func interval(
+        _ k: StepKind, _ a: Int64, _ b: Int64, measured: (cpu: Int64, runnable: Int64, covered: Int64)?
+    ) {
+        let len = b - a
+        switch k {
+        case .none: break
+        // Waiting for a result of work the replay runs itself: neither an arrival nor a
+        // latency to keep (the replay does not follow that dependency; see WhatIf).
+        case .resultWait: break
+        case .wait: add(3, len)
+        case .ipcCPU: add(4, len)
+        case .ipcWait: add(5, len)
+        case .work, .gap:
+            var cpu = k == .work ? len : 0
+            var off: Int64 = k == .work ? 0 : len
+            if let s = measured {
+                let uncovered = len - s.covered
+                // Outside the readings: spans are CPU, gaps are idle.
+                cpu = s.cpu + (k == .work ? uncovered : 0)
+                off = max(0, len - cpu - s.runnable)
+                if k == .gap { off = max(0, s.covered - s.cpu - s.runnable) + uncovered }
+            }
+            if cpu > 0 { add(k == .work ? 1 : 2, cpu) }
+            if k == .work {
+                if off > 0 { add(3, off) }
+            } else {
+                idleBefore += off
+                gapBefore += len
             }
         }
-        finishItem()
-        return items
     }
 }
 

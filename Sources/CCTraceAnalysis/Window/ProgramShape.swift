@@ -92,9 +92,12 @@ public struct ProgramShape: Sendable {
     /// The model the program uses now.
     public var current: CurrentModel
 
+    /// The shape of `model`'s program. `unitParents` holds the unit parent
+    /// (``unitParent(of:slices:c:heuristics:)``) of threads already found, by thread (the
+    /// what-if's workload finds its threads'); the others are found here.
     public init(
         model: TraceModel, classification c: SliceClassification, accounting a: Accounting, window w: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics
+        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int: Int] = [:]
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
@@ -130,11 +133,12 @@ public struct ProgramShape: Sendable {
         var candidates: [WaitConcurrency] = []
         // Only the program's threads: a launcher's waits (a shell shim waiting for the program)
         // and the recorder's are not operations of the program.
-        let accounted = Set(a.threads.map(\.thread))
+        var accounted = [Bool](repeating: false, count: model.threads.count)
+        for t in a.threads where t.thread >= 0 && t.thread < accounted.count { accounted[t.thread] = true }
         var ioIntervals: [(Int64, Int64)] = []
         for i in slices.indices where c.kinds[i] == .ioWait {
             let parent = slices[i].parent
-            guard parent < 0 || c.kinds[parent] != .ioWait, accounted.contains(slices[i].thread) else { continue }
+            guard parent < 0 || c.kinds[parent] != .ioWait, accounted[slices[i].thread] else { continue }
             ioIntervals.append((slices[i].start.nanoseconds, slices[i].end.nanoseconds))
         }
         if !ioIntervals.isEmpty {
@@ -171,7 +175,11 @@ public struct ProgramShape: Sendable {
         var known = true
         for worker in w.workers {
             let demand = worker.split.running + worker.split.runnable + worker.split.ioWait + worker.split.ipc
-            let units = Self.units(of: model.threads[worker.thread].sliceRange, slices: slices, c: c, heuristics: h)
+            let range = model.threads[worker.thread].sliceRange
+            let units = Self.units(
+                of: range,
+                parent: unitParents[worker.thread]
+                    ?? Self.unitParent(of: range, slices: slices, c: c, heuristics: h), slices: slices)
             let repeated =
                 units.count >= h.repeatedItems
                 && Double(units.distinct) <= h.repeatedItemsDistinctShare * Double(units.count)
@@ -261,12 +269,11 @@ public struct ProgramShape: Sendable {
         return parent
     }
 
-    /// The units of work of a thread (the children of ``unitParent(of:slices:c:heuristics:)``).
-    /// Generator resumes are not units.
-    static func units(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
+    /// The units of work of a thread: the children of `parent` (its
+    /// ``unitParent(of:slices:c:heuristics:)``). Generator resumes are not units.
+    static func units(of range: Range<Int>, parent: Int, slices: [Slice])
         -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
     {
-        let parent = unitParent(of: range, slices: slices, c: c, heuristics: h)
         let level = parent < 0 ? 0 : slices[parent].depth + 1
         var count = 0
         var covered: Int64 = 0
@@ -298,19 +305,29 @@ public struct ProgramShape: Sendable {
 
     /// Most intervals open at once, and the time-weighted mean over `window`.
     static func concurrency(_ intervals: [(Int64, Int64)], window: Int64) -> (max: Int, mean: Double) {
-        var edges: [(Int64, Int)] = []
-        edges.reserveCapacity(intervals.count * 2)
+        var starts: [Int64] = []
+        var ends: [Int64] = []
+        starts.reserveCapacity(intervals.count)
+        ends.reserveCapacity(intervals.count)
         var area: Double = 0
         for (a, b) in intervals where b >= a {
-            edges.append((a, 1))
-            edges.append((b, -1))
+            starts.append(a)
+            ends.append(b)
             area += Double(b - a)
         }
-        edges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        // Starts and ends sorted apart (plain integers sort fast) and swept together; at equal
+        // times ends come first: an interval that ends as another begins was not open with it.
+        starts.sort()
+        ends.sort()
         var current = 0
         var best = 0
-        for e in edges {
-            current += e.1
+        var j = 0
+        for a in starts {
+            while j < ends.count, ends[j] <= a {
+                current -= 1
+                j += 1
+            }
+            current += 1
             best = max(best, current)
         }
         return (best, window > 0 ? area / Double(window) : 0)
