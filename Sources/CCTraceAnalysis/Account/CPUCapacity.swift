@@ -25,6 +25,9 @@ struct CPUCapacity: Sendable {
     /// The running time integrated up to each of ``times``.
     private var cumulative: [Double] = []
 
+    /// No running recorded (an accounting not yet capped).
+    init() {}
+
     /// Caps the running of `works` against `cores` and records the capped total rate.
     init(capping works: inout [ThreadWork], segments: [Segment], cores: Int) {
         guard !segments.isEmpty else { return }

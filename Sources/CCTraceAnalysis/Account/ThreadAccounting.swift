@@ -25,9 +25,48 @@ public struct Accounting: Sendable {
     public var activity: [Int: (from: Int64, to: Int64)]
     /// The threads' running over time, capped at the cores.
     var cpu: CPUCapacity
+    /// Per accounted thread: how many top-level spans it has (counted in the same pass).
+    var topLevelSpans: [Int: Int] = [:]
 
     /// Accounts every thread of `model`.
     public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
+        let capping: Capping
+        (self, capping) = Self.uncapped(model: model, classification: c, cores: cores, heuristics: h)
+        cap(capping)
+    }
+
+    private init(
+        threads: [ThreadWork], threadTotal: TimeSplit, launcherProcesses: Int, namesInferred: Bool,
+        activity: [Int: (from: Int64, to: Int64)], cpu: CPUCapacity, topLevelSpans: [Int: Int]
+    ) {
+        self.threads = threads
+        self.threadTotal = threadTotal
+        self.launcherProcesses = launcherProcesses
+        self.namesInferred = namesInferred
+        self.activity = activity
+        self.cpu = cpu
+        self.topLevelSpans = topLevelSpans
+    }
+
+    /// The CPU capping still to apply to an ``Accounting`` made by
+    /// ``uncapped(model:classification:cores:heuristics:)``: every thread's work in the order
+    /// its rate segments number them, the segments, the cores.
+    struct Capping: Sendable {
+        fileprivate var works: [ThreadWork]
+        fileprivate var segments: [CPUCapacity.Segment]
+        fileprivate var cores: Int
+    }
+
+    /// Every thread accounted but not yet capped at the cores (``cpu`` empty, running as the
+    /// threads claim it), and the capping to apply with ``cap(_:)``.
+    ///
+    /// The capping moves running time to runnable (busy time stays what it was) and is one
+    /// serial sweep: what needs only the threads, their order, their busy time and when they
+    /// were active (the work window's extent, the what-if's workload) can be read from the
+    /// uncapped accounting while it runs.
+    static func uncapped(
+        model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics
+    ) -> (Accounting, Capping) {
         // Threads are accounted independently (on every core), then put together in order.
         let candidates = model.threads.indices.filter {
             !SwiftRuntime.isRecorderThread(model.threads[$0].name) && !c.taskRows.contains($0)
@@ -44,28 +83,48 @@ public struct Accounting: Sendable {
         var works: [ThreadWork] = []
         var activity: [Int: (from: Int64, to: Int64)] = [:]
         var rates: [CPUCapacity.Segment] = []
+        rates.reserveCapacity(results.reduce(0) { $0 + ($1?.rates.count ?? 0) })
+        var topLevel: [Int: Int] = [:]
         for case let one? in results {
             let slot = works.count
             works.append(one.work)
+            topLevel[one.work.thread] = one.topLevel
             if let active = one.active { activity[one.work.thread] = active }
             for var r in one.rates {
                 r.thread = slot
                 rates.append(r)
             }
         }
-        cpu = CPUCapacity(capping: &works, segments: rates, cores: cores.count)
+        let capping = Capping(works: works, segments: rates, cores: cores.count)
+        // Busiest first. The capping leaves busy time as it is: sorting before it gives the
+        // order sorting after it would.
         works.sort { ($0.split.busy, $0.tid) > ($1.split.busy, $1.tid) }
         let launchers = Self.launchers(works, heuristics: h)
-        threads = works.filter { !launchers.contains($0.pid) }
-        launcherProcesses = launchers.count
-        threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
-        namesInferred = threads.contains { $0.namesInferred }
+        let threads = works.filter { !launchers.contains($0.pid) }
         let kept = Set(threads.map(\.thread))
-        self.activity = activity.filter { kept.contains($0.key) }
+        let accounting = Accounting(
+            threads: threads, threadTotal: threads.reduce(TimeSplit()) { $0 + $1.split },
+            launcherProcesses: launchers.count, namesInferred: threads.contains { $0.namesInferred },
+            activity: activity.filter { kept.contains($0.key) }, cpu: CPUCapacity(),
+            topLevelSpans: topLevel.filter { kept.contains($0.key) })
+        return (accounting, capping)
     }
 
-    /// A thread's work, when it was active, and its CPU rate segments.
-    private typealias One = (work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment])
+    /// Applies `capping` (see ``uncapped(model:classification:cores:heuristics:)``): no more
+    /// threads run at once than there are cores.
+    mutating func cap(_ capping: Capping) {
+        var works = capping.works
+        cpu = CPUCapacity(capping: &works, segments: capping.segments, cores: capping.cores)
+        var capped: [Int: ThreadWork] = [:]
+        for w in works { capped[w.thread] = w }
+        for i in threads.indices { threads[i] = capped[threads[i].thread] ?? threads[i] }
+        threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
+    }
+
+    /// A thread's work, when it was active, its CPU rate segments and its top-level spans.
+    private typealias One = (
+        work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment], topLevel: Int
+    )
 
     /// One thread's accounting: its work, when it was active, and its CPU rate segments
     /// (numbered slot 0; the caller renumbers them). Nil for a thread with no time.
@@ -74,6 +133,7 @@ public struct Accounting: Sendable {
     ) -> One? {
         let thread = model.threads[index]
         var rates: [CPUCapacity.Segment] = []
+        var topLevel = 0
         var sums = SliceClassification.SelfTime()
         // Each slice's share of its own time that is work, for the inferred-CPU rates (a
         // slice's parent is on the same thread, earlier in its range).
@@ -92,6 +152,7 @@ public struct Accounting: Sendable {
             let isAnnotation = annotation.value(s) { Self.isAnnotation(name: $0, category: $1) }
             let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
             sums.add(t)
+            if s.depth == 0 { topLevel += 1 }
             if s.depth == 0 && c.kinds[i] != .resultWait {
                 active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
             }
@@ -169,7 +230,7 @@ public struct Accounting: Sendable {
                 start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                 cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
                 ipcTransfer: sums.ipcTransfer))
-        return (work, active.from < active.to ? active : nil, rates)
+        return (work, active.from < active.to ? active : nil, rates, topLevel)
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

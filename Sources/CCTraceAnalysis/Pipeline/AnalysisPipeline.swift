@@ -56,19 +56,42 @@ public enum AnalysisPipeline {
         let classification = SliceClassification(model: model, heuristics: h) { side.join().0 }
         let loops = side.join().1
         timer.mark("classification and loops")
-        let accounting = Accounting(model: model, classification: classification, cores: cores, heuristics: h)
+        // What the workload reads that needs only the classification and the loops, beside the
+        // accounting's threads.
+        let inputs = Started {
+            Workload.Inputs(model: model, classification: classification, loops: loops, heuristics: h)
+        }
+        let (uncapped, capping) = Accounting.uncapped(
+            model: model, classification: classification, cores: cores, heuristics: h)
         timer.mark("accounting")
-        let window = WorkWindow(
-            model: model, classification: classification, accounting: accounting, cores: cores, heuristics: h)
-        timer.mark("window")
-        // The what-if's workload is read on every core (a thread at a time); its replay of the
-        // work as it ran needs nothing after the window (and the language) and is one long
-        // serial run: beside the program's shape, the profile and the pool analysis.
+        // The capping of the threads' CPU at the cores is one serial sweep, and the window's
+        // extent and the what-if's workload do not depend on it (they read busy time and
+        // activity, which it leaves as they are): they run beside it, the workload on every
+        // core (a thread at a time).
         let language = SourceLanguage.detect(in: model, heuristics: h)
-        let workload = WhatIf.workload(
-            model: model, classification: classification, accounting: accounting, workWindow: window, loops: loops,
-            heuristics: h)
-        timer.mark("workload")
+        let ((uncappedWindow, workload), accounting) = beside(
+            { () -> (WorkWindow, Workload?) in
+                let window = WorkWindow(
+                    model: model, classification: classification, accounting: uncapped, cores: cores, heuristics: h)
+                let workloadInputs = inputs.join()
+                return (
+                    window,
+                    WhatIf.workload(
+                        model: model, classification: classification, accounting: uncapped, workWindow: window,
+                        loops: loops, heuristics: h, inputs: workloadInputs)
+                )
+            },
+            { () -> Accounting in
+                var a = uncapped
+                a.cap(capping)
+                return a
+            })
+        var window = uncappedWindow
+        window.capped(by: accounting)
+        timer.mark("window and workload beside the capping")
+        // The replay of the work as it ran needs nothing after the window (and the language)
+        // and is one long serial run: beside the program's shape, the profile and the pool
+        // analysis.
         let (calibration, (profile, pools)) = beside(
             {
                 workload.flatMap {
@@ -80,7 +103,7 @@ public enum AnalysisPipeline {
             { () -> (WorkProfile, PoolBlocking) in
                 let shape = ProgramShape(
                     model: model, classification: classification, accounting: accounting, window: window, loops: loops,
-                    heuristics: h, unitParents: workload?.unitParents ?? [:])
+                    heuristics: h, unitParents: inputs.join().unitParents)
                 let profile = WorkProfile(
                     classification: classification, accounting: accounting, workWindow: window, shape: shape,
                     loops: loops, language: language, coreCount: cores)

@@ -31,7 +31,8 @@ final class Started<T>: @unchecked Sendable {
         thread = startThread { [unchecked = UnsafeSendable(self)] in unchecked.value.value = body.value() }
     }
 
-    /// Waits for the work and returns its result (once).
+    /// Waits for the work (the first call) and returns its result; later calls must come
+    /// after the first has returned.
     func join() -> T {
         if let t = thread {
             pthread_join(t, nil)

@@ -492,65 +492,57 @@ private struct Engine {
 }
 
 /// A binary min-heap of (time, task) with room for a fixed number of entries (each task is in
-/// a heap at most once: the computing tasks, the sleeping ones), behind pointers like
-/// ``Column``; freed by `free()`.
+/// a heap at most once: the computing tasks, the sleeping ones), behind a pointer like
+/// ``Column``; freed by `free()`. Entries are (time, task) pairs side by side, and a sift moves
+/// a hole rather than swapping at every level: a replay pushes and pops once per step.
 private struct MinHeap<Time: Comparable> {
-    private let times: Column<Time>
-    private let tasks: Column<Int>
+    private struct Entry {
+        var time: Time
+        var task: Int
+    }
+    private let entries: UnsafeMutablePointer<Entry>
     private let capacity: Int
     private(set) var count = 0
 
     init(capacity: Int, zero: Time) {
         self.capacity = capacity
-        times = Column(repeating: zero, count: capacity)
-        tasks = Column(repeating: 0, count: capacity)
+        entries = .allocate(capacity: max(1, capacity))
+        entries.initialize(repeating: Entry(time: zero, task: 0), count: max(1, capacity))
     }
 
-    func free() {
-        times.free()
-        tasks.free()
-    }
+    func free() { entries.deallocate() }
 
-    var top: (time: Time, task: Int)? { count > 0 ? (times[0], tasks[0]) : nil }
-
-    private func swapAt(_ i: Int, _ j: Int) {
-        let t = times[i]
-        times[i] = times[j]
-        times[j] = t
-        let k = tasks[i]
-        tasks[i] = tasks[j]
-        tasks[j] = k
-    }
+    var top: (time: Time, task: Int)? { count > 0 ? (entries[0].time, entries[0].task) : nil }
 
     mutating func push(time: Time, task: Int) {
         precondition(count < capacity, "a task in a heap twice")
-        times[count] = time
-        tasks[count] = task
+        var i = count
         count += 1
-        var i = count - 1
         while i > 0 {
             let p = (i - 1) / 2
-            guard times[i] < times[p] else { break }
-            swapAt(i, p)
+            guard time < entries[p].time else { break }
+            entries[i] = entries[p]
             i = p
         }
+        entries[i] = Entry(time: time, task: task)
     }
 
     mutating func pop() {
         guard count > 0 else { return }
-        swapAt(0, count - 1)
         count -= 1
+        guard count > 0 else { return }
+        let last = entries[count]
         var i = 0
         while true {
             let l = 2 * i + 1
+            guard l < count else { break }
             let r = l + 1
-            var m = i
-            if l < count && times[l] < times[m] { m = l }
-            if r < count && times[r] < times[m] { m = r }
-            guard m != i else { break }
-            swapAt(i, m)
+            let m = r < count && entries[r].time < entries[l].time ? r : l
+            guard entries[m].time < last.time else { break }
+            entries[i] = entries[m]
             i = m
         }
+        entries[i] = last
     }
 }
 

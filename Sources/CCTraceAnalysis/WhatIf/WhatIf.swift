@@ -71,14 +71,14 @@ public struct WhatIf: Sendable {
     /// their memory).
     static func workload(
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics
+        loops: [LoopView], heuristics h: Heuristics, inputs: Workload.Inputs? = nil
     ) -> Workload? {
         guard Workload.unitsAtLeast(model: model, accounting: accounting, loops: loops) <= h.whatIfUnits else {
             return nil
         }
         return Workload(
             model: model, classification: classification, accounting: accounting, workWindow: workWindow,
-            loops: loops, heuristics: h)
+            loops: loops, heuristics: h, inputs: inputs)
     }
 
     /// The predictions for `profile`'s window.

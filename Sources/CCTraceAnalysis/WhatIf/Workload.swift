@@ -62,10 +62,6 @@ struct Workload: Sendable {
     }
 
     var tracks: [Track]
-    /// The span whose children are each read thread's units
-    /// (``ProgramShape/unitParent(of:slices:c:heuristics:)``), by thread: the program's shape
-    /// reads it too.
-    var unitParents: [Int: Int] = [:]
     /// The window replayed, ns.
     var window: Int64
     /// Start-ups of processes started during the trace (`process start`: spawn to first event), ns.
@@ -81,26 +77,47 @@ struct Workload: Sendable {
         let loopThreads = Set(loops.map(\.thread))
         var n = 0
         for w in accounting.threads where w.split.busy > 0 && !loopThreads.contains(w.thread) {
-            var top = 0
-            for k in model.threads[w.thread].sliceRange where model.slices[k].depth == 0 { top += 1 }
-            n += max(0, top - 1)
+            n += max(0, (accounting.topLevelSpans[w.thread] ?? 0) - 1)
         }
         return n
     }
 
+    /// What the workload reads that needs only the classification and the loops: each
+    /// thread's unit parent (``ProgramShape/unitParent(of:slices:c:heuristics:)``, which the
+    /// program's shape reads too), where the program takes its locks, the loops' callbacks.
+    /// The pipeline finds them beside the accounting.
+    struct Inputs: Sendable {
+        /// By thread.
+        var unitParents: [Int]
+        var sites: CriticalSections
+        var callbacks: [Int: Set<Int>]
+
+        init(model: TraceModel, classification: SliceClassification, loops: [LoopView], heuristics h: Heuristics) {
+            unitParents = model.threads.map {
+                ProgramShape.unitParent(of: $0.sliceRange, slices: model.slices, c: classification, heuristics: h)
+            }
+            sites = CriticalSections(model: model, classification: classification)
+            callbacks = [:]
+            for loop in loops where loop.thread >= 0 {
+                callbacks[loop.thread, default: []].formUnion(loop.callbacks)
+            }
+        }
+    }
+
     /// Extracts the workload of the work window from `model` (the stages it needs come before
-    /// the program's shape, so it can be built beside that).
+    /// the program's shape, so it can be built beside that); `inputs` when found before.
     init(
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics
+        loops: [LoopView], heuristics h: Heuristics, inputs: Inputs? = nil
     ) {
         let ws = workWindow.start.nanoseconds
         let we = ws + workWindow.length
         window = workWindow.length
         cpuMeasured = workWindow.cpuMeasured
-        var callbacks: [Int: Set<Int>] = [:]
-        for loop in loops where loop.thread >= 0 { callbacks[loop.thread, default: []].formUnion(loop.callbacks) }
-        let sites = CriticalSections(model: model, classification: classification)
+        let inputs = inputs ?? Inputs(model: model, classification: classification, loops: loops, heuristics: h)
+        let callbacks = inputs.callbacks
+        let sites = inputs.sites
+        let unitParents = inputs.unitParents
         var jobs: [(thread: Int, from: Int64, to: Int64)] = []
         for w in accounting.threads where w.split.busy > 0 && !workWindow.parked.contains(w.thread) {
             guard let active = accounting.activity[w.thread] else { continue }
@@ -111,33 +128,25 @@ struct Workload: Sendable {
         }
         // Threads are read independently: on every core.
         var built = [Track?](repeating: nil, count: jobs.count)
-        var parents = [Int](repeating: -1, count: jobs.count)
-        parents.withUnsafeMutableBufferPointer { parentsBuffer in
-            built.withUnsafeMutableBufferPointer { buffer in
-                let parentsOut = UnsafeSendable(parentsBuffer)
-                let out = UnsafeSendable(buffer)
-                let input = UnsafeSendable((model, classification, sites, callbacks, jobs))
-                DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                    let (model, classification, sites, callbacks, jobs) = input.value
-                    let job = jobs[k]
-                    var startup: Int64 = 0
-                    let unitParent = ProgramShape.unitParent(
-                        of: model.threads[job.thread].sliceRange, slices: model.slices, c: classification, heuristics: h
-                    )
-                    parentsOut.value[k] = unitParent
-                    let items = Self.items(
-                        model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
-                        classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
-                        unitParent: unitParent, startup: &startup, heuristics: h)
-                    guard items.contains(where: { !$0.steps.isEmpty }) else { return }
-                    out.value[k] = Track(
-                        pid: model.threads[job.thread].pid, thread: job.thread, items: items,
-                        loop: callbacks[job.thread] != nil, startup: startup)
-                }
+        built.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeSendable(buffer)
+            let input = UnsafeSendable((model, classification, sites, callbacks, jobs, unitParents))
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                let (model, classification, sites, callbacks, jobs, unitParents) = input.value
+                let job = jobs[k]
+                var startup: Int64 = 0
+                let unitParent = unitParents[job.thread]
+                let items = Self.items(
+                    model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
+                    classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
+                    unitParent: unitParent, startup: &startup, heuristics: h)
+                guard items.contains(where: { !$0.steps.isEmpty }) else { return }
+                out.value[k] = Track(
+                    pid: model.threads[job.thread].pid, thread: job.thread, items: items,
+                    loop: callbacks[job.thread] != nil, startup: startup)
             }
         }
         self.tracks = built.compactMap { $0 }
-        for (k, job) in jobs.enumerated() { unitParents[job.thread] = parents[k] }
     }
 
     /// One thread's units of work between `from` and `to`.

@@ -92,12 +92,12 @@ public struct ProgramShape: Sendable {
     /// The model the program uses now.
     public var current: CurrentModel
 
-    /// The shape of `model`'s program. `unitParents` holds the unit parent
-    /// (``unitParent(of:slices:c:heuristics:)``) of threads already found, by thread (the
-    /// what-if's workload finds its threads'); the others are found here.
+    /// The shape of `model`'s program. `unitParents`, every thread's unit parent
+    /// (``unitParent(of:slices:c:heuristics:)``) when found before (the pipeline finds them
+    /// for the what-if's workload); else they are found here.
     public init(
         model: TraceModel, classification c: SliceClassification, accounting a: Accounting, window w: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int: Int] = [:]
+        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int]? = nil
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
@@ -114,13 +114,23 @@ public struct ProgramShape: Sendable {
         for t in tasks { taskLives += t.duration.nanoseconds }
         var taskRuns: Int64 = 0
         let swiftPool = TraceVocabulary.Event.swiftPoolThreadPrefix.string
-        var isTask = SliceNameMemo<Bool>()
-        for i in slices.indices
-        where slices[i].depth == 0 && isTask.value(category: slices[i], { $0 == taskCategory }) {
+        let taskCategoryID = InternedNames.id(taskCategory)
+        let onSwiftPool = model.threads.map { $0.name?.hasPrefix(swiftPool) ?? false }
+        // Only the program's threads: a launcher's waits (a shell shim waiting for the program)
+        // and the recorder's are not operations of the program.
+        var accounted = [Bool](repeating: false, count: model.threads.count)
+        for t in a.threads where t.thread >= 0 && t.thread < accounted.count { accounted[t.thread] = true }
+        var ioIntervals: [(Int64, Int64)] = []
+        // One pass over the slices for both: task runs, and the outermost I/O waits.
+        for i in slices.indices {
             let s = slices[i]
             // Jobs on Swift's pool are counted with their tasks below.
-            if model.threads[s.thread].name?.hasPrefix(swiftPool) ?? false { continue }
-            taskRuns += s.duration.nanoseconds
+            if s.depth == 0 && s.categoryID == taskCategoryID && !onSwiftPool[s.thread] {
+                taskRuns += s.duration.nanoseconds
+            }
+            if c.kinds[i] == .ioWait, s.parent < 0 || c.kinds[s.parent] != .ioWait, accounted[s.thread] {
+                ioIntervals.append((s.start.nanoseconds, s.end.nanoseconds))
+            }
         }
         // Swift tasks seen through the hooks are left out: the gaps between their jobs include
         // the time they queued for a pool thread, and their threads' own accounting already
@@ -131,16 +141,6 @@ public struct ProgramShape: Sendable {
         maxTasksInFlight = Self.concurrency(taskIntervals, window: 1).max
 
         var candidates: [WaitConcurrency] = []
-        // Only the program's threads: a launcher's waits (a shell shim waiting for the program)
-        // and the recorder's are not operations of the program.
-        var accounted = [Bool](repeating: false, count: model.threads.count)
-        for t in a.threads where t.thread >= 0 && t.thread < accounted.count { accounted[t.thread] = true }
-        var ioIntervals: [(Int64, Int64)] = []
-        for i in slices.indices where c.kinds[i] == .ioWait {
-            let parent = slices[i].parent
-            guard parent < 0 || c.kinds[parent] != .ioWait, accounted[slices[i].thread] else { continue }
-            ioIntervals.append((slices[i].start.nanoseconds, slices[i].end.nanoseconds))
-        }
         if !ioIntervals.isEmpty {
             candidates.append(Self.waits(ioIntervals, source: .threadsInIO, window: w.length, inferred: true))
         }
@@ -178,7 +178,7 @@ public struct ProgramShape: Sendable {
             let range = model.threads[worker.thread].sliceRange
             let units = Self.units(
                 of: range,
-                parent: unitParents[worker.thread]
+                parent: unitParents.map { $0[worker.thread] }
                     ?? Self.unitParent(of: range, slices: slices, c: c, heuristics: h), slices: slices)
             let repeated =
                 units.count >= h.repeatedItems
@@ -317,8 +317,8 @@ public struct ProgramShape: Sendable {
         }
         // Starts and ends sorted apart (plain integers sort fast) and swept together; at equal
         // times ends come first: an interval that ends as another begins was not open with it.
-        starts.sort()
-        ends.sort()
+        starts = radixSorted(starts)
+        ends = radixSorted(ends)
         var current = 0
         var best = 0
         var j = 0
@@ -337,7 +337,7 @@ public struct ProgramShape: Sendable {
         -> WaitConcurrency
     {
         let c = concurrency(intervals, window: window)
-        let lengths = intervals.map { $0.1 - $0.0 }.sorted()
+        let lengths = radixSorted(intervals.map { $0.1 - $0.0 })
         return WaitConcurrency(
             source: source, count: intervals.count, maxInFlight: c.max, meanInFlight: c.mean,
             p50: Statistics.percentile(lengths, 0.5), p95: Statistics.percentile(lengths, 0.95), inferred: inferred)

@@ -82,6 +82,17 @@ public struct WorkWindow: Sendable {
         parallelism = a.cpu.running(from: lo, to: hi) / Double(window)
     }
 
+    /// The window once `accounting` (the one it was made from, uncapped: see
+    /// ``Accounting/uncapped(model:classification:cores:heuristics:)``) is capped: the workers'
+    /// figures and the parallelism from the capped running. Which threads are workers, and
+    /// the window itself, rest on busy time and activity, which the capping leaves as they are.
+    mutating func capped(by accounting: Accounting) {
+        var byThread: [Int: ThreadWork] = [:]
+        for t in accounting.threads { byThread[t.thread] = t }
+        workers = workers.map { byThread[$0.thread] ?? $0 }
+        parallelism = accounting.cpu.running(from: start.nanoseconds, to: end.nanoseconds) / Double(length)
+    }
+
     /// Threads whose busy time was one wait (``Heuristics/parkedThread`` of it in a single
     /// top-level call: reading stdin until shutdown, waiting on an event): parked, not working.
     /// I/O-bound work is many waits with work between them.
