@@ -89,13 +89,12 @@ public enum AnalysisPipeline {
         var window = uncappedWindow
         window.capped(by: accounting)
         timer.mark("window and workload beside the capping")
-        // The replay of the work as it ran needs nothing after the window (and the language)
-        // and is one long serial run: beside the program's shape, the profile and the pool
-        // analysis.
-        let (calibration, (profile, pools)) = beside(
+        // The replay of the work as it ran needs nothing after the window (and the language):
+        // beside the program's shape, the profile and the pool analysis.
+        let (calibrationStart, (profile, pools)) = beside(
             {
                 workload.flatMap {
-                    WhatIf.calibrate(
+                    WhatIf.calibrationStart(
                         workload: $0, cores: cores.count, gil: language == .python, measured: window.length,
                         heuristics: h)
                 }
@@ -111,12 +110,16 @@ public enum AnalysisPipeline {
             })
         timer.mark("replay of now beside shape, profile and pools")
         // The what-if needs only the pool analysis of the findings: the other analyzers run
-        // beside it.
+        // beside it. The calibration's search for the CPU scale and the models' replays at that
+        // scale would be two serial runs of replays; the models are replayed at the search's
+        // first guess instead, beside the search's own replay there, and again only when the
+        // search goes on past it (its first guess is proportional and usually within its
+        // margin). Without a search the scale is the recorded CPU's.
         let (whatIf, findings) = beside(
             {
-                WhatIf.predict(
+                predictWhatIf(
                     model: model, profile: profile, pools: pools, heuristics: h, workload: workload,
-                    calibration: calibration)
+                    start: calibrationStart, measured: window.length)
             },
             {
                 Findings(
@@ -135,6 +138,33 @@ public enum AnalysisPipeline {
         return Analysis(
             profile: profile, findings: findings, whatIf: whatIf, recommendation: recommendation, options: options,
             tooLong: tooLong)
+    }
+}
+
+extension AnalysisPipeline {
+    /// The what-if from the calibration's start: the models replayed at the search's first
+    /// guess beside the search's own replay there (see ``run(_:options:)``).
+    fileprivate static func predictWhatIf(
+        model: TraceModel, profile: WorkProfile, pools: PoolBlocking, heuristics h: Heuristics, workload: Workload?,
+        start: WhatIf.CalibrationStart?, measured: Int64
+    ) -> WhatIf {
+        guard let workload, let start else {
+            return WhatIf.predict(
+                model: model, profile: profile, pools: pools, heuristics: h, workload: workload, calibration: nil)
+        }
+        var firstGuess: (@Sendable () -> Int64?)? = nil
+        var known: (scale: Double, time: Int64?)? = nil
+        if let guess = start.guess {
+            let replay = start.replay
+            firstGuess = { replay.run(scale: guess) }
+        }
+        let (replays, firstTry) = WhatIf.replayModels(
+            profile: profile, workload: workload, heuristics: h, scale: start.guess ?? 1, beside: firstGuess)
+        if let guess = start.guess { known = (guess, firstTry) }
+        let calibration = WhatIf.calibrate(from: start, measured: measured, heuristics: h, known: known)
+        return WhatIf.predict(
+            model: model, profile: profile, pools: pools, heuristics: h, workload: workload,
+            calibration: calibration, replays: replays)
     }
 }
 

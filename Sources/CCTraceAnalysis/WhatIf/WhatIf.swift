@@ -118,54 +118,169 @@ public struct WhatIf: Sendable {
     static func calibrate(
         workload: Workload, cores: Int, gil: Bool, measured: Int64, heuristics h: Heuristics
     ) -> Calibration? {
+        calibrationStart(workload: workload, cores: cores, gil: gil, measured: measured, heuristics: h).map {
+            calibrate(from: $0, measured: measured, heuristics: h)
+        }
+    }
+
+    /// The calibration's first replay (the work as it ran, at the CPU recorded) and, when the
+    /// CPU must be scaled to reproduce the window, the first scale its search tries.
+    struct CalibrationStart: Sendable {
+        /// The `.now` shape, built once and replayed at each scale tried.
+        var replay: Simulation.Prepared
+        var now: Int64
+        /// Nil: the CPU stays as recorded (measured, or the replay already fits the window).
+        var guess: Double?
+    }
+
+    /// The first step of ``calibrate(workload:cores:gil:measured:heuristics:)``: nil when it
+    /// returns nil.
+    static func calibrationStart(
+        workload: Workload, cores: Int, gil: Bool, measured: Int64, heuristics h: Heuristics
+    ) -> CalibrationStart? {
         let units = workload.tracks.reduce(0) { $0 + $1.items.count }
         guard !workload.tracks.isEmpty, measured > 0, units <= h.whatIfUnits else { return nil }
         // The `.now` shape uses neither the start-up nor the independence of units.
         let plan = Plan(
             workload: workload, cores: max(1, cores), gil: gil,
             processStart: processStart(workload, gil: gil, heuristics: h).0, independent: false, workerTracks: 1)
+        let replay = plan.simulation(.now).prepared()
         // A replay with nothing in it (every span empty, or only IPC the models drop) predicts
         // nothing: no rows rather than a zero that would read as an infinite speedup.
-        // Built once, replayed at each scale tried.
-        let replay = plan.simulation(.now).prepared()
-        guard var now = replay.run(scale: 1), now > 0 else { return nil }
-        var scale = 1.0
-        if !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) {
-            // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
-            // find the CPU that reproduces the window. The replay grows with the CPU, nearly in
-            // proportion where CPU bounds it: secant steps from the proportional guess, bounded.
-            var lo = (scale: 0.01, time: Int64(0))
-            var hi = (scale: 1.0, time: now)
-            var guess = max(lo.scale, min(1, Double(measured) / Double(max(now, 1))))
-            // The replay is deterministic: the last one run is not run again at the same scale.
-            var last: (scale: Double, time: Int64)? = nil
-            for _ in 0..<5 {
-                guard let t = replay.run(scale: guess) else { break }
-                last = (guess, t)
-                if abs(Double(t - measured)) <= Double(measured) * h.whatIfMargin / 4 {
-                    lo = (guess, t)
-                    hi = (guess, t)
-                    break
-                }
-                if t > measured { hi = (guess, t) } else { lo = (guess, t) }
-                let span = Double(hi.time - lo.time)
-                guess = span > 0 ? lo.scale + (hi.scale - lo.scale) * Double(measured - lo.time) / span : guess
-                guess = min(hi.scale, max(lo.scale, guess))
+        guard let now = replay.run(scale: 1), now > 0 else { return nil }
+        guard !workload.cpuMeasured && Double(now) > Double(measured) * (1 + h.whatIfMargin / 2) else {
+            return CalibrationStart(replay: replay, now: now, guess: nil)
+        }
+        // Span time overstates CPU when threads queued for a core or a GIL inside their spans:
+        // the search starts from the proportional guess.
+        return CalibrationStart(
+            replay: replay, now: now, guess: max(0.01, min(1, Double(measured) / Double(max(now, 1)))))
+    }
+
+    /// The rest of the calibration from `start`. `known`: a replay already run at a scale
+    /// (the pipeline runs the first guess beside the models' replays at it); the replay is
+    /// deterministic, so it is not run again.
+    static func calibrate(
+        from start: CalibrationStart, measured: Int64, heuristics h: Heuristics,
+        known: (scale: Double, time: Int64?)? = nil
+    ) -> Calibration {
+        guard let first = start.guess else { return Calibration(now: start.now, scale: 1) }
+        func replay(_ scale: Double) -> Int64? {
+            if let known, known.scale == scale { return known.time }
+            return start.replay.run(scale: scale)
+        }
+        var now = start.now
+        // Find the CPU that reproduces the window. The replay grows with the CPU, nearly in
+        // proportion where CPU bounds it: secant steps from the proportional guess, bounded.
+        var lo = (scale: 0.01, time: Int64(0))
+        var hi = (scale: 1.0, time: now)
+        var guess = first
+        // The replay is deterministic: the last one run is not run again at the same scale.
+        var last: (scale: Double, time: Int64)? = nil
+        for _ in 0..<5 {
+            guard let t = replay(guess) else { break }
+            last = (guess, t)
+            if abs(Double(t - measured)) <= Double(measured) * h.whatIfMargin / 4 {
+                lo = (guess, t)
+                hi = (guess, t)
+                break
             }
-            scale = guess
-            if let last, last.scale == scale {
-                now = last.time
-            } else {
-                now = replay.run(scale: scale) ?? now
+            if t > measured { hi = (guess, t) } else { lo = (guess, t) }
+            let span = Double(hi.time - lo.time)
+            guess = span > 0 ? lo.scale + (hi.scale - lo.scale) * Double(measured - lo.time) / span : guess
+            guess = min(hi.scale, max(lo.scale, guess))
+        }
+        if let last, last.scale == guess {
+            now = last.time
+        } else {
+            now = replay(guess) ?? now
+        }
+        return Calibration(now: now, scale: guess)
+    }
+
+    /// The models' replays at one CPU scale (the current model's is the calibration's).
+    struct ModelReplays: Sendable {
+        var scale: Double
+        /// Per model of ``models(profile:workload:heuristics:)``: its time, and its time without
+        /// the CPU outside spans of threads that moved data between processes (when needed).
+        var results: [(time: Int64?, bare: Int64?)]
+    }
+
+    /// The plan of the models' replays for `p`, and the models wanted (the current one among
+    /// them, with the `.now` shape).
+    private static func models(profile p: WorkProfile, workload: Workload, heuristics h: Heuristics)
+        -> (plan: Plan, wanted: [(model: ConcurrencyModel, shape: Plan.Shape)])
+    {
+        let gil = p.language == .python
+        let (start, _) = processStart(workload, gil: gil, heuristics: h)
+        let current = p.currentModel
+        // One thread whose units the trace shows independent can be spread; a chain cannot.
+        let single = workload.tracks.count == 1 && !p.chainLike && workload.tracks[0].items.count > 1
+        let workerThreads = Set(p.workers.map(\.thread))
+        let plan = Plan(
+            workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
+            workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
+        var wanted: [(model: ConcurrencyModel, shape: Plan.Shape)] = []
+        for m in [ConcurrencyModel.sequential, .threads, .processes, .async, .hybrid] {
+            if m == current {
+                wanted.append((m, .now))
+            } else if let s = plan.shape(for: m, current: current) {
+                wanted.append((m, s))
             }
         }
-        return Calibration(now: now, scale: scale)
+        return (plan, wanted)
+    }
+
+    /// Replays every model but the current one at `scale`, on every core (they are
+    /// independent); `beside`, more work run among them (the pipeline's calibration replay).
+    static func replayModels(
+        profile p: WorkProfile, workload: Workload, heuristics h: Heuristics, scale: Double,
+        beside extra: (@Sendable () -> Int64?)? = nil
+    ) -> (replays: ModelReplays, extra: Int64?) {
+        let (plan, wanted) = models(profile: p, workload: workload, heuristics: h)
+        let current = p.currentModel
+        let bareNeeded = workload.tracks.contains(where: \.ipc)
+        var replays = [(time: Int64?, bare: Int64?)](repeating: (nil, nil), count: wanted.count)
+        var extraResult: Int64? = nil
+        replays.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeSendable(buffer)
+            let job = UnsafeSendable((plan, wanted, scale, current))
+            let extraOut = UnsafeSendable(UnsafeMutablePointer<Int64?>.allocate(capacity: 1))
+            extraOut.value.initialize(to: nil)
+            defer {
+                extraResult = extraOut.value.pointee
+                extraOut.value.deallocate()
+            }
+            // The extra job first: it is as long as the longest replay.
+            let offset = extra == nil ? 0 : 1
+            DispatchQueue.concurrentPerform(iterations: wanted.count + offset) { j in
+                if j < offset {
+                    extraOut.value.pointee = extra!()
+                    return
+                }
+                let k = j - offset
+                let (plan, wanted, scale, current) = job.value
+                guard wanted[k].model != current else { return }
+                let shape = wanted[k].shape
+                let t = plan.simulation(shape, scale: scale).run()
+                // CPU outside any span on a thread that moved data between processes may be the
+                // messages' handling (buffers allocated, filled and freed around each
+                // transfer): a model without the IPC may not do it at all — the low end
+                // assumes it does not.
+                let bare =
+                    bareNeeded && plan.dropsIPC(shape)
+                    ? plan.simulation(shape, scale: scale, untracedIPCWork: false).run() : nil
+                out.value[k] = (t, bare)
+            }
+        }
+        return (ModelReplays(scale: scale, results: replays), extraResult)
     }
 
     /// The predictions for `profile`'s window from a workload built before (nil: too many units).
+    /// `replays`: the models' replays run before (used when at the calibration's scale).
     static func predict(
         model: TraceModel, profile p: WorkProfile, pools: PoolBlocking?, heuristics h: Heuristics,
-        workload: Workload?, calibration: Calibration?
+        workload: Workload?, calibration: Calibration?, replays: ModelReplays? = nil
     ) -> WhatIf {
         guard let workload else {
             return WhatIf(
@@ -181,47 +296,17 @@ public struct WhatIf: Sendable {
             processStartMeasured: startMeasured, gil: gil, units: workload.tracks.reduce(0) { $0 + $1.items.count })
         guard let calibration else { return out }
         let current = p.currentModel
-        // One thread whose units the trace shows independent can be spread; a chain cannot.
-        let single = workload.tracks.count == 1 && !p.chainLike && workload.tracks[0].items.count > 1
-        let workerThreads = Set(p.workers.map(\.thread))
-        let plan = Plan(
-            workload: workload, cores: max(1, p.cores), gil: gil, processStart: start, independent: single,
-            workerTracks: max(1, workload.tracks.filter { workerThreads.contains($0.thread) }.count))
+        let (plan, wanted) = models(profile: p, workload: workload, heuristics: h)
         let now = calibration.now
         let scale = calibration.scale
         out.replayed = now
         out.cpuScale = scale
         let ratio = Double(measured) / Double(max(now, 1))
         let margin = max(h.whatIfMargin, abs(1 - ratio))
-        // The models' replays are independent: run on every core.
-        var wanted: [(model: ConcurrencyModel, shape: Plan.Shape)] = []
-        for m in [ConcurrencyModel.sequential, .threads, .processes, .async, .hybrid] {
-            if m == current {
-                wanted.append((m, .now))
-            } else if let s = plan.shape(for: m, current: current) {
-                wanted.append((m, s))
-            }
-        }
-        let bareNeeded = workload.tracks.contains(where: \.ipc)
-        var replays = [(time: Int64?, bare: Int64?)](repeating: (nil, nil), count: wanted.count)
-        replays.withUnsafeMutableBufferPointer { buffer in
-            let out = UnsafeSendable(buffer)
-            let job = UnsafeSendable((plan, wanted, scale, current))
-            DispatchQueue.concurrentPerform(iterations: wanted.count) { k in
-                let (plan, wanted, scale, current) = job.value
-                guard wanted[k].model != current else { return }
-                let shape = wanted[k].shape
-                let t = plan.simulation(shape, scale: scale).run()
-                // CPU outside any span on a thread that moved data between processes may be the
-                // messages' handling (buffers allocated, filled and freed around each
-                // transfer): a model without the IPC may not do it at all — the low end
-                // assumes it does not.
-                let bare =
-                    bareNeeded && plan.dropsIPC(shape)
-                    ? plan.simulation(shape, scale: scale, untracedIPCWork: false).run() : nil
-                out.value[k] = (t, bare)
-            }
-        }
+        // Replays run before at another scale are no use.
+        let replays =
+            replays.flatMap { $0.scale == scale ? $0.results : nil }
+            ?? replayModels(profile: p, workload: workload, heuristics: h, scale: scale).replays.results
         for (k, (m, shape)) in wanted.enumerated() {
             if m == current {
                 out.rows.append(
@@ -392,16 +477,20 @@ private struct Plan {
                 sim.tasks.append(.init(steps: out, process: pids[t.pid] ?? 0))
             }
         case .sequential:
-            var all: [(release: Int64, order: Int, track: Int, item: Int)] = []
+            // Every unit by release, ties in track order (a stable radix order of the releases).
+            var all: [(track: Int32, item: Int32)] = []
+            var keys: [Int64] = []
             for (k, t) in tracks.enumerated() {
-                for (i, r) in releases(t).enumerated() { all.append((r, all.count, k, i)) }
+                for (i, r) in releases(t).enumerated() {
+                    all.append((Int32(k), Int32(i)))
+                    keys.append(r)
+                }
             }
-            all.sort { ($0.release, $0.order) < ($1.release, $1.order) }
             var out: [Simulation.Step] = []
-            for u in all {
+            for u in stableOrder(of: keys) {
+                let (k, i) = all[Int(u)]
                 append(
-                    tracks[u.track].items[u.item], to: &out, ipc: false, awaits: false, lock: nil,
-                    release: u.release)
+                    tracks[Int(k)].items[Int(i)], to: &out, ipc: false, awaits: false, lock: nil, release: keys[Int(u)])
             }
             sim.tasks = [.init(steps: out, process: 0)]
         case .threadsMerged:
