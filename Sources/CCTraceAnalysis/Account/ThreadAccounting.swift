@@ -27,6 +27,9 @@ public struct Accounting: Sendable {
     var cpu: CPUCapacity
     /// Per accounted thread: how many top-level spans it has (counted in the same pass).
     var topLevelSpans: [Int: Int] = [:]
+    /// Per accounted thread: its longest top-level wait (I/O, lock or IPC), ns — what
+    /// ``WorkWindow/parkedThreads(model:classification:accounting:heuristics:)`` reads.
+    var longestTopLevelWait: [Int: Int64] = [:]
 
     /// Accounts every thread of `model`.
     public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
@@ -37,7 +40,8 @@ public struct Accounting: Sendable {
 
     private init(
         threads: [ThreadWork], threadTotal: TimeSplit, launcherProcesses: Int, namesInferred: Bool,
-        activity: [Int: (from: Int64, to: Int64)], cpu: CPUCapacity, topLevelSpans: [Int: Int]
+        activity: [Int: (from: Int64, to: Int64)], cpu: CPUCapacity, topLevelSpans: [Int: Int],
+        longestTopLevelWait: [Int: Int64]
     ) {
         self.threads = threads
         self.threadTotal = threadTotal
@@ -46,6 +50,7 @@ public struct Accounting: Sendable {
         self.activity = activity
         self.cpu = cpu
         self.topLevelSpans = topLevelSpans
+        self.longestTopLevelWait = longestTopLevelWait
     }
 
     /// The CPU capping still to apply to an ``Accounting`` made by
@@ -85,10 +90,12 @@ public struct Accounting: Sendable {
         var rates: [CPUCapacity.Segment] = []
         rates.reserveCapacity(results.reduce(0) { $0 + ($1?.rates.count ?? 0) })
         var topLevel: [Int: Int] = [:]
+        var longestWait: [Int: Int64] = [:]
         for case let one? in results {
             let slot = works.count
             works.append(one.work)
             topLevel[one.work.thread] = one.topLevel
+            longestWait[one.work.thread] = one.longestWait
             if let active = one.active { activity[one.work.thread] = active }
             for var r in one.rates {
                 r.thread = slot
@@ -106,7 +113,8 @@ public struct Accounting: Sendable {
             threads: threads, threadTotal: threads.reduce(TimeSplit()) { $0 + $1.split },
             launcherProcesses: launchers.count, namesInferred: threads.contains { $0.namesInferred },
             activity: activity.filter { kept.contains($0.key) }, cpu: CPUCapacity(),
-            topLevelSpans: topLevel.filter { kept.contains($0.key) })
+            topLevelSpans: topLevel.filter { kept.contains($0.key) },
+            longestTopLevelWait: longestWait.filter { kept.contains($0.key) })
         return (accounting, capping)
     }
 
@@ -121,9 +129,11 @@ public struct Accounting: Sendable {
         threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
     }
 
-    /// A thread's work, when it was active, its CPU rate segments and its top-level spans.
+    /// A thread's work, when it was active, its CPU rate segments, its top-level spans and
+    /// its longest top-level wait.
     private typealias One = (
-        work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment], topLevel: Int
+        work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment], topLevel: Int,
+        longestWait: Int64
     )
 
     /// One thread's accounting: its work, when it was active, and its CPU rate segments
@@ -134,6 +144,7 @@ public struct Accounting: Sendable {
         let thread = model.threads[index]
         var rates: [CPUCapacity.Segment] = []
         var topLevel = 0
+        var longestWait: Int64 = 0
         var sums = SliceClassification.SelfTime()
         // Each slice's share of its own time that is work, for the inferred-CPU rates (a
         // slice's parent is on the same thread, earlier in its range).
@@ -152,7 +163,12 @@ public struct Accounting: Sendable {
             let isAnnotation = annotation.value(s) { Self.isAnnotation(name: $0, category: $1) }
             let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
             sums.add(t)
-            if s.depth == 0 { topLevel += 1 }
+            if s.depth == 0 {
+                topLevel += 1
+                if let k = c.kinds[i], k == .ioWait || k == .lockWait || k == .ipc {
+                    longestWait = max(longestWait, s.duration.nanoseconds)
+                }
+            }
             if s.depth == 0 && c.kinds[i] != .resultWait {
                 active = (min(active.from, s.start.nanoseconds), max(active.to, s.end.nanoseconds))
             }
@@ -230,7 +246,7 @@ public struct Accounting: Sendable {
                 start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                 cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
                 ipcTransfer: sums.ipcTransfer))
-        return (work, active.from < active.to ? active : nil, rates, topLevel)
+        return (work, active.from < active.to ? active : nil, rates, topLevel, longestWait)
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

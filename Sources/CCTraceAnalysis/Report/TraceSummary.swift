@@ -58,6 +58,13 @@ public struct TraceSummary: Sendable {
     public var session: [String: JSONValue]
     public var diagnostics: [ImportDiagnostic]
 
+    /// `a + b`, clamped to `Int64`'s range (durations add saturating: traces from others can
+    /// hold anything).
+    private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     /// Summarizes `model`, keeping the `top` largest entries of each ranking.
     /// `taskRows`: rows of `model` that are tasks, not threads (the classification's
     /// ``SliceClassification/taskRows``).
@@ -67,34 +74,52 @@ public struct TraceSummary: Sendable {
         processes = model.processes.map {
             Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count, host: CrossHostAnalyzer.label($0).host)
         }
-        threads = model.threads.indices.map { i in
-            let t = model.threads[i]
-            var busy = TraceDuration.zero
-            let count = t.sliceRange.count
-            for k in t.sliceRange where model.slices[k].depth == 0 { busy += model.slices[k].duration }
-            let usage = t.cpu.map { $0.usage(in: model.bounds) }
-            return Thread(
-                pid: t.pid, tid: t.tid, name: t.name, sliceCount: count, busy: busy, running: usage?.running,
-                runnable: usage?.runnable)
-        }
-        .sorted { ($0.busy, $0.running ?? .zero) > ($1.busy, $1.running ?? .zero) }
-
-        // One row per (category, name): the memo finds a pair's row without hashing characters.
+        // One pass over the slices: each thread's top-level time, and one row per (category,
+        // name) — the memo finds a pair's row without hashing characters, and the sums are
+        // plain columns (a row of strings written per slice pays for them).
+        var busy = [Int64](repeating: 0, count: model.threads.count)
         var totals: [SpanTotal] = []
         var row = SliceNameMemo<Int>()
+        var counts: [Int] = []
+        var sums: [Int64] = []
+        var selfSums: [Int64] = []
+        var longest: [Int64] = []
         for i in model.slices.indices {
-            let k = row.value(model.slices[i]) { name, category in
+            let s = model.slices[i]
+            let k = row.value(s) { name, category in
                 totals.append(
                     SpanTotal(
                         name: name, category: category, count: 0, total: .zero, selfTotal: .zero, longest: .zero))
+                counts.append(0)
+                sums.append(0)
+                selfSums.append(0)
+                longest.append(0)
                 return totals.count - 1
             }
-            let duration = model.slices[i].duration
-            totals[k].count += 1
-            totals[k].total += duration
-            totals[k].selfTotal += model.slices[i].selfDuration
-            totals[k].longest = max(totals[k].longest, duration)
+            let duration = s.duration.nanoseconds
+            if s.depth == 0, s.thread >= 0, s.thread < busy.count {
+                busy[s.thread] = Self.saturatingAdd(busy[s.thread], duration)
+            }
+            counts[k] += 1
+            sums[k] = Self.saturatingAdd(sums[k], duration)
+            selfSums[k] = Self.saturatingAdd(selfSums[k], s.selfDuration.nanoseconds)
+            longest[k] = max(longest[k], duration)
         }
+        for k in totals.indices {
+            totals[k].count = counts[k]
+            totals[k].total = TraceDuration(nanoseconds: sums[k])
+            totals[k].selfTotal = TraceDuration(nanoseconds: selfSums[k])
+            totals[k].longest = TraceDuration(nanoseconds: longest[k])
+        }
+        threads = model.threads.indices.map { i in
+            let t = model.threads[i]
+            let usage = t.cpu.map { $0.usage(in: model.bounds) }
+            return Thread(
+                pid: t.pid, tid: t.tid, name: t.name, sliceCount: t.sliceRange.count,
+                busy: TraceDuration(nanoseconds: busy[i]), running: usage?.running, runnable: usage?.runnable)
+        }
+        .sorted { ($0.busy, $0.running ?? .zero) > ($1.busy, $1.running ?? .zero) }
+
         // Equal names under different string storage (not interned together) are one row.
         var merged: [String: SpanTotal] = [:]
         for t in totals {

@@ -412,28 +412,32 @@ private struct Plan {
         }
     }
 
-    /// The steps of `item` under a model: `ipc` kept or dropped, waits blocking or awaited,
-    /// locks kept (renamed by `lock`) or dropped (CPU is scaled by the simulation's `cpuScale`).
+    /// The steps of `item` (a unit of `track`) under a model: `ipc` kept or dropped, waits
+    /// blocking or awaited, locks kept (renamed by `lock`) or dropped, CPU outside spans
+    /// dropped when `dropUntracedCPU` (CPU is scaled by the simulation's `cpuScale`).
     func steps(
-        _ item: Workload.Item, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?, release: Int64? = nil
+        _ item: Workload.Item, of track: Workload.Track, ipc: Bool, awaits: Bool, lock: ((Int) -> Int)?,
+        release: Int64? = nil, dropUntracedCPU: Bool = false
     ) -> [Simulation.Step] {
         var out: [Simulation.Step] = []
         out.reserveCapacity(item.steps.count + 1)
-        append(item, to: &out, ipc: ipc, awaits: awaits, lock: lock, release: release)
+        append(
+            item, of: track, to: &out, ipc: ipc, awaits: awaits, lock: lock, release: release,
+            dropUntracedCPU: dropUntracedCPU)
         return out
     }
 
-    /// ``steps(_:ipc:awaits:lock:release:)`` appended to a task's steps (no array per
-    /// unit: a replay of a million units would allocate a million).
+    /// ``steps(_:of:ipc:awaits:lock:release:dropUntracedCPU:)`` appended to a task's steps
+    /// (no array per unit: a replay of a million units would allocate a million).
     func append(
-        _ item: Workload.Item, to out: inout [Simulation.Step], ipc: Bool, awaits: Bool,
-        lock: ((Int) -> Int)?, release: Int64? = nil
+        _ item: Workload.Item, of track: Workload.Track, to out: inout [Simulation.Step], ipc: Bool, awaits: Bool,
+        lock: ((Int) -> Int)?, release: Int64? = nil, dropUntracedCPU: Bool = false
     ) {
         out.append(.notBefore(release ?? item.release))
-        for s in item.steps {
-            switch s {
+        for k in item.steps {
+            switch track.steps[k] {
             case .cpu(let n): out.append(.cpu(n))
-            case .untracedCPU(let n): out.append(.cpu(n))
+            case .untracedCPU(let n): if !dropUntracedCPU { out.append(.cpu(n)) }
             case .wait(let n): out.append(awaits ? .await(n) : .wait(n))
             case .ipcCPU(let n): if ipc { out.append(.cpu(n)) }
             case .ipcWait(let n): if ipc { out.append(awaits ? .await(n) : .wait(n)) }
@@ -456,24 +460,21 @@ private struct Plan {
         var sim = Simulation(cores: cores)
         sim.cpuScale = scale
         sim.gil = gil
-        let tracks =
-            untracedIPCWork
-            ? workload.tracks
-            : workload.tracks.map { t in
-                guard t.ipc else { return t }
-                var t = t
-                for i in t.items.indices {
-                    t.items[i].steps = t.items[i].steps.filter { if case .untracedCPU = $0 { false } else { true } }
-                }
-                return t
-            }
+        let tracks = workload.tracks
+        // Without `untracedIPCWork`: the CPU outside spans of threads that moved data between
+        // processes is dropped.
+        let dropUntraced = tracks.map { !untracedIPCWork && $0.ipc }
         var pids: [Int64: Int] = [:]
         for t in tracks where pids[t.pid] == nil { pids[t.pid] = pids.count }
         switch shape {
         case .now:
-            for t in tracks {
+            for (k, t) in tracks.enumerated() {
                 var out: [Simulation.Step] = []
-                for item in t.items { append(item, to: &out, ipc: true, awaits: false, lock: { $0 }) }
+                out.reserveCapacity(t.steps.count + t.items.count)
+                for item in t.items {
+                    append(
+                        item, of: t, to: &out, ipc: true, awaits: false, lock: { $0 }, dropUntracedCPU: dropUntraced[k])
+                }
                 sim.tasks.append(.init(steps: out, process: pids[t.pid] ?? 0))
             }
         case .sequential:
@@ -487,23 +488,34 @@ private struct Plan {
                 }
             }
             var out: [Simulation.Step] = []
+            out.reserveCapacity(tracks.reduce(0) { $0 + $1.steps.count + $1.items.count })
             for u in stableOrder(of: keys) {
                 let (k, i) = all[Int(u)]
+                let t = tracks[Int(k)]
                 append(
-                    tracks[Int(k)].items[Int(i)], to: &out, ipc: false, awaits: false, lock: nil, release: keys[Int(u)])
+                    t.items[Int(i)], of: t, to: &out, ipc: false, awaits: false, lock: nil, release: keys[Int(u)],
+                    dropUntracedCPU: dropUntraced[Int(k)])
             }
             sim.tasks = [.init(steps: out, process: 0)]
         case .threadsMerged:
-            for t in tracks {
+            for (k, t) in tracks.enumerated() {
                 var out: [Simulation.Step] = []
+                out.reserveCapacity(t.steps.count + t.items.count)
                 for (item, r) in zip(t.items, releases(t)) {
-                    append(item, to: &out, ipc: false, awaits: false, lock: { $0 }, release: r)
+                    append(
+                        item, of: t, to: &out, ipc: false, awaits: false, lock: { $0 }, release: r,
+                        dropUntracedCPU: dropUntraced[k])
                 }
                 sim.tasks.append(.init(steps: out, process: 0))
             }
         case .pool(let n, let processes):
-            let items = tracks.flatMap(\.items).sorted { $0.release < $1.release }
-            sim.queue = items.map { steps($0, ipc: false, awaits: false, lock: nil) }
+            let units = tracks.indices.flatMap { k in tracks[k].items.map { (track: k, item: $0) } }
+                .sorted { $0.item.release < $1.item.release }
+            sim.queue = units.map {
+                steps(
+                    $0.item, of: tracks[$0.track], ipc: false, awaits: false, lock: nil,
+                    dropUntracedCPU: dropUntraced[$0.track])
+            }
             for i in 0..<n {
                 let startup: [Simulation.Step] = processes ? [.wait(processStart)] : []
                 sim.tasks.append(.init(steps: startup, process: processes ? i : 0, pullsFromQueue: true))
@@ -520,8 +532,11 @@ private struct Plan {
                 }
                 let startup = t.startup > 0 ? t.startup : processStart
                 var out: [Simulation.Step] = [.wait(startup)]
+                out.reserveCapacity(t.steps.count + t.items.count + 1)
                 for (item, r) in zip(t.items, releases(t)) {
-                    append(item, to: &out, ipc: false, awaits: false, lock: own, release: r)
+                    append(
+                        item, of: t, to: &out, ipc: false, awaits: false, lock: own, release: r,
+                        dropUntracedCPU: dropUntraced[i])
                 }
                 sim.tasks.append(.init(steps: out, process: i))
             }
@@ -530,19 +545,24 @@ private struct Plan {
             // On a loop over a pool of processes (Python's asyncio with a process pool) the CPU
             // work does not share one interpreter lock.
             if slots > 1 { sim.gil = false }
-            for t in tracks {
+            for (k, t) in tracks.enumerated() {
                 if unitsIndependent || t.loop {
                     for (item, r) in zip(t.items, releases(t)) {
                         sim.tasks.append(
                             .init(
-                                steps: steps(item, ipc: false, awaits: true, lock: { $0 }, release: r),
+                                steps: steps(
+                                    item, of: t, ipc: false, awaits: true, lock: { $0 }, release: r,
+                                    dropUntracedCPU: dropUntraced[k]),
                                 process: 0, executor: 0))
                     }
                 } else {
                     // One task: its units' steps appended in place (no array per unit).
                     var out: [Simulation.Step] = []
+                    out.reserveCapacity(t.steps.count + t.items.count)
                     for (item, r) in zip(t.items, releases(t)) {
-                        append(item, to: &out, ipc: false, awaits: true, lock: { $0 }, release: r)
+                        append(
+                            item, of: t, to: &out, ipc: false, awaits: true, lock: { $0 }, release: r,
+                            dropUntracedCPU: dropUntraced[k])
                     }
                     sim.tasks.append(.init(steps: out, process: 0, executor: 0))
                 }

@@ -35,7 +35,9 @@ struct Workload: Sendable {
         /// Whether its thread sat idle before it (it arrived), rather than reaching it from the
         /// previous unit.
         var arrived: Bool
-        var steps: [Step]
+        /// Where its steps are in its track's ``Track/steps`` (one array per track, not one
+        /// per unit: a workload has hundreds of thousands of units).
+        var steps: Range<Int>
     }
 
     /// One thread's work.
@@ -43,19 +45,27 @@ struct Workload: Sendable {
         var pid: Int64
         var thread: Int
         var items: [Item]
+        /// Every unit's steps, unit after unit.
+        var steps: [Step]
         /// The thread runs an event loop (its units are callbacks of independent events).
         var loop: Bool
         /// The process's start-up before its first unit, when this thread's process was started
         /// during the trace (its `process start` slice), ns.
         var startup: Int64 = 0
         /// Whether the thread moved data to or from another process.
-        var ipc: Bool {
-            items.contains {
-                $0.steps.contains {
-                    switch $0 {
-                    case .ipcCPU, .ipcWait: return true
-                    default: return false
-                    }
+        let ipc: Bool
+
+        init(pid: Int64, thread: Int, items: [Item], steps: [Step], loop: Bool, startup: Int64) {
+            self.pid = pid
+            self.thread = thread
+            self.items = items
+            self.steps = steps
+            self.loop = loop
+            self.startup = startup
+            ipc = steps.contains {
+                switch $0 {
+                case .ipcCPU, .ipcWait: return true
+                default: return false
                 }
             }
         }
@@ -136,13 +146,13 @@ struct Workload: Sendable {
                 let job = jobs[k]
                 var startup: Int64 = 0
                 let unitParent = unitParents[job.thread]
-                let items = Self.items(
+                let (items, steps) = Self.items(
                     model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
                     classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
                     unitParent: unitParent, startup: &startup, heuristics: h)
                 guard items.contains(where: { !$0.steps.isEmpty }) else { return }
                 out.value[k] = Track(
-                    pid: model.threads[job.thread].pid, thread: job.thread, items: items,
+                    pid: model.threads[job.thread].pid, thread: job.thread, items: items, steps: steps,
                     loop: callbacks[job.thread] != nil, startup: startup)
             }
         }
@@ -155,7 +165,7 @@ struct Workload: Sendable {
         classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>, unitParent: Int,
         startup: inout Int64,
         heuristics h: Heuristics
-    ) -> [Item] {
+    ) -> (items: [Item], steps: [Step]) {
         let thread = model.threads[index]
         let slices = model.slices
         let range = thread.sliceRange
@@ -274,7 +284,7 @@ struct Workload: Sendable {
         walk.interval(to: to)
         guard walk.recording else {
             walk.units.finishItem()
-            return walk.units.items
+            return (walk.units.items, walk.units.steps)
         }
 
         // Pass 2: the CPU readings' running time shared over the time that could have used it
@@ -331,7 +341,7 @@ struct Workload: Sendable {
             }
         }
         units.finishItem()
-        return units.items
+        return (units.items, units.steps)
     }
 
     private static let startupBit: UInt8 = 1
@@ -439,7 +449,9 @@ private struct UnitAssembler {
     let windowStart: Int64
     let arrivalGap: Int64
     var items: [Workload.Item] = []
+    /// The track's steps; the current unit's begin at `itemStart`.
     var steps: [Step] = []
+    var itemStart = 0
     /// The step being summed: its kind (0: none; 1 cpu, 2 untraced CPU, 3 wait, 4 IPC CPU,
     /// 5 IPC wait) and its length so far.
     var pendingTag: UInt8 = 0
@@ -480,8 +492,10 @@ private struct UnitAssembler {
 
     mutating func finishItem() {
         flush()
-        if !steps.isEmpty { items.append(Workload.Item(release: pendingRelease, arrived: arrived, steps: steps)) }
-        steps = []
+        if steps.count > itemStart {
+            items.append(Workload.Item(release: pendingRelease, arrived: arrived, steps: itemStart..<steps.count))
+        }
+        itemStart = steps.count
     }
 
     /// A mark, for a thread without CPU readings.

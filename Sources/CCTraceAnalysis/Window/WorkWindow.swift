@@ -101,11 +101,8 @@ public struct WorkWindow: Sendable {
     ) -> Set<Int> {
         var out: Set<Int> = []
         for t in a.threads where t.split.busy > 0 {
-            var longest: Int64 = 0
-            for i in model.threads[t.thread].sliceRange where model.slices[i].depth == 0 {
-                guard let k = c.kinds[i], k == .ioWait || k == .lockWait || k == .ipc else { continue }
-                longest = max(longest, model.slices[i].duration.nanoseconds)
-            }
+            // The longest top-level I/O, lock or IPC wait, found in the accounting's pass.
+            let longest = a.longestTopLevelWait[t.thread] ?? 0
             if Double(longest) >= h.parkedThread * Double(t.split.busy) { out.insert(t.thread) }
         }
         // Parked beside others that worked: a process whose threads all waited is waiting,
