@@ -30,6 +30,11 @@ public struct Accounting: Sendable {
     /// Per accounted thread: its longest top-level wait (I/O, lock or IPC), ns — what
     /// ``WorkWindow/parkedThreads(model:classification:accounting:heuristics:)`` reads.
     var longestTopLevelWait: [Int: Int64] = [:]
+    /// Per thread accounted (launchers too): its outermost I/O waits (start, end), and its
+    /// top-level task spans' time (0 on Swift's cooperative pool) — what the program's shape
+    /// reads (``ProgramShape``), found in the same pass.
+    var outermostIOWaits: [Int: [(Int64, Int64)]] = [:]
+    var taskRuns: [Int: Int64] = [:]
 
     /// Accounts every thread of `model`.
     public init(model: TraceModel, classification c: SliceClassification, cores: CoreCount, heuristics h: Heuristics) {
@@ -41,7 +46,7 @@ public struct Accounting: Sendable {
     private init(
         threads: [ThreadWork], threadTotal: TimeSplit, launcherProcesses: Int, namesInferred: Bool,
         activity: [Int: (from: Int64, to: Int64)], cpu: CPUCapacity, topLevelSpans: [Int: Int],
-        longestTopLevelWait: [Int: Int64]
+        longestTopLevelWait: [Int: Int64], outermostIOWaits: [Int: [(Int64, Int64)]], taskRuns: [Int: Int64]
     ) {
         self.threads = threads
         self.threadTotal = threadTotal
@@ -51,6 +56,8 @@ public struct Accounting: Sendable {
         self.cpu = cpu
         self.topLevelSpans = topLevelSpans
         self.longestTopLevelWait = longestTopLevelWait
+        self.outermostIOWaits = outermostIOWaits
+        self.taskRuns = taskRuns
     }
 
     /// The CPU capping still to apply to an ``Accounting`` made by
@@ -91,7 +98,11 @@ public struct Accounting: Sendable {
         rates.reserveCapacity(results.reduce(0) { $0 + ($1?.rates.count ?? 0) })
         var topLevel: [Int: Int] = [:]
         var longestWait: [Int: Int64] = [:]
+        var ioWaits: [Int: [(Int64, Int64)]] = [:]
+        var taskRuns: [Int: Int64] = [:]
         for case let one? in results {
+            ioWaits[one.work.thread] = one.ioWaits
+            taskRuns[one.work.thread] = one.taskRuns
             let slot = works.count
             works.append(one.work)
             topLevel[one.work.thread] = one.topLevel
@@ -114,7 +125,8 @@ public struct Accounting: Sendable {
             launcherProcesses: launchers.count, namesInferred: threads.contains { $0.namesInferred },
             activity: activity.filter { kept.contains($0.key) }, cpu: CPUCapacity(),
             topLevelSpans: topLevel.filter { kept.contains($0.key) },
-            longestTopLevelWait: longestWait.filter { kept.contains($0.key) })
+            longestTopLevelWait: longestWait.filter { kept.contains($0.key) }, outermostIOWaits: ioWaits,
+            taskRuns: taskRuns)
         return (accounting, capping)
     }
 
@@ -133,7 +145,7 @@ public struct Accounting: Sendable {
     /// its longest top-level wait.
     private typealias One = (
         work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment], topLevel: Int,
-        longestWait: Int64
+        longestWait: Int64, ioWaits: [(Int64, Int64)], taskRuns: Int64
     )
 
     /// One thread's accounting: its work, when it was active, and its CPU rate segments
@@ -145,6 +157,11 @@ public struct Accounting: Sendable {
         var rates: [CPUCapacity.Segment] = []
         var topLevel = 0
         var longestWait: Int64 = 0
+        var ioWaits: [(Int64, Int64)] = []
+        var taskRuns: Int64 = 0
+        // Jobs on Swift's pool are counted with their tasks (see ProgramShape).
+        let countsTasks = !(thread.name?.hasPrefix(TraceVocabulary.Event.swiftPoolThreadPrefix.string) ?? false)
+        let taskCategory = InternedNames.id(TraceCategory.task.rawValue)
         var sums = SliceClassification.SelfTime()
         // Each slice's share of its own time that is work, for the inferred-CPU rates (a
         // slice's parent is on the same thread, earlier in its range).
@@ -163,8 +180,12 @@ public struct Accounting: Sendable {
             let isAnnotation = annotation.value(s) { Self.isAnnotation(name: $0, category: $1) }
             let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
             sums.add(t)
+            if c.kinds[i] == .ioWait, s.parent < 0 || c.kinds[s.parent] != .ioWait {
+                ioWaits.append((s.start.nanoseconds, s.end.nanoseconds))
+            }
             if s.depth == 0 {
                 topLevel += 1
+                if countsTasks && s.categoryID == taskCategory { taskRuns += s.duration.nanoseconds }
                 if let k = c.kinds[i], k == .ioWait || k == .lockWait || k == .ipc {
                     longestWait = max(longestWait, s.duration.nanoseconds)
                 }
@@ -246,7 +267,7 @@ public struct Accounting: Sendable {
                 start: TraceTimestamp(nanoseconds: start), end: TraceTimestamp(nanoseconds: end), split: split,
                 cpuMeasured: measured, namesInferred: c.threadNamesInferred[index], ipcSerde: sums.ipcSerde,
                 ipcTransfer: sums.ipcTransfer))
-        return (work, active.from < active.to ? active : nil, rates, topLevel, longestWait)
+        return (work, active.from < active.to ? active : nil, rates, topLevel, longestWait, ioWaits, taskRuns)
     }
 
     /// Launchers — shell wrappers and shims that ran before the program (python3 behind

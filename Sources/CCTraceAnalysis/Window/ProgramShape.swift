@@ -112,25 +112,30 @@ public struct ProgramShape: Sendable {
         // (I/O, a timer, another task) — counted as waiting, inferred.
         var taskLives: Int64 = 0
         for t in tasks { taskLives += t.duration.nanoseconds }
+        // Task runs and the outermost I/O waits of accounted threads were found in the
+        // accounting's pass; threads it did not read (the recorder's, asyncio task rows) are
+        // read here.
         var taskRuns: Int64 = 0
         let swiftPool = TraceVocabulary.Event.swiftPoolThreadPrefix.string
         let taskCategoryID = InternedNames.id(taskCategory)
-        let onSwiftPool = model.threads.map { $0.name?.hasPrefix(swiftPool) ?? false }
+        for t in model.threads.indices {
+            if let runs = a.taskRuns[t] {
+                taskRuns += runs
+                continue
+            }
+            // Jobs on Swift's pool are counted with their tasks below.
+            guard !(model.threads[t].name?.hasPrefix(swiftPool) ?? false) else { continue }
+            for i in model.threads[t].sliceRange where slices[i].depth == 0 && slices[i].categoryID == taskCategoryID {
+                taskRuns += slices[i].duration.nanoseconds
+            }
+        }
         // Only the program's threads: a launcher's waits (a shell shim waiting for the program)
-        // and the recorder's are not operations of the program.
+        // and the recorder's are not operations of the program. In the order of the threads.
         var accounted = [Bool](repeating: false, count: model.threads.count)
         for t in a.threads where t.thread >= 0 && t.thread < accounted.count { accounted[t.thread] = true }
         var ioIntervals: [(Int64, Int64)] = []
-        // One pass over the slices for both: task runs, and the outermost I/O waits.
-        for i in slices.indices {
-            let s = slices[i]
-            // Jobs on Swift's pool are counted with their tasks below.
-            if s.depth == 0 && s.categoryID == taskCategoryID && !onSwiftPool[s.thread] {
-                taskRuns += s.duration.nanoseconds
-            }
-            if c.kinds[i] == .ioWait, s.parent < 0 || c.kinds[s.parent] != .ioWait, accounted[s.thread] {
-                ioIntervals.append((s.start.nanoseconds, s.end.nanoseconds))
-            }
+        for t in model.threads.indices where accounted[t] {
+            ioIntervals.append(contentsOf: a.outermostIOWaits[t] ?? [])
         }
         // Swift tasks seen through the hooks are left out: the gaps between their jobs include
         // the time they queued for a pool thread, and their threads' own accounting already
