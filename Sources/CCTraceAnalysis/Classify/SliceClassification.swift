@@ -1,4 +1,5 @@
 import CCTraceFormat
+import Dispatch
 
 /// Stage 1 — classification: what every slice's own time was spent on.
 ///
@@ -61,15 +62,6 @@ public struct SliceClassification: Sendable {
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
         var childCount = [Int32](repeating: 0, count: slices.count)
-        var firstChild = [Int64](repeating: Int64.max, count: slices.count)
-        var withLock = [Bool](repeating: false, count: slices.count)
-        var withLockExit = SliceNameMemo<Bool>()
-        for i in slices.indices where slices[i].parent >= 0 {
-            let p = slices[i].parent
-            childCount[p] += 1
-            firstChild[p] = min(firstChild[p], slices[i].start.nanoseconds)
-            if withLockExit.value(name: slices[i], CPython.isWithLockExit) { withLock[p] = true }
-        }
         var arrivals: [Int: [Int64]] = [:]
         for f in model.flows where f.category == TraceCategory.ipc.rawValue {
             arrivals[f.to.thread, default: []].append(f.to.timestamp.nanoseconds)
@@ -79,16 +71,136 @@ public struct SliceClassification: Sendable {
         var ipcRoot: [Int: Int] = [:]
         var lockGaps: [(slice: Int, wait: Int64)] = []
         var inferredThreads = [Bool](repeating: false, count: model.threads.count)
-        var waitLeafTaken: Set<Int> = []
-
         let channels = DescriptorChannels(model: model)
+        // A slice's kind reads only its own thread's slices (its parent's kind, its children):
+        // threads are classified in chunks on every core, each chunk a run of whole threads,
+        // and the chunks' findings put together in slice order. A model whose threads do not
+        // hold their slices in runs, in order, is classified as one chunk.
+        let chunks = Self.chunks(model)
+        var parts = [Part?](repeating: nil, count: chunks.count)
+        kinds.withUnsafeMutableBufferPointer { kindsOut in
+            childCount.withUnsafeMutableBufferPointer { countsOut in
+                inferredThreads.withUnsafeMutableBufferPointer { inferredOut in
+                    parts.withUnsafeMutableBufferPointer { partsOut in
+                        let out = UnsafeSendable((kindsOut, countsOut, inferredOut, partsOut))
+                        let input = UnsafeSendable((model, channels, arrivals, chunks))
+                        DispatchQueue.concurrentPerform(iterations: chunks.count) { k in
+                            let (kinds, counts, inferred, parts) = out.value
+                            let (model, channels, arrivals, chunks) = input.value
+                            parts[k] = Self.classify(
+                                chunks[k], model: model, channels: channels, arrivals: arrivals, heuristics: h,
+                                kinds: kinds, childCount: counts, inferredThreads: inferred)
+                        }
+                    }
+                }
+            }
+        }
+        if parts.contains(where: { $0 == nil }) {
+            // A parent outside its chunk: the model's threads do not hold their slices apart.
+            kinds = [SliceKind?](repeating: nil, count: slices.count)
+            childCount = [Int32](repeating: 0, count: slices.count)
+            inferredThreads = [Bool](repeating: false, count: model.threads.count)
+            parts = [
+                kinds.withUnsafeMutableBufferPointer { kindsOut in
+                    childCount.withUnsafeMutableBufferPointer { countsOut in
+                        inferredThreads.withUnsafeMutableBufferPointer { inferredOut in
+                            Self.classify(
+                                0..<slices.count, model: model, channels: channels, arrivals: arrivals, heuristics: h,
+                                kinds: kindsOut, childCount: countsOut, inferredThreads: inferredOut, wholeModel: true)
+                        }
+                    }
+                }
+            ]
+        }
+        for case let part? in parts {
+            moved.merge(part.moved) { a, _ in a }
+            ipcRoot.merge(part.ipcRoot) { a, _ in a }
+            lockGaps.append(contentsOf: part.lockGaps)
+        }
+        Self.consumerLocks(model: model, kinds: &kinds)
+        let held = Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h)
+        let (names, recorded, taskRows) = modelOnly()
+        self.names = names
+        let gil = recorded.union(held)
+        for i in gil { kinds[i] = .lockWait }
+        self.gilWaits = gil
+        self.taskRows = taskRows
+        Self.taskRowWaits(model: model, rows: taskRows, kinds: kinds, moved: &moved)
+        self.kinds = kinds
+        self.channels = channels
+        self.childCount = childCount
+        self.moved = moved
+        self.ipcRoot = ipcRoot
+        self.ipcArrivals = arrivals
+        self.inferredLockWaits = lockGaps
+        self.threadNamesInferred = inferredThreads
+    }
+
+    /// What a chunk of the classification found besides kinds, child counts and inferred
+    /// threads (which it writes in place).
+    private struct Part {
+        var moved: [Int: (kind: SliceKind, time: Int64)] = [:]
+        var ipcRoot: [Int: Int] = [:]
+        var lockGaps: [(slice: Int, wait: Int64)] = []
+    }
+
+    /// The chunks of `model`'s slices to classify apart: runs of whole threads of about equal
+    /// size, in slice order; one chunk unless the threads' ranges cover the slices in order.
+    private static func chunks(_ model: TraceModel) -> [Range<Int>] {
+        let n = model.slices.count
+        let ranges = model.threads.map(\.sliceRange).filter { !$0.isEmpty }
+        var next = 0
+        for r in ranges {
+            guard r.lowerBound == next else { return [0..<n] }
+            next = r.upperBound
+        }
+        guard next == n, n > 0 else { return [0..<n] }
+        // A few chunks per core, so one long thread does not leave a core idle.
+        let target = max(1, n / 8)
+        var out: [Range<Int>] = []
+        var start = 0
+        for r in ranges where r.upperBound - start >= target {
+            out.append(start..<r.upperBound)
+            start = r.upperBound
+        }
+        if start < n { out.append(start..<n) }
+        return out
+    }
+
+    /// Classifies the slices of `chunk` (whole threads), writing their kinds, child counts and
+    /// threads' inferred flags; nil when a slice's parent, or a slice's thread, lies outside
+    /// the chunk (unless `wholeModel`).
+    private static func classify(
+        _ chunk: Range<Int>, model: TraceModel, channels: DescriptorChannels, arrivals: [Int: [Int64]],
+        heuristics h: Heuristics, kinds: UnsafeMutableBufferPointer<SliceKind?>,
+        childCount: UnsafeMutableBufferPointer<Int32>, inferredThreads: UnsafeMutableBufferPointer<Bool>,
+        wholeModel: Bool = false
+    ) -> Part? {
+        let slices = model.slices
+        let lo = chunk.lowerBound
+        var firstChild = [Int64](repeating: Int64.max, count: chunk.count)
+        var withLock = [Bool](repeating: false, count: chunk.count)
+        var withLockExit = SliceNameMemo<Bool>()
+        for i in chunk {
+            guard wholeModel || chunk.contains(model.threads[slices[i].thread].sliceRange.lowerBound) else {
+                return nil
+            }
+            let p = slices[i].parent
+            guard p >= 0 else { continue }
+            guard wholeModel || chunk.contains(p) else { return nil }
+            childCount[p] += 1
+            firstChild[p - lo] = min(firstChild[p - lo], slices[i].start.nanoseconds)
+            if withLockExit.value(name: slices[i], CPython.isWithLockExit) { withLock[p - lo] = true }
+        }
+        var part = Part()
+        var waitLeafTaken: Set<Int> = []
         // Names repeat (a trace has a few thousand distinct ones for millions of slices): each
         // is classified once per category.
         var known = SliceNameMemo<(own: (kind: SliceKind, inferred: Bool)?, shim: Bool)>()
         let preload = TraceCategory.preload.rawValue
         var libraryFunction = SliceNameMemo<Bool>()
         var parentIsQueueMethod = SliceNameMemo<Bool>()
-        for i in slices.indices {
+        for i in chunk {
             let facts = known.value(slices[i]) {
                 (SliceClassifier.classify(name: $0, category: $1), $1 == preload)
             }
@@ -103,9 +215,9 @@ public struct SliceClassification: Sendable {
             if let p = parentKind {
                 if own?.kind == .ipc && p != .ipc {
                     kind = .ipc
-                    ipcRoot[i] = i
-                } else if p == .ipc, let root = ipcRoot[slices[i].parent] {
-                    ipcRoot[i] = root
+                    part.ipcRoot[i] = i
+                } else if p == .ipc, let root = part.ipcRoot[slices[i].parent] {
+                    part.ipcRoot[i] = root
                     // A foreign receive's first read is the wait for the message to arrive.
                     if childCount[i] == 0, !waitLeafTaken.contains(root),
                         SliceClassifier.kind(ofCall: slices[i].name) == .ioWait,
@@ -121,7 +233,7 @@ public struct SliceClassification: Sendable {
                 }
             } else {
                 kind = own?.kind
-                if kind == .ipc { ipcRoot[i] = i }
+                if kind == .ipc { part.ipcRoot[i] = i }
             }
             // A lock or semaphore wait inside a queue's own method is its flow control.
             if kind == .lockWait, own?.inferred == true, slices[i].parent >= 0,
@@ -141,20 +253,20 @@ public struct SliceClassification: Sendable {
                 {
                     // Long gaps between a library function's calls are a call the tracer did
                     // not see (a C function called from C): waiting, not work.
-                    moved[i] = (.resultWait, selfTime)
+                    part.moved[i] = (.resultWait, selfTime)
                     inferredThreads[slices[i].thread] = true
-                } else if withLock[i], kind == nil, firstChild[i] != Int64.max,
-                    firstChild[i] - slices[i].start.nanoseconds >= h.withLockMinimumWait.nanoseconds
+                } else if withLock[i - lo], kind == nil, firstChild[i - lo] != Int64.max,
+                    firstChild[i - lo] - slices[i].start.nanoseconds >= h.withLockMinimumWait.nanoseconds
                 {
                     // The stretch before the first traced call of a `with lock:` block is
                     // the (untraced) acquire.
-                    let wait = min(selfTime, firstChild[i] - slices[i].start.nanoseconds)
-                    moved[i] = (.lockWait, wait)
-                    lockGaps.append((i, wait))
+                    let wait = min(selfTime, firstChild[i - lo] - slices[i].start.nanoseconds)
+                    part.moved[i] = (.lockWait, wait)
+                    part.lockGaps.append((i, wait))
                     inferredThreads[slices[i].thread] = true
                 }
             case .ipc?:
-                let root = ipcRoot[i] ?? i
+                let root = part.ipcRoot[i] ?? i
                 if SliceClassifier.ipcStep(name: slices[root].name) == .receive,
                     slices[i].category == TraceCategory.ipc.rawValue, childCount[i] == 0,
                     let arrival = Self.first(
@@ -162,29 +274,13 @@ public struct SliceClassification: Sendable {
                         to: slices[i].end.nanoseconds)
                 {
                     // cctrace's receive: waiting until the message arrived is idle.
-                    moved[i] = (.resultWait, min(selfTime, arrival - slices[i].start.nanoseconds))
+                    part.moved[i] = (.resultWait, min(selfTime, arrival - slices[i].start.nanoseconds))
                 }
             default:
                 break
             }
         }
-        Self.consumerLocks(model: model, kinds: &kinds)
-        let held = Self.gilHeldElsewhere(model: model, kinds: kinds, heuristics: h)
-        let (names, recorded, taskRows) = modelOnly()
-        self.names = names
-        let gil = recorded.union(held)
-        for i in gil { kinds[i] = .lockWait }
-        self.gilWaits = gil
-        self.taskRows = taskRows
-        Self.taskRowWaits(model: model, rows: taskRows, kinds: kinds, moved: &moved)
-        self.kinds = kinds
-        self.channels = channels
-        self.childCount = childCount
-        self.moved = moved
-        self.ipcRoot = ipcRoot
-        self.ipcArrivals = arrivals
-        self.inferredLockWaits = lockGaps
-        self.threadNamesInferred = inferredThreads
+        return part
     }
 
     /// How slice `index`'s own time splits by kind.

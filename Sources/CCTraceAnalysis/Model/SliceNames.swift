@@ -14,29 +14,72 @@ public struct SliceNames: Sendable {
     let nameIDs: [UInt32]
     let categoryIDs: [UInt32]
 
+    /// Per pair, in the same pass: how many slices, their summed time and own time, the
+    /// longest (ns; sums saturate) — the summary's busiest spans (``TraceSummary``).
+    let counts: [Int]
+    let totals: [Int64]
+    let selfTotals: [Int64]
+    let longest: [Int64]
+    /// Per thread index, its top-level slices' summed time (ns, saturating).
+    let topLevelTime: [Int64]
+
     /// How many distinct pairs.
     public var pairCount: Int { nameIDs.count }
 
-    /// The pairs of `slices`.
+    /// The pairs of `slices`, with their sums.
     public init(slices: [Slice]) {
         var table = MemoTable<UInt64, UInt32>(capacity: 1024)
         var pairOf = [UInt32](repeating: 0, count: slices.count)
         var names: [UInt32] = []
         var categories: [UInt32] = []
+        var counts: [Int] = []
+        var totals: [Int64] = []
+        var selfTotals: [Int64] = []
+        var longest: [Int64] = []
+        var topLevel: [Int64] = []
         slices.withUnsafeBufferPointer { s in
             for i in s.indices {
                 let name = s[i].nameID
                 let category = s[i].categoryID
-                pairOf[i] = table.value(UInt64(name) | UInt64(category) << 32) {
-                    names.append(name)
-                    categories.append(category)
-                    return UInt32(names.count - 1)
+                let k = Int(
+                    table.value(UInt64(name) | UInt64(category) << 32) {
+                        names.append(name)
+                        categories.append(category)
+                        counts.append(0)
+                        totals.append(0)
+                        selfTotals.append(0)
+                        longest.append(0)
+                        return UInt32(names.count - 1)
+                    })
+                pairOf[i] = UInt32(k)
+                let duration = s[i].duration.nanoseconds
+                counts[k] += 1
+                totals[k] = Self.saturatingAdd(totals[k], duration)
+                selfTotals[k] = Self.saturatingAdd(selfTotals[k], s[i].selfDuration.nanoseconds)
+                longest[k] = max(longest[k], duration)
+                let t = s[i].thread
+                if s[i].depth == 0, t >= 0 {
+                    if t >= topLevel.count {
+                        topLevel.append(contentsOf: repeatElement(0, count: t + 1 - topLevel.count))
+                    }
+                    topLevel[t] = Self.saturatingAdd(topLevel[t], duration)
                 }
             }
         }
         self.pairOf = pairOf
         nameIDs = names
         categoryIDs = categories
+        self.counts = counts
+        self.totals = totals
+        self.selfTotals = selfTotals
+        self.longest = longest
+        topLevelTime = topLevel
+    }
+
+    /// `a + b`, clamped to `Int64`'s range (traces from others can hold anything).
+    private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
     }
 
     /// Per pair, `test(name, category)`.

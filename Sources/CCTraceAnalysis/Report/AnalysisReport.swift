@@ -20,12 +20,15 @@ public struct AnalysisReport: Sendable {
 
     /// Analyzes `model` (``AnalysisPipeline``) and puts the result in words.
     public init(model: TraceModel, options: AnalysisOptions = AnalysisOptions()) {
-        // The summary and the stacks read only the model: beside the analysis.
+        // The stacks read only the model: beside the analysis. The summary's sums come from the
+        // classification's pass over the slice names (``SliceNames``), unless the trace was too
+        // long to analyze (then it was not classified).
         let top = max(options.top, 1)
-        let (analysis, (first, firstStacks)) = beside(
+        let (analysis, firstStacks) = beside(
             { AnalysisPipeline.run(model, options: options) },
-            { (TraceSummary(model: model, top: top), HotStacks(model: model)) })
-        var summary = first
+            { HotStacks(model: model) })
+        var summary = TraceSummary(
+            model: model, top: top, names: analysis.tooLong ? nil : analysis.profile.classification.names)
         let rows = analysis.profile.classification.taskRows
         summary.taskCount += rows.count
         summary.taskRowCount = rows.count

@@ -58,58 +58,33 @@ public struct TraceSummary: Sendable {
     public var session: [String: JSONValue]
     public var diagnostics: [ImportDiagnostic]
 
-    /// `a + b`, clamped to `Int64`'s range (durations add saturating: traces from others can
-    /// hold anything).
-    private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? .max : .min) : sum
-    }
-
     /// Summarizes `model`, keeping the `top` largest entries of each ranking.
     /// `taskRows`: rows of `model` that are tasks, not threads (the classification's
     /// ``SliceClassification/taskRows``).
     public init(model: TraceModel, top: Int = 10, taskRows: Set<Int> = []) {
+        self.init(model: model, top: top, taskRows: taskRows, names: nil)
+    }
+
+    /// The summary, its per-name sums and per-thread times read from `names` (built from
+    /// `model`'s slices, as the classification does) rather than from another pass over the
+    /// slices.
+    init(model: TraceModel, top: Int = 10, taskRows: Set<Int> = [], names: SliceNames?) {
         eventCount = model.eventCount
         duration = model.duration
         processes = model.processes.map {
             Process(pid: $0.pid, name: $0.name, threadCount: $0.threads.count, host: CrossHostAnalyzer.label($0).host)
         }
-        // One pass over the slices: each thread's top-level time, and one row per (category,
-        // name) — the memo finds a pair's row without hashing characters, and the sums are
-        // plain columns (a row of strings written per slice pays for them).
+        // Each thread's top-level time, and one row per (category, name), with their sums: from
+        // the slices' pairs (one pass over the slices, made for the classification).
+        let names = names ?? SliceNames(slices: model.slices)
         var busy = [Int64](repeating: 0, count: model.threads.count)
-        var totals: [SpanTotal] = []
-        var row = SliceNameMemo<Int>()
-        var counts: [Int] = []
-        var sums: [Int64] = []
-        var selfSums: [Int64] = []
-        var longest: [Int64] = []
-        for i in model.slices.indices {
-            let s = model.slices[i]
-            let k = row.value(s) { name, category in
-                totals.append(
-                    SpanTotal(
-                        name: name, category: category, count: 0, total: .zero, selfTotal: .zero, longest: .zero))
-                counts.append(0)
-                sums.append(0)
-                selfSums.append(0)
-                longest.append(0)
-                return totals.count - 1
-            }
-            let duration = s.duration.nanoseconds
-            if s.depth == 0, s.thread >= 0, s.thread < busy.count {
-                busy[s.thread] = Self.saturatingAdd(busy[s.thread], duration)
-            }
-            counts[k] += 1
-            sums[k] = Self.saturatingAdd(sums[k], duration)
-            selfSums[k] = Self.saturatingAdd(selfSums[k], s.selfDuration.nanoseconds)
-            longest[k] = max(longest[k], duration)
-        }
-        for k in totals.indices {
-            totals[k].count = counts[k]
-            totals[k].total = TraceDuration(nanoseconds: sums[k])
-            totals[k].selfTotal = TraceDuration(nanoseconds: selfSums[k])
-            totals[k].longest = TraceDuration(nanoseconds: longest[k])
+        for (t, time) in names.topLevelTime.enumerated() where t < busy.count { busy[t] = time }
+        let totals = names.nameIDs.indices.map { k in
+            SpanTotal(
+                name: InternedNames.name(names.nameIDs[k]), category: InternedNames.name(names.categoryIDs[k]),
+                count: names.counts[k], total: TraceDuration(nanoseconds: names.totals[k]),
+                selfTotal: TraceDuration(nanoseconds: names.selfTotals[k]),
+                longest: TraceDuration(nanoseconds: names.longest[k]))
         }
         threads = model.threads.indices.map { i in
             let t = model.threads[i]

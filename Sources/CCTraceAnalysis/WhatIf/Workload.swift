@@ -181,57 +181,59 @@ struct Workload: Sendable {
             if da != db { return da > db }
             return slices[i].depth < slices[j].depth
         }
-        let ordered = range.count < 2 || (lo..<(range.upperBound - 1)).allSatisfy { !before($0 + 1, $0) }
-        let sortedOrder: [Int]? = ordered ? nil : range.sorted(by: before)
-        // What each slice's name says (start-up, annotation, IPC step), once per name.
-        var factBits = [UInt8](repeating: 0, count: range.count)
-        do {
-            var names = SliceNameMemo<UInt8>()
-            for i in range {
-                factBits[i - lo] = names.value(slices[i]) { name, category in
-                    let step = SliceClassifier.ipcStep(name: name)
-                    let startup =
-                        category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string
-                    let annotation = Accounting.isAnnotation(name: name, category: category)
-                    let ipcCPU = step == .serialize || step == .deserialize
-                    return (startup ? Self.startupBit : 0) | (annotation ? Self.annotationBit : 0)
-                        | (ipcCPU ? Self.ipcCPUBit : 0)
-                }
-            }
-        }
-        // Each slice's own kind of time, found once.
+        // One pass for three things: whether the slices are in that order; what each slice's
+        // name says (start-up, annotation, IPC step), once per name; each slice's own kind of
+        // time. An annotation's ancestors are read on demand (the importer puts parents first;
+        // other models may not).
+        var ordered = true
+        var factBits = [UInt8](repeating: Self.unreadBits, count: range.count)
         var kinds = [StepKind](repeating: .work, count: range.count)
+        var names = SliceNameMemo<UInt8>()
         for i in range {
+            if ordered, i > lo, before(i, i - 1) { ordered = false }
             var k = i
-            let kind: StepKind
-            // A process's start-up is the model's to decide (none with threads).
-            if factBits[k - lo] & Self.startupBit != 0 {
-                kind = .none
-            } else {
-                // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
-                var top = false
-                while factBits[k - lo] & Self.annotationBit != 0 {
-                    let parent = slices[k].parent
-                    guard parent >= 0 else {
-                        top = true
-                        break
+            var kind: StepKind? = nil
+            while true {
+                var bits = factBits[k - lo]
+                if bits == Self.unreadBits {
+                    bits = names.value(slices[k]) { name, category in
+                        let step = SliceClassifier.ipcStep(name: name)
+                        let startup =
+                            category == TraceCategory.process.rawValue
+                            && name == TraceVocabulary.Event.processStart.string
+                        let annotation = Accounting.isAnnotation(name: name, category: category)
+                        let ipcCPU = step == .serialize || step == .deserialize
+                        return (startup ? Self.startupBit : 0) | (annotation ? Self.annotationBit : 0)
+                            | (ipcCPU ? Self.ipcCPUBit : 0)
                     }
-                    k = parent
+                    factBits[k - lo] = bits
                 }
-                if top {
+                // A process's start-up is the model's to decide (none with threads).
+                if k == i, bits & Self.startupBit != 0 {
+                    kind = StepKind.none
+                    break
+                }
+                // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
+                guard bits & Self.annotationBit != 0 else { break }
+                let parent = slices[k].parent
+                guard parent >= 0 else {
                     kind = .work
-                } else {
-                    switch c.kinds[k] {
-                    case nil, .work?: kind = .work
-                    case .lockWait?: kind = .none  // recomputed
-                    case .resultWait?: kind = .resultWait  // waiting for other workers: they are simulated
-                    case .ioWait?: kind = .wait
-                    case .ipc?: kind = factBits[k - lo] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
-                    }
+                    break
+                }
+                k = parent
+            }
+            if kind == nil {
+                switch c.kinds[k] {
+                case nil, .work?: kind = .work
+                case .lockWait?: kind = StepKind.none  // recomputed
+                case .resultWait?: kind = .resultWait  // waiting for other workers: they are simulated
+                case .ioWait?: kind = .wait
+                case .ipc?: kind = factBits[k - lo] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
                 }
             }
-            kinds[i - lo] = kind
+            kinds[i - lo] = kind!
         }
+        let sortedOrder: [Int]? = ordered ? nil : range.sorted(by: before)
 
         // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
         // Without CPU readings they become units as they come (pass 3 needs nothing more);
@@ -347,6 +349,8 @@ struct Workload: Sendable {
     private static let startupBit: UInt8 = 1
     private static let annotationBit: UInt8 = 2
     private static let ipcCPUBit: UInt8 = 4
+    /// A slice whose name has not been read yet.
+    private static let unreadBits: UInt8 = 0x80
 }
 
 /// What a stretch of a thread's time was, as the replay keeps it.
