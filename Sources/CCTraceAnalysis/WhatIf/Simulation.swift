@@ -126,9 +126,13 @@ struct Simulation {
         /// The time at which every task has finished with CPU steps scaled by `scale` (see
         /// ``Simulation/cpuScale``), or nil (see ``Simulation/run(eventLimit:)``).
         func run(scale: Double, eventLimit: Int = 20_000_000) -> Int64? {
-            var state = Engine(self, scale: scale)
-            defer { state.free() }
-            return state.run(eventLimit: eventLimit)
+            // The engine reads the steps through a pointer (no bounds check or retain per step):
+            // valid for the run, which ends inside this closure.
+            flat.withUnsafeBufferPointer { steps in
+                var state = Engine(self, steps: steps, scale: scale)
+                defer { state.free() }
+                return state.run(eventLimit: eventLimit)
+            }
         }
     }
 }
@@ -146,7 +150,7 @@ private struct Engine {
     let scale: Double
     /// Every task's steps, then every queue item's (``Simulation/Prepared``): a task runs
     /// `flat[position[t]..<end[t]]`.
-    let flat: [Step]
+    let flat: UnsafeBufferPointer<Step>
     // Per task, written on every step: columns behind a pointer (an array in a struct pays a
     // copy-on-write check per write), freed by `free()`.
     let position: Column<Int>
@@ -188,11 +192,11 @@ private struct Engine {
     let readyList: Column<Int>
     var readyCount: Int
 
-    init(_ s: Simulation.Prepared, scale: Double) {
+    init(_ s: Simulation.Prepared, steps: UnsafeBufferPointer<Step>, scale: Double) {
         cores = Double(max(1, s.cores))
         gil = s.gil
         self.scale = scale
-        flat = s.flat
+        flat = steps
         position = Column(s.starts)
         end = Column(s.ends)
         queue = s.queue
@@ -302,7 +306,7 @@ private struct Engine {
             position[t] += 1
             makeReady(t)
         }
-        wake()
+        if let w = waits.top, Double(w.time) <= now + 0.5 { wake() }
         return true
     }
 

@@ -478,23 +478,73 @@ private struct Plan {
                 sim.tasks.append(.init(steps: out, process: pids[t.pid] ?? 0))
             }
         case .sequential:
-            // Every unit by release, ties in track order (a stable radix order of the releases).
-            var all: [(track: Int32, item: Int32)] = []
-            var keys: [Int64] = []
-            for (k, t) in tracks.enumerated() {
-                for (i, r) in releases(t).enumerated() {
-                    all.append((Int32(k), Int32(i)))
-                    keys.append(r)
-                }
-            }
+            // Every unit by release, ties in track order then unit order: a merge of the tracks
+            // (each in release order, as units come in time), else a stable radix order.
+            let rel = tracks.map { releases($0) }
             var out: [Simulation.Step] = []
             out.reserveCapacity(tracks.reduce(0) { $0 + $1.steps.count + $1.items.count })
-            for u in stableOrder(of: keys) {
-                let (k, i) = all[Int(u)]
-                let t = tracks[Int(k)]
-                append(
-                    t.items[Int(i)], of: t, to: &out, ipc: false, awaits: false, lock: nil, release: keys[Int(u)],
-                    dropUntracedCPU: dropUntraced[Int(k)])
+            tracks.withUnsafeBufferPointer { tracks in
+                func emit(_ k: Int, _ i: Int) {
+                    append(
+                        tracks[k].items[i], of: tracks[k], to: &out, ipc: false, awaits: false, lock: nil,
+                        release: rel[k][i], dropUntracedCPU: dropUntraced[k])
+                }
+                if rel.allSatisfy({ r in r.indices.dropFirst().allSatisfy { r[$0 - 1] <= r[$0] } }) {
+                    // A heap of each track's next unit by (release, track).
+                    var heap: [(release: Int64, track: Int)] = []
+                    func less(_ a: (release: Int64, track: Int), _ b: (release: Int64, track: Int)) -> Bool {
+                        a.release != b.release ? a.release < b.release : a.track < b.track
+                    }
+                    func push(_ e: (release: Int64, track: Int)) {
+                        heap.append(e)
+                        var c = heap.count - 1
+                        while c > 0 {
+                            let p = (c - 1) / 2
+                            guard less(heap[c], heap[p]) else { break }
+                            heap.swapAt(c, p)
+                            c = p
+                        }
+                    }
+                    func popMin() -> Int {
+                        let top = heap[0].track
+                        let last = heap.removeLast()
+                        if !heap.isEmpty {
+                            heap[0] = last
+                            var c = 0
+                            while true {
+                                let l = 2 * c + 1
+                                guard l < heap.count else { break }
+                                let r = l + 1
+                                let m = r < heap.count && less(heap[r], heap[l]) ? r : l
+                                guard less(heap[m], heap[c]) else { break }
+                                heap.swapAt(c, m)
+                                c = m
+                            }
+                        }
+                        return top
+                    }
+                    var next = [Int](repeating: 0, count: rel.count)
+                    for k in rel.indices where !rel[k].isEmpty { push((rel[k][0], k)) }
+                    while !heap.isEmpty {
+                        let k = popMin()
+                        emit(k, next[k])
+                        next[k] += 1
+                        if next[k] < rel[k].count { push((rel[k][next[k]], k)) }
+                    }
+                } else {
+                    var all: [(track: Int32, item: Int32)] = []
+                    var keys: [Int64] = []
+                    for k in rel.indices {
+                        for i in rel[k].indices {
+                            all.append((Int32(k), Int32(i)))
+                            keys.append(rel[k][i])
+                        }
+                    }
+                    for u in stableOrder(of: keys) {
+                        let (k, i) = all[Int(u)]
+                        emit(Int(k), Int(i))
+                    }
+                }
             }
             sim.tasks = [.init(steps: out, process: 0)]
         case .threadsMerged:
