@@ -42,7 +42,14 @@ struct CPUCapacity: Sendable {
             keys.append(seg.start)
             keys.append(seg.end)
         }
-        let order = stableOrder(of: keys)
+        let (sortedKeys, order) = stableSort(keys)
+        // Each edge's signed rate, in edge order (read by edge in the sweep: one lookup, not
+        // the segment's through `kept`).
+        var edgeRate = [Double](repeating: 0, count: keys.count)
+        for (j, s) in kept.enumerated() {
+            edgeRate[2 * j] = segments[s].rate
+            edgeRate[2 * j + 1] = -segments[s].rate
+        }
         // The sweep: after each distinct time, the total rate R; F(t) = ∫ max(0, 1 − k/R) is
         // the share of each thread's running that did not fit, integrated. Each edge's place
         // in `times` is kept for the second pass.
@@ -53,8 +60,11 @@ struct CPUCapacity: Sendable {
         var area = 0.0
         var i = 0
         times.reserveCapacity(keys.count)
+        overflow.reserveCapacity(keys.count)
+        cumulative.reserveCapacity(keys.count)
+        rates.reserveCapacity(keys.count)
         while i < order.count {
-            let t = keys[Int(order[i])]
+            let t = sortedKeys[i]
             if let last = times.last {
                 let dt = Double(t - last)
                 let r = rates[rates.count - 1]
@@ -62,10 +72,9 @@ struct CPUCapacity: Sendable {
                 if uncapped > k { f += dt * (1 - k / uncapped) }
                 area += dt * r
             }
-            while i < order.count, keys[Int(order[i])] == t {
+            while i < order.count, sortedKeys[i] == t {
                 let e = Int(order[i])
-                let rate = segments[kept[e >> 1]].rate
-                total += e & 1 == 0 ? rate : -rate
+                total += edgeRate[e]
                 timeIndex[e] = Int32(times.count)
                 i += 1
             }

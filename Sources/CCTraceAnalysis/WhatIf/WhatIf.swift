@@ -251,14 +251,19 @@ public struct WhatIf: Sendable {
                 extraResult = extraOut.value.pointee
                 extraOut.value.deallocate()
             }
-            // The extra job first: it is as long as the longest replay.
+            // The extra job first: it is as long as the longest replay. The sequential shape
+            // last: one task, so its steps are the cheapest to replay (no other task to share
+            // the cores with), and the shortest job is the one to end on.
             let offset = extra == nil ? 0 : 1
+            let jobs =
+                wanted.indices.filter { !Self.isSequential(wanted[$0].shape) }
+                + wanted.indices.filter { Self.isSequential(wanted[$0].shape) }
             DispatchQueue.concurrentPerform(iterations: wanted.count + offset) { j in
                 if j < offset {
                     extraOut.value.pointee = extra!()
                     return
                 }
-                let k = j - offset
+                let k = jobs[j - offset]
                 let (plan, wanted, scale, current) = job.value
                 guard wanted[k].model != current else { return }
                 let shape = wanted[k].shape
@@ -274,6 +279,11 @@ public struct WhatIf: Sendable {
             }
         }
         return (ModelReplays(scale: scale, results: replays), extraResult)
+    }
+
+    private static func isSequential(_ shape: Plan.Shape) -> Bool {
+        if case .sequential = shape { return true }
+        return false
     }
 
     /// The predictions for `profile`'s window from a workload built before (nil: too many units).
