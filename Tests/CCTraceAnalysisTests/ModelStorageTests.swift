@@ -121,3 +121,109 @@ private final class UnsafeSendableBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+extension ModelStorageTests {
+    /// The radix sort that moves keys with their indices gives the standard library's sorted
+    /// keys and the stable order; the value-only radix sort gives the sorted values.
+    @Test func radixSortsMatchTheStandardSort() {
+        var rng = SplitMix(seed: 7)
+        let cases: [[Int64]] = [
+            [],
+            [3],
+            (0..<20_000).map { _ in Int64(rng.next() % 97) },
+            (0..<20_000).map { _ in Int64(bitPattern: rng.next()) },
+            (0..<20_000).map { _ in Int64(rng.next() % 3_000_000_000) - 1_000_000_000 },
+            [Int64.max, Int64.min, 5, 5, Int64.max, -1],
+        ]
+        for keys in cases {
+            let (sorted, order) = stableSort(keys)
+            #expect(sorted == keys.sorted())
+            #expect(order.map(Int.init) == keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) })
+            #expect(radixSorted(keys) == keys.sorted())
+        }
+    }
+
+    /// Many threads of nested calls (I/O, locks, IPC, queue gets, work): the classification in
+    /// chunks of threads on every core finds what one pass over all the slices finds.
+    @Test func classificationInChunksAgreesWithOnePass() throws {
+        var rng = SplitMix(seed: 11)
+        let calls = [
+            "socket.recv", "time.sleep", "threading.Lock.acquire", "queue.Queue.get", "json.dumps", "compute",
+            "recv_bytes", "pickle.loads", "lock wait",
+        ]
+        var events: [String] = []
+        for tid in 1...24 {
+            var ts = 0.0
+            for _ in 0..<200 {
+                let outer = calls[Int(rng.next() % UInt64(calls.count))]
+                let inner = calls[Int(rng.next() % UInt64(calls.count))]
+                let cat = outer == "lock wait" ? "cctrace.lock" : (outer == "recv_bytes" ? "cctrace.ipc" : "app")
+                events.append(
+                    #"{"ph":"X","name":"\#(outer)","cat":"\#(cat)","pid":\#(1 + tid % 3),"tid":\#(tid),"ts":\#(ts),"dur":100}"#
+                )
+                events.append(
+                    #"{"ph":"X","name":"\#(inner)","cat":"app","pid":\#(1 + tid % 3),"tid":\#(tid),"ts":\#(ts + 10),"dur":50}"#
+                )
+                ts += 150
+            }
+        }
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        let h = Heuristics()
+        let facts = SliceClassification.modelOnly(model)
+        let chunked = SliceClassification(model: model, heuristics: h, modelOnly: { facts })
+        let whole = SliceClassification(model: model, heuristics: h, modelOnly: { facts }, chunked: false)
+        #expect(chunked.kinds.contains { $0 != nil } && chunked.kinds.contains { $0 == nil })
+        // Every IPC slice has its outermost IPC slice (found by its chunk, then put together).
+        let ipc = chunked.kinds.indices.filter { chunked.kinds[$0] == .ipc }
+        #expect(!ipc.isEmpty && ipc.allSatisfy { chunked.ipcRoot[$0] != nil })
+        #expect(chunked.kinds == whole.kinds)
+        #expect(chunked.childCount == whole.childCount)
+        #expect(chunked.threadNamesInferred == whole.threadNamesInferred)
+        #expect(chunked.ipcRoot == whole.ipcRoot)
+        #expect(chunked.moved.mapValues { "\($0)" } == whole.moved.mapValues { "\($0)" })
+        #expect(chunked.inferredLockWaits.map { "\($0)" } == whole.inferredLockWaits.map { "\($0)" })
+    }
+
+    /// The what-if's workload reads only what the CPU capping leaves as it is: built from the
+    /// accounting before the capping (as the pipeline builds it, beside the capping), it is
+    /// the workload built from the capped accounting — on a trace where the capping moves time.
+    @Test func theWorkloadDoesNotDependOnTheCapping() throws {
+        var events: [String] = []
+        for tid in 1...4 {
+            for j in 0..<20 {
+                events.append(
+                    #"{"ph":"X","name":"compute","cat":"app","pid":1,"tid":\#(tid),"ts":\#(Double(j) * 12_000),"dur":10000}"#
+                )
+                events.append(
+                    #"{"ph":"X","name":"socket.recv","cat":"app","pid":1,"tid":\#(tid),"ts":\#(Double(j) * 12_000 + 10_000),"dur":1000}"#
+                )
+            }
+        }
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        var options = AnalysisOptions()
+        options.assumedCores = 2
+        let h = options.heuristics
+        let cores = CoreCount.resolve(model, options: options)
+        let c = SliceClassification(model: model, heuristics: h)
+        let (uncapped, capping) = Accounting.uncapped(model: model, classification: c, cores: cores, heuristics: h)
+        var capped = uncapped
+        capped.cap(capping)
+        #expect(capped.threads.contains { $0.overCapacity > 0 }, "four threads computing on two cores")
+        #expect(capped.threads.map(\.thread) == uncapped.threads.map(\.thread))
+        let window = WorkWindow(model: model, classification: c, accounting: uncapped, cores: cores, heuristics: h)
+        var cappedWindow = window
+        cappedWindow.capped(by: capped)
+        let fresh = WorkWindow(model: model, classification: c, accounting: capped, cores: cores, heuristics: h)
+        #expect(cappedWindow.parallelism == fresh.parallelism && cappedWindow.parallelism > 0)
+        #expect(cappedWindow.workers.map(\.split.running) == fresh.workers.map(\.split.running))
+        func describe(_ w: Workload) -> [String] {
+            w.tracks.map { t in "\(t.thread) \(t.steps) \(t.items.map { "\($0.release) \($0.arrived) \($0.steps)" })" }
+        }
+        let before = Workload(
+            model: model, classification: c, accounting: uncapped, workWindow: window, loops: [], heuristics: h)
+        let after = Workload(
+            model: model, classification: c, accounting: capped, workWindow: fresh, loops: [], heuristics: h)
+        #expect(!before.tracks.isEmpty)
+        #expect(describe(before) == describe(after))
+    }
+}

@@ -54,10 +54,11 @@ public struct SliceClassification: Sendable {
     /// Classifies every slice of `model`. `modelOnly` gives what reads the model alone — every
     /// slice's (name, category) pair, the GIL waits the shim recorded, asyncio's task rows — and
     /// is asked for after the pass over the slices: the caller finds them meanwhile, on another
-    /// thread.
+    /// thread. `chunked`: classify threads in chunks on every core (false: as one chunk, the
+    /// reference the chunks must agree with).
     init(
         model: TraceModel, heuristics h: Heuristics,
-        modelOnly: () -> (names: SliceNames, recordedGIL: Set<Int>, taskRows: Set<Int>)
+        modelOnly: () -> (names: SliceNames, recordedGIL: Set<Int>, taskRows: Set<Int>), chunked: Bool = true
     ) {
         let slices = model.slices
         var kinds = [SliceKind?](repeating: nil, count: slices.count)
@@ -76,7 +77,7 @@ public struct SliceClassification: Sendable {
         // threads are classified in chunks on every core, each chunk a run of whole threads,
         // and the chunks' findings put together in slice order. A model whose threads do not
         // hold their slices in runs, in order, is classified as one chunk.
-        let chunks = Self.chunks(model)
+        let chunks = chunked ? Self.chunks(model) : [0..<slices.count]
         var parts = [Part?](repeating: nil, count: chunks.count)
         kinds.withUnsafeMutableBufferPointer { kindsOut in
             childCount.withUnsafeMutableBufferPointer { countsOut in
