@@ -141,8 +141,9 @@ public struct Accounting: Sendable {
         threadTotal = threads.reduce(TimeSplit()) { $0 + $1.split }
     }
 
-    /// A thread's work, when it was active, its CPU rate segments, its top-level spans and
-    /// its longest top-level wait.
+    /// A thread's work, when it was active, its CPU rate segments, and what the same pass
+    /// found for later stages: its top-level spans, its longest top-level wait, its outermost
+    /// I/O waits and its task runs.
     private typealias One = (
         work: ThreadWork, active: (from: Int64, to: Int64)?, rates: [CPUCapacity.Segment], topLevel: Int,
         longestWait: Int64, ioWaits: [(Int64, Int64)], taskRuns: Int64

@@ -1,3 +1,5 @@
+import CCTraceFormat
+
 /// Every slice's (name, category) pair as a small index into the trace's distinct pairs, found
 /// in one pass at the start of the analysis.
 ///
@@ -15,13 +17,14 @@ public struct SliceNames: Sendable {
     let categoryIDs: [UInt32]
 
     /// Per pair, in the same pass: how many slices, their summed time and own time, the
-    /// longest (ns; sums saturate) — the summary's busiest spans (``TraceSummary``).
+    /// longest (sums saturate, as durations add) — the summary's busiest spans
+    /// (``TraceSummary``).
     let counts: [Int]
-    let totals: [Int64]
-    let selfTotals: [Int64]
-    let longest: [Int64]
-    /// Per thread index, its top-level slices' summed time (ns, saturating).
-    let topLevelTime: [Int64]
+    let totals: [TraceDuration]
+    let selfTotals: [TraceDuration]
+    let longest: [TraceDuration]
+    /// Per thread index, its top-level slices' summed time.
+    let topLevelTime: [TraceDuration]
 
     /// How many distinct pairs.
     public var pairCount: Int { nameIDs.count }
@@ -33,10 +36,10 @@ public struct SliceNames: Sendable {
         var names: [UInt32] = []
         var categories: [UInt32] = []
         var counts: [Int] = []
-        var totals: [Int64] = []
-        var selfTotals: [Int64] = []
-        var longest: [Int64] = []
-        var topLevel: [Int64] = []
+        var totals: [TraceDuration] = []
+        var selfTotals: [TraceDuration] = []
+        var longest: [TraceDuration] = []
+        var topLevel: [TraceDuration] = []
         slices.withUnsafeBufferPointer { s in
             for i in s.indices {
                 let name = s[i].nameID
@@ -46,23 +49,23 @@ public struct SliceNames: Sendable {
                         names.append(name)
                         categories.append(category)
                         counts.append(0)
-                        totals.append(0)
-                        selfTotals.append(0)
-                        longest.append(0)
+                        totals.append(.zero)
+                        selfTotals.append(.zero)
+                        longest.append(.zero)
                         return UInt32(names.count - 1)
                     })
                 pairOf[i] = UInt32(k)
-                let duration = s[i].duration.nanoseconds
+                let duration = s[i].duration
                 counts[k] += 1
-                totals[k] = Self.saturatingAdd(totals[k], duration)
-                selfTotals[k] = Self.saturatingAdd(selfTotals[k], s[i].selfDuration.nanoseconds)
+                totals[k] += duration
+                selfTotals[k] += s[i].selfDuration
                 longest[k] = max(longest[k], duration)
                 let t = s[i].thread
                 if s[i].depth == 0, t >= 0 {
                     if t >= topLevel.count {
-                        topLevel.append(contentsOf: repeatElement(0, count: t + 1 - topLevel.count))
+                        topLevel.append(contentsOf: repeatElement(.zero, count: t + 1 - topLevel.count))
                     }
-                    topLevel[t] = Self.saturatingAdd(topLevel[t], duration)
+                    topLevel[t] += duration
                 }
             }
         }
@@ -74,12 +77,6 @@ public struct SliceNames: Sendable {
         self.selfTotals = selfTotals
         self.longest = longest
         topLevelTime = topLevel
-    }
-
-    /// `a + b`, clamped to `Int64`'s range (traces from others can hold anything).
-    private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? .max : .min) : sum
     }
 
     /// Per pair, `test(name, category)`.

@@ -77,21 +77,20 @@ public struct TraceSummary: Sendable {
         // Each thread's top-level time, and one row per (category, name), with their sums: from
         // the slices' pairs (one pass over the slices, made for the classification).
         let names = names ?? SliceNames(slices: model.slices)
-        var busy = [Int64](repeating: 0, count: model.threads.count)
+        var busy = [TraceDuration](repeating: .zero, count: model.threads.count)
         for (t, time) in names.topLevelTime.enumerated() where t < busy.count { busy[t] = time }
         let totals = names.nameIDs.indices.map { k in
             SpanTotal(
                 name: InternedNames.name(names.nameIDs[k]), category: InternedNames.name(names.categoryIDs[k]),
-                count: names.counts[k], total: TraceDuration(nanoseconds: names.totals[k]),
-                selfTotal: TraceDuration(nanoseconds: names.selfTotals[k]),
-                longest: TraceDuration(nanoseconds: names.longest[k]))
+                count: names.counts[k], total: names.totals[k], selfTotal: names.selfTotals[k],
+                longest: names.longest[k])
         }
         threads = model.threads.indices.map { i in
             let t = model.threads[i]
             let usage = t.cpu.map { $0.usage(in: model.bounds) }
             return Thread(
                 pid: t.pid, tid: t.tid, name: t.name, sliceCount: t.sliceRange.count,
-                busy: TraceDuration(nanoseconds: busy[i]), running: usage?.running, runnable: usage?.runnable)
+                busy: busy[i], running: usage?.running, runnable: usage?.runnable)
         }
         .sorted { ($0.busy, $0.running ?? .zero) > ($1.busy, $1.running ?? .zero) }
 

@@ -187,9 +187,6 @@ private struct Engine {
     var still: [Int] = []
     var rates: [Double] = []
     var waits: MinHeap<Int64>
-    /// Each computing task's share of a core when `n` compute, by `n`: looked up per step
-    /// rather than divided.
-    let shareOf: Column<Double>
     /// Tasks that can move now, a stack (a task is on it at most once: it is put there when it
     /// becomes ready, and taken off before it can become ready again).
     let readyList: Column<Int>
@@ -222,8 +219,6 @@ private struct Engine {
         readyCount = n
         shared = MinHeap(capacity: n, zero: 0)
         waits = MinHeap(capacity: n, zero: 0)
-        let cores = self.cores
-        shareOf = Column((0...n).map { $0 > 0 ? min(1, cores / Double($0)) : 0 })
     }
 
     /// Frees the columns.
@@ -235,7 +230,6 @@ private struct Engine {
         remaining.free()
         wakeAt.free()
         readyList.free()
-        shareOf.free()
         shared.free()
         waits.free()
     }
@@ -297,7 +291,7 @@ private struct Engine {
     /// pass over every computing task. False when nothing can move.
     mutating func stepShared() -> Bool {
         let n = shared.count
-        let rate = shareOf[n]
+        let rate = n > 0 ? min(1, cores / Double(n)) : 0
         var next = Double.infinity
         if let top = shared.top, rate > 0 { next = now + max(0, top.time - virtual) / rate }
         if let w = waits.top { next = min(next, Double(w.time)) }

@@ -240,27 +240,21 @@ public struct WhatIf: Sendable {
         let (plan, wanted) = models(profile: p, workload: workload, heuristics: h)
         let current = p.currentModel
         let bareNeeded = workload.tracks.contains(where: \.ipc)
-        var replays = [(time: Int64?, bare: Int64?)](repeating: (nil, nil), count: wanted.count)
-        var extraResult: Int64? = nil
-        replays.withUnsafeMutableBufferPointer { buffer in
+        // Slot 0 holds the extra job's time when there is one, then a slot per model.
+        let offset = extra == nil ? 0 : 1
+        var slots = [(time: Int64?, bare: Int64?)](repeating: (nil, nil), count: wanted.count + offset)
+        slots.withUnsafeMutableBufferPointer { buffer in
             let out = UnsafeSendable(buffer)
             let job = UnsafeSendable((plan, wanted, scale, current))
-            let extraOut = UnsafeSendable(UnsafeMutablePointer<Int64?>.allocate(capacity: 1))
-            extraOut.value.initialize(to: nil)
-            defer {
-                extraResult = extraOut.value.pointee
-                extraOut.value.deallocate()
-            }
             // The extra job first: it is as long as the longest replay. The sequential shape
             // last: one task, so its steps are the cheapest to replay (no other task to share
             // the cores with), and the shortest job is the one to end on.
-            let offset = extra == nil ? 0 : 1
             let jobs =
                 wanted.indices.filter { !Self.isSequential(wanted[$0].shape) }
                 + wanted.indices.filter { Self.isSequential(wanted[$0].shape) }
             DispatchQueue.concurrentPerform(iterations: wanted.count + offset) { j in
                 if j < offset {
-                    extraOut.value.pointee = extra!()
+                    out.value[0] = (extra!(), nil)
                     return
                 }
                 let k = jobs[j - offset]
@@ -275,10 +269,12 @@ public struct WhatIf: Sendable {
                 let bare =
                     bareNeeded && plan.dropsIPC(shape)
                     ? plan.simulation(shape, scale: scale, untracedIPCWork: false).run() : nil
-                out.value[k] = (t, bare)
+                out.value[k + offset] = (t, bare)
             }
         }
-        return (ModelReplays(scale: scale, results: replays), extraResult)
+        return (
+            ModelReplays(scale: scale, results: Array(slots.dropFirst(offset))), offset > 0 ? slots[0].time : nil
+        )
     }
 
     private static func isSequential(_ shape: Plan.Shape) -> Bool {

@@ -79,7 +79,6 @@ struct Workload: Sendable {
     /// Whether CPU figures were measured (else span time, an upper bound).
     var cpuMeasured: Bool
 
-    /// Extracts the workload of `profile`'s window from `model`.
     /// A lower bound of the units the workload would hold, without building it: on a thread
     /// that is not an event loop every top-level span is a unit or holds units, but for the
     /// one span everything may nest under.
@@ -150,7 +149,8 @@ struct Workload: Sendable {
                     model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
                     classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
                     unitParent: unitParent, startup: &startup, heuristics: h)
-                guard items.contains(where: { !$0.steps.isEmpty }) else { return }
+                // Units are kept only with steps: none means nothing to replay.
+                guard !items.isEmpty else { return }
                 out.value[k] = Track(
                     pid: model.threads[job.thread].pid, thread: job.thread, items: items, steps: steps,
                     loop: callbacks[job.thread] != nil, startup: startup)

@@ -322,8 +322,8 @@ public struct ProgramShape: Sendable {
         }
         // Starts and ends sorted apart (plain integers sort fast) and swept together; at equal
         // times ends come first: an interval that ends as another begins was not open with it.
-        starts = radixSorted(starts)
-        ends = radixSorted(ends)
+        starts = stableSort(starts).keys
+        ends = stableSort(ends).keys
         var current = 0
         var best = 0
         var j = 0
@@ -342,7 +342,7 @@ public struct ProgramShape: Sendable {
         -> WaitConcurrency
     {
         let c = concurrency(intervals, window: window)
-        let lengths = radixSorted(intervals.map { $0.1 - $0.0 })
+        let lengths = stableSort(intervals.map { $0.1 - $0.0 }).keys
         return WaitConcurrency(
             source: source, count: intervals.count, maxInFlight: c.max, meanInFlight: c.mean,
             p50: Statistics.percentile(lengths, 0.5), p95: Statistics.percentile(lengths, 0.95), inferred: inferred)
