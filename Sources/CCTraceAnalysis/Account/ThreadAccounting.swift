@@ -84,12 +84,18 @@ public struct Accounting: Sendable {
             !SwiftRuntime.isRecorderThread(model.threads[$0].name) && !c.taskRows.contains($0)
         }
         var results = [One?](repeating: nil, count: candidates.count)
+        // Per (name, category) pair of the classification's: whether it is an annotation.
+        let annotations = c.names.nameIDs.indices.map {
+            Self.isAnnotation(
+                name: InternedNames.name(c.names.nameIDs[$0]), category: InternedNames.name(c.names.categoryIDs[$0]))
+        }
         results.withUnsafeMutableBufferPointer { buffer in
             let out = UnsafeSendable(buffer)
             let input = UnsafeSendable((model, c, candidates))
             DispatchQueue.concurrentPerform(iterations: candidates.count) { k in
                 let (model, c, candidates) = input.value
-                out.value[k] = Self.account(thread: candidates[k], model: model, classification: c, heuristics: h)
+                out.value[k] = Self.account(
+                    thread: candidates[k], model: model, classification: c, annotations: annotations, heuristics: h)
             }
         }
         var works: [ThreadWork] = []
@@ -152,7 +158,8 @@ public struct Accounting: Sendable {
     /// One thread's accounting: its work, when it was active, and its CPU rate segments
     /// (numbered slot 0; the caller renumbers them). Nil for a thread with no time.
     private static func account(
-        thread index: Int, model: TraceModel, classification c: SliceClassification, heuristics h: Heuristics
+        thread index: Int, model: TraceModel, classification c: SliceClassification, annotations: [Bool],
+        heuristics h: Heuristics
     ) -> One? {
         let thread = model.threads[index]
         var rates: [CPUCapacity.Segment] = []
@@ -171,14 +178,14 @@ public struct Accounting: Sendable {
         var end = Int64.min
         var active = (from: Int64.max, to: Int64.min)
         let slot = 0  // renumbered by the caller
-        var annotation = SliceNameMemo<Bool>()
+        let pairOf = c.names.pairOf
         for i in thread.sliceRange {
             let s = model.slices[i]
             start = min(start, s.start.nanoseconds)
             end = max(end, s.end.nanoseconds)
             // A lock hold or a loop iteration says when something was held or iterated, not
             // what the thread did meanwhile: its own time is left to the CPU readings.
-            let isAnnotation = annotation.value(s) { Self.isAnnotation(name: $0, category: $1) }
+            let isAnnotation = annotations[Int(pairOf[i])]
             let t = isAnnotation ? SliceClassification.SelfTime() : c.selfTime(of: i, in: model)
             sums.add(t)
             if c.kinds[i] == .ioWait, s.parent < 0 || c.kinds[s.parent] != .ioWait {

@@ -431,9 +431,12 @@ public struct SliceClassification: Sendable {
     static func gilHeldElsewhere(model: TraceModel, kinds: [SliceKind?], heuristics h: Heuristics) -> Set<Int> {
         var candidates: [Int] = []
         var pythonShaped = SliceNameMemo<Bool>()
+        // Categories compared as interned ids (equal ids, equal names): no string per wait.
+        let lock = InternedNames.id(TraceCategory.lock.rawValue)
+        let preload = InternedNames.id(TraceCategory.preload.rawValue)
         for i in model.slices.indices where kinds[i] == .lockWait {
             let s = model.slices[i]
-            if s.category != TraceCategory.lock.rawValue && s.category != TraceCategory.preload.rawValue
+            if s.categoryID != lock && s.categoryID != preload
                 && pythonShaped.value(name: s, CPython.isPythonShaped)
             {
                 candidates.append(i)

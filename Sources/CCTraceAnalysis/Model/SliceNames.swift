@@ -35,47 +35,61 @@ public struct SliceNames: Sendable {
         var pairOf = [UInt32](repeating: 0, count: slices.count)
         var names: [UInt32] = []
         var categories: [UInt32] = []
-        var counts: [Int] = []
-        var totals: [TraceDuration] = []
-        var selfTotals: [TraceDuration] = []
-        var longest: [TraceDuration] = []
+        // Per pair, summed behind a pointer (an array written per slice pays a uniqueness
+        // check per write), grown by doubling as pairs appear.
+        struct Sums {
+            var count = 0
+            var total = TraceDuration.zero
+            var own = TraceDuration.zero
+            var longest = TraceDuration.zero
+        }
+        var capacity = 256
+        var sums = UnsafeMutablePointer<Sums>.allocate(capacity: capacity)
+        defer { sums.deallocate() }
         var topLevel: [TraceDuration] = []
         slices.withUnsafeBufferPointer { s in
-            for i in s.indices {
-                let name = s[i].nameID
-                let category = s[i].categoryID
-                let k = Int(
-                    table.value(UInt64(name) | UInt64(category) << 32) {
-                        names.append(name)
-                        categories.append(category)
-                        counts.append(0)
-                        totals.append(.zero)
-                        selfTotals.append(.zero)
-                        longest.append(.zero)
-                        return UInt32(names.count - 1)
-                    })
-                pairOf[i] = UInt32(k)
-                let duration = s[i].duration
-                counts[k] += 1
-                totals[k] += duration
-                selfTotals[k] += s[i].selfDuration
-                longest[k] = max(longest[k], duration)
-                let t = s[i].thread
-                if s[i].depth == 0, t >= 0 {
-                    if t >= topLevel.count {
-                        topLevel.append(contentsOf: repeatElement(.zero, count: t + 1 - topLevel.count))
+            pairOf.withUnsafeMutableBufferPointer { pairOf in
+                for i in s.indices {
+                    let name = s[i].nameID
+                    let category = s[i].categoryID
+                    let k = Int(
+                        table.value(UInt64(name) | UInt64(category) << 32) {
+                            if names.count == capacity {
+                                let grown = UnsafeMutablePointer<Sums>.allocate(capacity: capacity * 2)
+                                grown.moveInitialize(from: sums, count: capacity)
+                                sums.deallocate()
+                                sums = grown
+                                capacity *= 2
+                            }
+                            (sums + names.count).initialize(to: Sums())
+                            names.append(name)
+                            categories.append(category)
+                            return UInt32(names.count - 1)
+                        })
+                    pairOf[i] = UInt32(k)
+                    let duration = s[i].duration
+                    sums[k].count += 1
+                    sums[k].total += duration
+                    sums[k].own += s[i].selfDuration
+                    sums[k].longest = max(sums[k].longest, duration)
+                    let t = s[i].thread
+                    if s[i].depth == 0, t >= 0 {
+                        if t >= topLevel.count {
+                            topLevel.append(contentsOf: repeatElement(.zero, count: t + 1 - topLevel.count))
+                        }
+                        topLevel[t] += duration
                     }
-                    topLevel[t] += duration
                 }
             }
         }
+        let pairs = UnsafeBufferPointer(start: sums, count: names.count)
         self.pairOf = pairOf
         nameIDs = names
         categoryIDs = categories
-        self.counts = counts
-        self.totals = totals
-        self.selfTotals = selfTotals
-        self.longest = longest
+        counts = pairs.map(\.count)
+        totals = pairs.map(\.total)
+        selfTotals = pairs.map(\.own)
+        longest = pairs.map(\.longest)
         topLevelTime = topLevel
     }
 

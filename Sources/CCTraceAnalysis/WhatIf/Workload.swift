@@ -100,8 +100,11 @@ struct Workload: Sendable {
         var unitParents: [Int]
         var sites: CriticalSections
         var callbacks: [Int: Set<Int>]
+        /// ``Workload/pairFacts(_:)`` of the classification's pairs.
+        var pairFacts: [UInt8]
 
         init(model: TraceModel, classification: SliceClassification, loops: [LoopView], heuristics h: Heuristics) {
+            pairFacts = Workload.pairFacts(classification.names)
             unitParents = model.threads.map {
                 ProgramShape.unitParent(of: $0.sliceRange, slices: model.slices, c: classification, heuristics: h)
             }
@@ -139,16 +142,16 @@ struct Workload: Sendable {
         var built = [Track?](repeating: nil, count: jobs.count)
         built.withUnsafeMutableBufferPointer { buffer in
             let out = UnsafeSendable(buffer)
-            let input = UnsafeSendable((model, classification, sites, callbacks, jobs, unitParents))
+            let input = UnsafeSendable((model, classification, sites, callbacks, jobs, unitParents, inputs.pairFacts))
             DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                let (model, classification, sites, callbacks, jobs, unitParents) = input.value
+                let (model, classification, sites, callbacks, jobs, unitParents, pairFacts) = input.value
                 let job = jobs[k]
                 var startup: Int64 = 0
                 let unitParent = unitParents[job.thread]
                 let (items, steps) = Self.items(
                     model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
                     classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
-                    unitParent: unitParent, startup: &startup, heuristics: h)
+                    unitParent: unitParent, pairFacts: pairFacts, startup: &startup, heuristics: h)
                 // Units are kept only with steps: none means nothing to replay.
                 guard !items.isEmpty else { return }
                 out.value[k] = Track(
@@ -163,7 +166,7 @@ struct Workload: Sendable {
     private static func items(
         model: TraceModel, thread index: Int, from: Int64, to: Int64, windowStart ws: Int64,
         classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>, unitParent: Int,
-        startup: inout Int64,
+        pairFacts: [UInt8], startup: inout Int64,
         heuristics h: Heuristics
     ) -> (items: [Item], steps: [Step]) {
         let thread = model.threads[index]
@@ -181,33 +184,20 @@ struct Workload: Sendable {
             if da != db { return da > db }
             return slices[i].depth < slices[j].depth
         }
-        // One pass for three things: whether the slices are in that order; what each slice's
-        // name says (start-up, annotation, IPC step), once per name; each slice's own kind of
-        // time. An annotation's ancestors are read on demand (the importer puts parents first;
-        // other models may not).
+        // One pass for two things: whether the slices are in that order; each slice's own kind
+        // of time, from what its name says (start-up, annotation, IPC step: a table per
+        // (name, category) pair, read through the classification's pair column). An
+        // annotation's ancestors are read on demand (the importer puts parents first; other
+        // models may not).
         var ordered = true
-        var factBits = [UInt8](repeating: Self.unreadBits, count: range.count)
         var kinds = [StepKind](repeating: .work, count: range.count)
-        var names = SliceNameMemo<UInt8>()
+        let pairOf = c.names.pairOf
         for i in range {
             if ordered, i > lo, before(i, i - 1) { ordered = false }
             var k = i
             var kind: StepKind? = nil
             while true {
-                var bits = factBits[k - lo]
-                if bits == Self.unreadBits {
-                    bits = names.value(slices[k]) { name, category in
-                        let step = SliceClassifier.ipcStep(name: name)
-                        let startup =
-                            category == TraceCategory.process.rawValue
-                            && name == TraceVocabulary.Event.processStart.string
-                        let annotation = Accounting.isAnnotation(name: name, category: category)
-                        let ipcCPU = step == .serialize || step == .deserialize
-                        return (startup ? Self.startupBit : 0) | (annotation ? Self.annotationBit : 0)
-                            | (ipcCPU ? Self.ipcCPUBit : 0)
-                    }
-                    factBits[k - lo] = bits
-                }
+                let bits = pairFacts[Int(pairOf[k])]
                 // A process's start-up is the model's to decide (none with threads).
                 if k == i, bits & Self.startupBit != 0 {
                     kind = StepKind.none
@@ -228,7 +218,7 @@ struct Workload: Sendable {
                 case .lockWait?: kind = StepKind.none  // recomputed
                 case .resultWait?: kind = .resultWait  // waiting for other workers: they are simulated
                 case .ioWait?: kind = .wait
-                case .ipc?: kind = factBits[k - lo] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
+                case .ipc?: kind = pairFacts[Int(pairOf[k])] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
                 }
             }
             kinds[i - lo] = kind!
@@ -262,7 +252,7 @@ struct Workload: Sendable {
                 ? isCallback && walk.callbackDepth == 0
                 : unitParent < 0
                     ? walk.stack.isEmpty : (s.parent == unitParent || (walk.stack.isEmpty && i != unitParent))
-            let isStartup = factBits[i - lo] & Self.startupBit != 0
+            let isStartup = pairFacts[Int(pairOf[i])] & Self.startupBit != 0
             if isStartup { startup = max(startup, s.duration.nanoseconds) }
             if unit && c.kinds[i] != .resultWait && !isStartup {
                 walk.emit(.item(max(s.start.nanoseconds, from)))
@@ -349,8 +339,21 @@ struct Workload: Sendable {
     private static let startupBit: UInt8 = 1
     private static let annotationBit: UInt8 = 2
     private static let ipcCPUBit: UInt8 = 4
-    /// A slice whose name has not been read yet.
-    private static let unreadBits: UInt8 = 0x80
+
+    /// Per (name, category) pair of `names`, what its name says to the workload: a start-up,
+    /// an annotation, an IPC step that is CPU (bits).
+    static func pairFacts(_ names: SliceNames) -> [UInt8] {
+        names.nameIDs.indices.map { k in
+            let name = InternedNames.name(names.nameIDs[k])
+            let category = InternedNames.name(names.categoryIDs[k])
+            let step = SliceClassifier.ipcStep(name: name)
+            let startup =
+                category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string
+            let annotation = Accounting.isAnnotation(name: name, category: category)
+            let ipcCPU = step == .serialize || step == .deserialize
+            return (startup ? startupBit : 0) | (annotation ? annotationBit : 0) | (ipcCPU ? ipcCPUBit : 0)
+        }
+    }
 }
 
 /// What a stretch of a thread's time was, as the replay keeps it.

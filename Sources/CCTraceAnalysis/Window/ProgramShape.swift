@@ -253,23 +253,36 @@ public struct ProgramShape: Sendable {
     {
         var level = 0
         var parent = -1
+        // The spans of a level: the largest and their summed time. Level 0's take a pass of
+        // their own; a deeper level's are the children of the level above's largest, found
+        // in the pass that sums those children's time.
+        var largest = -1
+        var covered: Int64 = 0
+        for i in range where slices[i].depth == 0 {
+            let d = slices[i].duration.nanoseconds
+            covered += d
+            if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
+        }
         while level < 32 {
-            var largest = -1
-            var covered: Int64 = 0
-            for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
-                let d = slices[i].duration.nanoseconds
-                covered += d
-                if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
-            }
             guard largest >= 0, c.childCount[largest] > 0,
                 Double(slices[largest].duration.nanoseconds) >= h.dominantSpanShare * Double(covered)
             else { return parent }
             // Descend only when the children cover most of the dominant span.
             var childTime: Int64 = 0
-            for j in range where slices[j].parent == largest { childTime += slices[j].duration.nanoseconds }
+            var next = -1
+            var nextCovered: Int64 = 0
+            for j in range where slices[j].parent == largest {
+                let d = slices[j].duration.nanoseconds
+                childTime += d
+                guard slices[j].depth == level + 1 else { continue }
+                nextCovered += d
+                if next < 0 || d > slices[next].duration.nanoseconds { next = j }
+            }
             guard childTime * 2 >= slices[largest].duration.nanoseconds else { return parent }
             level += 1
             parent = largest
+            largest = next
+            covered = nextCovered
         }
         return parent
     }
@@ -283,29 +296,34 @@ public struct ProgramShape: Sendable {
         var count = 0
         var covered: Int64 = 0
         // Distinct base names, each numbered once per name id (not a string built and hashed
-        // per unit).
-        var distinct: Set<Int> = []
+        // per unit), and counted by flags per number (not a set hashed per unit); whether a
+        // name is a generator resume, in the same lookup.
+        var seen: [Bool] = []
+        var distinct = 0
         var baseNumbers: [String: Int] = [:]
-        var baseOf = SliceNameMemo<Int>()
+        var facts = SliceNameMemo<(resume: Bool, base: Int)>()
         var longest: Int64 = 0
-        var resume = SliceNameMemo<Bool>()
         for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
             let d = slices[i].duration.nanoseconds
             covered += d
-            if resume.value(name: slices[i], CPython.isGeneratorResume) { continue }
+            let name = facts.value(name: slices[i]) { name in
+                let base = String(SliceClassifier.baseName(name))
+                let n = baseNumbers[base] ?? baseNumbers.count
+                if n == baseNumbers.count {
+                    baseNumbers[base] = n
+                    seen.append(false)
+                }
+                return (CPython.isGeneratorResume(name), n)
+            }
+            if name.resume { continue }
             count += 1
             longest = max(longest, d)
-            if distinct.count < 64 {
-                distinct.insert(
-                    baseOf.value(name: slices[i]) { name in
-                        let base = String(SliceClassifier.baseName(name))
-                        if let n = baseNumbers[base] { return n }
-                        baseNumbers[base] = baseNumbers.count
-                        return baseNumbers.count - 1
-                    })
+            if distinct < 64, !seen[name.base] {
+                seen[name.base] = true
+                distinct += 1
             }
         }
-        return (count, distinct.count, longest, count > 0 ? covered / Int64(count) : 0)
+        return (count, distinct, longest, count > 0 ? covered / Int64(count) : 0)
     }
 
     /// Most intervals open at once, and the time-weighted mean over `window`.
