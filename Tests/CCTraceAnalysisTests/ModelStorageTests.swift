@@ -225,4 +225,62 @@ extension ModelStorageTests {
         #expect(!before.tracks.isEmpty)
         #expect(describe(before) == describe(after))
     }
+
+    /// The workload walks a thread's slices in index order and checks that order as it goes:
+    /// a model whose threads hold their spans out of time order (other tools', a merge) is
+    /// walked again sorted, and gives the workload of the same spans in order.
+    @Test func theWorkloadOfSlicesOutOfOrderIsTheWorkloadInOrder() throws {
+        var events: [String] = []
+        for tid in 1...3 {
+            for j in 0..<30 {
+                let ts = Double(j) * 10_000
+                events.append(
+                    #"{"ph":"X","name":"handle","cat":"app","pid":1,"tid":\#(tid),"ts":\#(ts),"dur":8000}"#)
+                events.append(
+                    #"{"ph":"X","name":"socket.recv","cat":"app","pid":1,"tid":\#(tid),"ts":\#(ts + 500),"dur":\#(1000 + j * 50)}"#
+                )
+                events.append(
+                    #"{"ph":"X","name":"compute","cat":"app","pid":1,"tid":\#(tid),"ts":\#(ts + 2000),"dur":4000}"#)
+            }
+        }
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        // The same spans with each thread's top-level subtrees in reverse order: parents still
+        // come before their children, time order is broken.
+        var permuted = model
+        var newIndex = [Int](repeating: 0, count: model.slices.count)
+        for thread in model.threads where !thread.sliceRange.isEmpty {
+            var blocks: [Range<Int>] = []
+            for i in thread.sliceRange where model.slices[i].parent < 0 {
+                if let last = blocks.last { blocks[blocks.count - 1] = last.lowerBound..<i }
+                blocks.append(i..<thread.sliceRange.upperBound)
+            }
+            var next = thread.sliceRange.lowerBound
+            for block in blocks.reversed() {
+                for i in block {
+                    newIndex[i] = next
+                    next += 1
+                }
+            }
+        }
+        for i in model.slices.indices {
+            var s = model.slices[i]
+            s.parent = s.parent >= 0 ? newIndex[s.parent] : -1
+            permuted.slices[newIndex[i]] = s
+        }
+        #expect(permuted.slices.map(\.start) != model.slices.map(\.start))
+        let h = Heuristics()
+        let cores = CoreCount.resolve(model, options: AnalysisOptions())
+        func workload(_ m: TraceModel) -> [String] {
+            let c = SliceClassification(model: m, heuristics: h)
+            let (a, _) = Accounting.uncapped(model: m, classification: c, cores: cores, heuristics: h)
+            let window = WorkWindow(model: m, classification: c, accounting: a, cores: cores, heuristics: h)
+            let w = Workload(model: m, classification: c, accounting: a, workWindow: window, loops: [], heuristics: h)
+            return w.tracks.map { t in
+                "\(t.thread) \(t.steps) \(t.items.map { "\($0.release) \($0.arrived) \($0.steps)" })"
+            }
+        }
+        let inOrder = workload(model)
+        #expect(inOrder.count == 3)
+        #expect(workload(permuted) == inOrder)
+    }
 }

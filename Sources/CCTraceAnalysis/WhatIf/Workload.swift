@@ -184,96 +184,100 @@ struct Workload: Sendable {
             if da != db { return da > db }
             return slices[i].depth < slices[j].depth
         }
-        // One pass for two things: whether the slices are in that order; each slice's own kind
-        // of time, from what its name says (start-up, annotation, IPC step: a table per
-        // (name, category) pair, read through the classification's pair column). An
-        // annotation's ancestors are read on demand (the importer puts parents first; other
-        // models may not).
-        var ordered = true
-        var kinds = [StepKind](repeating: .work, count: range.count)
+        // Each slice's own kind of time, from what its name says (start-up, annotation, IPC
+        // step: a table per (name, category) pair, read through the classification's pair
+        // column). An annotation's ancestors are read on demand (the importer puts parents
+        // first; other models may not).
         let pairOf = c.names.pairOf
-        for i in range {
-            if ordered, i > lo, before(i, i - 1) { ordered = false }
+        func kind(of i: Int) -> StepKind {
             var k = i
-            var kind: StepKind? = nil
             while true {
                 let bits = pairFacts[Int(pairOf[k])]
                 // A process's start-up is the model's to decide (none with threads).
-                if k == i, bits & Self.startupBit != 0 {
-                    kind = StepKind.none
-                    break
-                }
+                if k == i, bits & Self.startupBit != 0 { return StepKind.none }
                 // An annotation (a lock hold, a loop iteration) is time of whatever encloses it.
                 guard bits & Self.annotationBit != 0 else { break }
                 let parent = slices[k].parent
-                guard parent >= 0 else {
-                    kind = .work
-                    break
-                }
+                guard parent >= 0 else { return .work }
                 k = parent
             }
-            if kind == nil {
-                switch c.kinds[k] {
-                case nil, .work?: kind = .work
-                case .lockWait?: kind = StepKind.none  // recomputed
-                case .resultWait?: kind = .resultWait  // waiting for other workers: they are simulated
-                case .ioWait?: kind = .wait
-                case .ipc?: kind = pairFacts[Int(pairOf[k])] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
-                }
+            switch c.kinds[k] {
+            case nil, .work?: return .work
+            case .lockWait?: return StepKind.none  // recomputed
+            case .resultWait?: return .resultWait  // waiting for other workers: they are simulated
+            case .ioWait?: return .wait
+            case .ipc?: return pairFacts[Int(pairOf[k])] & Self.ipcCPUBit != 0 ? .ipcCPU : .ipcWait
             }
-            kinds[i - lo] = kind!
         }
-        let sortedOrder: [Int]? = ordered ? nil : range.sorted(by: before)
 
         // Pass 1: the thread's time as intervals of one kind each, with lock and unit marks.
         // Without CPU readings they become units as they come (pass 3 needs nothing more);
-        // with them they are kept for pass 2.
+        // with them they are kept for pass 2. The slices are walked in index order, checking
+        // that order as it goes (the one pass over them), and again sorted if it finds them
+        // out of order (nil: it stopped there).
         let readings = thread.cpu?.samples ?? []
-        var walk = ThreadWalk(
-            from: from, to: to, lo: lo, kinds: kinds, callbacks: callbacks, recording: !readings.isEmpty,
-            units: UnitAssembler(windowStart: ws, arrivalGap: h.arrivalGap.nanoseconds, release: from - ws))
-        if walk.recording { walk.marks.reserveCapacity(2 * range.count + 2) }
         let threadSites = sites.sites(pid: thread.pid)
-        var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
-        for k in 0..<range.count {
-            let i = sortedOrder?[k] ?? lo + k
-            let s = slices[i]
-            guard s.end.nanoseconds > from, s.start.nanoseconds < to else { continue }
-            while let top = walk.stack.last, slices[top.slice].end <= s.start {
-                walk.interval(to: slices[top.slice].end.nanoseconds)
+        func walkSlices(sortedOrder: [Int]?) -> (walk: ThreadWalk, startup: Int64)? {
+            var startup: Int64 = 0
+            var walk = ThreadWalk(
+                from: from, to: to, callbacks: callbacks, recording: !readings.isEmpty,
+                units: UnitAssembler(windowStart: ws, arrivalGap: h.arrivalGap.nanoseconds, release: from - ws))
+            if walk.recording { walk.marks.reserveCapacity(2 * range.count + 2) }
+            var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
+            for k in 0..<range.count {
+                let i: Int
+                if let sortedOrder {
+                    i = sortedOrder[k]
+                } else {
+                    i = lo + k
+                    if i > lo, before(i, i - 1) { return nil }
+                }
+                let s = slices[i]
+                guard s.end.nanoseconds > from, s.start.nanoseconds < to else { continue }
+                while let top = walk.stack.last, top.end <= s.start.nanoseconds {
+                    walk.interval(to: top.end)
+                    walk.close()
+                }
+                walk.interval(to: s.start.nanoseconds)
+                // A unit: an event loop's callback; else a child of the span everything nests
+                // under, or a top-level span beside it.
+                let isCallback = !callbacks.isEmpty && callbacks.contains(i)
+                let unit =
+                    !callbacks.isEmpty
+                    ? isCallback && walk.callbackDepth == 0
+                    : unitParent < 0
+                        ? walk.stack.isEmpty : (s.parent == unitParent || (walk.stack.isEmpty && i != unitParent))
+                let isStartup = pairFacts[Int(pairOf[i])] & Self.startupBit != 0
+                if isStartup { startup = max(startup, s.duration.nanoseconds) }
+                if unit && c.kinds[i] != .resultWait && !isStartup {
+                    walk.emit(.item(max(s.start.nanoseconds, from)))
+                }
+                var lock: Int? = nil
+                if !threadSites.isEmpty, walk.pendingAcquire == nil,
+                    let site = siteOf.value(name: s, { threadSites[$0] })
+                {
+                    lock = site.lock
+                    walk.held[site.lock, default: 0] += 1
+                    if walk.held[site.lock] == 1 {
+                        // Where this call acquired it (its wait), else where calls of it usually do.
+                        let at = sites.firstWait[i] ?? min(s.end.nanoseconds, s.start.nanoseconds + site.lead)
+                        walk.pendingAcquire = (max(at, from), site.lock)
+                    }
+                }
+                walk.push(end: s.end.nanoseconds, kind: kind(of: i), lock: lock, callback: isCallback)
+            }
+            while let top = walk.stack.last {
+                walk.interval(to: top.end)
                 walk.close()
             }
-            walk.interval(to: s.start.nanoseconds)
-            // A unit: an event loop's callback; else a child of the span everything nests under,
-            // or a top-level span beside it.
-            let isCallback = !callbacks.isEmpty && callbacks.contains(i)
-            let unit =
-                !callbacks.isEmpty
-                ? isCallback && walk.callbackDepth == 0
-                : unitParent < 0
-                    ? walk.stack.isEmpty : (s.parent == unitParent || (walk.stack.isEmpty && i != unitParent))
-            let isStartup = pairFacts[Int(pairOf[i])] & Self.startupBit != 0
-            if isStartup { startup = max(startup, s.duration.nanoseconds) }
-            if unit && c.kinds[i] != .resultWait && !isStartup {
-                walk.emit(.item(max(s.start.nanoseconds, from)))
-            }
-            var lock: Int? = nil
-            if !threadSites.isEmpty, walk.pendingAcquire == nil, let site = siteOf.value(name: s, { threadSites[$0] }) {
-                lock = site.lock
-                walk.held[site.lock, default: 0] += 1
-                if walk.held[site.lock] == 1 {
-                    // Where this call acquired it (its wait), else where calls of it usually do.
-                    let at = sites.firstWait[i] ?? min(s.end.nanoseconds, s.start.nanoseconds + site.lead)
-                    walk.pendingAcquire = (max(at, from), site.lock)
-                }
-            }
-            walk.push(i, lock: lock, callback: isCallback)
+            walk.interval(to: to)
+            return (walk, startup)
         }
-        while let top = walk.stack.last {
-            walk.interval(to: slices[top.slice].end.nanoseconds)
-            walk.close()
+        guard let walked = walkSlices(sortedOrder: nil) ?? walkSlices(sortedOrder: range.sorted(by: before)) else {
+            preconditionFailure("a walk in sorted order always ends")
         }
-        walk.interval(to: to)
+        var walk = walked.walk
+        startup = walked.startup
         guard walk.recording else {
             walk.units.finishItem()
             return (walk.units.items, walk.units.steps)
@@ -374,15 +378,16 @@ private enum Mark {
 private struct ThreadWalk {
     let from: Int64
     let to: Int64
-    let lo: Int
-    let kinds: [StepKind]
     let callbacks: Set<Int>
     /// Keep the marks (the thread has CPU readings, which need them all first), rather than
     /// handing them to `units` as they come.
     let recording: Bool
     var units: UnitAssembler
     var marks: [Mark] = []
-    var stack: [(slice: Int, lock: Int?, callback: Bool)] = []
+    /// The open spans: where each ends and its kind of time (kept here rather than read back
+    /// from the slices, which lie far behind the walk), the lock it holds, whether it is a
+    /// callback.
+    var stack: [(end: Int64, kind: StepKind, lock: Int?, callback: Bool)] = []
     /// How many open spans are event-loop callbacks.
     var callbackDepth = 0
     var cursor: Int64
@@ -390,14 +395,9 @@ private struct ThreadWalk {
     var pendingAcquire: (at: Int64, lock: Int)? = nil
     var held: [Int: Int] = [:]
 
-    init(
-        from: Int64, to: Int64, lo: Int, kinds: [StepKind], callbacks: Set<Int>, recording: Bool,
-        units: UnitAssembler
-    ) {
+    init(from: Int64, to: Int64, callbacks: Set<Int>, recording: Bool, units: UnitAssembler) {
         self.from = from
         self.to = to
-        self.lo = lo
-        self.kinds = kinds
         self.callbacks = callbacks
         self.recording = recording
         self.units = units
@@ -408,8 +408,8 @@ private struct ThreadWalk {
         if recording { marks.append(m) } else { units.take(m) }
     }
 
-    mutating func push(_ slice: Int, lock: Int?, callback: Bool) {
-        stack.append((slice, lock, callback))
+    mutating func push(end: Int64, kind: StepKind, lock: Int?, callback: Bool) {
+        stack.append((end, kind, lock, callback))
         if callback { callbackDepth += 1 }
     }
 
@@ -421,7 +421,7 @@ private struct ThreadWalk {
         // arrived then. (Read in place: a method of `self` called here would copy it.)
         var here = StepKind.gap
         if let top = stack.last {
-            here = kinds[top.slice - lo]
+            here = top.kind
             if here == .wait, callbackDepth == 0, !callbacks.isEmpty { here = .gap }
         }
         if let p = pendingAcquire, p.at <= e {
