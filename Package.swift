@@ -43,7 +43,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(name: "CCTrace", dependencies: ["CCTraceFormat", "CCTraceNative", "CCTraceUnwind"]),
-        .target(name: "CCTraceAnalysis", dependencies: ["CCTraceFormat"]),
+        // A prefetch hint for the analysis' passes over the slices (C: Swift has no intrinsic).
+        .target(name: "CCTraceMemory"),
+        .target(name: "CCTraceAnalysis", dependencies: ["CCTraceFormat", "CCTraceMemory"]),
         // SwiftNIO event-loop ticks and lag; a separate product so apps without NIO never build it.
         .target(
             name: "CCTraceNIO",

@@ -179,7 +179,9 @@ public struct Accounting: Sendable {
         var active = (from: Int64.max, to: Int64.min)
         let slot = 0  // renumbered by the caller
         let pairOf = c.names.pairOf
+        let ahead = SlicePrefetch(model.slices)
         for i in thread.sliceRange {
+            ahead.ahead(of: i)
             let s = model.slices[i]
             start = min(start, s.start.nanoseconds)
             end = max(end, s.end.nanoseconds)

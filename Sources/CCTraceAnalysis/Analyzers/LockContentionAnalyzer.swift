@@ -97,9 +97,11 @@ public enum LockContentionAnalyzer {
                 Wait(slice: w.slice, owner: w.owner, lockID: w.lockID, frames: w.frames))
         }
         let minimum = options.heuristics.inferredLockWait.nanoseconds
+        // The category compared as an interned id (equal ids, equal names): no string per wait.
+        let lockCategory = InternedNames.id(TraceCategory.lock.rawValue)
         for i in model.slices.indices where profile.sliceKinds[i] == .lockWait {
             let s = model.slices[i]
-            guard s.category != TraceCategory.lock.rawValue, !gil.contains(i),
+            guard s.categoryID != lockCategory, !gil.contains(i),
                 s.parent < 0 || profile.sliceKinds[s.parent] != .lockWait, s.duration.nanoseconds >= minimum
             else { continue }
             let caller = s.parent >= 0 ? String(SliceClassifier.baseName(model.slices[s.parent].name)) : nil

@@ -182,7 +182,9 @@ public struct SliceClassification: Sendable {
         var firstChild = [Int64](repeating: Int64.max, count: chunk.count)
         var withLock = [Bool](repeating: false, count: chunk.count)
         var withLockExit = SliceNameMemo<Bool>()
+        let ahead = SlicePrefetch(slices)
         for i in chunk {
+            ahead.ahead(of: i)
             guard wholeModel || chunk.contains(model.threads[slices[i].thread].sliceRange.lowerBound) else {
                 return nil
             }
@@ -202,6 +204,7 @@ public struct SliceClassification: Sendable {
         var libraryFunction = SliceNameMemo<Bool>()
         var parentIsQueueMethod = SliceNameMemo<Bool>()
         for i in chunk {
+            ahead.ahead(of: i)
             let facts = known.value(slices[i]) {
                 (SliceClassifier.classify(name: $0, category: $1), $1 == preload)
             }

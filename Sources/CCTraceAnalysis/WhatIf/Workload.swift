@@ -224,12 +224,14 @@ struct Workload: Sendable {
                 units: UnitAssembler(windowStart: ws, arrivalGap: h.arrivalGap.nanoseconds, release: from - ws))
             if walk.recording { walk.marks.reserveCapacity(2 * range.count + 2) }
             var siteOf = SliceNameMemo<(lock: Int, lead: Int64)?>()
+            let ahead = SlicePrefetch(slices)
             for k in 0..<range.count {
                 let i: Int
                 if let sortedOrder {
                     i = sortedOrder[k]
                 } else {
                     i = lo + k
+                    ahead.ahead(of: i)
                     if i > lo, before(i, i - 1) { return nil }
                 }
                 let s = slices[i]

@@ -258,7 +258,10 @@ public struct ProgramShape: Sendable {
         // in the pass that sums those children's time.
         var largest = -1
         var covered: Int64 = 0
-        for i in range where slices[i].depth == 0 {
+        let ahead = SlicePrefetch(slices)
+        for i in range {
+            ahead.ahead(of: i)
+            guard slices[i].depth == 0 else { continue }
             let d = slices[i].duration.nanoseconds
             covered += d
             if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
@@ -271,7 +274,9 @@ public struct ProgramShape: Sendable {
             var childTime: Int64 = 0
             var next = -1
             var nextCovered: Int64 = 0
-            for j in range where slices[j].parent == largest {
+            for j in range {
+                ahead.ahead(of: j)
+                guard slices[j].parent == largest else { continue }
                 let d = slices[j].duration.nanoseconds
                 childTime += d
                 guard slices[j].depth == level + 1 else { continue }
@@ -303,7 +308,10 @@ public struct ProgramShape: Sendable {
         var baseNumbers: [String: Int] = [:]
         var facts = SliceNameMemo<(resume: Bool, base: Int)>()
         var longest: Int64 = 0
-        for i in range where slices[i].depth == level && (parent < 0 || slices[i].parent == parent) {
+        let ahead = SlicePrefetch(slices)
+        for i in range {
+            ahead.ahead(of: i)
+            guard slices[i].depth == level && (parent < 0 || slices[i].parent == parent) else { continue }
             let d = slices[i].duration.nanoseconds
             covered += d
             let name = facts.value(name: slices[i]) { name in

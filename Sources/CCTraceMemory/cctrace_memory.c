@@ -1,0 +1,2 @@
+// Header-only: see include/cctrace_memory.h.
+#include "cctrace_memory.h"
