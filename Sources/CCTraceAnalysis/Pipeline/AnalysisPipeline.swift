@@ -66,27 +66,21 @@ public enum AnalysisPipeline {
         timer.mark("accounting")
         // The capping of the threads' CPU at the cores is one serial sweep, and the window's
         // extent and the what-if's workload do not depend on it (they read busy time and
-        // activity, which it leaves as they are): they run beside it, the workload on every
-        // core (a thread at a time).
+        // activity, which it leaves as they are): the capping runs as the first job among the
+        // workload's, which take a thread each, on every core.
         let language = SourceLanguage.detect(in: model, heuristics: h)
-        let ((uncappedWindow, workload), accounting) = beside(
-            { () -> (WorkWindow, Workload?) in
-                let window = WorkWindow(
-                    model: model, classification: classification, accounting: uncapped, cores: cores, heuristics: h)
-                let workloadInputs = inputs.join()
-                return (
-                    window,
-                    WhatIf.workload(
-                        model: model, classification: classification, accounting: uncapped, workWindow: window,
-                        loops: loops, heuristics: h, inputs: workloadInputs)
-                )
-            },
-            { () -> Accounting in
-                var a = uncapped
-                a.cap(capping)
-                return a
-            })
-        var window = uncappedWindow
+        var window = WorkWindow(
+            model: model, classification: classification, accounting: uncapped, cores: cores, heuristics: h)
+        var capped: Accounting? = nil
+        let workload = WhatIf.workload(
+            model: model, classification: classification, accounting: uncapped, workWindow: window, loops: loops,
+            heuristics: h, inputs: inputs.join()
+        ) {
+            var a = uncapped
+            a.cap(capping)
+            capped = a
+        }
+        let accounting = capped!
         window.capped(by: accounting)
         timer.mark("window and workload beside the capping")
         // The replay of the work as it ran needs nothing after the window (and the language):

@@ -69,16 +69,21 @@ public struct WhatIf: Sendable {
     /// The workload the replays need, built from the stages before the program's shape; nil
     /// when it would hold more units than `what-if-units` (known before building them, and
     /// their memory).
+    ///
+    /// `alongside`: other work of the caller's, run once among the workload's threads (as the
+    /// first job of the same pool: a thread of its own would make more threads than cores,
+    /// and the one left running at the end would leave a core idle).
     static func workload(
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, inputs: Workload.Inputs? = nil
+        loops: [LoopView], heuristics h: Heuristics, inputs: Workload.Inputs? = nil, alongside: () -> Void = {}
     ) -> Workload? {
         guard Workload.unitsAtLeast(model: model, accounting: accounting, loops: loops) <= h.whatIfUnits else {
+            alongside()
             return nil
         }
         return Workload(
             model: model, classification: classification, accounting: accounting, workWindow: workWindow,
-            loops: loops, heuristics: h, inputs: inputs)
+            loops: loops, heuristics: h, inputs: inputs, alongside: alongside)
     }
 
     /// The predictions for `profile`'s window.

@@ -117,10 +117,11 @@ struct Workload: Sendable {
     }
 
     /// Extracts the workload of the work window from `model` (the stages it needs come before
-    /// the program's shape, so it can be built beside that); `inputs` when found before.
+    /// the program's shape, so it can be built beside that); `inputs` when found before;
+    /// `alongside`, other work run once as the first job among the threads'.
     init(
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, inputs: Inputs? = nil
+        loops: [LoopView], heuristics h: Heuristics, inputs: Inputs? = nil, alongside: () -> Void = {}
     ) {
         let ws = workWindow.start.nanoseconds
         let we = ws + workWindow.length
@@ -141,22 +142,31 @@ struct Workload: Sendable {
         // Threads are read independently: on every core.
         var built = [Track?](repeating: nil, count: jobs.count)
         built.withUnsafeMutableBufferPointer { buffer in
-            let out = UnsafeSendable(buffer)
-            let input = UnsafeSendable((model, classification, sites, callbacks, jobs, unitParents, inputs.pairFacts))
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                let (model, classification, sites, callbacks, jobs, unitParents, pairFacts) = input.value
-                let job = jobs[k]
-                var startup: Int64 = 0
-                let unitParent = unitParents[job.thread]
-                let (items, steps) = Self.items(
-                    model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
-                    classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
-                    unitParent: unitParent, pairFacts: pairFacts, startup: &startup, heuristics: h)
-                // Units are kept only with steps: none means nothing to replay.
-                guard !items.isEmpty else { return }
-                out.value[k] = Track(
-                    pid: model.threads[job.thread].pid, thread: job.thread, items: items, steps: steps,
-                    loop: callbacks[job.thread] != nil, startup: startup)
+            withoutActuallyEscaping(alongside) { alongside in
+                let out = UnsafeSendable(buffer)
+                let input = UnsafeSendable(
+                    (model, classification, sites, callbacks, jobs, unitParents, inputs.pairFacts))
+                let other = UnsafeSendable(alongside)
+                DispatchQueue.concurrentPerform(iterations: jobs.count + 1) { j in
+                    guard j > 0 else {
+                        other.value()
+                        return
+                    }
+                    let k = j - 1
+                    let (model, classification, sites, callbacks, jobs, unitParents, pairFacts) = input.value
+                    let job = jobs[k]
+                    var startup: Int64 = 0
+                    let unitParent = unitParents[job.thread]
+                    let (items, steps) = Self.items(
+                        model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
+                        classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
+                        unitParent: unitParent, pairFacts: pairFacts, startup: &startup, heuristics: h)
+                    // Units are kept only with steps: none means nothing to replay.
+                    guard !items.isEmpty else { return }
+                    out.value[k] = Track(
+                        pid: model.threads[job.thread].pid, thread: job.thread, items: items, steps: steps,
+                        loop: callbacks[job.thread] != nil, startup: startup)
+                }
             }
         }
         self.tracks = built.compactMap { $0 }
