@@ -283,4 +283,25 @@ extension ModelStorageTests {
         #expect(inOrder.count == 3)
         #expect(workload(permuted) == inOrder)
     }
+
+    /// The importer finds the names index beside its own serial work; the model hands it out
+    /// only while its slices are the array it was found from — a changed slice copies that
+    /// array, and the index is found again from the new one.
+    @Test func theImportersNamesIndexIsOnlyUsedForItsSlices() throws {
+        let events = (0..<50).map { i in
+            #"{"ph":"X","name":"\#(i % 2 == 0 ? "read" : "compute")","cat":"app","pid":1,"tid":1,"ts":\#(i * 10),"dur":5}"#
+        }
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        let found = try #require(model.foundNames)
+        #expect(model.sliceNames().pairOf == found.names.pairOf)
+        #expect(found.names.pairCount == 2)
+        var changed = model
+        changed.slices[0].name = "renamed"
+        let names = changed.sliceNames()
+        #expect(names.pairCount == 3)
+        #expect(names.pairOf == SliceNames(slices: changed.slices).pairOf)
+        #expect(names.pairOf != found.names.pairOf)
+        // The original model still reads its own index.
+        #expect(model.sliceNames().pairCount == 2)
+    }
 }

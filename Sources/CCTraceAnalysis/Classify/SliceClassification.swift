@@ -47,7 +47,7 @@ public struct SliceClassification: Sendable {
     /// What the classification reads from the model alone: every slice's (name, category)
     /// pair, the GIL waits the shim recorded, asyncio's task rows.
     static func modelOnly(_ model: TraceModel) -> (names: SliceNames, recordedGIL: Set<Int>, taskRows: Set<Int>) {
-        let names = SliceNames(slices: model.slices)
+        let names = model.sliceNames()
         return (names, gilWaits(model: model, names: names), CPython.asyncTaskRows(in: model, names: names))
     }
 

@@ -184,11 +184,16 @@ public enum TraceImporter {
         }
         var model = builder.build(readerDiagnostics: readerDiagnostics, syntheticNames: syntheticNames)
         timer.mark("import: build")
+        // The primitive views are one thread's work: the slices' names index is found on
+        // another core meanwhile (the analysis reads it first; see TraceModel.sliceNames()).
+        let slices = model.slices
+        let names = Started(UnsafeSendable { SliceNames(slices: slices) })
         let views = TraceModel.primitiveViews(
             slices: model.slices, threads: model.threads, counters: model.counters, flows: model.flows,
             arguments: model.arguments)
         (model.lockWaits, model.lockHolds, model.eventLoops, model.ipcMessages) = views
-        timer.mark("import: primitive views")
+        model.foundNames = (slices, names.join())
+        timer.mark("import: primitive views and names")
         // Diagnostics raised while building know their byte offset; find their lines.
         if let path {
             let unplaced = model.diagnostics.filter { $0.byteOffset >= 0 && $0.line == 0 }.map(\.byteOffset)

@@ -46,6 +46,24 @@ public struct TraceModel: Sendable {
     public var bounds: ClosedRange<TraceTimestamp>
     /// Events read.
     public var eventCount: Int
+    /// ``SliceNames`` of ``slices`` when the importer found them (on a core its serial tail
+    /// leaves idle), with the slices they were found from: see ``sliceNames()``.
+    var foundNames: (slices: [Slice], names: SliceNames)? = nil
+
+    /// Every slice's (name, category) pair: the importer's, when ``slices`` is still the
+    /// array it found them from, else found now. The importer's copy holds that array, so a
+    /// change to ``slices`` copies it first and the two can never be the same buffer with
+    /// different contents.
+    public func sliceNames() -> SliceNames {
+        if let found = foundNames, found.slices.count == slices.count,
+            found.slices.withUnsafeBufferPointer({ a in
+                slices.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress }
+            })
+        {
+            return found.names
+        }
+        return SliceNames(slices: slices)
+    }
 
     /// Wall time covered by the trace.
     public var duration: TraceDuration { bounds.upperBound.duration(since: bounds.lowerBound) }

@@ -76,7 +76,7 @@ public struct TraceSummary: Sendable {
         }
         // Each thread's top-level time, and one row per (category, name), with their sums: from
         // the slices' pairs (one pass over the slices, made for the classification).
-        let names = names ?? SliceNames(slices: model.slices)
+        let names = names ?? model.sliceNames()
         var busy = [TraceDuration](repeating: .zero, count: model.threads.count)
         for (t, time) in names.topLevelTime.enumerated() where t < busy.count { busy[t] = time }
         let totals = names.nameIDs.indices.map { k in

@@ -28,7 +28,7 @@ public struct LoopView: Sendable {
 
     /// Every loop in `model`.
     public static func find(in model: TraceModel, heuristics h: Heuristics) -> [LoopView] {
-        find(in: model, names: SliceNames(slices: model.slices), heuristics: h)
+        find(in: model, names: model.sliceNames(), heuristics: h)
     }
 
     /// The event loops of `model`, whose slices' pairs are `names`.
