@@ -495,10 +495,12 @@ private struct Engine {
     }
 }
 
-/// A binary min-heap of (time, task) with room for a fixed number of entries (each task is in
-/// a heap at most once: the computing tasks, the sleeping ones), behind a pointer like
-/// ``Column``; freed by `free()`. Entries are (time, task) pairs side by side, and a sift moves
-/// a hole rather than swapping at every level: a replay pushes and pops once per step.
+/// A min-heap of (time, task) with room for a fixed number of entries (each task is in a heap
+/// at most once: the computing tasks, the sleeping ones), behind a pointer like ``Column``;
+/// freed by `free()`. Entries are (time, task) pairs side by side, and a sift moves a hole
+/// rather than swapping at every level: a replay pushes and pops once per step. With room for
+/// a few tasks it is a sorted array instead, whose equal times come out in the order they went
+/// in (a heap's come out in an order of its own).
 private struct MinHeap<Time: Comparable> {
     private struct Entry {
         var time: Time
@@ -507,19 +509,40 @@ private struct MinHeap<Time: Comparable> {
     private let entries: UnsafeMutablePointer<Entry>
     private let capacity: Int
     private(set) var count = 0
+    /// A few tasks (most replays): the entries sorted, latest first, rather than a heap — the
+    /// next is the last, and a push moves a few entries up, where a heap's sift takes a
+    /// branch it cannot predict at every level.
+    private let sorted: Bool
+    private static var sortedCapacity: Int { 64 }
 
     init(capacity: Int, zero: Time) {
         self.capacity = capacity
+        sorted = capacity <= Self.sortedCapacity
         entries = .allocate(capacity: max(1, capacity))
         entries.initialize(repeating: Entry(time: zero, task: 0), count: max(1, capacity))
     }
 
     func free() { entries.deallocate() }
 
-    var top: (time: Time, task: Int)? { count > 0 ? (entries[0].time, entries[0].task) : nil }
+    var top: (time: Time, task: Int)? {
+        guard count > 0 else { return nil }
+        let e = entries[sorted ? count - 1 : 0]
+        return (e.time, e.task)
+    }
 
     mutating func push(time: Time, task: Int) {
         precondition(count < capacity, "a task in a heap twice")
+        if sorted {
+            // Below every entry that is not later (they come out first, ties in push order).
+            var i = count
+            while i > 0, !(entries[i - 1].time > time) {
+                entries[i] = entries[i - 1]
+                i -= 1
+            }
+            entries[i] = Entry(time: time, task: task)
+            count += 1
+            return
+        }
         var i = count
         count += 1
         while i > 0 {
@@ -534,7 +557,7 @@ private struct MinHeap<Time: Comparable> {
     mutating func pop() {
         guard count > 0 else { return }
         count -= 1
-        guard count > 0 else { return }
+        guard count > 0, !sorted else { return }
         let last = entries[count]
         var i = 0
         while true {
