@@ -304,4 +304,58 @@ extension ModelStorageTests {
         // The original model still reads its own index.
         #expect(model.sliceNames().pairCount == 2)
     }
+
+    /// Spans inside a span of their kind that start no unit are not walked: the workload is the
+    /// one every span's walk gives — on threads that nest work in work and waits in waits,
+    /// whose units are top-level spans or the children of one dominant span, with a child that
+    /// runs past its parent's end and a process start-up.
+    @Test func theWorkloadSkipsOnlySpansThatChangeNoStep() throws {
+        var rng = SplitMix(seed: 5)
+        var events: [String] = []
+        func span(_ name: String, _ tid: Int, _ ts: Int, _ dur: Int) {
+            events.append(#"{"ph":"X","name":"\#(name)","cat":"app","pid":1,"tid":\#(tid),"ts":\#(ts),"dur":\#(dur)}"#)
+        }
+        let names = ["compute", "parse", "socket.recv", "time.sleep", "queue.Queue.get", "json.dumps"]
+        for tid in 1...4 {
+            // Thread 4: one dominant span everything nests under (its children are the units).
+            if tid == 4 { span("main", tid, 0, 90_010) }
+            var ts = 10
+            for _ in 0..<60 {
+                let outer = names[Int(rng.next() % UInt64(names.count))]
+                span(outer, tid, ts, 900)
+                var inner = ts + 50
+                for _ in 0..<3 {
+                    let name = names[Int(rng.next() % UInt64(names.count))]
+                    span(name, tid, inner, 200)
+                    span(names[Int(rng.next() % UInt64(names.count))], tid, inner + 20, 100)
+                    inner += 250
+                }
+                // A child that runs past its parent's end (nested under it by the importer).
+                if rng.next() % 4 == 0 { span("compute", tid, ts + 800, 300) }
+                ts += 1500
+            }
+        }
+        events.append(
+            #"{"ph":"X","name":"\#(TraceVocabulary.Event.processStart.string)","cat":"\#(TraceCategory.process.rawValue)","pid":1,"tid":2,"ts":0,"dur":5}"#
+        )
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        let h = Heuristics()
+        let cores = CoreCount.resolve(model, options: AnalysisOptions())
+        let c = SliceClassification(model: model, heuristics: h)
+        let (a, _) = Accounting.uncapped(model: model, classification: c, cores: cores, heuristics: h)
+        let window = WorkWindow(model: model, classification: c, accounting: a, cores: cores, heuristics: h)
+        func describe(_ w: Workload) -> [String] {
+            w.tracks.map { t in
+                "\(t.thread) \(t.startup) \(t.steps) \(t.items.map { "\($0.release) \($0.arrived) \($0.steps)" })"
+            }
+        }
+        let skipped = Workload(
+            model: model, classification: c, accounting: a, workWindow: window, loops: [], heuristics: h)
+        let walked = Workload(
+            model: model, classification: c, accounting: a, workWindow: window, loops: [], heuristics: h,
+            skipping: false)
+        #expect(walked.tracks.count == 4)
+        #expect(walked.tracks.allSatisfy { $0.items.count > 1 })
+        #expect(describe(skipped) == describe(walked))
+    }
 }

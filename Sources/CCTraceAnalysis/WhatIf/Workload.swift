@@ -118,10 +118,13 @@ struct Workload: Sendable {
 
     /// Extracts the workload of the work window from `model` (the stages it needs come before
     /// the program's shape, so it can be built beside that); `inputs` when found before;
-    /// `alongside`, other work run once as the first job among the threads'.
+    /// `alongside`, other work run once as the first job among the threads'. `skipping`: spans
+    /// that change no step are not walked (false: every span is, the reference the skipping
+    /// must agree with).
     init(
         model: TraceModel, classification: SliceClassification, accounting: Accounting, workWindow: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, inputs: Inputs? = nil, alongside: () -> Void = {}
+        loops: [LoopView], heuristics h: Heuristics, inputs: Inputs? = nil, alongside: () -> Void = {},
+        skipping: Bool = true
     ) {
         let ws = workWindow.start.nanoseconds
         let we = ws + workWindow.length
@@ -160,7 +163,8 @@ struct Workload: Sendable {
                     let (items, steps) = Self.items(
                         model: model, thread: job.thread, from: job.from, to: job.to, windowStart: ws,
                         classification: classification, sites: sites, callbacks: callbacks[job.thread] ?? [],
-                        unitParent: unitParent, pairFacts: pairFacts, startup: &startup, heuristics: h)
+                        unitParent: unitParent, pairFacts: pairFacts, skipping: skipping, startup: &startup,
+                        heuristics: h)
                     // Units are kept only with steps: none means nothing to replay.
                     guard !items.isEmpty else { return }
                     out.value[k] = Track(
@@ -176,7 +180,7 @@ struct Workload: Sendable {
     private static func items(
         model: TraceModel, thread index: Int, from: Int64, to: Int64, windowStart ws: Int64,
         classification c: SliceClassification, sites: CriticalSections, callbacks: Set<Int>, unitParent: Int,
-        pairFacts: [UInt8], startup: inout Int64,
+        pairFacts: [UInt8], skipping: Bool, startup: inout Int64,
         heuristics h: Heuristics
     ) -> (items: [Item], steps: [Step]) {
         let thread = model.threads[index]
@@ -250,7 +254,6 @@ struct Workload: Sendable {
                     walk.interval(to: top.end)
                     walk.close()
                 }
-                walk.interval(to: s.start.nanoseconds)
                 // A unit: an event loop's callback; else a child of the span everything nests
                 // under, or a top-level span beside it.
                 let isCallback = !callbacks.isEmpty && callbacks.contains(i)
@@ -260,6 +263,18 @@ struct Workload: Sendable {
                     : unitParent < 0
                         ? walk.stack.isEmpty : (s.parent == unitParent || (walk.stack.isEmpty && i != unitParent))
                 let isStartup = pairFacts[Int(pairOf[i])] & Self.startupBit != 0
+                let k = kind(of: i)
+                // A span inside the open one and of its kind, that starts no unit, takes no
+                // lock and is no callback, changes no step: adjacent steps of one kind are one
+                // step. It is not walked (its children are: their enclosing kind is the same).
+                // Not with CPU readings, whose split is computed per interval.
+                if skipping, !unit, !isStartup, !walk.recording, callbacks.isEmpty, threadSites.isEmpty,
+                    walk.pendingAcquire == nil, let top = walk.stack.last, top.kind == k,
+                    s.end.nanoseconds <= top.end
+                {
+                    continue
+                }
+                walk.interval(to: s.start.nanoseconds)
                 if isStartup { startup = max(startup, s.duration.nanoseconds) }
                 if unit && c.kinds[i] != .resultWait && !isStartup {
                     walk.emit(.item(max(s.start.nanoseconds, from)))
@@ -276,7 +291,7 @@ struct Workload: Sendable {
                         walk.pendingAcquire = (max(at, from), site.lock)
                     }
                 }
-                walk.push(end: s.end.nanoseconds, kind: kind(of: i), lock: lock, callback: isCallback)
+                walk.push(end: s.end.nanoseconds, kind: k, lock: lock, callback: isCallback)
             }
             while let top = walk.stack.last {
                 walk.interval(to: top.end)
