@@ -191,6 +191,9 @@ private struct Engine {
     /// becomes ready, and taken off before it can become ready again).
     let readyList: Column<Int>
     var readyCount: Int
+    /// Per number of computing tasks, each one's share of a core, and one over it.
+    let shares: Column<Double>
+    let inverseShares: Column<Double>
 
     init(_ s: Simulation.Prepared, steps: UnsafeBufferPointer<Step>, scale: Double) {
         cores = Double(max(1, s.cores))
@@ -217,6 +220,12 @@ private struct Engine {
         slotQueueHead = Array(repeating: 0, count: s.executors.count)
         readyList = Column(Array(0..<n))
         readyCount = n
+        // Per count of computing tasks, each one's share of a core and its inverse: a step
+        // reads them rather than dividing (divisions are a step's slowest instructions, on the
+        // path from one step to the next).
+        let c = Double(max(1, s.cores))
+        shares = Column((0...n).map { $0 > 0 ? min(1, c / Double($0)) : 0 })
+        inverseShares = Column((0...n).map { $0 > 0 ? max(1, Double($0) / c) : 0 })
         shared = MinHeap(capacity: n, zero: 0)
         waits = MinHeap(capacity: n, zero: 0)
     }
@@ -230,6 +239,8 @@ private struct Engine {
         remaining.free()
         wakeAt.free()
         readyList.free()
+        shares.free()
+        inverseShares.free()
         shared.free()
         waits.free()
     }
@@ -291,9 +302,9 @@ private struct Engine {
     /// pass over every computing task. False when nothing can move.
     mutating func stepShared() -> Bool {
         let n = shared.count
-        let rate = n > 0 ? min(1, cores / Double(n)) : 0
+        let rate = shares[n]
         var next = Double.infinity
-        if let top = shared.top, rate > 0 { next = now + max(0, top.time - virtual) / rate }
+        if let top = shared.top, rate > 0 { next = now + max(0, top.time - virtual) * inverseShares[n] }
         if let w = waits.top { next = min(next, Double(w.time)) }
         guard next.isFinite else { return false }  // nothing can move: a lock never released
         virtual += rate * max(0, next - now)
