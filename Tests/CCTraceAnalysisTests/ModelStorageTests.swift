@@ -358,4 +358,32 @@ extension ModelStorageTests {
         #expect(walked.tracks.allSatisfy { $0.items.count > 1 })
         #expect(describe(skipped) == describe(walked))
     }
+
+    /// The unit parent's pass counts the top-level spans as units on the way: the count the
+    /// program's shape would make of them (generator resumes left out, base names distinct).
+    @Test func theUnitParentsPassCountsTheTopLevelUnits() throws {
+        var events: [String] = []
+        let names = ["handle", "handle", "<genexpr>", "Worker.run", "json.dumps"]
+        for tid in 1...3 {
+            for j in 0..<40 {
+                let name = names[(j * tid) % names.count]
+                events.append(
+                    #"{"ph":"X","name":"\#(name)","cat":"app","pid":1,"tid":\#(tid),"ts":\#(j * 100),"dur":\#(50 + j)}"#
+                )
+                events.append(
+                    #"{"ph":"X","name":"socket.recv","cat":"app","pid":1,"tid":\#(tid),"ts":\#(j * 100 + 5),"dur":20}"#)
+            }
+        }
+        let model = try TraceImporter.importTrace(bytes: Array(("[" + events.joined(separator: ",\n") + "]").utf8))
+        let c = SliceClassification(model: model, heuristics: Heuristics())
+        for thread in model.threads where !thread.sliceRange.isEmpty {
+            var tally = ProgramShape.UnitTally()
+            let parent = ProgramShape.unitParent(
+                of: thread.sliceRange, slices: model.slices, c: c, heuristics: Heuristics(), topLevel: &tally)
+            #expect(parent == -1)
+            let counted = ProgramShape.units(of: thread.sliceRange, parent: -1, slices: model.slices)
+            #expect(counted.count > 0 && counted.count < 40, "generator resumes are not units")
+            #expect("\(tally.units)" == "\(counted)")
+        }
+    }
 }

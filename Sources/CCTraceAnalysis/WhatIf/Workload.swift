@@ -98,6 +98,9 @@ struct Workload: Sendable {
     struct Inputs: Sendable {
         /// By thread.
         var unitParents: [Int]
+        /// By thread, its top-level spans counted as units (what the program's shape reads
+        /// when the unit parent is -1), found in the unit parent's pass.
+        var topLevelUnits: [ProgramShape.Units]
         var sites: CriticalSections
         var callbacks: [Int: Set<Int>]
         /// ``Workload/pairFacts(_:)`` of the classification's pairs.
@@ -105,9 +108,15 @@ struct Workload: Sendable {
 
         init(model: TraceModel, classification: SliceClassification, loops: [LoopView], heuristics h: Heuristics) {
             pairFacts = Workload.pairFacts(classification.names)
+            var topLevelUnits: [ProgramShape.Units] = []
             unitParents = model.threads.map {
-                ProgramShape.unitParent(of: $0.sliceRange, slices: model.slices, c: classification, heuristics: h)
+                var topLevel = ProgramShape.UnitTally()
+                let parent = ProgramShape.unitParent(
+                    of: $0.sliceRange, slices: model.slices, c: classification, heuristics: h, topLevel: &topLevel)
+                topLevelUnits.append(topLevel.units)
+                return parent
             }
+            self.topLevelUnits = topLevelUnits
             sites = CriticalSections(model: model, classification: classification)
             callbacks = [:]
             for loop in loops where loop.thread >= 0 {

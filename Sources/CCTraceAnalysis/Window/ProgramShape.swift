@@ -94,10 +94,11 @@ public struct ProgramShape: Sendable {
 
     /// The shape of `model`'s program. `unitParents`, every thread's unit parent
     /// (``unitParent(of:slices:c:heuristics:)``) when found before (the pipeline finds them
-    /// for the what-if's workload); else they are found here.
+    /// for the what-if's workload), and `topLevelUnits`, every thread's top-level spans counted
+    /// as units (found in the same pass); else they are found here.
     public init(
         model: TraceModel, classification c: SliceClassification, accounting a: Accounting, window w: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int]? = nil
+        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int]? = nil, topLevelUnits: [Units]? = nil
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
@@ -181,10 +182,11 @@ public struct ProgramShape: Sendable {
         for worker in w.workers {
             let demand = worker.split.running + worker.split.runnable + worker.split.ioWait + worker.split.ipc
             let range = model.threads[worker.thread].sliceRange
-            let units = Self.units(
-                of: range,
-                parent: unitParents.map { $0[worker.thread] }
-                    ?? Self.unitParent(of: range, slices: slices, c: c, heuristics: h), slices: slices)
+            let parent =
+                unitParents.map { $0[worker.thread] } ?? Self.unitParent(of: range, slices: slices, c: c, heuristics: h)
+            let units =
+                parent < 0 && topLevelUnits != nil
+                ? topLevelUnits![worker.thread] : Self.units(of: range, parent: parent, slices: slices)
             let repeated =
                 units.count >= h.repeatedItems
                 && Double(units.distinct) <= h.repeatedItemsDistinctShare * Double(units.count)
@@ -251,6 +253,17 @@ public struct ProgramShape: Sendable {
     static func unitParent(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
         -> Int
     {
+        var topLevel = UnitTally()
+        return unitParent(of: range, slices: slices, c: c, heuristics: h, topLevel: &topLevel)
+    }
+
+    /// ``unitParent(of:slices:c:heuristics:)``, and in the same pass the thread's top-level
+    /// spans counted as units (``units(of:parent:slices:)`` with no parent: what they are
+    /// when the unit parent is -1).
+    static func unitParent(
+        of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics,
+        topLevel: inout UnitTally
+    ) -> Int {
         var level = 0
         var parent = -1
         // The spans of a level: the largest and their summed time. Level 0's take a pass of
@@ -262,6 +275,7 @@ public struct ProgramShape: Sendable {
         for i in range {
             ahead.ahead(of: i)
             guard slices[i].depth == 0 else { continue }
+            topLevel.add(slices[i])
             let d = slices[i].duration.nanoseconds
             covered += d
             if largest < 0 || d > slices[largest].duration.nanoseconds { largest = i }
@@ -292,29 +306,41 @@ public struct ProgramShape: Sendable {
         return parent
     }
 
+    /// A thread's units of work as counted by the shape: how many, how many distinct base
+    /// names (up to 64), the longest, the mean.
+    public typealias Units = (count: Int, distinct: Int, longest: Int64, mean: Int64)
+
     /// The units of work of a thread: the children of `parent` (its
     /// ``unitParent(of:slices:c:heuristics:)``). Generator resumes are not units.
-    static func units(of range: Range<Int>, parent: Int, slices: [Slice])
-        -> (count: Int, distinct: Int, longest: Int64, mean: Int64)
-    {
+    static func units(of range: Range<Int>, parent: Int, slices: [Slice]) -> Units {
         let level = parent < 0 ? 0 : slices[parent].depth + 1
-        var count = 0
-        var covered: Int64 = 0
-        // Distinct base names, each numbered once per name id (not a string built and hashed
-        // per unit), and counted by flags per number (not a set hashed per unit); whether a
-        // name is a generator resume, in the same lookup.
-        var seen: [Bool] = []
-        var distinct = 0
-        var baseNumbers: [String: Int] = [:]
-        var facts = SliceNameMemo<(resume: Bool, base: Int)>()
-        var longest: Int64 = 0
+        var tally = UnitTally()
         let ahead = SlicePrefetch(slices)
         for i in range {
             ahead.ahead(of: i)
             guard slices[i].depth == level && (parent < 0 || slices[i].parent == parent) else { continue }
-            let d = slices[i].duration.nanoseconds
+            tally.add(slices[i])
+        }
+        return tally.units
+    }
+
+    /// The count behind ``units(of:parent:slices:)``, a unit at a time.
+    struct UnitTally {
+        private var count = 0
+        private var covered: Int64 = 0
+        // Distinct base names, each numbered once per name id (not a string built and hashed
+        // per unit), and counted by flags per number (not a set hashed per unit); whether a
+        // name is a generator resume, in the same lookup.
+        private var seen: [Bool] = []
+        private var distinct = 0
+        private var baseNumbers: [String: Int] = [:]
+        private var facts = SliceNameMemo<(resume: Bool, base: Int)>()
+        private var longest: Int64 = 0
+
+        mutating func add(_ s: Slice) {
+            let d = s.duration.nanoseconds
             covered += d
-            let name = facts.value(name: slices[i]) { name in
+            let name = facts.value(name: s) { name in
                 let base = String(SliceClassifier.baseName(name))
                 let n = baseNumbers[base] ?? baseNumbers.count
                 if n == baseNumbers.count {
@@ -323,7 +349,7 @@ public struct ProgramShape: Sendable {
                 }
                 return (CPython.isGeneratorResume(name), n)
             }
-            if name.resume { continue }
+            if name.resume { return }
             count += 1
             longest = max(longest, d)
             if distinct < 64, !seen[name.base] {
@@ -331,7 +357,8 @@ public struct ProgramShape: Sendable {
                 distinct += 1
             }
         }
-        return (count, distinct, longest, count > 0 ? covered / Int64(count) : 0)
+
+        var units: Units { (count, distinct, longest, count > 0 ? covered / Int64(count) : 0) }
     }
 
     /// Most intervals open at once, and the time-weighted mean over `window`.
