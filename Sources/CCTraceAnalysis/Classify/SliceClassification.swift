@@ -308,6 +308,7 @@ public struct SliceClassification: Sendable {
     }
 
     /// The split of slice `index`'s own time.
+    @inline(__always)
     public func selfTime(of index: Int, in model: TraceModel) -> SelfTime {
         var out = SelfTime()
         var rest = model.slices[index].selfDuration.nanoseconds
