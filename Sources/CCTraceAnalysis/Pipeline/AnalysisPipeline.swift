@@ -175,6 +175,7 @@ extension TraceModel {
     func withoutActivity() -> TraceModel {
         var m = self
         m.slices = []
+        m.foundNames = nil
         m.asyncSlices = []
         m.instants = []
         m.counters = []
