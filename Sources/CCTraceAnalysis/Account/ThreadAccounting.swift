@@ -85,10 +85,7 @@ public struct Accounting: Sendable {
         }
         var results = [One?](repeating: nil, count: candidates.count)
         // Per (name, category) pair of the classification's: whether it is an annotation.
-        let annotations = c.names.nameIDs.indices.map {
-            Self.isAnnotation(
-                name: InternedNames.name(c.names.nameIDs[$0]), category: InternedNames.name(c.names.categoryIDs[$0]))
-        }
+        let annotations = c.names.select(Self.isAnnotation(name:category:))
         results.withUnsafeMutableBufferPointer { buffer in
             let out = UnsafeSendable(buffer)
             let input = UnsafeSendable((model, c, candidates))

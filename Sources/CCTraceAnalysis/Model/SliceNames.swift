@@ -97,8 +97,11 @@ public struct SliceNames: Sendable {
     }
 
     /// Per pair, `test(name, category)`.
-    public func select(_ test: (String, String) -> Bool) -> [Bool] {
-        nameIDs.indices.map { test(InternedNames.name(nameIDs[$0]), InternedNames.name(categoryIDs[$0])) }
+    public func select(_ test: (String, String) -> Bool) -> [Bool] { perPair(test) }
+
+    /// Per pair, `fact(name, category)`: a table a pass reads through ``pairOf``.
+    func perPair<T>(_ fact: (String, String) -> T) -> [T] {
+        nameIDs.indices.map { fact(InternedNames.name(nameIDs[$0]), InternedNames.name(categoryIDs[$0])) }
     }
 
     /// Whether some slice's name and category pass `test` (a test per pair, no slice read).

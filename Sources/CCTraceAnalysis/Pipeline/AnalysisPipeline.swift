@@ -96,8 +96,7 @@ public enum AnalysisPipeline {
             { () -> (WorkProfile, PoolBlocking) in
                 let shape = ProgramShape(
                     model: model, classification: classification, accounting: accounting, window: window, loops: loops,
-                    heuristics: h, unitParents: inputs.join().unitParents,
-                    topLevelUnits: inputs.join().topLevelUnits)
+                    heuristics: h, units: (inputs.join().unitParents, inputs.join().topLevelUnits))
                 let profile = WorkProfile(
                     classification: classification, accounting: accounting, workWindow: window, shape: shape,
                     loops: loops, language: language, coreCount: cores)

@@ -92,7 +92,7 @@ struct Workload: Sendable {
     }
 
     /// What the workload reads that needs only the classification and the loops: each
-    /// thread's unit parent (``ProgramShape/unitParent(of:slices:c:heuristics:)``, which the
+    /// thread's unit parent (``ProgramShape/unitParent(of:slices:c:heuristics:topLevel:)``, which the
     /// program's shape reads too), where the program takes its locks, the loops' callbacks.
     /// The pipeline finds them beside the accounting.
     struct Inputs: Sendable {
@@ -383,9 +383,7 @@ struct Workload: Sendable {
     /// Per (name, category) pair of `names`, what its name says to the workload: a start-up,
     /// an annotation, an IPC step that is CPU (bits).
     static func pairFacts(_ names: SliceNames) -> [UInt8] {
-        names.nameIDs.indices.map { k in
-            let name = InternedNames.name(names.nameIDs[k])
-            let category = InternedNames.name(names.categoryIDs[k])
+        names.perPair { name, category in
             let step = SliceClassifier.ipcStep(name: name)
             let startup =
                 category == TraceCategory.process.rawValue && name == TraceVocabulary.Event.processStart.string

@@ -92,13 +92,12 @@ public struct ProgramShape: Sendable {
     /// The model the program uses now.
     public var current: CurrentModel
 
-    /// The shape of `model`'s program. `unitParents`, every thread's unit parent
-    /// (``unitParent(of:slices:c:heuristics:)``) when found before (the pipeline finds them
-    /// for the what-if's workload), and `topLevelUnits`, every thread's top-level spans counted
-    /// as units (found in the same pass); else they are found here.
+    /// The shape of `model`'s program. `units`, by thread, its unit parent and its top-level
+    /// spans counted as units (``unitParent(of:slices:c:heuristics:topLevel:)``) when found
+    /// before (the pipeline finds them for the what-if's workload); else they are found here.
     public init(
         model: TraceModel, classification c: SliceClassification, accounting a: Accounting, window w: WorkWindow,
-        loops: [LoopView], heuristics h: Heuristics, unitParents: [Int]? = nil, topLevelUnits: [Units]? = nil
+        loops: [LoopView], heuristics h: Heuristics, units found: (parents: [Int], topLevel: [Units])? = nil
     ) {
         let slices = model.slices
         let taskCategory = TraceCategory.task.rawValue
@@ -182,11 +181,16 @@ public struct ProgramShape: Sendable {
         for worker in w.workers {
             let demand = worker.split.running + worker.split.runnable + worker.split.ioWait + worker.split.ipc
             let range = model.threads[worker.thread].sliceRange
-            let parent =
-                unitParents.map { $0[worker.thread] } ?? Self.unitParent(of: range, slices: slices, c: c, heuristics: h)
-            let units =
-                parent < 0 && topLevelUnits != nil
-                ? topLevelUnits![worker.thread] : Self.units(of: range, parent: parent, slices: slices)
+            let parent: Int
+            let topLevel: Units
+            if let found {
+                (parent, topLevel) = (found.parents[worker.thread], found.topLevel[worker.thread])
+            } else {
+                var tally = UnitTally()
+                parent = Self.unitParent(of: range, slices: slices, c: c, heuristics: h, topLevel: &tally)
+                topLevel = tally.units
+            }
+            let units = parent < 0 ? topLevel : Self.units(of: range, parent: parent, slices: slices)
             let repeated =
                 units.count >= h.repeatedItems
                 && Double(units.distinct) <= h.repeatedItemsDistinctShare * Double(units.count)
@@ -250,16 +254,9 @@ public struct ProgramShape: Sendable {
     /// or, while one span holds ``Heuristics/dominantSpanShare`` of a level's time and its
     /// children cover most of it, that span (a Python trace nests everything under `<module>`),
     /// level by level.
-    static func unitParent(of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics)
-        -> Int
-    {
-        var topLevel = UnitTally()
-        return unitParent(of: range, slices: slices, c: c, heuristics: h, topLevel: &topLevel)
-    }
-
-    /// ``unitParent(of:slices:c:heuristics:)``, and in the same pass the thread's top-level
-    /// spans counted as units (``units(of:parent:slices:)`` with no parent: what they are
-    /// when the unit parent is -1).
+    ///
+    /// In the same pass it counts the thread's top-level spans as units into `topLevel`
+    /// (``units(of:parent:slices:)`` with no parent: what they are when the unit parent is -1).
     static func unitParent(
         of range: Range<Int>, slices: [Slice], c: SliceClassification, heuristics h: Heuristics,
         topLevel: inout UnitTally
@@ -311,7 +308,7 @@ public struct ProgramShape: Sendable {
     public typealias Units = (count: Int, distinct: Int, longest: Int64, mean: Int64)
 
     /// The units of work of a thread: the children of `parent` (its
-    /// ``unitParent(of:slices:c:heuristics:)``). Generator resumes are not units.
+    /// ``unitParent(of:slices:c:heuristics:topLevel:)``). Generator resumes are not units.
     static func units(of range: Range<Int>, parent: Int, slices: [Slice]) -> Units {
         let level = parent < 0 ? 0 : slices[parent].depth + 1
         var tally = UnitTally()
